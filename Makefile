@@ -1,0 +1,39 @@
+# Two commands set everything up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test bench lint format servers
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/tuidesk
+
+# Servers the tests start on 127.0.0.1 (PostgreSQL); installed from apt when missing.
+servers:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		$(SUDO) apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q postgresql; \
+	fi
+
+test: $(STAMP) servers
+	$(BIN)/ruff check tuidesk tests bench
+	$(BIN)/ruff format --check tuidesk tests bench
+	$(BIN)/pytest -q
+
+bench: $(STAMP) servers
+	$(BIN)/python -m bench.ingest
+
+lint: $(STAMP)
+	$(BIN)/ruff check tuidesk tests bench
+
+format: $(STAMP)
+	$(BIN)/ruff format tuidesk tests bench
+	$(BIN)/ruff check --fix tuidesk tests bench

@@ -1,0 +1,3 @@
+"""tuidesk: a terminal-first helpdesk."""
+
+__version__ = "0.1.0"

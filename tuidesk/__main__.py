@@ -1,0 +1,3 @@
+from tuidesk.cli import main
+
+main()
