@@ -1,0 +1,114 @@
+"""Fixtures: a data folder per test, and a migrated database on SQLite and on a real
+PostgreSQL that the suite starts on 127.0.0.1."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.servers.postgres import PostgresServer
+
+CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+_counter = itertools.count()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Never touch the developer's own data or config."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("TUIDESK_HOME", str(home))
+    monkeypatch.delenv("TUIDESK_DATABASE_URL", raising=False)
+    return home
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    server = PostgresServer().start()
+    try:
+        server.execute("CREATE DATABASE tuidesk_template")
+        _migrate(server.url("tuidesk_template"))
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    _migrate(f"sqlite:///{path}")
+    return path
+
+
+def _migrate(url: str) -> None:
+    from tuidesk.storage.db import make_engine
+    from tuidesk.storage.schema import upgrade_schema
+
+    engine = make_engine(url)
+    upgrade_schema(engine)
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, _isolated_home: Path) -> str:
+    """A fresh, migrated database: copied from a template on either backend."""
+    if request.param == "sqlite":
+        path = _isolated_home / "tuidesk.sqlite3"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    server: PostgresServer = request.getfixturevalue("postgres")
+    name = f"t{os.getpid()}_{next(_counter)}"
+    server.execute(f"CREATE DATABASE {name} TEMPLATE tuidesk_template")
+    return server.url(name)
+
+
+@pytest.fixture
+def db_engine(db_url: str):  # type: ignore[no-untyped-def]
+    from tuidesk.storage.db import make_engine
+
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(db_engine):  # type: ignore[no-untyped-def]
+    from tuidesk.storage.db import session_scope
+
+    with session_scope(db_engine) as s:
+        yield s
+
+
+class Cli:
+    """`tuidesk` as a subprocess, exactly as an MTA or cron runs it."""
+
+    def __init__(self, home: Path, db_url: str) -> None:
+        self.env = os.environ | {"TUIDESK_HOME": str(home), "TUIDESK_DATABASE_URL": db_url}
+
+    def __call__(
+        self, *args: str, input: bytes | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[bytes]:
+        proc = subprocess.run(
+            [sys.executable, "-m", "tuidesk", *args],
+            input=input,
+            capture_output=True,
+            env=self.env,
+            timeout=600,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"tuidesk {' '.join(args)} exited {proc.returncode}:\n{proc.stderr.decode()}"
+            )
+        return proc
+
+
+@pytest.fixture
+def cli(_isolated_home: Path, db_url: str) -> Cli:
+    return Cli(_isolated_home, db_url)

@@ -1,0 +1,467 @@
+"""The headless door: cron, the MTA pipe and scripting. Never imports Textual (the console is
+started through `tuidesk.screens` only when no command is given)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import IntEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from tuidesk.paths import Paths, resolve_paths
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    FAILURE = 1
+    USAGE = 2
+    TEMPFAIL = 75  # EX_TEMPFAIL: the MTA keeps the mail and retries
+
+
+app = typer.Typer(
+    help="tuidesk: a terminal-first helpdesk. Run with no command to open the console.",
+    no_args_is_help=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+ticket_app = typer.Typer(help="Read tickets.", no_args_is_help=True)
+branch_app = typer.Typer(help="Branches: where tickets go, by support address or domain.")
+quarantine_app = typer.Typer(help="Mail that could not be processed.", no_args_is_help=True)
+config_app = typer.Typer(help="Export and import every rule as TOML.", no_args_is_help=True)
+db_app = typer.Typer(help="The database.", no_args_is_help=True)
+app.add_typer(ticket_app, name="ticket")
+app.add_typer(branch_app, name="branch")
+app.add_typer(quarantine_app, name="quarantine")
+app.add_typer(config_app, name="config")
+app.add_typer(db_app, name="db")
+
+
+class Context:
+    """Paths and the database, opened on first use so `--help` and `paths` stay instant."""
+
+    def __init__(self, db_url: str | None) -> None:
+        self.paths: Paths = resolve_paths()
+        self.db_url = db_url or self.paths.database_url
+        self._engine = None
+
+    @property
+    def engine(self):  # type: ignore[no-untyped-def]
+        if self._engine is None:
+            from tuidesk.storage.db import make_engine
+            from tuidesk.storage.schema import upgrade_schema
+
+            if self.db_url.startswith("sqlite:///"):
+                Path(self.db_url.removeprefix("sqlite:///")).parent.mkdir(
+                    parents=True, exist_ok=True
+                )
+            self._engine = make_engine(self.db_url)
+            upgrade_schema(self._engine)
+        return self._engine
+
+    @property
+    def blobs(self):  # type: ignore[no-untyped-def]
+        from tuidesk.storage.blobs import BlobStore
+
+        return BlobStore(self.paths.blobs)
+
+    def session(self):  # type: ignore[no-untyped-def]
+        from tuidesk.storage.db import session_scope
+
+        return session_scope(self.engine)
+
+
+def _ctx(ctx: typer.Context) -> Context:
+    return ctx.obj
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+def _fail(message: str, code: ExitCode = ExitCode.FAILURE) -> typer.Exit:
+    typer.echo(f"tuidesk: {message}", err=True)
+    return typer.Exit(int(code))
+
+
+def _redact_url(url: str) -> str:
+    """Never print a database password."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - an unparseable URL is shown without its middle
+        return url.split("@")[-1]
+
+
+@app.callback(invoke_without_command=True)
+def main_callback(
+    ctx: typer.Context,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", envvar="TUIDESK_DATABASE_URL", help="Database URL (SQLAlchemy)."),
+    ] = None,
+) -> None:
+    ctx.obj = Context(db)
+    if ctx.invoked_subcommand is None:
+        from tuidesk.screens.app import run_console
+
+        run_console(ctx.obj.engine)
+
+
+@app.command()
+def paths(ctx: typer.Context) -> None:
+    """Where everything lives."""
+    c = _ctx(ctx)
+    typer.echo(f"data:       {c.paths.data}")
+    typer.echo(f"config:     {c.paths.config}")
+    typer.echo(f"database:   {_redact_url(c.db_url)}")
+    typer.echo(f"blobs:      {c.paths.blobs}")
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context) -> None:
+    """Bring the schema up to date (the CLI also does this on start)."""
+    from tuidesk.storage.schema import HEAD_REVISION
+
+    _ = _ctx(ctx).engine
+    typer.echo(f"schema at revision {HEAD_REVISION}")
+
+
+@app.command()
+def pipe(
+    ctx: typer.Context,
+    channel: Annotated[str | None, typer.Option(help="Channel whose mapping applies.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Write nothing; print the whole decision.")
+    ] = False,
+) -> None:
+    """Read one mail from stdin (for an MTA: `|tuidesk pipe`). Exit 0 only once committed,
+    75 when the database is unavailable so the MTA retries."""
+    raw = sys.stdin.buffer.read()
+    try:
+        from tuidesk.ingest import Ingestor
+
+        ingestor = Ingestor(_ctx(ctx).engine, _ctx(ctx).blobs, source="pipe", channel=channel)
+        if dry_run:
+            decision = ingestor.dry_run(raw)
+            _print_json(decision.as_dict()) if as_json else _print_steps(decision.as_dict())
+            return
+        outcome = ingestor.ingest(raw)
+    except Exception as exc:  # noqa: BLE001 - any failure before commit: let the MTA retry
+        raise _fail(f"not delivered, try again: {exc}", ExitCode.TEMPFAIL) from exc
+    if as_json:
+        _print_json(outcome.as_dict())
+    else:
+        typer.echo(f"{outcome.action} {outcome.ticket or ''} {outcome.reason}".replace("  ", " "))
+
+
+def _print_steps(decision: dict[str, Any]) -> None:
+    typer.echo(f"action: {decision['action']}  ticket: {decision['ticket'] or '-'}")
+    typer.echo(f"reason: {decision['reason']}")
+    for step in decision["steps"]:
+        typer.echo(f"  {step['step']:<9} {step['outcome']:<12} {step['rule']}")
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    paths_: Annotated[
+        list[Path], typer.Argument(metavar="PATH...", help=".eml, folder, mbox, Maildir")
+    ],
+    channel: Annotated[str | None, typer.Option(help="Channel whose mapping applies.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Import mail from files. Running it again changes nothing."""
+    from collections import Counter
+
+    from tuidesk.ingest import Ingestor, UnknownChannel
+    from tuidesk.sources.files import count_mails, iter_mails
+
+    c = _ctx(ctx)
+    try:
+        ingestor = Ingestor(c.engine, c.blobs, source="import", channel=channel)
+        total = count_mails(paths_)
+    except (UnknownChannel, FileNotFoundError) as exc:
+        raise _fail(str(exc), ExitCode.USAGE) from exc
+    counts: Counter[str] = Counter()
+    mails = iter_mails(paths_)
+    outcomes = ingestor.ingest_many((m.raw for m in mails), batch=200)
+    if sys.stderr.isatty() and not as_json:
+        from rich.progress import Progress
+
+        with Progress(transient=True) as progress:
+            task = progress.add_task("importing", total=total)
+            for outcome in outcomes:
+                counts[outcome.action] += 1
+                progress.advance(task)
+    else:
+        for outcome in outcomes:
+            counts[outcome.action] += 1
+    summary = {"total": sum(counts.values())} | {
+        a: counts.get(a, 0) for a in ("created", "commented", "ignored", "duplicate", "quarantined")
+    }
+    if as_json:
+        _print_json(summary)
+    else:
+        typer.echo(", ".join(f"{v} {k}" for k, v in summary.items()))
+
+
+@ticket_app.command("list")
+def ticket_list(
+    ctx: typer.Context,
+    status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
+    branch: Annotated[str | None, typer.Option(help="Only this branch (key or name).")] = None,
+    limit: Annotated[int | None, typer.Option(help="At most this many.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Every ticket that matches, newest first."""
+    from tuidesk.storage.views import list_tickets
+
+    with _ctx(ctx).session() as session:
+        tickets = list_tickets(session, status=status, branch=branch, limit=limit)
+    if as_json:
+        _print_json(tickets)
+        return
+    from tuidesk.engine.text import clean_line
+
+    for t in tickets:
+        who = t["requester"]["email"] if t["requester"] else "-"
+        title = clean_line(t["title"], 80)
+        typer.echo(f"{t['ref']:<10} {t['status']:<8} {t['priority']:<7} {who:<32} {title}")
+
+
+@ticket_app.command("show")
+def ticket_show(
+    ctx: typer.Context, ref: str, as_json: Annotated[bool, typer.Option("--json")] = False
+) -> None:
+    """One ticket with its conversation."""
+    from tuidesk.engine.text import strip_controls
+    from tuidesk.storage.views import show_ticket
+
+    with _ctx(ctx).session() as session:
+        ticket = show_ticket(session, ref)
+    if ticket is None:
+        raise _fail(f"no ticket {ref}")
+    if as_json:
+        _print_json(ticket)
+        return
+    typer.echo(f"{ticket['ref']}  {ticket['title']}")
+    typer.echo(
+        f"status {ticket['status']}, priority {ticket['priority']}, branch {ticket['branch']}"
+    )
+    for m in ticket["messages"]:
+        typer.echo(f"\n--- {m['direction']} from {m['from']['email']} at {m['created_at']}")
+        typer.echo(strip_controls(m["body"]))
+        for a in m["attachments"]:
+            typer.echo(f"[attachment] {a['filename']} ({a['content_type']}, {a['size']} bytes)")
+
+
+BranchAddresses = Annotated[list[str] | None, typer.Option("--address", help="Support address.")]
+BranchDomains = Annotated[list[str] | None, typer.Option("--domain", help="Customer domain.")]
+
+
+@branch_app.command("add")
+def branch_add(
+    ctx: typer.Context,
+    name: str,
+    key: Annotated[str, typer.Option(help="Ticket ref prefix, e.g. SUP.")],
+    address: BranchAddresses = None,
+    domain: BranchDomains = None,
+    default: Annotated[bool, typer.Option("--default", help="Make it the default branch.")] = False,
+) -> None:
+    """Add a branch."""
+    from tuidesk.storage.branches import BranchError, save_branch
+
+    try:
+        with _ctx(ctx).session() as session:
+            b = save_branch(
+                session, name=name, key=key, addresses=address or [], domains=domain or [],
+                default=default,
+            )  # fmt: skip
+            typer.echo(f"added branch {b.name} ({b.key})")
+    except BranchError as exc:
+        raise _fail(str(exc)) from exc
+
+
+@branch_app.command("edit")
+def branch_edit(
+    ctx: typer.Context,
+    name: str,
+    new_name: Annotated[str | None, typer.Option("--name")] = None,
+    key: Annotated[str | None, typer.Option()] = None,
+    address: BranchAddresses = None,
+    domain: BranchDomains = None,
+    default: Annotated[bool, typer.Option("--default")] = False,
+) -> None:
+    """Change a branch; --address/--domain replace the lists."""
+    from tuidesk.storage.branches import BranchError, get_branch, save_branch
+
+    try:
+        with _ctx(ctx).session() as session:
+            b = get_branch(session, name)
+            save_branch(
+                session,
+                name=new_name or b.name,
+                key=key or b.key,
+                addresses=address if address is not None else b.addresses,
+                domains=domain if domain is not None else b.domains,
+                default=default,
+                branch=b,
+            )
+            typer.echo(f"saved branch {b.name} ({b.key})")
+    except BranchError as exc:
+        raise _fail(str(exc)) from exc
+
+
+@branch_app.command("remove")
+def branch_remove(ctx: typer.Context, name: str) -> None:
+    """Remove a branch (never the default one)."""
+    from tuidesk.storage.branches import BranchError, get_branch, remove_branch
+
+    try:
+        with _ctx(ctx).session() as session:
+            remove_branch(session, get_branch(session, name))
+    except BranchError as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(f"removed branch {name}")
+
+
+@branch_app.command("list")
+def branch_list(
+    ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False
+) -> None:
+    """Branches, the default marked."""
+    from tuidesk.storage.branches import default_branch, list_branches
+
+    with _ctx(ctx).session() as session:
+        default = default_branch(session)
+        rows = [
+            {
+                "name": b.name,
+                "key": b.key,
+                "addresses": b.addresses,
+                "domains": b.domains,
+                "default": default is not None and b.id == default.id,
+            }
+            for b in list_branches(session)
+        ]
+    if as_json:
+        _print_json(rows)
+        return
+    for r in rows:
+        mark = "*" if r["default"] else " "
+        typer.echo(
+            f"{mark} {r['key']:<8} {r['name']:<20} {', '.join(r['addresses'] + r['domains'])}"
+        )
+
+
+@quarantine_app.command("list")
+def quarantine_list(
+    ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False
+) -> None:
+    """Quarantined mail, newest first."""
+    from tuidesk.storage.quarantine import list_quarantine
+
+    with _ctx(ctx).session() as session:
+        rows = list_quarantine(session)
+    if as_json:
+        _print_json(rows)
+        return
+    for r in rows:
+        typer.echo(f"{r['id']:>5} {r['created_at'][:19]} {r['size']:>9} {r['reason']}")
+
+
+@quarantine_app.command("show")
+def quarantine_show(
+    ctx: typer.Context,
+    qid: Annotated[int, typer.Argument(metavar="ID")],
+    raw: Annotated[bool, typer.Option("--raw", help="Write the raw mail to stdout.")] = False,
+) -> None:
+    """One quarantined mail: its reason and headers, or its raw bytes with --raw."""
+    from tuidesk.engine.text import strip_controls
+    from tuidesk.storage.quarantine import get_quarantined
+
+    with _ctx(ctx).session() as session:
+        item = get_quarantined(session, qid)
+        if item is None:
+            raise _fail(f"no quarantined mail {qid}")
+        data = item.raw
+    if raw:
+        sys.stdout.buffer.write(data)
+        return
+    typer.echo(f"reason: {item.reason}\nsource: {item.source}\nsize:   {item.size}\n")
+    head = data.split(b"\n\n", 1)[0][:4000]
+    typer.echo(strip_controls(head.decode("utf-8", "replace")))
+
+
+@quarantine_app.command("retry")
+def quarantine_retry(
+    ctx: typer.Context,
+    qid: Annotated[int, typer.Argument(metavar="ID")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Process a quarantined mail again (after a rule or limit changed)."""
+    from tuidesk.storage.quarantine import retry_quarantined
+
+    c = _ctx(ctx)
+    outcome = retry_quarantined(c.engine, c.blobs, qid)
+    if outcome is None:
+        raise _fail(f"no quarantined mail {qid}")
+    if as_json:
+        _print_json(outcome.as_dict())
+    else:
+        typer.echo(f"{outcome.action} {outcome.ticket or ''} {outcome.reason}")
+
+
+@quarantine_app.command("drop")
+def quarantine_drop(ctx: typer.Context, qid: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+    """Delete a quarantined mail for good."""
+    from tuidesk.storage.quarantine import drop_quarantined
+
+    with _ctx(ctx).session() as session:
+        if not drop_quarantined(session, qid):
+            raise _fail(f"no quarantined mail {qid}")
+    typer.echo(f"dropped {qid}")
+
+
+@config_app.command("export")
+def config_export(
+    ctx: typer.Context, file: Annotated[Path | None, typer.Argument()] = None
+) -> None:
+    """Write every rule, branch, queue, ticket type and channel as TOML (stdout without FILE)."""
+    from tuidesk.storage.config_file import export_config
+
+    with _ctx(ctx).session() as session:
+        text = export_config(session)
+    if file:
+        file.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+
+
+@config_app.command("import")
+def config_import(ctx: typer.Context, file: Path) -> None:
+    """Read a TOML file written by `config export` (or by hand); all of it or none of it."""
+    from tuidesk.storage.config_file import ConfigError, import_config
+
+    try:
+        with _ctx(ctx).session() as session:
+            counts = import_config(session, file.read_text(encoding="utf-8"))
+    except (ConfigError, OSError) as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(", ".join(f"{v} {k}" for k, v in counts.items()))
+
+
+def main() -> None:
+    from tuidesk.storage.db import DatabaseUnavailable
+
+    try:
+        app()
+    except DatabaseUnavailable as exc:
+        typer.echo(f"tuidesk: database unavailable: {exc}", err=True)
+        sys.exit(ExitCode.TEMPFAIL)

@@ -1,0 +1,81 @@
+"""The configuration the engine decides with: a frozen snapshot, loaded by storage from rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from tuidesk.engine.parse import Limits
+
+
+@dataclass(frozen=True)
+class BranchRule:
+    name: str
+    key: str
+    addresses: tuple[str, ...] = ()
+    domains: tuple[str, ...] = ()
+    is_default: bool = False
+
+
+@dataclass(frozen=True)
+class CustomFieldRule:
+    name: str
+    kind: str = "text"
+    required: bool = False
+    default: str | None = None
+
+
+@dataclass(frozen=True)
+class ChannelRule:
+    """Per-channel ticket mapping; empty values fall back to the global rules."""
+
+    name: str
+    branch: str | None = None
+    queue: str | None = None
+    ticket_type: str | None = None
+    field_defaults: dict[str, Any] = field(default_factory=dict)
+    allowed_domains: tuple[str, ...] = ()
+    attach_original: bool = False
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    branches: tuple[BranchRule, ...] = ()
+    aliases: dict[str, str] = field(default_factory=dict)
+    outgoing_addresses: tuple[str, ...] = ()
+    allowed_domains: tuple[str, ...] = ()
+    blocked_senders: tuple[str, ...] = ()
+    autoreply_keywords: tuple[str, ...] = ()
+    autoreply_senders: tuple[str, ...] = ()
+    reply_separators: tuple[str, ...] | None = None
+    restrict_replies: bool = False
+    reopen_max_age_days: int | None = None
+    default_queue: str | None = None
+    default_ticket_type: str | None = None
+    field_defaults: dict[str, Any] = field(default_factory=dict)
+    attach_original: bool = False
+    ticket_types: dict[str, tuple[CustomFieldRule, ...]] = field(default_factory=dict)
+    limits: Limits = field(default_factory=Limits)
+
+    @property
+    def default_branch(self) -> BranchRule | None:
+        """The marked default, else the branch created first (branches come in creation order)."""
+        for branch in self.branches:
+            if branch.is_default:
+                return branch
+        return self.branches[0] if self.branches else None
+
+    @property
+    def own_addresses(self) -> frozenset[str]:
+        """Every address that is us: mail from any of these is a loop."""
+        addrs = {a.lower() for b in self.branches for a in b.addresses}
+        addrs |= {a.lower() for a in self.aliases} | {a.lower() for a in self.aliases.values()}
+        addrs |= {a.lower() for a in self.outgoing_addresses}
+        return frozenset(addrs)
+
+    def primary(self, address: str) -> str:
+        return self.aliases.get(address.lower(), address.lower()).lower()
+
+    def branch_by_key(self, key: str) -> BranchRule | None:
+        key = key.upper()
+        return next((b for b in self.branches if b.key.upper() == key), None)

@@ -1,0 +1,68 @@
+"""Finding the ticket a reply belongs to."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+from tuidesk.engine.decision import Lookup, Step, TicketRef
+from tuidesk.engine.parse import ParsedMail
+from tuidesk.engine.rules import RuleSet
+
+_TOKEN = re.compile(r"\b([A-Za-z][A-Za-z0-9]{0,15})-(\d{1,12})\b")
+_CLOSED = ("closed", "resolved")
+
+
+def subject_token(subject: str, rules: RuleSet) -> tuple[str, int] | None:
+    """The right-most `KEY-N` in the subject whose KEY is one of our branch keys."""
+    for match in reversed(list(_TOKEN.finditer(subject))):
+        key, number = match.group(1), int(match.group(2))
+        if rules.branch_by_key(key):
+            return key.upper(), number
+    return None
+
+
+def find_ticket(
+    mail: ParsedMail, rules: RuleSet, lookup: Lookup, now: datetime
+) -> tuple[TicketRef | None, bool, list[Step]]:
+    """(ticket to comment on or None for a new one, whether to reopen it, the steps taken)."""
+    steps: list[Step] = []
+    ticket: TicketRef | None = None
+    token = subject_token(mail.subject, rules)
+    if token:
+        ticket = lookup.ticket_by_number(token[1])
+        if ticket:
+            steps.append(Step("thread", ticket.ref, f"ticket token {token[0]}-{token[1]}"))
+        else:
+            steps.append(Step("thread", "new", f"token {token[0]}-{token[1]}: no such ticket"))
+    if ticket is None:
+        ids = mail.in_reply_to + mail.references
+        ticket = lookup.ticket_by_message_ids(ids) if ids else None
+        if ticket:
+            steps.append(Step("thread", ticket.ref, "In-Reply-To/References name its message"))
+    if ticket is None:
+        if not steps:
+            steps.append(Step("thread", "new", "no ticket token or known message reference"))
+        return None, False, steps
+
+    sender = mail.sender.email if mail.sender else ""
+    if (
+        rules.restrict_replies
+        and sender != ticket.requester_email.lower()
+        and not lookup.is_agent(sender)
+    ):
+        steps.append(
+            Step("thread", "new", f"{sender} is neither requester nor agent (replies restricted)")
+        )
+        return None, False, steps
+    if ticket.status in _CLOSED:
+        age = now - ticket.updated_at
+        limit = rules.reopen_max_age_days
+        if limit is not None and age > timedelta(days=limit):
+            steps.append(
+                Step("thread", "new", f"{ticket.ref} {ticket.status} over {limit} days ago")
+            )
+            return None, False, steps
+        steps.append(Step("thread", ticket.ref, f"reopens {ticket.status} ticket"))
+        return ticket, True, steps
+    return ticket, False, steps

@@ -1,0 +1,79 @@
+"""One door-agnostic way in: pipe, import and IMAP all hand raw bytes to an Ingestor."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from itertools import islice
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlmodel import Session
+
+from tuidesk.engine.decision import Action, Decision
+from tuidesk.engine.parse import content_hash
+from tuidesk.engine.process import decide
+from tuidesk.engine.rules import ChannelRule, RuleSet
+from tuidesk.storage.apply import Outcome, apply_decision
+from tuidesk.storage.blobs import BlobStore
+from tuidesk.storage.db import session_scope
+from tuidesk.storage.lookup import StorageLookup
+from tuidesk.storage.settings import load_channel, load_rules
+
+
+class UnknownChannel(LookupError):
+    pass
+
+
+class Ingestor:
+    """Rules are loaded once per run; each mail is decided and applied in one transaction."""
+
+    def __init__(
+        self, engine: Engine, blobs: BlobStore, *, source: str, channel: str | None = None
+    ) -> None:
+        self.engine = engine
+        self.blobs = blobs
+        self.source = source
+        with session_scope(engine) as session:
+            self.rules: RuleSet = load_rules(session)
+            self.channel: ChannelRule | None = load_channel(session, channel) if channel else None
+        if channel and self.channel is None:
+            raise UnknownChannel(f"no channel named {channel!r}")
+
+    def decide(self, session: Session, raw: bytes) -> Decision:
+        return decide(
+            raw, self.rules, StorageLookup(session), now=datetime.now(UTC), channel=self.channel
+        )
+
+    def dry_run(self, raw: bytes) -> Decision:
+        with Session(self.engine) as session:
+            return self.decide(session, raw)
+
+    def ingest(self, raw: bytes) -> Outcome:
+        return next(self.ingest_many([raw]))
+
+    def ingest_many(self, raws: Iterable[bytes], batch: int = 1) -> Iterator[Outcome]:
+        """Yield one Outcome per mail. With batch > 1 (import), mails share a transaction, each
+        in its own savepoint, and outcomes are yielded only once that transaction committed."""
+        mails = iter(raws)
+        while chunk := list(islice(mails, batch)):
+            with session_scope(self.engine) as session:
+                outcomes = [self._one(session, raw) for raw in chunk]
+            yield from outcomes
+
+    def _one(self, session: Session, raw: bytes) -> Outcome:
+        try:
+            return self._apply(session, self.decide(session, raw), raw)
+        except IntegrityError:
+            # Another process committed the same mail first: it is a duplicate now.
+            return self._apply(session, self.decide(session, raw), raw)
+        except (OperationalError, OSError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - no mail may stop an import: keep it aside
+            reason = f"internal error: {exc.__class__.__name__}: {exc}"
+            quarantine = Decision(Action.QUARANTINED, reason, content_hash(raw))
+            return self._apply(session, quarantine, raw)
+
+    def _apply(self, session: Session, decision: Decision, raw: bytes) -> Outcome:
+        with session.begin_nested():
+            return apply_decision(session, decision, raw, source=self.source, blobs=self.blobs)

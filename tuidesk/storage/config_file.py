@@ -1,0 +1,129 @@
+"""`config export` / `config import`: every rule, branch, queue, ticket type and channel as TOML."""
+
+from __future__ import annotations
+
+import tomllib
+from typing import Any
+
+from sqlmodel import Session, select
+
+from tuidesk.storage.branches import BranchError, get_branch, list_branches, save_branch
+from tuidesk.storage.models import Agent, Channel, CustomField, Queue, TicketType
+from tuidesk.storage.settings import SETTINGS, get_settings, set_setting
+
+HEADER = """\
+# tuidesk configuration. Import with `tuidesk config import FILE`.
+# [settings]: the rules mail goes through. Keys left out keep their defaults.
+"""
+
+
+def _drop_none(data: dict[str, Any]) -> dict[str, Any]:
+    """TOML has no null: an absent key means 'unset'."""
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def export_config(session: Session) -> str:
+    import tomli_w
+
+    doc: dict[str, Any] = {"settings": _drop_none(get_settings(session))}
+    doc["branch"] = [
+        {
+            "name": b.name,
+            "key": b.key,
+            "addresses": b.addresses,
+            "domains": b.domains,
+            "default": b.is_default,
+        }
+        for b in list_branches(session)
+    ]
+    doc["queue"] = [{"name": q.name, "colour": q.colour} for q in session.exec(select(Queue))]
+    doc["ticket_type"] = [
+        {
+            "name": tt.name,
+            "field": [
+                _drop_none(
+                    {"name": f.name, "kind": f.kind, "required": f.required, "default": f.default}
+                )
+                for f in session.exec(
+                    select(CustomField).where(CustomField.ticket_type_id == tt.id)
+                )
+            ],
+        }
+        for tt in session.exec(select(TicketType))
+    ]
+    doc["channel"] = [
+        _drop_none(c.model_dump(exclude={"id"})) for c in session.exec(select(Channel))
+    ]
+    doc["agent"] = [a.model_dump(exclude={"id"}) for a in session.exec(select(Agent))]
+    lines = "\n".join(f"#   {key}: {help_}" for key, (_, help_) in SETTINGS.items())
+    return HEADER + lines + "\n\n" + tomli_w.dumps({k: v for k, v in doc.items() if v})
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def import_config(session: Session, text: str) -> dict[str, int]:
+    """Upsert everything by name; return how many of each were written."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}") from exc
+    counts: dict[str, int] = {}
+    for key, value in doc.get("settings", {}).items():
+        if key not in SETTINGS:
+            raise ConfigError(f"unknown setting {key!r}")
+        set_setting(session, key, value)
+    counts["settings"] = len(doc.get("settings", {}))
+    for item in doc.get("branch", []):
+        try:
+            existing = get_branch(session, item["name"])
+        except BranchError:
+            existing = None
+        try:
+            save_branch(
+                session,
+                name=item["name"],
+                key=item["key"],
+                addresses=item.get("addresses", []),
+                domains=item.get("domains", []),
+                default=item.get("default", False),
+                branch=existing,
+            )
+        except (BranchError, KeyError) as exc:
+            raise ConfigError(f"branch {item.get('name')!r}: {exc}") from exc
+    counts["branches"] = len(doc.get("branch", []))
+    for item in doc.get("queue", []):
+        queue = session.exec(select(Queue).where(Queue.name == item["name"])).first()
+        queue = queue or Queue(name=item["name"])
+        queue.colour = item.get("colour", queue.colour)
+        session.add(queue)
+    counts["queues"] = len(doc.get("queue", []))
+    for item in doc.get("ticket_type", []):
+        tt = session.exec(select(TicketType).where(TicketType.name == item["name"])).first()
+        if tt is None:
+            tt = TicketType(name=item["name"])
+            session.add(tt)
+            session.flush()
+        for old in session.exec(select(CustomField).where(CustomField.ticket_type_id == tt.id)):
+            session.delete(old)
+        session.flush()
+        for f in item.get("field", []):
+            session.add(CustomField(ticket_type_id=tt.id, **f))
+    counts["ticket_types"] = len(doc.get("ticket_type", []))
+    for item in doc.get("channel", []):
+        channel = session.exec(select(Channel).where(Channel.name == item["name"])).first()
+        channel = channel or Channel(name=item["name"])
+        for key, value in item.items():
+            if key not in Channel.model_fields or key == "id":
+                raise ConfigError(f"channel {item['name']!r}: unknown field {key!r}")
+            setattr(channel, key, value)
+        session.add(channel)
+    counts["channels"] = len(doc.get("channel", []))
+    for item in doc.get("agent", []):
+        agent = session.exec(select(Agent).where(Agent.email == item["email"])).first()
+        agent = agent or Agent(name=item["name"], email=item["email"])
+        agent.name, agent.role = item["name"], item.get("role", "agent")
+        session.add(agent)
+    counts["agents"] = len(doc.get("agent", []))
+    return counts

@@ -1,0 +1,172 @@
+"""The tables. Rows stay inside storage; callers get plain values (see storage.views)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+TICKET_STATUSES = ("new", "open", "pending", "resolved", "closed")
+PRIORITIES = ("low", "normal", "high", "urgent")
+SOURCES = ("email", "console", "cli")
+DIRECTIONS = ("in", "out", "note")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Branch(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    key: str = Field(unique=True)
+    addresses: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    domains: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    is_default: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Queue(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    colour: str = "default"
+
+
+class TicketType(SQLModel, table=True):
+    __tablename__ = "ticket_type"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+
+
+class CustomField(SQLModel, table=True):
+    __tablename__ = "custom_field"
+    __table_args__ = (UniqueConstraint("ticket_type_id", "name"),)
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_type_id: int = Field(foreign_key="ticket_type.id", ondelete="CASCADE")
+    name: str
+    kind: str = "text"
+    required: bool = False
+    default: str | None = None
+
+
+class Contact(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    email: str
+    email_key: str = Field(unique=True, description="lower-cased email: unique regardless of case")
+    name: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Agent(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    email: str = Field(unique=True)
+    role: str = "agent"
+
+
+class Channel(SQLModel, table=True):
+    """Where mail comes from. Connection settings arrive with the IMAP issue."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    kind: str = "pipe"
+    branch: str | None = None
+    queue: str | None = None
+    ticket_type: str | None = None
+    field_defaults: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
+    allowed_domains: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    attach_original: bool = False
+
+
+class Ticket(SQLModel, table=True):
+    """The ticket number is the primary key: allocation is concurrency-safe on every database."""
+
+    __table_args__ = (Index("ix_ticket_status_updated", "status", "updated_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    title: str
+    status: str = "new"
+    priority: str = "normal"
+    ticket_type_id: int | None = Field(default=None, foreign_key="ticket_type.id")
+    custom_fields: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
+    branch_id: int = Field(foreign_key="branch.id", index=True)
+    queue_id: int | None = Field(default=None, foreign_key="queue.id")
+    channel_id: int | None = Field(default=None, foreign_key="channel.id")
+    requester_id: int | None = Field(default=None, foreign_key="contact.id", index=True)
+    assignee_id: int | None = Field(default=None, foreign_key="agent.id")
+    source: str = "email"
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Message(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True, ondelete="CASCADE")
+    direction: str = "in"
+    message_id: str | None = Field(default=None, index=True)
+    in_reply_to: str | None = None
+    references: str | None = Field(default=None, sa_column=Column(Text))
+    from_name: str = ""
+    from_email: str = ""
+    to: list[dict[str, str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    cc: list[dict[str, str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    subject: str = ""
+    body: str = Field(default="", sa_column=Column(Text, nullable=False))
+    full_body: str = Field(default="", sa_column=Column(Text, nullable=False))
+    html: str | None = Field(default=None, sa_column=Column(Text))
+    raw_sha256: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Attachment(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="message.id", index=True, ondelete="CASCADE")
+    filename: str
+    content_type: str = "application/octet-stream"
+    size: int = 0
+    sha256: str
+    content_id: str | None = None
+    inline: bool = False
+
+
+class Setting(SQLModel, table=True):
+    """One rule or option per row (allowed domains, separators, limits...), value as JSON."""
+
+    key: str = Field(primary_key=True)
+    value: Any = Field(default=None, sa_column=Column(JSON))
+
+
+class IngestLog(SQLModel, table=True):
+    """Every message processed. `dedupe_key` is set once per distinct mail: the unique index
+    is what keeps two deliveries of one mail, even at the same instant, to one ticket."""
+
+    __tablename__ = "ingest_log"
+    id: int | None = Field(default=None, primary_key=True)
+    source: str
+    channel: str | None = None
+    message_id: str | None = Field(default=None, index=True)
+    content_hash: str = Field(index=True)
+    dedupe_key: str | None = Field(default=None, unique=True)
+    outcome: str
+    ticket_id: int | None = Field(default=None, foreign_key="ticket.id")
+    reason: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Quarantine(SQLModel, table=True):
+    """Mail that could not be processed, kept whole with the reason."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    size: int
+    sha256: str = Field(index=True)
+    reason: str
+    source: str
+    channel: str | None = None
+    message_id: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)

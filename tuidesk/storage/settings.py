@@ -1,0 +1,97 @@
+"""Rules and options as rows (`setting` table), and loading them into the engine's RuleSet."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session, select
+
+from tuidesk.engine.parse import Limits
+from tuidesk.engine.rules import BranchRule, ChannelRule, CustomFieldRule, RuleSet
+from tuidesk.storage.models import Branch, Channel, CustomField, Setting, TicketType
+
+# key -> (default, help). Every rule the engine reads; `config export` writes them all.
+SETTINGS: dict[str, tuple[Any, str]] = {
+    "allowed_domains": ([], "sender domains allowed to open tickets; empty allows all"),
+    "blocked_senders": ([], "sender patterns whose mail is ignored (shell globs)"),
+    "autoreply_keywords": ([], "extra subject keywords that mark automatic mail"),
+    "autoreply_senders": ([], "sender patterns whose mail is automatic (shell globs)"),
+    "reply_separators": (None, "regexes that end the new text of a reply; unset = built-in list"),
+    "aliases": ({}, "alias address -> primary support address"),
+    "outgoing_addresses": ([], "addresses we send from; mail from them is a loop"),
+    "restrict_replies": (False, "replies from anyone but the requester or an agent open a ticket"),
+    "reopen_max_age_days": (None, "a reply to a ticket closed longer ago opens a new one"),
+    "default_queue": (None, "queue for new tickets when the channel names none"),
+    "default_ticket_type": (None, "ticket type for new tickets when the channel names none"),
+    "field_defaults": ({}, "custom field values for new tickets"),
+    "attach_original": (False, "attach the original mail to new tickets as an .eml file"),
+    "max_message_bytes": (Limits.max_bytes, "larger mail is quarantined"),
+    "max_mime_parts": (Limits.max_parts, "mail with more MIME parts is quarantined"),
+}
+
+
+def get_settings(session: Session) -> dict[str, Any]:
+    values = {key: default for key, (default, _) in SETTINGS.items()}
+    for row in session.exec(select(Setting)):
+        if row.key in SETTINGS:
+            values[row.key] = row.value
+    return values
+
+
+def set_setting(session: Session, key: str, value: Any) -> None:
+    if key not in SETTINGS:
+        raise KeyError(f"unknown setting {key!r}")
+    row = session.get(Setting, key)
+    if row is None:
+        session.add(Setting(key=key, value=value))
+    else:
+        row.value = value
+        session.add(row)
+
+
+def load_rules(session: Session) -> RuleSet:
+    s = get_settings(session)
+    branches = tuple(
+        BranchRule(b.name, b.key, tuple(b.addresses), tuple(b.domains), b.is_default)
+        for b in session.exec(select(Branch).order_by(Branch.created_at, Branch.id))
+    )
+    types: dict[str, tuple[CustomFieldRule, ...]] = {}
+    for tt in session.exec(select(TicketType)):
+        fields = session.exec(select(CustomField).where(CustomField.ticket_type_id == tt.id))
+        types[tt.name] = tuple(
+            CustomFieldRule(f.name, f.kind, f.required, f.default) for f in fields
+        )
+    separators = s["reply_separators"]
+    return RuleSet(
+        branches=branches,
+        aliases={k.lower(): v.lower() for k, v in s["aliases"].items()},
+        outgoing_addresses=tuple(s["outgoing_addresses"]),
+        allowed_domains=tuple(s["allowed_domains"]),
+        blocked_senders=tuple(s["blocked_senders"]),
+        autoreply_keywords=tuple(s["autoreply_keywords"]),
+        autoreply_senders=tuple(s["autoreply_senders"]),
+        reply_separators=tuple(separators) if separators is not None else None,
+        restrict_replies=bool(s["restrict_replies"]),
+        reopen_max_age_days=s["reopen_max_age_days"],
+        default_queue=s["default_queue"],
+        default_ticket_type=s["default_ticket_type"],
+        field_defaults=dict(s["field_defaults"]),
+        attach_original=bool(s["attach_original"]),
+        ticket_types=types,
+        limits=Limits(int(s["max_message_bytes"]), int(s["max_mime_parts"])),
+    )
+
+
+def load_channel(session: Session, name: str) -> ChannelRule | None:
+    row = session.exec(select(Channel).where(Channel.name == name)).first()
+    if row is None:
+        return None
+    return ChannelRule(
+        name=row.name,
+        branch=row.branch,
+        queue=row.queue,
+        ticket_type=row.ticket_type,
+        field_defaults=dict(row.field_defaults),
+        allowed_domains=tuple(row.allowed_domains),
+        attach_original=row.attach_original,
+    )

@@ -1,0 +1,140 @@
+"""Tickets as plain dicts: the `--json` contract, and what the console shows. Rows never leave."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from tuidesk.storage.lookup import ticket_ref
+from tuidesk.storage.models import (
+    Agent,
+    Attachment,
+    Branch,
+    Channel,
+    Contact,
+    Message,
+    Queue,
+    Ticket,
+    TicketType,
+)
+
+_REF = re.compile(r"^\s*(?:([A-Za-z][A-Za-z0-9]*)-)?(\d+)\s*$")
+
+
+def parse_ref(ref: str) -> tuple[str | None, int] | None:
+    """`SUP-42` or `42`."""
+    match = _REF.match(ref)
+    return (
+        (match.group(1).upper() if match.group(1) else None, int(match.group(2))) if match else None
+    )
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _ticket_dict(
+    ticket: Ticket,
+    branch: Branch,
+    queue: str | None,
+    ttype: str | None,
+    channel: str | None,
+    requester: Contact | None,
+    assignee: Agent | None,
+) -> dict[str, Any]:
+    return {
+        "ref": ticket_ref(branch.key, ticket.id),
+        "number": ticket.id,
+        "title": ticket.title,
+        "status": ticket.status,
+        "priority": ticket.priority,
+        "branch": branch.key,
+        "queue": queue,
+        "type": ttype,
+        "custom_fields": ticket.custom_fields,
+        "channel": channel,
+        "source": ticket.source,
+        "requester": {"name": requester.name, "email": requester.email} if requester else None,
+        "assignee": {"name": assignee.name, "email": assignee.email} if assignee else None,
+        "created_at": _iso(ticket.created_at),
+        "updated_at": _iso(ticket.updated_at),
+    }
+
+
+def _ticket_query():  # type: ignore[no-untyped-def]
+    return (
+        select(Ticket, Branch, Queue.name, TicketType.name, Channel.name, Contact, Agent)
+        .join(Branch, Branch.id == Ticket.branch_id)
+        .outerjoin(Queue, Queue.id == Ticket.queue_id)
+        .outerjoin(TicketType, TicketType.id == Ticket.ticket_type_id)
+        .outerjoin(Channel, Channel.id == Ticket.channel_id)
+        .outerjoin(Contact, Contact.id == Ticket.requester_id)
+        .outerjoin(Agent, Agent.id == Ticket.assignee_id)
+    )
+
+
+def list_tickets(
+    session: Session,
+    *,
+    status: str | None = None,
+    branch: str | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """Every matching ticket, newest first."""
+    query = _ticket_query()
+    if status:
+        query = query.where(Ticket.status == status)
+    if branch:
+        query = query.where((Branch.key == branch.upper()) | (Branch.name == branch))
+    query = query.order_by(col(Ticket.created_at).desc(), col(Ticket.id).desc())
+    if limit:
+        query = query.limit(limit)
+    return [_ticket_dict(*row) for row in session.exec(query)]
+
+
+def show_ticket(session: Session, ref: str) -> dict[str, Any] | None:
+    parsed = parse_ref(ref)
+    if parsed is None:
+        return None
+    key, number = parsed
+    row = session.exec(_ticket_query().where(Ticket.id == number)).first()
+    if row is None or (key and row[1].key.upper() != key):
+        return None
+    data = _ticket_dict(*row)
+    messages = session.exec(
+        select(Message).where(Message.ticket_id == number).order_by(Message.created_at, Message.id)
+    ).all()
+    files: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for att in session.exec(
+        select(Attachment)
+        .where(col(Attachment.message_id).in_([m.id for m in messages]))
+        .order_by(Attachment.id)
+    ):
+        files[att.message_id].append(
+            {
+                "filename": att.filename,
+                "content_type": att.content_type,
+                "size": att.size,
+                "sha256": att.sha256,
+            }
+        )
+    data["messages"] = [
+        {
+            "direction": m.direction,
+            "message_id": m.message_id,
+            "from": {"name": m.from_name, "email": m.from_email},
+            "to": m.to,
+            "cc": m.cc,
+            "subject": m.subject,
+            "body": m.body,
+            "full_body": m.full_body,
+            "attachments": files[m.id],
+            "created_at": _iso(m.created_at),
+        }
+        for m in messages
+    ]
+    return data
