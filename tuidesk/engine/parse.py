@@ -68,7 +68,6 @@ class ParsedMail:
     text: str
     html: str | None
     attachments: list[ParsedAttachment] = field(default_factory=list)
-    content_hash: str = ""
     part_count: int = 0
 
     def header(self, name: str) -> str:
@@ -380,6 +379,5 @@ def parse_mail(raw: bytes, limits: Limits | None = None) -> ParsedMail:
         text=strip_controls(text).strip("\n"),
         html=html,
         attachments=walker.attachments,
-        content_hash=content_hash(raw),
         part_count=walker.parts,
     )

@@ -26,29 +26,33 @@ def decide(
     """Parse, classify, filter, route, thread, strip quotes and map: each step leaves a Step
     naming the rule that settled it, so --dry-run explains itself."""
     channel_name = channel.name if channel else None
+    digest = content_hash(raw)
+    seen = lookup.already_ingested(digest)
+    if seen is not False:
+        reason = "already processed (same Message-ID and content)"
+        return Decision(
+            Action.DUPLICATE,
+            reason,
+            digest,
+            ticket=seen or None,
+            steps=[Step("dedupe", "duplicate", reason)],
+            channel=channel_name,
+        )
     try:
         mail = parse_mail(raw, rules.limits)
     except ParseError as exc:
         return Decision(
             Action.QUARANTINED,
             str(exc),
-            content_hash(raw),
-            steps=[Step("parse", "quarantined", str(exc))],
+            digest,
+            steps=[Step("dedupe", "new", "content hash not seen before")]
+            + [Step("parse", "quarantined", str(exc))],
             channel=channel_name,
         )
-    decision = Decision(
-        Action.CREATED, "", mail.content_hash, mail.message_id, mail, channel=channel_name
-    )
+    decision = Decision(Action.CREATED, "", digest, mail.message_id, mail, channel=channel_name)
     steps = decision.steps
-    steps.append(Step("parse", "ok", f"{mail.part_count} MIME parts"))
-
-    seen = lookup.already_ingested(mail.content_hash)
-    if seen is not False:
-        decision.action, decision.ticket = Action.DUPLICATE, seen or None
-        decision.reason = "already processed (same Message-ID and content)"
-        steps.append(Step("dedupe", "duplicate", decision.reason))
-        return decision
     steps.append(Step("dedupe", "new", "content hash not seen before"))
+    steps.append(Step("parse", "ok", f"{mail.part_count} MIME parts"))
 
     verdict = classify_machine_mail(
         mail.message,
