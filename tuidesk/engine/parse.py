@@ -136,10 +136,12 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
             return data.decode(cs)
         except (UnicodeDecodeError, LookupError):
             continue
-    # Mostly-valid UTF-8 (a name cut mid-character, one bad byte) reads better than cp1252.
-    lenient = data.decode("utf-8", "replace")
-    if lenient.count("\ufffd") <= max(1, len(data) // 100):
-        return lenient
+    # UTF-8 cut off mid-character (names truncated by webmail) reads better than cp1252.
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.reason == "unexpected end of data":
+            return data[: exc.start].decode("utf-8") + "\ufffd"
     return data.decode("cp1252", "replace")
 
 
@@ -174,7 +176,9 @@ def _undo_surrogates(text: str) -> str:
 
 def _header_str(msg: Message, name: str) -> str:
     values = msg.get_all(name) or []
-    return ", ".join(_undo_surrogates(str(v)) for v in values)
+    return ", ".join(
+        _undo_surrogates(v) if isinstance(v, str) else decode_header_value(v) for v in values
+    )
 
 
 def parse_addresses(msg: Message, name: str) -> tuple[Address, ...]:

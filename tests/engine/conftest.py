@@ -1,0 +1,74 @@
+"""Helpers for the pure engine tests: mail built from text, and an in-memory answer to the
+engine's Lookup questions (the engine's own protocol, not a mock of a library)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import pytest
+
+from tuidesk.engine.decision import TicketRef
+from tuidesk.engine.rules import BranchRule, RuleSet
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+def mail(headers: str, body: str = "Hello, my printer is on fire.\n") -> bytes:
+    """A mail from a header block written as text (one header per line)."""
+    lines = [line.strip() for line in headers.strip().splitlines()]
+    return ("\r\n".join(lines) + "\r\n\r\n" + body.replace("\n", "\r\n")).encode()
+
+
+@dataclass
+class MemoryLookup:
+    tickets: dict[int, TicketRef] = field(default_factory=dict)
+    message_ids: dict[str, tuple[int, str]] = field(default_factory=dict)
+    seen: dict[str, int | None] = field(default_factory=dict)
+    agents: set[str] = field(default_factory=set)
+
+    def add_ticket(self, number: int, *, key: str = "SUP", status: str = "open",
+                   requester: str = "alice@customer.test", updated: datetime = NOW) -> TicketRef:  # fmt: skip
+        ref = TicketRef(number, f"{key}-{number}", status, requester, updated)
+        self.tickets[number] = ref
+        return ref
+
+    def already_ingested(self, content_hash: str) -> TicketRef | None | bool:
+        if content_hash not in self.seen:
+            return False
+        number = self.seen[content_hash]
+        return self.tickets.get(number) if number else None
+
+    def ticket_by_number(self, number: int) -> TicketRef | None:
+        return self.tickets.get(number)
+
+    def ticket_by_message_ids(
+        self, message_ids: Sequence[str], *, outbound_only: bool = False
+    ) -> TicketRef | None:
+        for mid in message_ids:
+            if mid in self.message_ids:
+                number, direction = self.message_ids[mid]
+                if not outbound_only or direction == "out":
+                    return self.tickets.get(number)
+        return None
+
+    def is_agent(self, email: str) -> bool:
+        return email.lower() in self.agents
+
+
+@pytest.fixture
+def rules() -> RuleSet:
+    return RuleSet(
+        branches=(
+            BranchRule("Support", "SUP", ("support@example.com",), (), True),
+            BranchRule("Sales", "SAL", ("sales@example.com",), ("bigcustomer.test",)),
+        ),
+        aliases={"help@example.com": "support@example.com"},
+        outgoing_addresses=("noreply@example.com",),
+    )
+
+
+@pytest.fixture
+def lookup() -> MemoryLookup:
+    return MemoryLookup()

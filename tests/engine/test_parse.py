@@ -1,0 +1,178 @@
+"""Parsing: every charset and structure becomes readable text, never an exception."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from tests.engine.conftest import mail
+from tuidesk.engine.parse import (
+    Limits,
+    ParseError,
+    content_hash,
+    decode_bytes,
+    parse_mail,
+    sanitize_filename,
+)
+
+
+def test_rfc2047_subject_and_sender_name_are_decoded():
+    parsed = parse_mail(
+        mail(
+            """From: =?UTF-8?B?SsO8cmdlbiBNw7xsbGVy?= <juergen@kunde.test>
+            To: support@example.com
+            Subject: =?iso-8859-1?Q?Drucker_f=E4llt_aus?="""
+        )
+    )
+    assert parsed.subject == "Drucker fällt aus"
+    assert parsed.sender is not None
+    assert parsed.sender.name == "Jürgen Müller"
+    assert parsed.sender.email == "juergen@kunde.test"
+
+
+def test_sender_address_is_lower_cased_but_name_kept():
+    parsed = parse_mail(mail("From: Alice Smith <Alice.Smith@Customer.TEST>\nSubject: x"))
+    assert parsed.sender is not None and parsed.sender.email == "alice.smith@customer.test"
+
+
+def test_body_in_a_wrongly_declared_charset_falls_back_to_utf8():
+    raw = mail(
+        "From: a@b.test\nSubject: x\nContent-Type: text/plain; charset=us-ascii",
+        "Grüße aus Köln\n",
+    )
+    assert "Grüße aus Köln" in parse_mail(raw).text
+
+
+def test_unknown_charset_names_never_crash():
+    assert decode_bytes("naïve".encode(), "unknown-8bit") == "naïve"
+    assert decode_bytes("naïve".encode("cp1252"), "x-no-such-charset") == "naïve"
+
+
+def test_raw_8bit_headers_are_read_as_utf8():
+    raw = "From: Zoë <zoe@b.test>\r\nSubject: Ärger mit Rechnung\r\n\r\nbody\r\n".encode()
+    parsed = parse_mail(raw)
+    assert parsed.subject == "Ärger mit Rechnung"
+    assert parsed.sender is not None and parsed.sender.name == "Zoë"
+
+
+def test_html_only_mail_becomes_readable_text_and_html_is_kept():
+    raw = mail(
+        "From: a@b.test\nSubject: x\nContent-Type: text/html; charset=utf-8",
+        "<html><head><style>p{color:red}</style><script>alert(1)</script></head>"
+        "<body><p>First&nbsp;line</p><p>Second <b>line</b></p></body></html>",
+    )
+    parsed = parse_mail(raw)
+    assert parsed.text == "First line\n\nSecond line"
+    assert parsed.html is not None and "<b>line</b>" in parsed.html
+
+
+def test_multipart_alternative_prefers_the_plain_part():
+    raw = mail(
+        'From: a@b.test\nSubject: x\nMIME-Version: 1.0\nContent-Type: multipart/alternative; boundary="b"',
+        "--b\nContent-Type: text/plain\n\nplain words\n--b\nContent-Type: text/html\n\n"
+        "<p>html words</p>\n--b--\n",
+    )
+    parsed = parse_mail(raw)
+    assert parsed.text == "plain words"
+    assert parsed.html is not None and "html words" in parsed.html
+
+
+def test_inline_images_and_attachments_are_separated_from_the_body():
+    png = base64.b64encode(b"\x89PNG fake").decode()
+    raw = mail(
+        'From: a@b.test\nSubject: x\nMIME-Version: 1.0\nContent-Type: multipart/related; boundary="b"',
+        f"--b\nContent-Type: text/plain\n\nsee picture\n--b\nContent-Type: image/png\n"
+        f"Content-Transfer-Encoding: base64\nContent-ID: <img1@x>\n\n{png}\n"
+        f'--b\nContent-Type: application/pdf; name="invoice.pdf"\n'
+        f'Content-Disposition: attachment; filename="invoice.pdf"\n'
+        f"Content-Transfer-Encoding: base64\n\n{base64.b64encode(b'%PDF').decode()}\n--b--\n",
+    )
+    parsed = parse_mail(raw)
+    assert parsed.text == "see picture"
+    image, pdf = parsed.attachments
+    assert (image.content_id, image.inline, image.data) == ("img1@x", True, b"\x89PNG fake")
+    assert image.filename.endswith(".png")
+    assert (pdf.filename, pdf.inline, pdf.data) == ("invoice.pdf", False, b"%PDF")
+
+
+def test_forwarded_message_is_kept_as_text_and_as_an_eml_attachment():
+    raw = mail(
+        'From: a@b.test\nSubject: Fwd: order\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="b"',
+        "--b\nContent-Type: text/plain\n\nSee below.\n--b\nContent-Type: message/rfc822\n\n"
+        "From: Bob <bob@c.test>\nSubject: order 1234\n\nWhere is my order?\n--b--\n",
+    )
+    parsed = parse_mail(raw)
+    assert "See below." in parsed.text and "Where is my order?" in parsed.text
+    assert "From: Bob <bob@c.test>" in parsed.text
+    assert [a.filename for a in parsed.attachments] == ["order 1234.eml"]
+
+
+def test_winmail_dat_is_kept_as_an_attachment():
+    raw = mail(
+        'From: a@b.test\nSubject: x\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="b"',
+        "--b\nContent-Type: text/plain\n\nhi\n--b\nContent-Type: application/ms-tnef; "
+        'name="winmail.dat"\nContent-Transfer-Encoding: base64\n\nAAAA\n--b--\n',
+    )
+    (att,) = parse_mail(raw).attachments
+    assert (att.filename, att.content_type) == ("winmail.dat", "application/ms-tnef")
+
+
+def test_control_characters_and_escapes_leave_titles_and_names():
+    name = base64.b64encode("Eve\x1b[31m \u202eevil".encode()).decode()
+    raw = mail(f"From: =?utf-8?b?{name}?= <eve@b.test>\nSubject: \x1b[2Jhi\x07 there")
+    parsed = parse_mail(raw)
+    assert parsed.subject == "hi there"
+    assert parsed.sender is not None and parsed.sender.name == "Eve evil"
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("../../etc/passwd", "passwd"), ("C:\\Windows\\evil.exe", "evil.exe"), ("..", "fallback"),
+     (".bashrc", "bashrc"), ("a\x1b[31mb.txt", "ab.txt"), ("", "fallback")],
+)  # fmt: skip
+def test_attachment_names_are_sanitized(name, expected):
+    assert sanitize_filename(name, "fallback") == expected
+
+
+def test_a_mail_over_the_size_limit_is_refused_with_the_reason():
+    with pytest.raises(ParseError, match="over the 100-byte limit"):
+        parse_mail(mail("From: a@b.test", "x" * 200), Limits(max_bytes=100))
+
+
+def test_a_mail_with_too_many_parts_is_refused_with_the_reason():
+    parts = "".join("--b\nContent-Type: text/plain\n\npart\n" for _ in range(20))
+    raw = mail(
+        'From: a@b.test\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="b"',
+        parts + "--b--\n",
+    )
+    with pytest.raises(ParseError, match="more than 10 MIME parts"):
+        parse_mail(raw, Limits(max_parts=10))
+
+
+def test_text_without_headers_is_not_an_email():
+    with pytest.raises(ParseError):
+        parse_mail(b"\n\njust some words\n")
+
+
+def test_mac_cr_line_endings_parse_like_lf():
+    raw = b"From: a@b.test\rSubject: old mac\r\rbody line\r"
+    parsed = parse_mail(raw)
+    assert (parsed.subject, parsed.text) == ("old mac", "body line")
+
+
+def test_content_hash_ignores_transport_headers_and_line_endings():
+    base = "Message-ID: <1@x>\nFrom: a@b.test\nSubject: s\n\nbody\n"
+    via_pipe = ("Received: from mx by us\nDelivered-To: support@example.com\n" + base).encode()
+    via_imap = base.replace("\n", "\r\n").encode()
+    assert content_hash(via_pipe) == content_hash(via_imap)
+    assert content_hash(base.encode()) != content_hash(base.replace("body", "other").encode())
+
+
+def test_message_ids_are_collected_from_reply_headers():
+    parsed = parse_mail(
+        b"From: a@b.test\nMessage-ID: <m3@x>\nIn-Reply-To: <m2@x>\nReferences: <m1@x>\n <m2@x>\n\nhi"
+    )
+    assert parsed.message_id == "<m3@x>"
+    assert parsed.in_reply_to == ("<m2@x>",)
+    assert parsed.references == ("<m1@x>", "<m2@x>")

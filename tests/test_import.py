@@ -1,0 +1,67 @@
+"""`tuidesk import`: .eml files, folders, mbox and Maildir; a second run changes nothing."""
+
+from __future__ import annotations
+
+import json
+import mailbox
+
+import pytest
+
+from tests.engine.conftest import mail
+
+
+@pytest.fixture
+def desk(cli):  # type: ignore[no-untyped-def]
+    cli("branch", "add", "Support", "--key", "SUP", "--address", "support@example.com")
+    return cli
+
+
+def summary(cli, *paths) -> dict:  # type: ignore[no-untyped-def]
+    return json.loads(cli("import", *map(str, paths), "--json").stdout)
+
+
+def mails(n: int, prefix: str) -> list[bytes]:
+    return [
+        mail(f"From: c{i}@customer.test\nMessage-ID: <{prefix}{i}@c>\nSubject: {prefix} {i}")
+        for i in range(n)
+    ]
+
+
+def test_import_reads_eml_files_folders_mbox_and_maildir(desk, tmp_path):
+    single = tmp_path / "one.eml"
+    single.write_bytes(mails(1, "eml")[0])
+    folder = tmp_path / "folder" / "nested"
+    folder.mkdir(parents=True)
+    for i, raw in enumerate(mails(3, "dir")):
+        (folder / f"{i}.eml").write_bytes(raw)
+    box = mailbox.mbox(tmp_path / "archive.mbox")
+    for raw in mails(4, "mbox"):
+        box.add(raw)
+    box.flush()
+    maildir = mailbox.Maildir(tmp_path / "Maildir")
+    for raw in mails(2, "md"):
+        maildir.add(raw)
+    paths = [single, tmp_path / "folder", tmp_path / "archive.mbox", tmp_path / "Maildir"]
+    first = summary(desk, *paths)
+    assert first == {
+        "total": 10, "created": 10, "commented": 0, "ignored": 0, "duplicate": 0, "quarantined": 0
+    }  # fmt: skip
+    titles = {t["title"] for t in json.loads(desk("ticket", "list", "--json").stdout)}
+    assert {"mbox 3", "md 1", "dir 2", "eml 0"} <= titles and len(titles) == 10
+    again = summary(desk, *paths)
+    assert (again["total"], again["duplicate"], again["created"]) == (10, 10, 0)
+    assert len(json.loads(desk("ticket", "list", "--json").stdout)) == 10
+
+
+def test_a_reply_later_in_the_same_import_joins_its_ticket(desk, tmp_path):
+    (tmp_path / "1.eml").write_bytes(mail("From: a@c.test\nMessage-ID: <t1@c>\nSubject: start"))
+    (tmp_path / "2.eml").write_bytes(
+        mail("From: a@c.test\nMessage-ID: <t2@c>\nIn-Reply-To: <t1@c>\nSubject: Re: start")
+    )
+    out = summary(desk, tmp_path)
+    assert (out["created"], out["commented"]) == (1, 1)
+
+
+def test_a_missing_path_is_a_usage_error(desk, tmp_path):
+    proc = desk("import", str(tmp_path / "nope"), check=False)
+    assert proc.returncode == 2 and b"nope" in proc.stderr
