@@ -28,8 +28,15 @@ class MemoryLookup:
     seen: dict[str, int | None] = field(default_factory=dict)
     agents: set[str] = field(default_factory=set)
 
-    def add_ticket(self, number: int, *, key: str = "SUP", status: str = "open",
-                   requester: str = "alice@customer.test", updated: datetime = NOW) -> TicketRef:  # fmt: skip
+    def add_ticket(
+        self,
+        number: int,
+        *,
+        key: str = "SUP",
+        status: str = "open",
+        requester: str = "alice@customer.test",
+        updated: datetime = NOW,
+    ) -> TicketRef:
         ref = TicketRef(number, f"{key}-{number}", status, requester, updated)
         self.tickets[number] = ref
         return ref

@@ -17,6 +17,13 @@ from tuidesk.engine.parse import (
 )
 
 
+def multipart(kind: str, subject: str = "x") -> str:
+    return (
+        f"From: a@b.test\nSubject: {subject}\nMIME-Version: 1.0\n"
+        f'Content-Type: multipart/{kind}; boundary="b"'
+    )
+
+
 def test_rfc2047_subject_and_sender_name_are_decoded():
     parsed = parse_mail(
         mail(
@@ -69,7 +76,7 @@ def test_html_only_mail_becomes_readable_text_and_html_is_kept():
 
 def test_multipart_alternative_prefers_the_plain_part():
     raw = mail(
-        'From: a@b.test\nSubject: x\nMIME-Version: 1.0\nContent-Type: multipart/alternative; boundary="b"',
+        multipart("alternative", "x"),
         "--b\nContent-Type: text/plain\n\nplain words\n--b\nContent-Type: text/html\n\n"
         "<p>html words</p>\n--b--\n",
     )
@@ -81,7 +88,7 @@ def test_multipart_alternative_prefers_the_plain_part():
 def test_inline_images_and_attachments_are_separated_from_the_body():
     png = base64.b64encode(b"\x89PNG fake").decode()
     raw = mail(
-        'From: a@b.test\nSubject: x\nMIME-Version: 1.0\nContent-Type: multipart/related; boundary="b"',
+        multipart("related", "x"),
         f"--b\nContent-Type: text/plain\n\nsee picture\n--b\nContent-Type: image/png\n"
         f"Content-Transfer-Encoding: base64\nContent-ID: <img1@x>\n\n{png}\n"
         f'--b\nContent-Type: application/pdf; name="invoice.pdf"\n'
@@ -98,7 +105,7 @@ def test_inline_images_and_attachments_are_separated_from_the_body():
 
 def test_forwarded_message_is_kept_as_text_and_as_an_eml_attachment():
     raw = mail(
-        'From: a@b.test\nSubject: Fwd: order\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="b"',
+        multipart("mixed", "Fwd: order"),
         "--b\nContent-Type: text/plain\n\nSee below.\n--b\nContent-Type: message/rfc822\n\n"
         "From: Bob <bob@c.test>\nSubject: order 1234\n\nWhere is my order?\n--b--\n",
     )
@@ -110,7 +117,7 @@ def test_forwarded_message_is_kept_as_text_and_as_an_eml_attachment():
 
 def test_winmail_dat_is_kept_as_an_attachment():
     raw = mail(
-        'From: a@b.test\nSubject: x\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="b"',
+        multipart("mixed", "x"),
         "--b\nContent-Type: text/plain\n\nhi\n--b\nContent-Type: application/ms-tnef; "
         'name="winmail.dat"\nContent-Transfer-Encoding: base64\n\nAAAA\n--b--\n',
     )
@@ -171,7 +178,8 @@ def test_content_hash_ignores_transport_headers_and_line_endings():
 
 def test_message_ids_are_collected_from_reply_headers():
     parsed = parse_mail(
-        b"From: a@b.test\nMessage-ID: <m3@x>\nIn-Reply-To: <m2@x>\nReferences: <m1@x>\n <m2@x>\n\nhi"
+        b"From: a@b.test\nMessage-ID: <m3@x>\nIn-Reply-To: <m2@x>\n"
+        b"References: <m1@x>\n <m2@x>\n\nhi"
     )
     assert parsed.message_id == "<m3@x>"
     assert parsed.in_reply_to == ("<m2@x>",)
