@@ -108,7 +108,7 @@ def test_a_channel_mapping_applies_to_its_mail(desk, tmp_path):
     desk("config", "import", str(conf))
     pipe(desk, mail("From: a@b.test\nSubject: hi"), "--channel", "eu")
     t = show(desk, "SUP-1")
-    assert (t["queue"], t["custom_fields"]) == ("Europe", {"region": "EU"})
+    assert (t["queue"], t["channel"], t["custom_fields"]) == ("Europe", "eu", {"region": "EU"})
     assert [a["filename"] for a in t["messages"][0]["attachments"]] == ["original.eml"]
 
 

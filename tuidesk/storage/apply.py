@@ -15,6 +15,7 @@ from tuidesk.storage.lookup import ticket_ref
 from tuidesk.storage.models import (
     Attachment,
     Branch,
+    Channel,
     Contact,
     IngestLog,
     Message,
@@ -64,6 +65,12 @@ def _named(session: Session, model: type[Queue] | type[TicketType], name: str | 
         session.add(row)
         session.flush()
     return row.id
+
+
+def _channel_id(session: Session, name: str | None) -> int | None:
+    if not name:
+        return None
+    return session.exec(select(Channel.id).where(Channel.name == name)).first()
 
 
 def _log(session: Session, decision: Decision, source: str, ticket_id: int | None) -> None:
@@ -125,6 +132,7 @@ def apply_decision(
             branch_id=branch.id,
             queue_id=_named(session, Queue, fields.queue),
             requester_id=upsert_contact(session, decision.requester).id,
+            channel_id=_channel_id(session, decision.channel),
             source="email",
             created_at=now,
             updated_at=now,
