@@ -262,3 +262,10 @@ def test_dry_run_output_names_the_rule_behind_every_step(rules, lookup):
         "dedupe", "parse", "classify", "filter", "route", "thread", "map"
     ]  # fmt: skip
     assert all(s["rule"] for s in d["steps"])
+
+
+def test_a_forward_onto_a_ticket_keeps_the_forwarded_mail_visible(rules, lookup):
+    lookup.add_ticket(42)
+    body = "See below.\n\nFrom: Bob <bob@x.test>\nSent: Monday, 2 Nov 2026 10:00\nTo: a\n\nthe log"
+    d = run(mail("From: alice@customer.test\nSubject: FW: logs [SUP-42]", body), rules, lookup)
+    assert d.action is Action.COMMENTED and "the log" in d.body

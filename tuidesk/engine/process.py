@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from tuidesk.engine.classify import classify_machine_mail
 from tuidesk.engine.decision import Action, Decision, Lookup, Step
 from tuidesk.engine.fields import map_fields, priority_from_headers
 from tuidesk.engine.filters import filter_sender
-from tuidesk.engine.parse import ParseError, content_hash, parse_mail
+from tuidesk.engine.parse import ParsedMail, ParseError, content_hash, parse_mail
 from tuidesk.engine.quotes import strip_quoted_html, strip_quoted_reply
 from tuidesk.engine.route import route_branch
 from tuidesk.engine.rules import ChannelRule, RuleSet
@@ -102,7 +103,7 @@ def decide(
     if ticket:
         decision.action, decision.ticket, decision.reopen = Action.COMMENTED, ticket, reopen
         decision.reason = thread_steps[-1].rule
-        decision.body = _visible_reply(mail.text, mail.html, rules)
+        decision.body = _visible_reply(mail, rules)
         steps.append(Step("quotes", "stripped", "visible text is the new part of the reply"))
         return decision
 
@@ -114,10 +115,17 @@ def decide(
     return decision
 
 
-def _visible_reply(text: str, html: str | None, rules: RuleSet) -> str:
-    """Plain text is what people typed; HTML-only replies are stripped with their markers."""
-    if text.strip():
-        return strip_quoted_reply(text, rules.reply_separators)
-    if html:
-        return strip_quoted_html(html, rules.reply_separators)
+_FORWARD = re.compile(r"^\s*(fwd?|wg|tr|rv|i|doorst)\s*:", re.I)
+
+
+def _visible_reply(mail: ParsedMail, rules: RuleSet) -> str:
+    """Plain text is what people typed; HTML-only replies are stripped with their markers.
+    A forward onto a ticket keeps everything: the forwarded mail is the point of it, and its
+    header block looks exactly like a reply's."""
+    if _FORWARD.match(mail.subject):
+        return mail.text
+    if mail.text.strip():
+        return strip_quoted_reply(mail.text, rules.reply_separators)
+    if mail.html:
+        return strip_quoted_html(mail.html, rules.reply_separators)
     return ""
