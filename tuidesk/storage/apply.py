@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from tuidesk.engine.decision import Action, Decision
@@ -42,8 +41,10 @@ class Outcome:
 def upsert_contact(session: Session, address: Address) -> Contact:
     """Case-insensitively unique; safe when two processes add the same sender at once."""
     key = address.email.lower()
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:  # imported only when used: each dialect costs pipe start-up time
+        from sqlalchemy.dialects.sqlite import insert
     session.execute(
         insert(Contact)
         .values(email=address.email, email_key=key, name=address.name, created_at=utcnow())
