@@ -24,16 +24,16 @@ servers:
 	fi
 
 test: $(STAMP) servers
-	$(BIN)/ruff check tuidesk tests bench
-	$(BIN)/ruff format --check tuidesk tests bench
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/pytest -q
 
 bench: $(STAMP) servers
 	$(BIN)/python -m bench.ingest
 
 lint: $(STAMP)
-	$(BIN)/ruff check tuidesk tests bench
+	$(BIN)/ruff check .
 
 format: $(STAMP)
-	$(BIN)/ruff format tuidesk tests bench
-	$(BIN)/ruff check --fix tuidesk tests bench
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
