@@ -19,7 +19,7 @@ def test_the_same_bytes_are_stored_once_under_their_sha256(tmp_path):
     assert store.get(digest) == b"invoice"
 
 
-@pytest.mark.parametrize("name", ["../../etc/passwd", "a" * 64, "", "ABCDEF" + "0" * 58])
+@pytest.mark.parametrize("name", ["../../etc/passwd", "g" * 64, "", "ABCDEF" + "0" * 58])
 def test_only_hex_digests_name_a_blob(tmp_path, name):
     with pytest.raises(ValueError):
         BlobStore(tmp_path).path(name)
