@@ -62,18 +62,25 @@ class Ingestor:
             yield from outcomes
 
     def _one(self, session: Session, raw: bytes) -> Outcome:
+        """Decide and apply inside a savepoint, so one mail's database error (on PostgreSQL it
+        aborts the transaction) never spoils the others in the batch."""
         try:
-            return self._apply(session, self.decide(session, raw), raw)
+            return self._decide_and_apply(session, raw)
         except IntegrityError:
             # Another process committed the same mail first: it is a duplicate now.
-            return self._apply(session, self.decide(session, raw), raw)
+            return self._decide_and_apply(session, raw)
         except (OperationalError, OSError):
             raise
         except Exception as exc:  # noqa: BLE001 - no mail may stop an import: keep it aside
-            reason = f"internal error: {exc.__class__.__name__}: {exc}"
+            first_line = (str(exc).splitlines() or [""])[0][:200]
+            reason = f"internal error: {exc.__class__.__name__}: {first_line}"
             quarantine = Decision(Action.QUARANTINED, reason, content_hash(raw))
-            return self._apply(session, quarantine, raw)
+            with session.begin_nested():
+                return self._apply(session, quarantine, raw)
+
+    def _decide_and_apply(self, session: Session, raw: bytes) -> Outcome:
+        with session.begin_nested():
+            return self._apply(session, self.decide(session, raw), raw)
 
     def _apply(self, session: Session, decision: Decision, raw: bytes) -> Outcome:
-        with session.begin_nested():
-            return apply_decision(session, decision, raw, source=self.source, blobs=self.blobs)
+        return apply_decision(session, decision, raw, source=self.source, blobs=self.blobs)

@@ -24,7 +24,7 @@ from tuidesk.engine.text import clean_line, html_to_text, normalize_newlines, st
 TITLE_LIMIT = 250
 FILENAME_LIMIT = 180
 _FALLBACK_CHARSETS = ("utf-8",)
-_MSGID = re.compile(r"<[^<>\s]+>")
+_MSGID = re.compile(r"<[^<>\s\x00-\x1f\x7f]+>")
 _UNSAFE_FILENAME = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
 
 
@@ -101,11 +101,15 @@ def content_hash(raw: bytes) -> str:
     head, _, body = raw.partition(b"\n\n")
     h = hashlib.sha256()
     wanted = (b"message-id", b"date", b"from", b"to", b"cc", b"subject")
+    found = False
     for line in _unfolded_header_lines(head):
         name, _, value = line.partition(b":")
         if name.strip().lower() in wanted:
             h.update(name.strip().lower() + b":" + b" ".join(value.split()) + b"\n")
-    h.update(b"\n")
+            found = True
+    if not found:  # nothing that identifies an author: all of it identifies the mail
+        h.update(head)
+    h.update(b"\n\n")
     h.update(body)
     return h.hexdigest()
 
@@ -245,11 +249,11 @@ class _Walker:
         self.htmls: list[str] = []
         self.attachments: list[ParsedAttachment] = []
 
-    def walk(self, part: Message, in_alternative: bool = False) -> None:
+    def walk(self, part: Message) -> None:
         self.parts += 1
         if self.parts > self.limits.max_parts:
             raise ParseError(f"more than {self.limits.max_parts} MIME parts")
-        ctype = part.get_content_type()
+        ctype = clean_line(part.get_content_type(), 200)
         if part.is_multipart():
             children = part.get_payload()
             if not isinstance(children, list):
@@ -262,12 +266,15 @@ class _Walker:
                 return
             for child in children:
                 if isinstance(child, Message):
-                    self.walk(child, in_alternative)
+                    self.walk(child)
             return
         disposition = str(part.get("Content-Disposition") or "").split(";")[0].strip().lower()
         filename = _filename(part)
         is_body = disposition != "attachment" and not filename
-        if is_body and ctype == "text/plain":
+        if ctype.startswith("multipart/"):
+            # A multipart whose boundary never appears: its text is the best body we have.
+            self.texts.append(self._text(part))
+        elif is_body and ctype == "text/plain":
             self.texts.append(self._text(part))
         elif is_body and ctype == "text/html":
             self.htmls.append(self._text(part))
@@ -279,7 +286,7 @@ class _Walker:
         before = len(self.texts)
         for child in children:
             if isinstance(child, Message):
-                self.walk(child, in_alternative=True)
+                self.walk(child)
         if len(self.texts) > before + 1:
             self.texts[before:] = [self.texts[before]]
 
@@ -361,7 +368,8 @@ def parse_mail(raw: bytes, limits: Limits | None = None) -> ParsedMail:
     except Exception as exc:  # noqa: BLE001 - never crash on hostile input: quarantine it
         raise ParseError(f"MIME structure not understood: {exc.__class__.__name__}") from exc
 
-    html = "\n".join(walker.htmls) if walker.htmls else None
+    # Kept as data, never rendered; NUL is the one character no database column takes.
+    html = "\n".join(walker.htmls).replace("\x00", "") if walker.htmls else None
     text = "\n\n".join(t for t in walker.texts if t.strip())
     if not text.strip() and html:
         text = html_to_text(html)

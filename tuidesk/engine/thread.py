@@ -9,7 +9,11 @@ from tuidesk.engine.decision import Lookup, Step, TicketRef
 from tuidesk.engine.parse import ParsedMail
 from tuidesk.engine.rules import RuleSet
 
-_TOKEN = re.compile(r"\b([A-Za-z][A-Za-z0-9]{0,15})-(\d{1,12})\b")
+# Nine digits keep every token inside a 32-bit ticket number.
+_TOKEN = re.compile(r"\b([A-Za-z][A-Za-z0-9]{0,15})-(\d{1,9})\b")
+# A reply names its parent in In-Reply-To and the newest References; a mail listing thousands
+# is hostile, and the last few are the ones that can belong to a ticket.
+MAX_REFERENCES = 50
 _CLOSED = ("closed", "resolved")
 
 
@@ -36,7 +40,7 @@ def find_ticket(
         else:
             steps.append(Step("thread", "new", f"token {token[0]}-{token[1]}: no such ticket"))
     if ticket is None:
-        ids = mail.in_reply_to + mail.references
+        ids = mail.in_reply_to + mail.references[-MAX_REFERENCES:]
         ticket = lookup.ticket_by_message_ids(ids) if ids else None
         if ticket:
             steps.append(Step("thread", ticket.ref, "In-Reply-To/References name its message"))

@@ -19,8 +19,10 @@ def _is_maildir(path: Path) -> bool:
 
 
 def _is_mbox(path: Path) -> bool:
+    """Starts with a From_ line and has LF line endings: a CR-only file is one mail."""
     with path.open("rb") as fh:
-        return fh.read(5) == b"From "
+        head = fh.read(4096)
+    return head.startswith(b"From ") and b"\n" in head
 
 
 def count_mails(paths: list[Path]) -> int:

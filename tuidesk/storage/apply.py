@@ -9,6 +9,7 @@ from sqlmodel import Session, select
 
 from tuidesk.engine.decision import Action, Decision
 from tuidesk.engine.parse import Address
+from tuidesk.engine.text import strip_controls
 from tuidesk.storage.blobs import BlobStore
 from tuidesk.storage.lookup import ticket_ref
 from tuidesk.storage.models import (
@@ -85,7 +86,7 @@ def _log(session: Session, decision: Decision, source: str, ticket_id: int | Non
             dedupe_key=decision.content_hash if first_time else None,
             outcome=decision.action.value,
             ticket_id=ticket_id,
-            reason=decision.reason[:2000],
+            reason=strip_controls(decision.reason)[:2000],
         )
     )
     session.flush()
@@ -110,7 +111,7 @@ def apply_decision(
                     raw=raw,
                     size=len(raw),
                     sha256=decision.content_hash,
-                    reason=decision.reason,
+                    reason=strip_controls(decision.reason),
                     source=source,
                     channel=decision.channel,
                     message_id=decision.message_id,
