@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import CORPUS
 from tuidesk.engine.classify import (
     MachineVerdict,
     bounce_original_message_ids,
     classify_machine_mail,
 )
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 SISIMAI = CORPUS / "sisimai"
 FLANKER = CORPUS / "flanker"
 needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason="shared mail corpus not present")

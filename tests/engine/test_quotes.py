@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import CORPUS
 from tuidesk.engine import quotes
 from tuidesk.engine.quotes import (
     DEFAULT_REPLY_SEPARATORS,
@@ -25,7 +26,6 @@ from tuidesk.engine.quotes import (
 )
 from tuidesk.engine.text import html_to_text, normalize_newlines
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 TALON = CORPUS / "talon"
 REPLY_PARSER = CORPUS / "email_reply_parser"
 needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason="shared mail corpus not present")
