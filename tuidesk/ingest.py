@@ -6,9 +6,8 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from itertools import islice
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlmodel import Session
 
 from tuidesk.engine.decision import Action, Decision
 from tuidesk.engine.parse import content_hash
@@ -16,7 +15,7 @@ from tuidesk.engine.process import decide
 from tuidesk.engine.rules import ChannelRule, RuleSet
 from tuidesk.storage.apply import Outcome, apply_decision
 from tuidesk.storage.blobs import BlobStore
-from tuidesk.storage.db import session_scope
+from tuidesk.storage.db import transaction
 from tuidesk.storage.lookup import StorageLookup
 from tuidesk.storage.settings import load_channel, load_rules
 
@@ -34,20 +33,20 @@ class Ingestor:
         self.engine = engine
         self.blobs = blobs
         self.source = source
-        with session_scope(engine) as session:
-            self.rules: RuleSet = load_rules(session)
-            self.channel: ChannelRule | None = load_channel(session, channel) if channel else None
+        with transaction(engine) as conn:
+            self.rules: RuleSet = load_rules(conn)
+            self.channel: ChannelRule | None = load_channel(conn, channel) if channel else None
         if channel and self.channel is None:
             raise UnknownChannel(f"no channel named {channel!r}")
 
-    def decide(self, session: Session, raw: bytes) -> Decision:
+    def decide(self, conn: Connection, raw: bytes) -> Decision:
         return decide(
-            raw, self.rules, StorageLookup(session), now=datetime.now(UTC), channel=self.channel
+            raw, self.rules, StorageLookup(conn), now=datetime.now(UTC), channel=self.channel
         )
 
     def dry_run(self, raw: bytes) -> Decision:
-        with Session(self.engine) as session:
-            return self.decide(session, raw)
+        with self.engine.connect() as conn:
+            return self.decide(conn, raw)
 
     def ingest(self, raw: bytes) -> Outcome:
         return next(self.ingest_many([raw]))
@@ -57,30 +56,30 @@ class Ingestor:
         in its own savepoint, and outcomes are yielded only once that transaction committed."""
         mails = iter(raws)
         while chunk := list(islice(mails, batch)):
-            with session_scope(self.engine) as session:
-                outcomes = [self._one(session, raw) for raw in chunk]
+            with transaction(self.engine) as conn:
+                outcomes = [self.ingest_in(conn, raw) for raw in chunk]
             yield from outcomes
 
-    def _one(self, session: Session, raw: bytes) -> Outcome:
-        """Decide and apply inside a savepoint, so one mail's database error (on PostgreSQL it
-        aborts the transaction) never spoils the others in the batch."""
+    def ingest_in(self, conn: Connection, raw: bytes) -> Outcome:
+        """Decide and apply inside a savepoint of the caller's transaction, so one mail's
+        database error (on PostgreSQL it aborts the transaction) never spoils the others."""
         try:
-            return self._decide_and_apply(session, raw)
+            return self._decide_and_apply(conn, raw)
         except IntegrityError:
             # Another process committed the same mail first: it is a duplicate now.
-            return self._decide_and_apply(session, raw)
+            return self._decide_and_apply(conn, raw)
         except (OperationalError, OSError):
             raise
         except Exception as exc:  # noqa: BLE001 - no mail may stop an import: keep it aside
             first_line = (str(exc).splitlines() or [""])[0][:200]
             reason = f"internal error: {exc.__class__.__name__}: {first_line}"
             quarantine = Decision(Action.QUARANTINED, reason, content_hash(raw))
-            with session.begin_nested():
-                return self._apply(session, quarantine, raw)
+            with conn.begin_nested():
+                return self._apply(conn, quarantine, raw)
 
-    def _decide_and_apply(self, session: Session, raw: bytes) -> Outcome:
-        with session.begin_nested():
-            return self._apply(session, self.decide(session, raw), raw)
+    def _decide_and_apply(self, conn: Connection, raw: bytes) -> Outcome:
+        with conn.begin_nested():
+            return self._apply(conn, self.decide(conn, raw), raw)
 
-    def _apply(self, session: Session, decision: Decision, raw: bytes) -> Outcome:
-        return apply_decision(session, decision, raw, source=self.source, blobs=self.blobs)
+    def _apply(self, conn: Connection, decision: Decision, raw: bytes) -> Outcome:
+        return apply_decision(conn, decision, raw, source=self.source, blobs=self.blobs)

@@ -1,30 +1,19 @@
 """Applying an engine Decision: every write for one mail in one transaction (a savepoint inside a
-batch), so a crash leaves either all of it or none of it."""
+batch), so a crash leaves either all of it or none of it. SQLAlchemy Core, for speed."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlmodel import Session, select
+from sqlalchemy import Connection, Table, insert, select, update
 
 from tuidesk.engine.decision import Action, Decision
 from tuidesk.engine.parse import Address
 from tuidesk.engine.text import strip_controls
 from tuidesk.storage.blobs import BlobStore
 from tuidesk.storage.lookup import ticket_ref
-from tuidesk.storage.models import (
-    Attachment,
-    Branch,
-    Channel,
-    Contact,
-    IngestLog,
-    Message,
-    Quarantine,
-    Queue,
-    Ticket,
-    TicketType,
-    utcnow,
-)
+from tuidesk.storage.tables import Tables, tables, utcnow
 
 
 @dataclass(frozen=True)
@@ -39,75 +28,83 @@ class Outcome:
         return {"action": self.action, "ticket": self.ticket, "reason": self.reason}
 
 
-def upsert_contact(session: Session, address: Address) -> Contact:
-    """Case-insensitively unique; safe when two processes add the same sender at once."""
-    key = address.email.lower()
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+def _insert_ignoring_conflict(
+    conn: Connection, table: Table, key: str, values: dict[str, Any]
+) -> None:
+    """INSERT ... ON CONFLICT DO NOTHING: two processes adding the same row both succeed."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
     else:  # imported only when used: each dialect costs pipe start-up time
-        from sqlalchemy.dialects.sqlite import insert
-    session.execute(
-        insert(Contact)
-        .values(email=address.email, email_key=key, name=address.name, created_at=utcnow())
-        .on_conflict_do_nothing(index_elements=["email_key"])
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    conn.execute(
+        dialect_insert(table).values(**values).on_conflict_do_nothing(index_elements=[key])
     )
-    contact = session.exec(select(Contact).where(Contact.email_key == key)).one()
-    if address.name and not contact.name:
-        contact.name = address.name
-        session.add(contact)
-    return contact
 
 
-def _named(session: Session, model: type[Queue] | type[TicketType], name: str | None) -> int | None:
-    if not name:
-        return None
-    row = session.exec(select(model).where(model.name == name)).first()
-    if row is None:
-        row = model(name=name)
-        session.add(row)
-        session.flush()
+def upsert_contact(conn: Connection, t: Tables, address: Address) -> int:
+    """Case-insensitively unique; a name learnt later fills an empty one."""
+    key = address.email.lower()
+    _insert_ignoring_conflict(
+        conn,
+        t.contact,
+        "email_key",
+        {"email": address.email, "email_key": key, "name": address.name, "created_at": utcnow()},
+    )
+    row = conn.execute(
+        select(t.contact.c.id, t.contact.c.name).where(t.contact.c.email_key == key)
+    ).one()
+    if address.name and not row.name:
+        conn.execute(update(t.contact).where(t.contact.c.id == row.id).values(name=address.name))
     return row.id
 
 
-def _channel_id(session: Session, name: str | None) -> int | None:
+def _named(conn: Connection, table: Table, name: str | None, **defaults: Any) -> int | None:
+    """The id of the queue or ticket type of that name, created if new."""
     if not name:
         return None
-    return session.exec(select(Channel.id).where(Channel.name == name)).first()
+    _insert_ignoring_conflict(conn, table, "name", {"name": name, **defaults})
+    return conn.execute(select(table.c.id).where(table.c.name == name)).scalar_one()
 
 
-def _log(session: Session, decision: Decision, source: str, ticket_id: int | None) -> None:
+def _channel_id(conn: Connection, t: Tables, name: str | None) -> int | None:
+    if not name:
+        return None
+    return conn.execute(select(t.channel.c.id).where(t.channel.c.name == name)).scalar()
+
+
+def _log(conn: Connection, t: Tables, decision: Decision, source: str, ticket: int | None) -> None:
     first_time = decision.action is not Action.DUPLICATE
-    session.add(
-        IngestLog(
+    conn.execute(
+        insert(t.ingest_log).values(
             source=source,
             channel=decision.channel,
             message_id=decision.message_id,
             content_hash=decision.content_hash,
             dedupe_key=decision.content_hash if first_time else None,
             outcome=decision.action.value,
-            ticket_id=ticket_id,
+            ticket_id=ticket,
             reason=strip_controls(decision.reason)[:2000],
+            created_at=utcnow(),
         )
     )
-    session.flush()
 
 
 def apply_decision(
-    session: Session, decision: Decision, raw: bytes, *, source: str, blobs: BlobStore
+    conn: Connection, decision: Decision, raw: bytes, *, source: str, blobs: BlobStore
 ) -> Outcome:
     """Write what the decision says. The ingest log row goes first: its unique dedupe key makes
     a concurrent second delivery of the same mail fail here, before anything else is written."""
+    t = tables(conn)
     action = decision.action
     if action is Action.DUPLICATE:
-        _log(session, decision, source, decision.ticket.number if decision.ticket else None)
-        return Outcome(
-            action.value, decision.ticket.ref if decision.ticket else None, decision.reason
-        )
+        ref = decision.ticket
+        _log(conn, t, decision, source, ref.number if ref else None)
+        return Outcome(action.value, ref.ref if ref else None, decision.reason)
     if action in (Action.IGNORED, Action.QUARANTINED):
-        _log(session, decision, source, None)
+        _log(conn, t, decision, source, None)
         if action is Action.QUARANTINED:
-            session.add(
-                Quarantine(
+            conn.execute(
+                insert(t.quarantine).values(
                     raw=raw,
                     size=len(raw),
                     sha256=decision.content_hash,
@@ -115,84 +112,90 @@ def apply_decision(
                     source=source,
                     channel=decision.channel,
                     message_id=decision.message_id,
+                    created_at=utcnow(),
                 )
             )
         return Outcome(action.value, None, decision.reason)
 
-    mail = decision.mail
-    assert mail is not None and decision.requester is not None
+    mail, sender = decision.mail, decision.requester
+    assert mail is not None and sender is not None
     now = utcnow()
     if action is Action.CREATED:
         assert decision.branch is not None and decision.fields is not None
-        branch = session.exec(select(Branch).where(Branch.key == decision.branch.key)).one()
+        branch = conn.execute(
+            select(t.branch.c.id, t.branch.c.key).where(t.branch.c.key == decision.branch.key)
+        ).one()
         fields = decision.fields
-        ticket = Ticket(
-            title=fields.title,
-            priority=fields.priority,
-            ticket_type_id=_named(session, TicketType, fields.ticket_type),
-            custom_fields=fields.custom_fields,
-            branch_id=branch.id,
-            queue_id=_named(session, Queue, fields.queue),
-            requester_id=upsert_contact(session, decision.requester).id,
-            channel_id=_channel_id(session, decision.channel),
-            source="email",
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(ticket)
-        session.flush()
-        ref = ticket_ref(branch.key, ticket.id)
+        ticket_id = conn.execute(
+            insert(t.ticket).values(
+                title=fields.title,
+                status="new",
+                priority=fields.priority,
+                ticket_type_id=_named(conn, t.ticket_type, fields.ticket_type),
+                custom_fields=fields.custom_fields,
+                branch_id=branch.id,
+                queue_id=_named(conn, t.queue, fields.queue, colour="default"),
+                channel_id=_channel_id(conn, t, decision.channel),
+                requester_id=upsert_contact(conn, t, sender),
+                source="email",
+                created_at=now,
+                updated_at=now,
+            )
+        ).inserted_primary_key[0]
+        ref = ticket_ref(branch.key, ticket_id)
     else:
         assert decision.ticket is not None
-        ticket = session.get(Ticket, decision.ticket.number)
-        ref = decision.ticket.ref
-        ticket.updated_at = now
-        if decision.direction == "in" and (decision.reopen or ticket.status == "pending"):
-            ticket.status = "open"
-        session.add(ticket)
-    _log(session, decision, source, ticket.id)
+        ticket_id, ref = decision.ticket.number, decision.ticket.ref
+        changes: dict[str, Any] = {"updated_at": now}
+        if decision.direction == "in" and (decision.reopen or decision.ticket.status == "pending"):
+            changes["status"] = "open"
+        conn.execute(update(t.ticket).where(t.ticket.c.id == ticket_id).values(**changes))
+    _log(conn, t, decision, source, ticket_id)
 
     raw_sha = blobs.put(raw)
-    message = Message(
-        ticket_id=ticket.id,
-        direction=decision.direction,
-        message_id=mail.message_id,
-        in_reply_to=" ".join(mail.in_reply_to) or None,
-        references=" ".join(mail.references) or None,
-        from_name=decision.requester.name,
-        from_email=decision.requester.email,
-        to=[a.as_dict() for a in mail.to],
-        cc=[a.as_dict() for a in mail.cc],
-        subject=mail.subject,
-        body=decision.body,
-        full_body=mail.text,
-        html=mail.html,
-        raw_sha256=raw_sha,
-        created_at=now,
-    )
-    session.add(message)
-    session.flush()
-    attachments = list(mail.attachments)
-    for part in attachments:
-        session.add(
-            Attachment(
-                message_id=message.id,
-                filename=part.filename,
-                content_type=part.content_type,
-                size=len(part.data),
-                sha256=blobs.put(part.data),
-                content_id=part.content_id,
-                inline=part.inline,
-            )
+    message_id = conn.execute(
+        insert(t.message).values(
+            ticket_id=ticket_id,
+            direction=decision.direction,
+            message_id=mail.message_id,
+            in_reply_to=" ".join(mail.in_reply_to) or None,
+            references=" ".join(mail.references) or None,
+            from_name=sender.name,
+            from_email=sender.email,
+            to=[a.as_dict() for a in mail.to],
+            cc=[a.as_dict() for a in mail.cc],
+            subject=mail.subject,
+            body=decision.body,
+            full_body=mail.text,
+            html=mail.html,
+            raw_sha256=raw_sha,
+            created_at=now,
         )
+    ).inserted_primary_key[0]
+    files = [
+        {
+            "message_id": message_id,
+            "filename": part.filename,
+            "content_type": part.content_type,
+            "size": len(part.data),
+            "sha256": blobs.put(part.data),
+            "content_id": part.content_id,
+            "inline": part.inline,
+        }
+        for part in mail.attachments
+    ]
     if decision.attach_original:
-        session.add(
-            Attachment(
-                message_id=message.id,
-                filename="original.eml",
-                content_type="message/rfc822",
-                size=len(raw),
-                sha256=raw_sha,
-            )
+        files.append(
+            {
+                "message_id": message_id,
+                "filename": "original.eml",
+                "content_type": "message/rfc822",
+                "size": len(raw),
+                "sha256": raw_sha,
+                "content_id": None,
+                "inline": False,
+            }
         )
+    if files:
+        conn.execute(insert(t.attachment), files)
     return Outcome(action.value, ref, decision.reason)

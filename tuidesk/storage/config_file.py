@@ -25,7 +25,7 @@ def _drop_none(data: dict[str, Any]) -> dict[str, Any]:
 def export_config(session: Session) -> str:
     import tomli_w
 
-    doc: dict[str, Any] = {"settings": _drop_none(get_settings(session))}
+    doc: dict[str, Any] = {"settings": _drop_none(get_settings(session.connection()))}
     doc["branch"] = [
         {
             "name": b.name,
@@ -73,7 +73,7 @@ def import_config(session: Session, text: str) -> dict[str, int]:
     for key, value in doc.get("settings", {}).items():
         if key not in SETTINGS:
             raise ConfigError(f"unknown setting {key!r}")
-        set_setting(session, key, value)
+        set_setting(session.connection(), key, value)
     counts["settings"] = len(doc.get("settings", {}))
     for item in doc.get("branch", []):
         try:

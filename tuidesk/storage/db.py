@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError
-from sqlmodel import Session
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 
 def _timeout() -> float:
@@ -61,12 +64,27 @@ def _configure_sqlite(engine: Engine) -> None:
 
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
-    """One transaction: commit on success, roll back on error; lock/connection errors become
-    DatabaseUnavailable so every door can answer 'try again' (the pipe exits 75)."""
+    """One ORM transaction (console, admin commands): commit on success, roll back on error."""
+    from sqlmodel import Session
+
+    with _unavailable_on_error(), Session(engine, expire_on_commit=False) as session:
+        yield session
+        session.commit()
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Connection]:
+    """One Core transaction, for the ingest path: no ORM, so the pipe starts fast."""
+    with _unavailable_on_error(), engine.begin() as conn:
+        yield conn
+
+
+@contextmanager
+def _unavailable_on_error() -> Iterator[None]:
+    """Lock and connection errors become DatabaseUnavailable, so every door can answer 'try
+    again' (the pipe exits 75)."""
     try:
-        with Session(engine, expire_on_commit=False) as session:
-            yield session
-            session.commit()
+        yield
     except OperationalError as exc:
         raise DatabaseUnavailable(str(exc.orig) if exc.orig else str(exc)) from exc
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlalchemy import Connection, func, select
 
 from tuidesk.engine.decision import TicketRef
-from tuidesk.storage.models import Agent, Branch, Contact, IngestLog, Message, Ticket
+from tuidesk.storage.tables import aware, tables
+
+# Ticket numbers are 32-bit everywhere; larger numbers name no ticket (and PostgreSQL would
+# refuse to compare them with an INTEGER column).
+MAX_TICKET_NUMBER = 2**31 - 1
 
 
 def ticket_ref(key: str, number: int) -> str:
@@ -16,34 +19,36 @@ def ticket_ref(key: str, number: int) -> str:
 
 
 class StorageLookup:
-    def __init__(self, session: Session) -> None:
-        self.session = session
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.t = tables(conn)
 
     def _ref(self, ticket_id: int | None) -> TicketRef | None:
-        if ticket_id is None:
+        if ticket_id is None or not 0 < ticket_id <= MAX_TICKET_NUMBER:
             return None
-        row = self.session.exec(
-            select(Ticket, Branch.key, Contact.email)
-            .join(Branch, Branch.id == Ticket.branch_id)
-            .outerjoin(Contact, Contact.id == Ticket.requester_id)
-            .where(Ticket.id == ticket_id)
+        ticket, branch, contact = self.t.ticket, self.t.branch, self.t.contact
+        row = self.conn.execute(
+            select(ticket.c.id, ticket.c.status, ticket.c.updated_at, branch.c.key, contact.c.email)
+            .join(branch, branch.c.id == ticket.c.branch_id)
+            .outerjoin(contact, contact.c.id == ticket.c.requester_id)
+            .where(ticket.c.id == ticket_id)
         ).first()
         if row is None:
             return None
-        ticket, key, email = row
         return TicketRef(
-            number=ticket.id,
-            ref=ticket_ref(key, ticket.id),
-            status=ticket.status,
-            requester_email=(email or "").lower(),
-            updated_at=ticket.updated_at,
+            number=row.id,
+            ref=ticket_ref(row.key, row.id),
+            status=row.status,
+            requester_email=(row.email or "").lower(),
+            updated_at=aware(row.updated_at),
         )
 
     def already_ingested(self, content_hash: str) -> TicketRef | None | bool:
-        row = self.session.exec(
-            select(IngestLog.id, IngestLog.ticket_id).where(IngestLog.dedupe_key == content_hash)
+        log = self.t.ingest_log
+        row = self.conn.execute(
+            select(log.c.id, log.c.ticket_id).where(log.c.dedupe_key == content_hash)
         ).first()
-        return False if row is None else self._ref(row[1])
+        return False if row is None else self._ref(row.ticket_id)
 
     def ticket_by_number(self, number: int) -> TicketRef | None:
         return self._ref(number)
@@ -51,16 +56,13 @@ class StorageLookup:
     def ticket_by_message_ids(
         self, message_ids: Sequence[str], *, outbound_only: bool = False
     ) -> TicketRef | None:
-        query = select(Message.ticket_id).where(Message.message_id.in_(list(message_ids)))
+        message = self.t.message
+        query = select(message.c.ticket_id).where(message.c.message_id.in_(list(message_ids)))
         if outbound_only:
-            query = query.where(Message.direction == "out")
-        ticket_id = self.session.exec(query.order_by(Message.id.desc()).limit(1)).first()
-        return self._ref(ticket_id)
+            query = query.where(message.c.direction == "out")
+        return self._ref(self.conn.execute(query.order_by(message.c.id.desc()).limit(1)).scalar())
 
     def is_agent(self, email: str) -> bool:
-        return (
-            self.session.exec(
-                select(Agent.id).where(func.lower(Agent.email) == email.lower())
-            ).first()
-            is not None
-        )
+        agent = self.t.agent
+        query = select(agent.c.id).where(func.lower(agent.c.email) == email.lower())
+        return self.conn.execute(query).first() is not None

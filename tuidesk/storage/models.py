@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from tuidesk.storage.tables import utcnow
+
 TICKET_STATUSES = ("new", "open", "pending", "resolved", "closed")
 PRIORITIES = ("low", "normal", "high", "urgent")
 SOURCES = ("email", "console", "cli")
 DIRECTIONS = ("in", "out", "note")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class Branch(SQLModel, table=True):

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, update
-from sqlmodel import Session, col, select
+from sqlalchemy import Engine, delete, select, update
+from sqlmodel import Session, col
+from sqlmodel import select as orm_select
 
 from tuidesk.storage.apply import Outcome
 from tuidesk.storage.blobs import BlobStore
-from tuidesk.storage.db import session_scope
-from tuidesk.storage.models import IngestLog, Quarantine
+from tuidesk.storage.db import transaction
+from tuidesk.storage.models import Quarantine
+from tuidesk.storage.tables import tables
 
 
 def list_quarantine(session: Session) -> list[dict[str, Any]]:
     rows = session.exec(
-        select(
+        orm_select(
             Quarantine.id,
             Quarantine.size,
             Quarantine.reason,
@@ -50,17 +52,21 @@ def drop_quarantined(session: Session, qid: int) -> bool:
 
 
 def retry_quarantined(engine: Engine, blobs: BlobStore, qid: int) -> Outcome | None:
-    """Forget that this mail was seen, then ingest it again; it leaves the quarantine only if
-    it now gets another outcome (if not, the new quarantine row replaces the old one)."""
+    """Forget that this mail was seen and ingest it again, in one transaction: it leaves the
+    quarantine only together with its new outcome (which may be a new quarantine row)."""
     from tuidesk.ingest import Ingestor
 
-    with session_scope(engine) as session:
-        item = session.get(Quarantine, qid)
+    with engine.connect() as conn:
+        q = tables(conn).quarantine
+        origin = conn.execute(select(q.c.source, q.c.channel).where(q.c.id == qid)).first()
+    if origin is None:
+        return None
+    ingestor = Ingestor(engine, blobs, source=origin.source, channel=origin.channel)
+    with transaction(engine) as conn:
+        item = conn.execute(select(q.c.raw, q.c.sha256).where(q.c.id == qid)).first()
         if item is None:
             return None
-        raw, source, channel = item.raw, item.source, item.channel
-        session.execute(
-            update(IngestLog).where(IngestLog.dedupe_key == item.sha256).values(dedupe_key=None)
-        )
-        session.delete(item)
-    return Ingestor(engine, blobs, source=source, channel=channel).ingest(raw)
+        log = tables(conn).ingest_log
+        conn.execute(update(log).where(log.c.dedupe_key == item.sha256).values(dedupe_key=None))
+        conn.execute(delete(q).where(q.c.id == qid))
+        return ingestor.ingest_in(conn, item.raw)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlalchemy import Connection, insert, select, update
 
 from tuidesk.engine.parse import Limits
 from tuidesk.engine.rules import BranchRule, ChannelRule, CustomFieldRule, RuleSet
-from tuidesk.storage.models import Branch, Channel, CustomField, Setting, TicketType
+from tuidesk.storage.tables import tables
 
 # key -> (default, help). Every rule the engine reads; `config export` writes them all.
 SETTINGS: dict[str, tuple[Any, str]] = {
@@ -30,37 +30,47 @@ SETTINGS: dict[str, tuple[Any, str]] = {
 }
 
 
-def get_settings(session: Session) -> dict[str, Any]:
+def get_settings(conn: Connection) -> dict[str, Any]:
     values = {key: default for key, (default, _) in SETTINGS.items()}
-    for row in session.exec(select(Setting)):
-        if row.key in SETTINGS:
-            values[row.key] = row.value
+    setting = tables(conn).setting
+    for key, value in conn.execute(select(setting.c.key, setting.c.value)):
+        if key in SETTINGS:
+            values[key] = value
     return values
 
 
-def set_setting(session: Session, key: str, value: Any) -> None:
+def set_setting(conn: Connection, key: str, value: Any) -> None:
     if key not in SETTINGS:
         raise KeyError(f"unknown setting {key!r}")
-    row = session.get(Setting, key)
-    if row is None:
-        session.add(Setting(key=key, value=value))
-    else:
-        row.value = value
-        session.add(row)
+    setting = tables(conn).setting
+    if conn.execute(update(setting).where(setting.c.key == key).values(value=value)).rowcount:
+        return
+    conn.execute(insert(setting).values(key=key, value=value))
 
 
-def load_rules(session: Session) -> RuleSet:
-    s = get_settings(session)
+def load_rules(conn: Connection) -> RuleSet:
+    s = get_settings(conn)
+    t = tables(conn)
     branches = tuple(
-        BranchRule(b.name, b.key, tuple(b.addresses), tuple(b.domains), b.is_default)
-        for b in session.exec(select(Branch).order_by(Branch.created_at, Branch.id))
+        BranchRule(row.name, row.key, tuple(row.addresses), tuple(row.domains), row.is_default)
+        for row in conn.execute(select(t.branch).order_by(t.branch.c.created_at, t.branch.c.id))
     )
-    types: dict[str, tuple[CustomFieldRule, ...]] = {}
-    for tt in session.exec(select(TicketType)):
-        fields = session.exec(select(CustomField).where(CustomField.ticket_type_id == tt.id))
-        types[tt.name] = tuple(
-            CustomFieldRule(f.name, f.kind, f.required, f.default) for f in fields
+    types: dict[str, list[CustomFieldRule]] = {}
+    field = t.custom_field
+    for row in conn.execute(
+        select(
+            t.ticket_type.c.name.label("type_name"),
+            field.c.name.label("field_name"),
+            field.c.kind,
+            field.c.required,
+            field.c.default,
         )
+        .outerjoin(field, field.c.ticket_type_id == t.ticket_type.c.id)
+        .order_by(field.c.id)
+    ):
+        fields = types.setdefault(row.type_name, [])
+        if row.field_name is not None:
+            fields.append(CustomFieldRule(row.field_name, row.kind, row.required, row.default))
     separators = s["reply_separators"]
     return RuleSet(
         branches=branches,
@@ -77,13 +87,14 @@ def load_rules(session: Session) -> RuleSet:
         default_ticket_type=s["default_ticket_type"],
         field_defaults=dict(s["field_defaults"]),
         attach_original=bool(s["attach_original"]),
-        ticket_types=types,
+        ticket_types={name: tuple(fields) for name, fields in types.items()},
         limits=Limits(int(s["max_message_bytes"]), int(s["max_mime_parts"])),
     )
 
 
-def load_channel(session: Session, name: str) -> ChannelRule | None:
-    row = session.exec(select(Channel).where(Channel.name == name)).first()
+def load_channel(conn: Connection, name: str) -> ChannelRule | None:
+    channel = tables(conn).channel
+    row = conn.execute(select(channel).where(channel.c.name == name)).first()
     if row is None:
         return None
     return ChannelRule(
