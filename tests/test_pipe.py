@@ -171,13 +171,28 @@ def test_the_same_mail_piped_in_parallel_still_gives_one_ticket(desk):
     assert {o["ticket"] for o in outs} == {"SUP-1"}
 
 
-def test_the_pipe_path_does_not_import_textual(desk):
+def test_the_pipe_path_imports_neither_textual_nor_the_orm_nor_typer(desk):
+    """Start-up dominates a pipe: it loads only what delivery uses."""
     code = (
         "import sys, io; sys.argv=['tuidesk','pipe','--dry-run'];"
         "sys.stdin=io.TextIOWrapper(io.BytesIO(b'From: a@b.test\\n\\nhi'));"
-        "from tuidesk.cli import app\n"
-        "try: app()\nexcept SystemExit: pass\n"
-        "assert 'textual' not in sys.modules, 'textual imported'"
+        "from tuidesk.entry import main\n"
+        "try: main()\nexcept SystemExit as e: assert e.code == 0, e.code\n"
+        "heavy = {'textual', 'sqlmodel', 'sqlalchemy.orm', 'pydantic', 'typer', 'rich'}\n"
+        "print(sorted(heavy & set(sys.modules)))"
     )
     proc = subprocess.run([sys.executable, "-c", code], env=desk.env, capture_output=True)
     assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.decode().splitlines()[-1] == "[]"
+
+
+def test_a_mistyped_pipe_command_defers_the_mail(desk):
+    proc = desk("pipe", "--no-such-flag", input=mail("From: a@b.test"), check=False)
+    assert proc.returncode == 75 and b"--no-such-flag" in proc.stderr
+
+
+def test_the_typer_spelling_with_a_global_db_option_delivers_too(desk):
+    out = desk(
+        "--db", desk.env["TUIDESK_DATABASE_URL"], "pipe", "--json", input=mail("From: a@b.test")
+    )
+    assert json.loads(out.stdout)["action"] == "created"

@@ -1,3 +1,3 @@
-from tuidesk.cli import main
+from tuidesk.entry import main
 
 main()

@@ -5,21 +5,13 @@ from __future__ import annotations
 
 import json
 import sys
-from enum import IntEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from tuidesk.exit_codes import ExitCode
 from tuidesk.paths import Paths, resolve_paths
-
-
-class ExitCode(IntEnum):
-    OK = 0
-    FAILURE = 1
-    USAGE = 2
-    TEMPFAIL = 75  # EX_TEMPFAIL: the MTA keeps the mail and retries
-
 
 app = typer.Typer(
     help="tuidesk: a terminal-first helpdesk. Run with no command to open the console.",
@@ -51,15 +43,9 @@ class Context:
     @property
     def engine(self):  # type: ignore[no-untyped-def]
         if self._engine is None:
-            from tuidesk.storage.db import make_engine
-            from tuidesk.storage.schema import upgrade_schema
+            from tuidesk.storage.schema import open_database
 
-            if self.db_url.startswith("sqlite:///"):
-                Path(self.db_url.removeprefix("sqlite:///")).parent.mkdir(
-                    parents=True, exist_ok=True
-                )
-            self._engine = make_engine(self.db_url)
-            upgrade_schema(self._engine)
+            self._engine = open_database(self.db_url)
         return self._engine
 
     @property
@@ -142,29 +128,11 @@ def pipe(
 ) -> None:
     """Read one mail from stdin (for an MTA: `|tuidesk pipe`). Exit 0 only once committed,
     75 when the database is unavailable so the MTA retries."""
+    from tuidesk.pipe import deliver
+
     raw = sys.stdin.buffer.read()
-    try:
-        from tuidesk.ingest import Ingestor
-
-        ingestor = Ingestor(_ctx(ctx).engine, _ctx(ctx).blobs, source="pipe", channel=channel)
-        if dry_run:
-            decision = ingestor.dry_run(raw)
-            _print_json(decision.as_dict()) if as_json else _print_steps(decision.as_dict())
-            return
-        outcome = ingestor.ingest(raw)
-    except Exception as exc:  # noqa: BLE001 - any failure before commit: let the MTA retry
-        raise _fail(f"not delivered, try again: {exc}", ExitCode.TEMPFAIL) from exc
-    if as_json:
-        _print_json(outcome.as_dict())
-    else:
-        typer.echo(f"{outcome.action} {outcome.ticket or ''} {outcome.reason}".replace("  ", " "))
-
-
-def _print_steps(decision: dict[str, Any]) -> None:
-    typer.echo(f"action: {decision['action']}  ticket: {decision['ticket'] or '-'}")
-    typer.echo(f"reason: {decision['reason']}")
-    for step in decision["steps"]:
-        typer.echo(f"  {step['step']:<9} {step['outcome']:<12} {step['rule']}")
+    code = deliver(raw, db_url=_ctx(ctx).db_url, channel=channel, as_json=as_json, dry_run=dry_run)
+    raise typer.Exit(int(code))
 
 
 @app.command("import")

@@ -44,3 +44,16 @@ def upgrade_schema(engine: Engine) -> bool:
     except SQLAlchemyError as exc:
         raise DatabaseUnavailable(f"schema upgrade failed: {exc}") from exc
     return True
+
+
+def open_database(url: str) -> Engine:
+    """An engine on an up-to-date schema; a SQLite file's folder is made if missing."""
+    from pathlib import Path
+
+    from tuidesk.storage.db import make_engine
+
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(url)
+    upgrade_schema(engine)
+    return engine
