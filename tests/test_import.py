@@ -65,3 +65,24 @@ def test_a_reply_later_in_the_same_import_joins_its_ticket(desk, tmp_path):
 def test_a_missing_path_is_a_usage_error(desk, tmp_path):
     proc = desk("import", str(tmp_path / "nope"), check=False)
     assert proc.returncode == 2 and b"nope" in proc.stderr
+
+
+def test_analysing_in_a_second_process_gives_the_same_outcomes_in_the_same_order(
+    db_url, _isolated_home
+):
+    from tuidesk.ingest import Ingestor
+    from tuidesk.storage.blobs import BlobStore
+    from tuidesk.storage.branches import save_branch
+    from tuidesk.storage.db import make_engine, session_scope
+
+    engine = make_engine(db_url)
+    with session_scope(engine) as s:
+        save_branch(s, name="Support", key="SUP", addresses=[], domains=[])
+    raws = mails(7, "par") + [b"", mails(1, "par")[0]] + mails(5, "more")
+    raws.insert(3, mail("From: c0@customer.test\nIn-Reply-To: <par0@c>\nSubject: Re: par 0"))
+    ingestor = Ingestor(engine, BlobStore(_isolated_home / "blobs"), source="import")
+    outcomes = list(ingestor.ingest_many(raws, batch=4, parallel=True))
+    engine.dispose()
+    expected = ["created"] * 3 + ["commented"] + ["created"] * 4 + ["quarantined", "duplicate"]
+    assert [o.action for o in outcomes] == expected + ["created"] * 5
+    assert [o.ticket for o in outcomes][:4] == ["SUP-1", "SUP-2", "SUP-3", "SUP-1"]

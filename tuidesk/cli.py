@@ -158,7 +158,7 @@ def import_(
         raise _fail(str(exc), ExitCode.USAGE) from exc
     counts: Counter[str] = Counter()
     mails = iter_mails(paths_)
-    outcomes = ingestor.ingest_many((m.raw for m in mails), batch=200)
+    outcomes = ingestor.ingest_many((m.raw for m in mails), batch=200, parallel=True)
     if sys.stderr.isatty() and not as_json:
         from rich.progress import Progress
 

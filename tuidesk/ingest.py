@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from itertools import islice
@@ -9,9 +10,9 @@ from itertools import islice
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from tuidesk.engine.decision import Action, Decision
+from tuidesk.engine.decision import Action, Decision, Step
 from tuidesk.engine.parse import content_hash
-from tuidesk.engine.process import decide
+from tuidesk.engine.process import Analysis, analyse, resolve
 from tuidesk.engine.rules import ChannelRule, RuleSet
 from tuidesk.storage.apply import Outcome, apply_decision
 from tuidesk.storage.blobs import BlobStore
@@ -22,6 +23,22 @@ from tuidesk.storage.settings import load_channel, load_rules
 
 class UnknownChannel(LookupError):
     pass
+
+
+def _internal_error(exc: BaseException) -> str:
+    first_line = (str(exc).splitlines() or [""])[0][:200]
+    return f"internal error: {exc.__class__.__name__}: {first_line}"
+
+
+def analyse_safely(raw: bytes, rules: RuleSet, channel: ChannelRule | None) -> Analysis:
+    """No mail may stop an import: anything the engine cannot handle is quarantined."""
+    try:
+        return analyse(raw, rules, channel)
+    except Exception as exc:  # noqa: BLE001
+        reason = _internal_error(exc)
+        return Analysis(
+            content_hash(raw), [Step("parse", "quarantined", reason)], quarantine=reason
+        )
 
 
 class Ingestor:
@@ -39,10 +56,10 @@ class Ingestor:
         if channel and self.channel is None:
             raise UnknownChannel(f"no channel named {channel!r}")
 
-    def decide(self, conn: Connection, raw: bytes) -> Decision:
-        return decide(
-            raw, self.rules, StorageLookup(conn), now=datetime.now(UTC), channel=self.channel
-        )
+    def decide(self, conn: Connection, raw: bytes, analysis: Analysis | None = None) -> Decision:
+        analysis = analysis or analyse_safely(raw, self.rules, self.channel)
+        lookup = StorageLookup(conn)
+        return resolve(analysis, self.rules, lookup, now=datetime.now(UTC), channel=self.channel)
 
     def dry_run(self, raw: bytes) -> Decision:
         with self.engine.connect() as conn:
@@ -51,35 +68,75 @@ class Ingestor:
     def ingest(self, raw: bytes) -> Outcome:
         return next(self.ingest_many([raw]))
 
-    def ingest_many(self, raws: Iterable[bytes], batch: int = 1) -> Iterator[Outcome]:
+    def ingest_many(
+        self, raws: Iterable[bytes], batch: int = 1, *, parallel: bool = False
+    ) -> Iterator[Outcome]:
         """Yield one Outcome per mail. With batch > 1 (import), mails share a transaction, each
-        in its own savepoint, and outcomes are yielded only once that transaction committed."""
+        in its own savepoint, and outcomes are yielded only once that transaction committed.
+        `parallel` analyses the next batch in a second process while this one is written."""
         mails = iter(raws)
-        while chunk := list(islice(mails, batch)):
+        chunks = iter(lambda: list(islice(mails, batch)), [])
+        if parallel and (os.cpu_count() or 1) > 1:
+            analysed = self._analysed_in_worker(chunks)
+        else:
+            analysed = ((chunk, [None] * len(chunk)) for chunk in chunks)
+        for chunk, analyses in analysed:
             with transaction(self.engine) as conn:
-                outcomes = [self.ingest_in(conn, raw) for raw in chunk]
+                outcomes = [
+                    self.ingest_in(conn, raw, a) for raw, a in zip(chunk, analyses, strict=True)
+                ]
             yield from outcomes
 
-    def ingest_in(self, conn: Connection, raw: bytes) -> Outcome:
+    def _analysed_in_worker(
+        self, chunks: Iterator[list[bytes]]
+    ) -> Iterator[tuple[list[bytes], list[Analysis | None]]]:
+        """Double buffering: the worker analyses chunk n+1 while the caller writes chunk n."""
+        import multiprocessing
+        from concurrent.futures import Future, ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
+
+        def analysed(chunk: list[bytes], future: Future) -> list[Analysis | None]:
+            """A worker that died (out of memory, a crash) leaves its chunk to us."""
+            try:
+                return future.result()
+            except BrokenProcessPool:
+                return [None] * len(chunk)
+
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(1, mp_context=context) as pool:
+            pending: tuple[list[bytes], Future] | None = None
+            for chunk in chunks:
+                future = pool.submit(_analyse_chunk, chunk, self.rules, self.channel)
+                if pending:
+                    yield pending[0], analysed(*pending)
+                pending = (chunk, future)
+            if pending:
+                yield pending[0], analysed(*pending)
+
+    def ingest_in(self, conn: Connection, raw: bytes, analysis: Analysis | None = None) -> Outcome:
         """Decide and apply inside a savepoint of the caller's transaction, so one mail's
         database error (on PostgreSQL it aborts the transaction) never spoils the others."""
         try:
-            return self._decide_and_apply(conn, raw)
+            return self._decide_and_apply(conn, raw, analysis)
         except IntegrityError:
             # Another process committed the same mail first: it is a duplicate now.
-            return self._decide_and_apply(conn, raw)
+            return self._decide_and_apply(conn, raw, analysis)
         except (OperationalError, OSError):
             raise
         except Exception as exc:  # noqa: BLE001 - no mail may stop an import: keep it aside
-            first_line = (str(exc).splitlines() or [""])[0][:200]
-            reason = f"internal error: {exc.__class__.__name__}: {first_line}"
-            quarantine = Decision(Action.QUARANTINED, reason, content_hash(raw))
+            quarantine = Decision(Action.QUARANTINED, _internal_error(exc), content_hash(raw))
             with conn.begin_nested():
                 return self._apply(conn, quarantine, raw)
 
-    def _decide_and_apply(self, conn: Connection, raw: bytes) -> Outcome:
+    def _decide_and_apply(self, conn: Connection, raw: bytes, analysis: Analysis | None) -> Outcome:
         with conn.begin_nested():
-            return self._apply(conn, self.decide(conn, raw), raw)
+            return self._apply(conn, self.decide(conn, raw, analysis), raw)
 
     def _apply(self, conn: Connection, decision: Decision, raw: bytes) -> Outcome:
         return apply_decision(conn, decision, raw, source=self.source, blobs=self.blobs)
+
+
+def _analyse_chunk(
+    chunk: list[bytes], rules: RuleSet, channel: ChannelRule | None
+) -> list[Analysis]:
+    return [analyse_safely(raw, rules, channel) for raw in chunk]

@@ -56,7 +56,9 @@ class ParsedAttachment:
 
 @dataclass
 class ParsedMail:
-    message: Message
+    # The parsed tree, for classification and headers; dropped (None) once the engine's
+    # analysis is done, so the rest can cross a process boundary.
+    message: Message | None
     message_id: str | None
     in_reply_to: tuple[str, ...]
     references: tuple[str, ...]
@@ -71,7 +73,7 @@ class ParsedMail:
     part_count: int = 0
 
     def header(self, name: str) -> str:
-        return decode_header_value(self.message.get(name))
+        return decode_header_value(self.message.get(name)) if self.message else ""
 
     @property
     def recipients_in_routing_order(self) -> tuple[str, ...]:

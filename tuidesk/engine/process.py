@@ -1,19 +1,40 @@
-"""The engine's one entry point: raw bytes and rules in, a Decision out."""
+"""The engine's entry points: raw bytes and rules in, a Decision out.
+
+Deciding is two steps. `analyse` settles everything the mail and the rules alone can settle
+(parse, classify, filter, route, map); it asks nothing, so an import can run it in another
+process. `resolve` asks storage the rest through the Lookup protocol (seen before? which
+ticket?). `decide` is the two in a row."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from tuidesk.engine.classify import classify_machine_mail
-from tuidesk.engine.decision import Action, Decision, Lookup, Step
+from tuidesk.engine.classify import MachineVerdict, classify_machine_mail
+from tuidesk.engine.decision import Action, Decision, Lookup, Step, TicketFields
 from tuidesk.engine.fields import map_fields, priority_from_headers
 from tuidesk.engine.filters import filter_sender
 from tuidesk.engine.parse import ParsedMail, ParseError, content_hash, parse_mail
 from tuidesk.engine.quotes import strip_quoted_html, strip_quoted_reply
 from tuidesk.engine.route import route_branch
-from tuidesk.engine.rules import ChannelRule, RuleSet
+from tuidesk.engine.rules import BranchRule, ChannelRule, RuleSet
 from tuidesk.engine.thread import find_ticket
+
+
+@dataclass
+class Analysis:
+    """What the mail and the rules settle on their own. Holds no parser objects, so it can
+    cross a process boundary."""
+
+    content_hash: str
+    steps: list[Step] = field(default_factory=list)
+    mail: ParsedMail | None = None
+    quarantine: str | None = None
+    verdict: MachineVerdict | None = None
+    ignore: str | None = None
+    branch: BranchRule | None = None
+    fields: TicketFields | None = None
 
 
 def decide(
@@ -26,43 +47,92 @@ def decide(
 ) -> Decision:
     """Parse, classify, filter, route, thread, strip quotes and map: each step leaves a Step
     naming the rule that settled it, so --dry-run explains itself."""
-    channel_name = channel.name if channel else None
-    digest = content_hash(raw)
-    seen = lookup.already_ingested(digest)
-    if seen is not False:
-        reason = "already processed (same Message-ID and content)"
-        return Decision(
-            Action.DUPLICATE,
-            reason,
-            digest,
-            ticket=seen or None,
-            steps=[Step("dedupe", "duplicate", reason)],
-            channel=channel_name,
-        )
+    return resolve(analyse(raw, rules, channel), rules, lookup, now=now, channel=channel)
+
+
+def analyse(raw: bytes, rules: RuleSet, channel: ChannelRule | None = None) -> Analysis:
+    analysis = Analysis(content_hash(raw))
+    steps = analysis.steps
     try:
         mail = parse_mail(raw, rules.limits)
     except ParseError as exc:
-        return Decision(
-            Action.QUARANTINED,
-            str(exc),
-            digest,
-            steps=[Step("dedupe", "new", "content hash not seen before")]
-            + [Step("parse", "quarantined", str(exc))],
-            channel=channel_name,
-        )
-    decision = Decision(Action.CREATED, "", digest, mail.message_id, mail, channel=channel_name)
-    steps = decision.steps
-    steps.append(Step("dedupe", "new", "content hash not seen before"))
+        analysis.quarantine = str(exc)
+        steps.append(Step("parse", "quarantined", str(exc)))
+        return analysis
     steps.append(Step("parse", "ok", f"{mail.part_count} MIME parts"))
-
-    verdict = classify_machine_mail(
+    analysis.mail = mail
+    analysis.verdict = classify_machine_mail(
         mail.message,
         subject=mail.subject,
         keywords=rules.autoreply_keywords,
         sender_patterns=rules.autoreply_senders,
     )
+    if analysis.verdict:
+        steps.append(Step("classify", analysis.verdict.kind, analysis.verdict.reason))
+    else:
+        steps.append(Step("classify", "human", "no automatic-mail markers"))
+        _filter_route_map(analysis, mail, rules, channel)
+    analysis.mail = replace(mail, message=None)
+    return analysis
+
+
+def _filter_route_map(
+    analysis: Analysis, mail: ParsedMail, rules: RuleSet, channel: ChannelRule | None
+) -> None:
+    steps = analysis.steps
+    if mail.sender is None:
+        analysis.quarantine = "no sender address"
+        steps.append(Step("filter", "quarantined", analysis.quarantine))
+        return
+    analysis.ignore = filter_sender(mail.sender, rules, channel.allowed_domains if channel else ())
+    if analysis.ignore:
+        steps.append(Step("filter", "ignored", analysis.ignore))
+        return
+    steps.append(Step("filter", "ok", f"sender {mail.sender.email} accepted"))
+    analysis.branch, route_step = route_branch(mail, rules, channel.branch if channel else None)
+    steps.append(route_step)
+    if analysis.branch is None:
+        analysis.quarantine = "no branch configured"
+        return
+    analysis.fields = map_fields(mail, rules, channel)
+    steps.append(Step("map", "fields", f"priority {priority_from_headers(mail)[1]}"))
+
+
+def resolve(
+    analysis: Analysis,
+    rules: RuleSet,
+    lookup: Lookup,
+    *,
+    now: datetime,
+    channel: ChannelRule | None = None,
+) -> Decision:
+    """Finish the decision with what storage knows: duplicates, the ticket a reply or a bounce
+    belongs to."""
+    mail = analysis.mail
+    decision = Decision(
+        Action.CREATED,
+        "",
+        analysis.content_hash,
+        mail.message_id if mail else None,
+        mail,
+        channel=channel.name if channel else None,
+    )
+    seen = lookup.already_ingested(analysis.content_hash)
+    if seen is not False:
+        decision.action, decision.ticket = Action.DUPLICATE, seen or None
+        decision.reason = "already processed (same Message-ID and content)"
+        decision.steps = [Step("dedupe", "duplicate", decision.reason)]
+        return decision
+    map_step = [s for s in analysis.steps if s.step == "map"]
+    steps = decision.steps
+    steps.append(Step("dedupe", "new", "content hash not seen before"))
+    steps.extend(s for s in analysis.steps if s.step != "map")
+    if analysis.quarantine:
+        decision.action, decision.reason = Action.QUARANTINED, analysis.quarantine
+        return decision
+    assert mail is not None
+    verdict = analysis.verdict
     if verdict:
-        steps.append(Step("classify", verdict.kind, verdict.reason))
         ticket = (
             lookup.ticket_by_message_ids(verdict.original_message_ids, outbound_only=True)
             if verdict.kind == "bounce" and verdict.original_message_ids
@@ -78,25 +148,11 @@ def decide(
             decision.action = Action.IGNORED
             decision.reason = f"machine mail ({verdict.kind}): {verdict.reason}"
         return decision
-    steps.append(Step("classify", "human", "no automatic-mail markers"))
-
-    if mail.sender is None:
-        decision.action, decision.reason = Action.QUARANTINED, "no sender address"
-        steps.append(Step("filter", "quarantined", decision.reason))
+    if analysis.ignore:
+        decision.action, decision.reason = Action.IGNORED, analysis.ignore
         return decision
-    ignore = filter_sender(mail.sender, rules, channel.allowed_domains if channel else ())
-    if ignore:
-        decision.action, decision.reason = Action.IGNORED, ignore
-        steps.append(Step("filter", "ignored", ignore))
-        return decision
-    steps.append(Step("filter", "ok", f"sender {mail.sender.email} accepted"))
-    decision.requester = mail.sender
-
-    decision.branch, route_step = route_branch(mail, rules, channel.branch if channel else None)
-    steps.append(route_step)
-    if decision.branch is None:
-        decision.action, decision.reason = Action.QUARANTINED, "no branch configured"
-        return decision
+    decision.requester, decision.branch = mail.sender, analysis.branch
+    assert decision.branch is not None
 
     ticket, reopen, thread_steps = find_ticket(mail, rules, lookup, now)
     steps.extend(thread_steps)
@@ -107,11 +163,11 @@ def decide(
         steps.append(Step("quotes", "stripped", "visible text is the new part of the reply"))
         return decision
 
-    decision.fields = map_fields(mail, rules, channel)
+    decision.fields = analysis.fields
     decision.body = mail.text
     decision.attach_original = rules.attach_original or bool(channel and channel.attach_original)
     decision.reason = f"new ticket in {decision.branch.key}"
-    steps.append(Step("map", "fields", f"priority {priority_from_headers(mail)[1]}"))
+    steps.extend(map_step)
     return decision
 
 
