@@ -244,8 +244,9 @@ def _part_payload(part: Message) -> bytes:
 class _Walker:
     """One pass over the MIME tree: body text, the HTML part and the attachments."""
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, nested: bool = False) -> None:
         self.limits = limits
+        self.nested = nested
         self.parts = 0
         self.texts: list[str] = []
         self.htmls: list[str] = []
@@ -296,16 +297,17 @@ class _Walker:
         inner = children[0] if children else None
         if not isinstance(inner, Message):
             return
-        subject = clean_line(decode_header_value(inner.get("Subject"))) or "forwarded message"
-        data = inner.as_bytes(policy=compat32) if _safe_as_bytes(inner) else b""
-        self.attachments.append(
-            ParsedAttachment(
-                filename=sanitize_filename(subject, "forwarded") + ".eml",
-                content_type="message/rfc822",
-                data=data,
+        if not self.nested:
+            # Serialized once, at the top: a forward inside a forward is inside this .eml.
+            subject = clean_line(decode_header_value(inner.get("Subject"))) or "forwarded message"
+            self.attachments.append(
+                ParsedAttachment(
+                    filename=sanitize_filename(subject, "forwarded") + ".eml",
+                    content_type="message/rfc822",
+                    data=_as_bytes(inner),
+                )
             )
-        )
-        sub = _Walker(self.limits)
+        sub = _Walker(self.limits, nested=True)
         sub.parts = self.parts
         sub.walk(inner)
         self.parts = sub.parts
@@ -338,12 +340,11 @@ class _Walker:
         )
 
 
-def _safe_as_bytes(msg: Message) -> bool:
+def _as_bytes(msg: Message) -> bytes:
     try:
-        msg.as_bytes(policy=compat32)
-        return True
+        return msg.as_bytes(policy=compat32)
     except Exception:  # noqa: BLE001 - a broken inner mail is still shown as text
-        return False
+        return b""
 
 
 def parse_mail(raw: bytes, limits: Limits | None = None) -> ParsedMail:

@@ -75,7 +75,8 @@ def _channel_id(conn: Connection, t: Tables, name: str | None) -> int | None:
 def _log(conn: Connection, t: Tables, decision: Decision, source: str, ticket: int | None) -> None:
     first_time = decision.action is not Action.DUPLICATE
     conn.execute(
-        insert(t.ingest_log).values(
+        insert(t.ingest_log),
+        dict(
             source=source,
             channel=decision.channel,
             message_id=decision.message_id,
@@ -85,7 +86,7 @@ def _log(conn: Connection, t: Tables, decision: Decision, source: str, ticket: i
             ticket_id=ticket,
             reason=strip_controls(decision.reason)[:2000],
             created_at=utcnow(),
-        )
+        ),
     )
 
 
@@ -104,7 +105,8 @@ def apply_decision(
         _log(conn, t, decision, source, None)
         if action is Action.QUARANTINED:
             conn.execute(
-                insert(t.quarantine).values(
+                insert(t.quarantine),
+                dict(
                     raw=raw,
                     size=len(raw),
                     sha256=decision.content_hash,
@@ -113,7 +115,7 @@ def apply_decision(
                     channel=decision.channel,
                     message_id=decision.message_id,
                     created_at=utcnow(),
-                )
+                ),
             )
         return Outcome(action.value, None, decision.reason)
 
@@ -127,7 +129,8 @@ def apply_decision(
         ).one()
         fields = decision.fields
         ticket_id = conn.execute(
-            insert(t.ticket).values(
+            insert(t.ticket),
+            dict(
                 title=fields.title,
                 status="new",
                 priority=fields.priority,
@@ -140,7 +143,7 @@ def apply_decision(
                 source="email",
                 created_at=now,
                 updated_at=now,
-            )
+            ),
         ).inserted_primary_key[0]
         ref = ticket_ref(branch.key, ticket_id)
     else:
@@ -154,7 +157,8 @@ def apply_decision(
 
     raw_sha = blobs.put(raw)
     message_id = conn.execute(
-        insert(t.message).values(
+        insert(t.message),
+        dict(
             ticket_id=ticket_id,
             direction=decision.direction,
             message_id=mail.message_id,
@@ -170,7 +174,7 @@ def apply_decision(
             html=mail.html,
             raw_sha256=raw_sha,
             created_at=now,
-        )
+        ),
     ).inserted_primary_key[0]
     files = [
         {
