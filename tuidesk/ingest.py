@@ -56,14 +56,15 @@ class Ingestor:
         if channel and self.channel is None:
             raise UnknownChannel(f"no channel named {channel!r}")
 
-    def decide(self, conn: Connection, raw: bytes, analysis: Analysis | None = None) -> Decision:
-        analysis = analysis or analyse_safely(raw, self.rules, self.channel)
-        lookup = StorageLookup(conn)
+    def analyse(self, raw: bytes) -> Analysis:
+        return analyse_safely(raw, self.rules, self.channel)
+
+    def decide(self, lookup: StorageLookup, analysis: Analysis) -> Decision:
         return resolve(analysis, self.rules, lookup, now=datetime.now(UTC), channel=self.channel)
 
     def dry_run(self, raw: bytes) -> Decision:
         with self.engine.connect() as conn:
-            return self.decide(conn, raw)
+            return self.decide(StorageLookup(conn), self.analyse(raw))
 
     def ingest(self, raw: bytes) -> Outcome:
         return next(self.ingest_many([raw]))
@@ -79,28 +80,30 @@ class Ingestor:
         if parallel and (os.cpu_count() or 1) > 1:
             analysed = self._analysed_in_worker(chunks)
         else:
-            analysed = ((chunk, [None] * len(chunk)) for chunk in chunks)
+            analysed = ((chunk, [self.analyse(raw) for raw in chunk]) for chunk in chunks)
         for chunk, analyses in analysed:
             with transaction(self.engine) as conn:
+                lookup = StorageLookup(conn)
+                lookup.prefetch_unseen([a.content_hash for a in analyses])
                 outcomes = [
-                    self.ingest_in(conn, raw, a) for raw, a in zip(chunk, analyses, strict=True)
+                    self.ingest_in(lookup, raw, a) for raw, a in zip(chunk, analyses, strict=True)
                 ]
             yield from outcomes
 
     def _analysed_in_worker(
         self, chunks: Iterator[list[bytes]]
-    ) -> Iterator[tuple[list[bytes], list[Analysis | None]]]:
+    ) -> Iterator[tuple[list[bytes], list[Analysis]]]:
         """Double buffering: the worker analyses chunk n+1 while the caller writes chunk n."""
         import multiprocessing
         from concurrent.futures import Future, ProcessPoolExecutor
         from concurrent.futures.process import BrokenProcessPool
 
-        def analysed(chunk: list[bytes], future: Future) -> list[Analysis | None]:
+        def analysed(chunk: list[bytes], future: Future) -> list[Analysis]:
             """A worker that died (out of memory, a crash) leaves its chunk to us."""
             try:
                 return future.result()
             except BrokenProcessPool:
-                return [None] * len(chunk)
+                return [self.analyse(raw) for raw in chunk]
 
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(1, mp_context=context) as pool:
@@ -113,24 +116,28 @@ class Ingestor:
             if pending:
                 yield pending[0], analysed(*pending)
 
-    def ingest_in(self, conn: Connection, raw: bytes, analysis: Analysis | None = None) -> Outcome:
+    def ingest_in(self, lookup: StorageLookup, raw: bytes, analysis: Analysis) -> Outcome:
         """Decide and apply inside a savepoint of the caller's transaction, so one mail's
         database error (on PostgreSQL it aborts the transaction) never spoils the others."""
+        conn = lookup.conn
         try:
-            return self._decide_and_apply(conn, raw, analysis)
+            outcome = self._decide_and_apply(lookup, raw, analysis)
         except IntegrityError:
             # Another process committed the same mail first: it is a duplicate now.
-            return self._decide_and_apply(conn, raw, analysis)
+            lookup.recorded(analysis.content_hash)
+            outcome = self._decide_and_apply(lookup, raw, analysis)
         except (OperationalError, OSError):
             raise
         except Exception as exc:  # noqa: BLE001 - no mail may stop an import: keep it aside
             quarantine = Decision(Action.QUARANTINED, _internal_error(exc), content_hash(raw))
             with conn.begin_nested():
-                return self._apply(conn, quarantine, raw)
+                outcome = self._apply(conn, quarantine, raw)
+        lookup.recorded(analysis.content_hash)
+        return outcome
 
-    def _decide_and_apply(self, conn: Connection, raw: bytes, analysis: Analysis | None) -> Outcome:
-        with conn.begin_nested():
-            return self._apply(conn, self.decide(conn, raw, analysis), raw)
+    def _decide_and_apply(self, lookup: StorageLookup, raw: bytes, analysis: Analysis) -> Outcome:
+        with lookup.conn.begin_nested():
+            return self._apply(lookup.conn, self.decide(lookup, analysis), raw)
 
     def _apply(self, conn: Connection, decision: Decision, raw: bytes) -> Outcome:
         return apply_decision(conn, decision, raw, source=self.source, blobs=self.blobs)

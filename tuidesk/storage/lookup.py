@@ -22,6 +22,18 @@ class StorageLookup:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.t = tables(conn)
+        self._not_seen: set[str] = set()
+
+    def prefetch_unseen(self, hashes: Sequence[str]) -> None:
+        """Ask once for a whole batch which mails are new, instead of once per mail."""
+        log = self.t.ingest_log
+        wanted = set(hashes)
+        seen = self.conn.execute(select(log.c.dedupe_key).where(log.c.dedupe_key.in_(wanted)))
+        self._not_seen = wanted - set(seen.scalars())
+
+    def recorded(self, content_hash: str) -> None:
+        """A mail of the batch was written: the next copy of it must ask the database."""
+        self._not_seen.discard(content_hash)
 
     def _ref(self, ticket_id: int | None) -> TicketRef | None:
         if ticket_id is None or not 0 < ticket_id <= MAX_TICKET_NUMBER:
@@ -44,6 +56,8 @@ class StorageLookup:
         )
 
     def already_ingested(self, content_hash: str) -> TicketRef | None | bool:
+        if content_hash in self._not_seen:
+            return False
         log = self.t.ingest_log
         row = self.conn.execute(
             select(log.c.id, log.c.ticket_id).where(log.c.dedupe_key == content_hash)

@@ -11,6 +11,7 @@ from sqlmodel import select as orm_select
 from tuidesk.storage.apply import Outcome
 from tuidesk.storage.blobs import BlobStore
 from tuidesk.storage.db import transaction
+from tuidesk.storage.lookup import StorageLookup
 from tuidesk.storage.models import Quarantine
 from tuidesk.storage.tables import tables
 
@@ -69,4 +70,4 @@ def retry_quarantined(engine: Engine, blobs: BlobStore, qid: int) -> Outcome | N
         log = tables(conn).ingest_log
         conn.execute(update(log).where(log.c.dedupe_key == item.sha256).values(dedupe_key=None))
         conn.execute(delete(q).where(q.c.id == qid))
-        return ingestor.ingest_in(conn, item.raw)
+        return ingestor.ingest_in(StorageLookup(conn), item.raw, ingestor.analyse(item.raw))
