@@ -19,6 +19,13 @@ CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 _counter = itertools.count()
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The corpus lives beside the repo (../shared/corpus); without it half the suite would
+    quietly collect nothing, so say so instead."""
+    if not CORPUS.is_dir():
+        raise pytest.UsageError(f"mail corpus not found at {CORPUS}: clone with shared/ beside")
+
+
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Never touch the developer's own data or config."""

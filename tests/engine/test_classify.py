@@ -25,7 +25,6 @@ from tuidesk.engine.classify import (
 
 SISIMAI = CORPUS / "sisimai"
 FLANKER = CORPUS / "flanker"
-needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason="shared mail corpus not present")
 
 
 def normalize_line_endings(raw: bytes) -> bytes:
@@ -97,7 +96,6 @@ def _expected_sisimai_kind(rel: str) -> str:
     return kinds.pop()
 
 
-@needs_corpus
 @pytest.mark.parametrize("rel", _sisimai_params(sorted(SISIMAI_LABELS), {}))
 def test_every_labelled_sisimai_mail_is_machine_mail(rel: str) -> None:
     verdict = classify_machine_mail(parse_file(SISIMAI / rel))
@@ -105,7 +103,6 @@ def test_every_labelled_sisimai_mail_is_machine_mail(rel: str) -> None:
     assert verdict.reason
 
 
-@needs_corpus
 @pytest.mark.parametrize("rel", _sisimai_params(sorted(SISIMAI_LABELS), DELAY_WARNINGS))
 def test_labelled_sisimai_mail_gets_the_kind_its_label_implies(rel: str) -> None:
     verdict = classify_machine_mail(parse_file(SISIMAI / rel))
@@ -113,7 +110,6 @@ def test_labelled_sisimai_mail_gets_the_kind_its_label_implies(rel: str) -> None
     assert verdict.kind == _expected_sisimai_kind(rel), verdict.reason
 
 
-@needs_corpus
 @pytest.mark.parametrize("rel", sorted(DELAY_WARNINGS))
 def test_delay_warnings_are_delivery_reports_not_bounces(rel: str) -> None:
     verdict = classify_machine_mail(parse_file(SISIMAI / rel))
@@ -129,7 +125,6 @@ UNLABELLED_LF = [
 ]
 
 
-@needs_corpus
 @pytest.mark.parametrize("rel", _sisimai_params(UNLABELLED_LF, UNRECOGNISED_UNLABELLED))
 def test_unlabelled_sisimai_bounces_are_machine_mail_too(rel: str) -> None:
     assert classify_machine_mail(parse_file(SISIMAI / rel)) is not None
@@ -142,7 +137,6 @@ LINE_ENDING_VARIANTS = [
 ]
 
 
-@needs_corpus
 @pytest.mark.parametrize("rel", LINE_ENDING_VARIANTS)
 def test_crlf_and_cr_only_variants_classify_like_the_lf_original(rel: str) -> None:
     raw = normalize_line_endings((SISIMAI / rel).read_bytes())
@@ -153,7 +147,6 @@ def test_crlf_and_cr_only_variants_classify_like_the_lf_original(rel: str) -> No
         assert verdict == classify_machine_mail(parse_file(lf_original))
 
 
-@needs_corpus
 @pytest.mark.parametrize("path", _files(SISIMAI / "maildir" / "not"), ids=lambda p: p.name)
 def test_sisimai_non_bounces_are_a_persons_mail(path: Path) -> None:
     # is-not-bounce-01: a plain UTF-8 text mail sent through an HTTP-to-SMTP gateway (curl).
@@ -181,7 +174,6 @@ def _flanker_expected_kinds(label: dict) -> set[str] | None:
     return None
 
 
-@needs_corpus
 @pytest.mark.parametrize("rel", sorted(FLANKER_LABELS))
 def test_flanker_labelled_mail(rel: str) -> None:
     expected = _flanker_expected_kinds(FLANKER_LABELS[rel])
@@ -201,7 +193,6 @@ EVERY_CORPUS_FILE = (
 )
 
 
-@needs_corpus
 @pytest.mark.parametrize(
     "path", sorted(EVERY_CORPUS_FILE), ids=lambda p: str(p.relative_to(CORPUS))
 )
@@ -253,7 +244,6 @@ ORIGINAL_IDS = [
 ]
 
 
-@needs_corpus
 @pytest.mark.parametrize(
     ("rel", "expected"), [pytest.param(*case, id=Path(case[0]).name) for case in ORIGINAL_IDS]
 )
@@ -265,7 +255,6 @@ def test_bounces_name_the_message_that_bounced(rel: str, expected: str) -> None:
     assert bounce_original_message_ids(msg) == verdict.original_message_ids
 
 
-@needs_corpus
 def test_inline_copies_only_give_the_first_message_id() -> None:
     # The Exim bounce quotes the original, then an SMTP transcript containing another
     # Message-Id line; only the original's counts.

@@ -28,7 +28,6 @@ from tuidesk.engine.text import html_to_text, normalize_newlines
 
 TALON = CORPUS / "talon"
 REPLY_PARSER = CORPUS / "email_reply_parser"
-needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason="shared mail corpus not present")
 
 # Corpus cases where the other project's expectation is not what a support agent should see.
 ACCEPTED_EXCEPTIONS: dict[str, str] = {
@@ -118,14 +117,12 @@ def without_whitespace(text: str) -> str:
     return re.sub(r"\s+", "", text)
 
 
-@needs_corpus
 @pytest.mark.parametrize("name", corpus_cases(TALON, TALON_PLAIN))
 def test_talon_standard_replies_keep_only_the_new_text(name: str) -> None:
     visible = strip_quoted_reply(first_plain_part(TALON / name))
     assert visible.strip() == TALON_EXPECTED[name]["expected_reply_text"].strip()
 
 
-@needs_corpus
 def test_talon_reply_whose_quote_shares_a_block_keeps_text_and_loses_the_quoted_header() -> None:
     # talon feeds the raw MIME source (headers, base64) to its plain-text extractor; tuidesk
     # strips decoded bodies, so the check runs on the decoded text part.
@@ -135,7 +132,6 @@ def test_talon_reply_whose_quote_shares_a_block_keeps_text_and_loses_the_quoted_
     assert "From" not in visible
 
 
-@needs_corpus
 @pytest.mark.parametrize("name", corpus_cases(TALON, TALON_HTML))
 def test_talon_html_replies_keep_only_the_new_text(name: str) -> None:
     expected = TALON_EXPECTED[name]
@@ -182,7 +178,6 @@ def check_reply_parser(original: str, expected: dict[str, object]) -> list[str]:
     return misses
 
 
-@needs_corpus
 @pytest.mark.parametrize("name", corpus_cases(REPLY_PARSER, sorted(REPLY_PARSER_EXPECTED)))
 def test_email_reply_parser_bodies_keep_only_the_new_text(name: str) -> None:
     expected = {**REPLY_PARSER_EXPECTED[name], **NOTE_READINGS.get(name, {})}
@@ -191,7 +186,6 @@ def test_email_reply_parser_bodies_keep_only_the_new_text(name: str) -> None:
     assert check_reply_parser(original, expected) == []
 
 
-@needs_corpus
 @pytest.mark.parametrize(
     ("folder", "names"),
     [
@@ -206,7 +200,6 @@ def test_accepted_exceptions_stay_under_a_tenth_of_each_corpus(folder: Path, nam
     assert len(exceptions) / len(names) < 0.1
 
 
-@needs_corpus
 def test_every_exception_and_note_reading_names_a_corpus_case() -> None:
     known = {f"talon/{name}" for name in TALON_EXPECTED}
     known |= {f"email_reply_parser/{name}" for name in REPLY_PARSER_EXPECTED}
