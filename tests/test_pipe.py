@@ -196,3 +196,41 @@ def test_the_typer_spelling_with_a_global_db_option_delivers_too(desk):
         "--db", desk.env["TUIDESK_DATABASE_URL"], "pipe", "--json", input=mail("From: a@b.test")
     )
     assert json.loads(out.stdout)["action"] == "created"
+
+
+def test_a_bounce_of_our_reply_becomes_a_note_on_its_ticket(desk, db_url):
+    """Outbound mail arrives with the outbound issue; here our sent message is written directly."""
+    from sqlalchemy import insert
+
+    from tuidesk.storage.db import make_engine, transaction
+    from tuidesk.storage.tables import tables, utcnow
+
+    pipe(desk, mail("From: alice@customer.test\nSubject: Printer"))
+    engine = make_engine(db_url)
+    with transaction(engine) as conn:
+        conn.execute(
+            insert(tables(conn).message),
+            {
+                "ticket_id": 1, "direction": "out", "message_id": "<reply-1@example.com>",
+                "from_name": "Support", "from_email": "support@example.com", "to": [], "cc": [],
+                "subject": "Re: Printer [SUP-1]", "body": "b", "full_body": "b",
+                "created_at": utcnow(),
+            },
+        )  # fmt: skip
+    engine.dispose()
+    bounce = mail(
+        "From: MAILER-DAEMON@mx.customer.test\nSubject: Undelivered Mail Returned to Sender\n"
+        "MIME-Version: 1.0\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="b"',
+        "--b\nContent-Type: text/plain\n\nalice@customer.test: mailbox full\n"
+        "--b\nContent-Type: message/delivery-status\n\n"
+        "Final-Recipient: rfc822; alice@customer.test\n"
+        "Action: failed\nStatus: 5.2.2\n"
+        "--b\nContent-Type: text/rfc822-headers\n\nMessage-ID: <reply-1@example.com>\n--b--\n",
+    )
+    out = pipe(desk, bounce)
+    assert (out["action"], out["ticket"]) == ("commented", "SUP-1")
+    note = show(desk, "SUP-1")["messages"][-1]
+    assert note["direction"] == "note" and "mailbox full" in note["body"]
+    unrelated = bounce.replace(b"reply-1@example.com", b"someone-else@example.com")
+    assert pipe(desk, unrelated)["action"] == "ignored"
