@@ -124,9 +124,8 @@ def test_an_unreachable_database_exits_75(cli):
     assert proc.returncode == 75, proc.stderr
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_a_database_locked_past_its_timeout_exits_75(desk, db_url):
-    if not db_url.startswith("sqlite"):
-        pytest.skip("SQLite file locking")
     path = db_url.removeprefix("sqlite:///")
     locker = sqlite3.connect(path, isolation_level=None)
     locker.execute("BEGIN EXCLUSIVE")
