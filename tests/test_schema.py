@@ -5,8 +5,8 @@ from alembic.script import ScriptDirectory
 from tuidesk.storage.schema import HEAD_REVISION, alembic_config, current_revision, upgrade_schema
 
 
-def test_head_revision_constant_matches_alembic_head(db_engine):
-    script = ScriptDirectory.from_config(alembic_config(db_engine))
+def test_head_revision_constant_matches_alembic_head():
+    script = ScriptDirectory.from_config(alembic_config())
     assert script.get_current_head() == HEAD_REVISION
 
 

@@ -262,7 +262,7 @@ class _Walker:
             if not isinstance(children, list):
                 return
             if ctype == "message/rfc822":
-                self._forwarded(part, children)
+                self._forwarded(children)
                 return
             if ctype == "multipart/alternative":
                 self._alternative(children)
@@ -293,7 +293,7 @@ class _Walker:
         if len(self.texts) > before + 1:
             self.texts[before:] = [self.texts[before]]
 
-    def _forwarded(self, part: Message, children: list) -> None:
+    def _forwarded(self, children: list) -> None:
         inner = children[0] if children else None
         if not isinstance(inner, Message):
             return

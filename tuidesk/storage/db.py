@@ -25,7 +25,7 @@ class DatabaseUnavailable(Exception):
 
 def normalize_url(url: str) -> str:
     """`postgresql://` means psycopg 3, which is what we install."""
-    if url.startswith("postgresql://") or url.startswith("postgres://"):
+    if url.startswith(("postgresql://", "postgres://")):
         return "postgresql+psycopg://" + url.split("://", 1)[1]
     return url
 

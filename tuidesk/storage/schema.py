@@ -4,9 +4,13 @@ current, is one small query and never imports Alembic."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import SQLAlchemyError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 from tuidesk.storage.db import DatabaseUnavailable
 
@@ -23,7 +27,7 @@ def current_revision(engine: Engine) -> str | None:
         return None
 
 
-def alembic_config(engine: Engine, connection=None):  # type: ignore[no-untyped-def]
+def alembic_config(connection: Connection | None = None) -> Config:
     from alembic.config import Config
 
     cfg = Config()
@@ -40,7 +44,7 @@ def upgrade_schema(engine: Engine) -> bool:
 
     try:
         with engine.begin() as conn:
-            command.upgrade(alembic_config(engine, conn), "head")
+            command.upgrade(alembic_config(conn), "head")
     except SQLAlchemyError as exc:
         raise DatabaseUnavailable(f"schema upgrade failed: {exc}") from exc
     return True
@@ -48,8 +52,6 @@ def upgrade_schema(engine: Engine) -> bool:
 
 def open_database(url: str) -> Engine:
     """An engine on an up-to-date schema; a SQLite file's folder is made if missing."""
-    from pathlib import Path
-
     from tuidesk.storage.db import make_engine
 
     if url.startswith("sqlite:///"):
