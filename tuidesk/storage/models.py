@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint
@@ -65,11 +65,47 @@ class Agent(SQLModel, table=True):
 
 
 class Channel(SQLModel, table=True):
-    """Where mail comes from. Connection settings arrive with the IMAP issue."""
+    """Where mail comes from: an IMAP mailbox (or `pipe` for MTA delivery), how to read it and
+    how its mail maps onto tickets. The password itself is never stored in clear."""
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(unique=True)
     kind: str = "pipe"
+    # Connection
+    host: str | None = None
+    port: int | None = None
+    security: str = "ssl"
+    username: str | None = None
+    auth_type: str = "password"
+    secret_kind: str | None = Field(default=None, description="env, command or stored")
+    secret_ref: str | None = Field(default=None, description="variable name, command or ciphertext")
+    ca_file: str | None = None
+    reply_to: str | None = None
+    status: str = "draft"
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+    failures: int = 0
+    cooloff_until: datetime | None = None
+    max_tries: int = 3
+    cooloff_minutes: int = 15
+    skip_windows: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    timeout_ms: int = 30000
+    since: date | None = None
+    # Reading
+    folders: list[str] = Field(
+        default_factory=lambda: ["INBOX"], sa_column=Column(JSON, nullable=False)
+    )
+    success_folder: str | None = None
+    fail_folder: str | None = None
+    exclusion_folder: str | None = None
+    autoreply_keywords: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    autoreply_senders: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    aliases: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # Ticket mapping
     branch: str | None = None
     queue: str | None = None
     ticket_type: str | None = None
@@ -78,6 +114,27 @@ class Channel(SQLModel, table=True):
     )
     allowed_domains: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     attach_original: bool = False
+
+
+class FolderState(SQLModel, table=True):
+    """Where reading a folder got to. A new UIDVALIDITY means the UIDs were renumbered: rescan
+    from the start and let the dedupe key sort out what was seen."""
+
+    __tablename__ = "folder_state"
+    channel_id: int = Field(foreign_key="channel.id", primary_key=True, ondelete="CASCADE")
+    folder: str = Field(primary_key=True)
+    uidvalidity: int
+    last_uid: int = 0
+
+
+class ChannelLease(SQLModel, table=True):
+    """Who is reading a channel now. A holder renews it while it works; one that died stops
+    renewing and the lease is free again once it expires."""
+
+    __tablename__ = "channel_lease"
+    channel_id: int = Field(foreign_key="channel.id", primary_key=True, ondelete="CASCADE")
+    holder: str
+    expires_at: datetime
 
 
 class Ticket(SQLModel, table=True):
