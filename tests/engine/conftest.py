@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tuidesk.engine.decision import TicketRef
+from tuidesk.engine.decision import SeenBefore, TicketRef
 from tuidesk.engine.rules import BranchRule, RuleSet
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -41,11 +41,12 @@ class MemoryLookup:
         self.tickets[number] = ref
         return ref
 
-    def already_ingested(self, content_hash: str) -> TicketRef | None | bool:
+    def already_ingested(self, content_hash: str) -> SeenBefore | None:
         if content_hash not in self.seen:
-            return False
+            return None
         number = self.seen[content_hash]
-        return self.tickets.get(number) if number else None
+        ticket = self.tickets.get(number) if number else None
+        return SeenBefore("created" if ticket else "ignored", ticket)
 
     def ticket_by_number(self, number: int) -> TicketRef | None:
         return self.tickets.get(number)

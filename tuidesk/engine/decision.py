@@ -32,6 +32,14 @@ class TicketRef:
 
 
 @dataclass(frozen=True)
+class SeenBefore:
+    """A mail already processed: what happened to it the first time."""
+
+    outcome: str
+    ticket: TicketRef | None
+
+
+@dataclass(frozen=True)
 class Step:
     step: str
     outcome: str
@@ -67,6 +75,7 @@ class Decision:
     body: str = ""
     attach_original: bool = False
     channel: str | None = None
+    first_outcome: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The whole decision, as `pipe --dry-run` prints it."""
@@ -93,8 +102,8 @@ class Decision:
 class Lookup(Protocol):
     """The questions the engine asks storage; answered read-only."""
 
-    def already_ingested(self, content_hash: str) -> TicketRef | None | bool:
-        """False if never seen; else the ticket it went to (or None when it made none)."""
+    def already_ingested(self, content_hash: str) -> SeenBefore | None:
+        """None if never seen; else what became of it."""
 
     def ticket_by_number(self, number: int) -> TicketRef | None: ...
 

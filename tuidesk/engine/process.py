@@ -118,8 +118,9 @@ def resolve(
         channel=channel.name if channel else None,
     )
     seen = lookup.already_ingested(analysis.content_hash)
-    if seen is not False:
-        decision.action, decision.ticket = Action.DUPLICATE, seen or None
+    if seen is not None:
+        decision.action, decision.ticket = Action.DUPLICATE, seen.ticket
+        decision.first_outcome = seen.outcome
         decision.reason = "already processed (same Message-ID and content)"
         decision.steps = [Step("dedupe", "duplicate", decision.reason)]
         return decision

@@ -23,6 +23,13 @@ class Outcome:
     action: str
     ticket: str | None
     reason: str
+    first_outcome: str | None = None  # for a duplicate: what became of it the first time
+
+    @property
+    def settled(self) -> str:
+        """The outcome that decides where an IMAP message goes: a duplicate goes where its
+        first delivery went."""
+        return self.first_outcome or self.action
 
     def as_dict(self) -> dict[str, str | None]:
         return {"action": self.action, "ticket": self.ticket, "reason": self.reason}
@@ -100,7 +107,9 @@ def apply_decision(
     if action is Action.DUPLICATE:
         ref = decision.ticket
         _log(conn, t, decision, source, ref.number if ref else None)
-        return Outcome(action.value, ref.ref if ref else None, decision.reason)
+        return Outcome(
+            action.value, ref.ref if ref else None, decision.reason, decision.first_outcome
+        )
     if action in (Action.IGNORED, Action.QUARANTINED):
         _log(conn, t, decision, source, None)
         if action is Action.QUARANTINED:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, func, select
 
-from tuidesk.engine.decision import TicketRef
+from tuidesk.engine.decision import SeenBefore, TicketRef
 from tuidesk.storage.tables import aware, tables
 
 # Ticket numbers are 32-bit everywhere; larger numbers name no ticket (and PostgreSQL would
@@ -55,14 +55,14 @@ class StorageLookup:
             updated_at=aware(row.updated_at),
         )
 
-    def already_ingested(self, content_hash: str) -> TicketRef | None | bool:
+    def already_ingested(self, content_hash: str) -> SeenBefore | None:
         if content_hash in self._not_seen:
-            return False
+            return None
         log = self.t.ingest_log
         row = self.conn.execute(
-            select(log.c.id, log.c.ticket_id).where(log.c.dedupe_key == content_hash)
+            select(log.c.outcome, log.c.ticket_id).where(log.c.dedupe_key == content_hash)
         ).first()
-        return False if row is None else self._ref(row.ticket_id)
+        return None if row is None else SeenBefore(row.outcome, self._ref(row.ticket_id))
 
     def ticket_by_number(self, number: int) -> TicketRef | None:
         return self._ref(number)
