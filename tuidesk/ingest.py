@@ -51,10 +51,11 @@ class Ingestor:
         self.blobs = blobs
         self.source = source
         with transaction(engine) as conn:
-            self.rules: RuleSet = load_rules(conn)
+            rules = load_rules(conn)
             self.channel: ChannelRule | None = load_channel(conn, channel) if channel else None
         if channel and self.channel is None:
             raise UnknownChannel(f"no channel named {channel!r}")
+        self.rules: RuleSet = rules.for_channel(self.channel)
 
     def analyse(self, raw: bytes) -> Analysis:
         return analyse_safely(raw, self.rules, self.channel)

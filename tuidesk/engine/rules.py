@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tuidesk.engine.parse import Limits
@@ -36,6 +36,9 @@ class ChannelRule:
     field_defaults: dict[str, Any] = field(default_factory=dict)
     allowed_domains: tuple[str, ...] = ()
     attach_original: bool = False
+    autoreply_keywords: tuple[str, ...] = ()
+    autoreply_senders: tuple[str, ...] = ()
+    aliases: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,17 @@ class RuleSet:
         addrs |= {a.lower() for a in self.aliases} | {a.lower() for a in self.aliases.values()}
         addrs |= {a.lower() for a in self.outgoing_addresses}
         return frozenset(addrs)
+
+    def for_channel(self, channel: ChannelRule | None) -> RuleSet:
+        """The global rules plus what a channel adds: its aliases and machine-mail markers."""
+        if channel is None:
+            return self
+        return replace(
+            self,
+            aliases=self.aliases | {k.lower(): v.lower() for k, v in channel.aliases.items()},
+            autoreply_keywords=self.autoreply_keywords + channel.autoreply_keywords,
+            autoreply_senders=self.autoreply_senders + channel.autoreply_senders,
+        )
 
     def primary(self, address: str) -> str:
         return self.aliases.get(address.lower(), address.lower()).lower()

@@ -35,7 +35,7 @@ class Outcome:
         return {"action": self.action, "ticket": self.ticket, "reason": self.reason}
 
 
-def _insert_ignoring_conflict(
+def insert_ignoring_conflict(
     conn: Connection, table: Table, key: str, values: dict[str, Any]
 ) -> None:
     """INSERT ... ON CONFLICT DO NOTHING: two processes adding the same row both succeed."""
@@ -51,7 +51,7 @@ def _insert_ignoring_conflict(
 def upsert_contact(conn: Connection, t: Tables, address: Address) -> int:
     """Case-insensitively unique; a name learnt later fills an empty one."""
     key = address.email.lower()
-    _insert_ignoring_conflict(
+    insert_ignoring_conflict(
         conn,
         t.contact,
         "email_key",
@@ -69,7 +69,7 @@ def _named(conn: Connection, table: Table, name: str | None, **defaults: Any) ->
     """The id of the queue or ticket type of that name, created if new."""
     if not name:
         return None
-    _insert_ignoring_conflict(conn, table, "name", {"name": name, **defaults})
+    insert_ignoring_conflict(conn, table, "name", {"name": name, **defaults})
     return conn.execute(select(table.c.id).where(table.c.name == name)).scalar_one()
 
 

@@ -105,4 +105,7 @@ def load_channel(conn: Connection, name: str) -> ChannelRule | None:
         field_defaults=dict(row.field_defaults),
         allowed_domains=tuple(row.allowed_domains),
         attach_original=row.attach_original,
+        autoreply_keywords=tuple(row.autoreply_keywords),
+        autoreply_senders=tuple(row.autoreply_senders),
+        aliases=dict(row.aliases),
     )

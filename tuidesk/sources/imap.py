@@ -1,0 +1,344 @@
+"""IMAP channels: connect with verified TLS, test a channel step by step, and poll it.
+
+A thin adapter: it fetches raw bytes and hands them to the Ingestor; the order of work is what
+makes it safe. Each batch is committed first, then its messages are moved, then the folder
+position is saved, so a crash anywhere leaves mail to be fetched again, and the dedupe key
+turns that second fetch into duplicates that are simply moved on."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from tuidesk.credentials import SecretError, resolve
+from tuidesk.storage.blobs import BlobStore
+from tuidesk.storage.channel_state import (
+    acquire_lease,
+    cooling_off,
+    folder_position,
+    in_skip_window,
+    record_failure,
+    record_success,
+    release_lease,
+    save_folder_position,
+)
+from tuidesk.storage.db import transaction
+from tuidesk.storage.tables import tables
+
+FETCH_BATCH = 50
+
+
+@dataclass(frozen=True)
+class ImapChannel:
+    """A channel row as plain values: what connecting and polling need."""
+
+    id: int
+    name: str
+    host: str
+    port: int
+    security: str
+    username: str
+    secret_kind: str | None
+    secret_ref: str | None
+    ca_file: str | None
+    timeout_ms: int
+    folders: tuple[str, ...]
+    success_folder: str | None
+    fail_folder: str | None
+    exclusion_folder: str | None
+    since: date | None
+    status: str
+    cooloff_until: datetime | None
+    skip_windows: tuple[str, ...]
+
+    @property
+    def timeout(self) -> float:
+        return self.timeout_ms / 1000
+
+    def target_folder(self, outcome: str) -> str | None:
+        """Where a message goes once its outcome is committed (None: leave it in place)."""
+        return {
+            "created": self.success_folder,
+            "commented": self.success_folder,
+            "ignored": self.exclusion_folder,
+            "quarantined": self.fail_folder,
+        }.get(outcome)
+
+
+def load_imap_channels(engine: Engine, names: list[str] | None = None) -> list[ImapChannel]:
+    with engine.connect() as conn:
+        channel = tables(conn).channel
+        query = select(channel).where(channel.c.kind == "imap").order_by(channel.c.name)
+        if names:
+            query = query.where(channel.c.name.in_(names))
+        rows = conn.execute(query).all()
+    return [
+        ImapChannel(
+            id=r.id,
+            name=r.name,
+            host=r.host,
+            port=r.port,
+            security=r.security,
+            username=r.username,
+            secret_kind=r.secret_kind,
+            secret_ref=r.secret_ref,
+            ca_file=r.ca_file,
+            timeout_ms=r.timeout_ms,
+            folders=tuple(r.folders),
+            success_folder=r.success_folder,
+            fail_folder=r.fail_folder,
+            exclusion_folder=r.exclusion_folder,
+            since=r.since,
+            status=r.status,
+            cooloff_until=r.cooloff_until,
+            skip_windows=tuple(r.skip_windows),
+        )  # fmt: skip
+        for r in rows
+    ]
+
+
+class StepFailed(Exception):
+    """A connection step failed; `step` names which, the message says why in plain words."""
+
+    def __init__(self, step: str, message: str) -> None:
+        super().__init__(f"{step}: {message}")
+        self.step = step
+        self.message = message
+
+
+def explain(exc: BaseException) -> str:
+    """Network and TLS errors in the words an admin needs."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"certificate not trusted ({exc.verify_message or exc.reason})"
+    if isinstance(exc, socket.gaierror):
+        return f"DNS lookup failed ({exc.strerror})"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return "timed out"
+    text = str(exc) or exc.__class__.__name__
+    return text.decode(errors="replace") if isinstance(text, bytes) else text
+
+
+def _tls_context(channel: ImapChannel) -> ssl.SSLContext:
+    """Verification always on; a private CA is added with --ca-file, never switched off."""
+    return (
+        ssl.create_default_context(cafile=channel.ca_file)
+        if channel.ca_file
+        else (ssl.create_default_context())
+    )
+
+
+def connect(channel: ImapChannel, config_dir: Path, steps: list[dict[str, Any]] | None = None):  # type: ignore[no-untyped-def]
+    """A logged-in IMAPClient. Each step is reported to `steps` when given (channel test)."""
+    from imapclient import IMAPClient
+    from imapclient.exceptions import LoginError
+
+    def done(step: str, detail: str) -> None:
+        if steps is not None:
+            steps.append({"step": step, "ok": True, "detail": detail})
+
+    try:
+        socket.getaddrinfo(channel.host, channel.port)
+    except OSError as exc:
+        raise StepFailed("dns", explain(exc)) from exc
+    done("dns", f"{channel.host} resolves")
+    try:
+        socket.create_connection((channel.host, channel.port), timeout=channel.timeout).close()
+    except OSError as exc:
+        raise StepFailed("connect", explain(exc)) from exc
+    done("connect", f"{channel.host}:{channel.port} accepts connections")
+    try:
+        if channel.security == "ssl":
+            client = IMAPClient(
+                channel.host, channel.port, ssl=True, ssl_context=_tls_context(channel),
+                timeout=channel.timeout,
+            )  # fmt: skip
+            done("tls", "TLS handshake and certificate verified")
+        else:
+            client = IMAPClient(channel.host, channel.port, ssl=False, timeout=channel.timeout)
+            if channel.security == "starttls":
+                client.starttls(_tls_context(channel))
+                done("tls", "STARTTLS and certificate verified")
+            else:
+                done("tls", "WARNING: plain text, no TLS (--insecure-plain)")
+    except (OSError, ssl.SSLError) as exc:
+        raise StepFailed("tls", explain(exc)) from exc
+    except Exception as exc:  # noqa: BLE001 - imapclient raises its own errors for STARTTLS
+        raise StepFailed("tls", explain(exc)) from exc
+    try:
+        client.login(channel.username, resolve(channel.secret_kind, channel.secret_ref, config_dir))
+    except SecretError as exc:
+        client.shutdown()
+        raise StepFailed("login", str(exc)) from exc
+    except LoginError as exc:
+        client.shutdown()
+        raise StepFailed("login", f"login refused for {channel.username} ({explain(exc)})") from exc
+    done("login", f"logged in as {channel.username}")
+    return client
+
+
+def test_channel(channel: ImapChannel, config_dir: Path) -> dict[str, Any]:
+    """Every step, and on failure which one failed and why. Works whatever the status."""
+    steps: list[dict[str, Any]] = []
+    result: dict[str, Any] = {"name": channel.name, "ok": True, "steps": steps, "failed_step": None}
+    try:
+        client = connect(channel, config_dir, steps)
+        try:
+            names = {f[2] for f in client.list_folders()}
+            steps.append({"step": "folders", "ok": True, "detail": f"{len(names)} folders"})
+            missing = [f for f in channel.folders if f not in names]
+            if missing:
+                raise StepFailed("folders", f"folder to read does not exist: {', '.join(missing)}")
+            targets = [
+                f for f in (channel.success_folder, channel.fail_folder, channel.exclusion_folder)
+                if f
+            ]  # fmt: skip
+            to_make = [f for f in targets if f not in names]
+            detail = (
+                "move targets exist"
+                if not to_make
+                else (f"will be created on first use: {', '.join(to_make)}")
+            )
+            steps.append({"step": "move folders", "ok": True, "detail": detail})
+        finally:
+            client.logout()
+    except StepFailed as exc:
+        steps.append({"step": exc.step, "ok": False, "detail": exc.message})
+        result.update(ok=False, failed_step=exc.step, error=exc.message)
+    return result
+
+
+@dataclass
+class PollResult:
+    name: str
+    ok: bool = True
+    fetched: int = 0
+    counts: Counter[str] = field(default_factory=Counter)
+    error: str | None = None
+    skipped: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "ok": self.ok,
+            "fetched": self.fetched,
+            "created": self.counts["created"],
+            "commented": self.counts["commented"],
+            "ignored": self.counts["ignored"],
+            "duplicates": self.counts["duplicate"],
+            "quarantined": self.counts["quarantined"],
+            "error": self.error,
+            "skipped": self.skipped,
+        }
+
+
+class Poller:
+    """One pass over channels; each on its own, so one failing never stops the others."""
+
+    def __init__(self, engine: Engine, blobs: BlobStore, config_dir: Path, holder: str) -> None:
+        self.engine = engine
+        self.blobs = blobs
+        self.config_dir = config_dir
+        self.holder = holder
+
+    def poll(self, channel: ImapChannel, max_messages: int | None = None) -> PollResult:
+        result = PollResult(channel.name)
+        now = datetime.now(UTC)
+        if channel.status not in ("active", "failing"):
+            result.skipped = f"status {channel.status}"
+            return result
+        if cooling_off(channel.cooloff_until, now):
+            result.skipped = "cooling off after failures"
+            return result
+        window = in_skip_window(list(channel.skip_windows), now.astimezone())
+        if window:
+            result.skipped = f"skip window {window}"
+            return result
+        with transaction(self.engine) as conn:
+            if not acquire_lease(conn, channel.id, self.holder):
+                result.skipped = "another poller holds the lease"
+                return result
+        try:
+            self._poll(channel, result, max_messages)
+        except Exception as exc:  # noqa: BLE001 - one channel's failure is its own
+            result.ok, result.error = False, explain(exc)
+        with transaction(self.engine) as conn:
+            if result.ok:
+                record_success(conn, channel.id)
+            else:
+                record_failure(conn, channel.id, result.error or "failed")
+            release_lease(conn, channel.id, self.holder)
+        return result
+
+    def _poll(self, channel: ImapChannel, result: PollResult, max_messages: int | None) -> None:
+        from tuidesk.ingest import Ingestor
+
+        ingestor = Ingestor(self.engine, self.blobs, source="imap", channel=channel.name)
+        client = connect(channel, self.config_dir)
+        try:
+            made: set[str] = set()
+            for folder in channel.folders:
+                left = None if max_messages is None else max_messages - result.fetched
+                if left is not None and left <= 0:
+                    break
+                self._poll_folder(client, channel, folder, ingestor, result, left, made)
+        finally:
+            try:
+                client.logout()
+            except Exception:  # noqa: BLE001 - the connection may already be gone
+                client.shutdown()
+
+    def _poll_folder(self, client, channel, folder, ingestor, result, left, made) -> None:  # type: ignore[no-untyped-def]
+        info = client.select_folder(folder)
+        uidvalidity = int(info[b"UIDVALIDITY"])
+        with self.engine.connect() as conn:
+            position = folder_position(conn, channel.id, folder)
+        last_uid = position[1] if position and position[0] == uidvalidity else 0
+        criteria: list[Any] = ["UID", f"{last_uid + 1}:*"]
+        if channel.since:
+            criteria += ["SINCE", channel.since]
+        uids = sorted(u for u in client.search(criteria) if u > last_uid)
+        if left is not None:
+            uids = uids[:left]
+        for start in range(0, len(uids), FETCH_BATCH):
+            batch = uids[start : start + FETCH_BATCH]
+            fetched = client.fetch(batch, ["BODY.PEEK[]"])
+            present = [u for u in batch if u in fetched]
+            raws = [fetched[u][b"BODY[]"] for u in present]
+            outcomes = list(ingestor.ingest_many(raws, batch=len(raws)))
+            result.fetched += len(raws)
+            moves: dict[str, list[int]] = {}
+            for uid, outcome in zip(present, outcomes, strict=True):
+                result.counts[outcome.action] += 1
+                target = channel.target_folder(outcome.settled)
+                if target and target != folder:
+                    moves.setdefault(target, []).append(uid)
+            for target, target_uids in moves.items():
+                self._move(client, target_uids, target, made)
+            with transaction(self.engine) as conn:
+                save_folder_position(conn, channel.id, folder, uidvalidity, batch[-1])
+                acquire_lease(conn, channel.id, self.holder)
+
+    def _move(self, client, uids: list[int], target: str, made: set[str]) -> None:  # type: ignore[no-untyped-def]
+        """MOVE where the server has it, else COPY, flag \\Deleted and expunge those UIDs."""
+        if target not in made:
+            if not client.folder_exists(target):
+                client.create_folder(target)
+            made.add(target)
+        if client.has_capability("MOVE"):
+            client.move(uids, target)
+            return
+        client.copy(uids, target)
+        client.add_flags(uids, [b"\\Deleted"])
+        if client.has_capability("UIDPLUS"):
+            client.uid_expunge(uids)
+        else:
+            client.expunge()
