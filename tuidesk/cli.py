@@ -60,15 +60,15 @@ class Context:
         return session_scope(self.engine)
 
 
-def _ctx(ctx: typer.Context) -> Context:
+def ctx_of(ctx: typer.Context) -> Context:
     return ctx.obj
 
 
-def _print_json(data: Any) -> None:
+def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 
-def _fail(message: str, code: ExitCode = ExitCode.FAILURE) -> typer.Exit:
+def fail(message: str, code: ExitCode = ExitCode.FAILURE) -> typer.Exit:
     typer.echo(f"tuidesk: {message}", err=True)
     return typer.Exit(int(code))
 
@@ -101,7 +101,7 @@ def main_callback(
 @app.command()
 def paths(ctx: typer.Context) -> None:
     """Where everything lives."""
-    c = _ctx(ctx)
+    c = ctx_of(ctx)
     typer.echo(f"data:       {c.paths.data}")
     typer.echo(f"config:     {c.paths.config}")
     typer.echo(f"database:   {_redact_url(c.db_url)}")
@@ -113,7 +113,7 @@ def db_upgrade(ctx: typer.Context) -> None:
     """Bring the schema up to date (the CLI also does this on start)."""
     from tuidesk.storage.schema import HEAD_REVISION
 
-    _ = _ctx(ctx).engine
+    _ = ctx_of(ctx).engine
     typer.echo(f"schema at revision {HEAD_REVISION}")
 
 
@@ -131,7 +131,9 @@ def pipe(
     from tuidesk.pipe import deliver
 
     raw = sys.stdin.buffer.read()
-    code = deliver(raw, db_url=_ctx(ctx).db_url, channel=channel, as_json=as_json, dry_run=dry_run)
+    code = deliver(
+        raw, db_url=ctx_of(ctx).db_url, channel=channel, as_json=as_json, dry_run=dry_run
+    )
     raise typer.Exit(int(code))
 
 
@@ -150,12 +152,12 @@ def import_(
     from tuidesk.ingest import Ingestor, UnknownChannel
     from tuidesk.sources.files import count_mails, iter_mails
 
-    c = _ctx(ctx)
+    c = ctx_of(ctx)
     try:
         ingestor = Ingestor(c.engine, c.blobs, source="import", channel=channel)
         total = count_mails(paths_)
     except (UnknownChannel, FileNotFoundError) as exc:
-        raise _fail(str(exc), ExitCode.USAGE) from exc
+        raise fail(str(exc), ExitCode.USAGE) from exc
     counts: Counter[str] = Counter()
     mails = iter_mails(paths_)
     outcomes = ingestor.ingest_many((m.raw for m in mails), batch=200, parallel=True)
@@ -174,7 +176,7 @@ def import_(
         a: counts.get(a, 0) for a in ("created", "commented", "ignored", "duplicate", "quarantined")
     }
     if as_json:
-        _print_json(summary)
+        print_json(summary)
     else:
         typer.echo(", ".join(f"{v} {k}" for k, v in summary.items()))
 
@@ -190,10 +192,10 @@ def ticket_list(
     """Every ticket that matches, newest first."""
     from tuidesk.storage.views import list_tickets
 
-    with _ctx(ctx).session() as session:
+    with ctx_of(ctx).session() as session:
         tickets = list_tickets(session, status=status, branch=branch, limit=limit)
     if as_json:
-        _print_json(tickets)
+        print_json(tickets)
         return
     from tuidesk.engine.text import clean_line
 
@@ -211,12 +213,12 @@ def ticket_show(
     from tuidesk.engine.text import strip_controls
     from tuidesk.storage.views import show_ticket
 
-    with _ctx(ctx).session() as session:
+    with ctx_of(ctx).session() as session:
         ticket = show_ticket(session, ref)
     if ticket is None:
-        raise _fail(f"no ticket {ref}")
+        raise fail(f"no ticket {ref}")
     if as_json:
-        _print_json(ticket)
+        print_json(ticket)
         return
     typer.echo(f"{ticket['ref']}  {ticket['title']}")
     typer.echo(
@@ -246,14 +248,14 @@ def branch_add(
     from tuidesk.storage.branches import BranchError, save_branch
 
     try:
-        with _ctx(ctx).session() as session:
+        with ctx_of(ctx).session() as session:
             b = save_branch(
                 session, name=name, key=key, addresses=address or [], domains=domain or [],
                 default=default,
             )  # fmt: skip
             typer.echo(f"added branch {b.name} ({b.key})")
     except BranchError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
 
 
 @branch_app.command("edit")
@@ -270,7 +272,7 @@ def branch_edit(
     from tuidesk.storage.branches import BranchError, get_branch, save_branch
 
     try:
-        with _ctx(ctx).session() as session:
+        with ctx_of(ctx).session() as session:
             b = get_branch(session, name)
             save_branch(
                 session,
@@ -283,7 +285,7 @@ def branch_edit(
             )
             typer.echo(f"saved branch {b.name} ({b.key})")
     except BranchError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
 
 
 @branch_app.command("remove")
@@ -292,10 +294,10 @@ def branch_remove(ctx: typer.Context, name: str) -> None:
     from tuidesk.storage.branches import BranchError, get_branch, remove_branch
 
     try:
-        with _ctx(ctx).session() as session:
+        with ctx_of(ctx).session() as session:
             remove_branch(session, get_branch(session, name))
     except BranchError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     typer.echo(f"removed branch {name}")
 
 
@@ -306,7 +308,7 @@ def branch_list(
     """Branches, the default marked."""
     from tuidesk.storage.branches import default_branch, list_branches
 
-    with _ctx(ctx).session() as session:
+    with ctx_of(ctx).session() as session:
         default = default_branch(session)
         rows = [
             {
@@ -319,7 +321,7 @@ def branch_list(
             for b in list_branches(session)
         ]
     if as_json:
-        _print_json(rows)
+        print_json(rows)
         return
     for r in rows:
         mark = "*" if r["default"] else " "
@@ -335,10 +337,10 @@ def quarantine_list(
     """Quarantined mail, newest first."""
     from tuidesk.storage.quarantine import list_quarantine
 
-    with _ctx(ctx).session() as session:
+    with ctx_of(ctx).session() as session:
         rows = list_quarantine(session)
     if as_json:
-        _print_json(rows)
+        print_json(rows)
         return
     for r in rows:
         typer.echo(f"{r['id']:>5} {r['created_at'][:19]} {r['size']:>9} {r['reason']}")
@@ -354,10 +356,10 @@ def quarantine_show(
     from tuidesk.engine.text import strip_controls
     from tuidesk.storage.quarantine import get_quarantined
 
-    with _ctx(ctx).session() as session:
+    with ctx_of(ctx).session() as session:
         item = get_quarantined(session, qid)
         if item is None:
-            raise _fail(f"no quarantined mail {qid}")
+            raise fail(f"no quarantined mail {qid}")
         data = item.raw
     if raw:
         sys.stdout.buffer.write(data)
@@ -376,12 +378,12 @@ def quarantine_retry(
     """Process a quarantined mail again (after a rule or limit changed)."""
     from tuidesk.storage.quarantine import retry_quarantined
 
-    c = _ctx(ctx)
+    c = ctx_of(ctx)
     outcome = retry_quarantined(c.engine, c.blobs, qid)
     if outcome is None:
-        raise _fail(f"no quarantined mail {qid}")
+        raise fail(f"no quarantined mail {qid}")
     if as_json:
-        _print_json(outcome.as_dict())
+        print_json(outcome.as_dict())
     else:
         typer.echo(f"{outcome.action} {outcome.ticket or ''} {outcome.reason}")
 
@@ -391,9 +393,9 @@ def quarantine_drop(ctx: typer.Context, qid: Annotated[int, typer.Argument(metav
     """Delete a quarantined mail for good."""
     from tuidesk.storage.quarantine import drop_quarantined
 
-    with _ctx(ctx).session() as session:
+    with ctx_of(ctx).session() as session:
         if not drop_quarantined(session, qid):
-            raise _fail(f"no quarantined mail {qid}")
+            raise fail(f"no quarantined mail {qid}")
     typer.echo(f"dropped {qid}")
 
 
@@ -404,7 +406,7 @@ def config_export(
     """Write every rule, branch, queue, ticket type and channel as TOML (stdout without FILE)."""
     from tuidesk.storage.config_file import export_config
 
-    with _ctx(ctx).session() as session:
+    with ctx_of(ctx).session() as session:
         text = export_config(session)
     if file:
         file.write_text(text, encoding="utf-8")
@@ -418,11 +420,15 @@ def config_import(ctx: typer.Context, file: Path) -> None:
     from tuidesk.storage.config_file import ConfigError, import_config
 
     try:
-        with _ctx(ctx).session() as session:
+        with ctx_of(ctx).session() as session:
             counts = import_config(session, file.read_text(encoding="utf-8"))
     except (ConfigError, OSError) as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     typer.echo(", ".join(f"{v} {k}" for k, v in counts.items()))
+
+
+# Command groups that live in their own modules register on `app` when imported.
+from tuidesk import cli_channels  # noqa: E402, F401
 
 
 def main() -> None:

@@ -236,7 +236,6 @@ class PollResult:
             "duplicates": self.counts["duplicate"],
             "quarantined": self.counts["quarantined"],
             "error": self.error,
-            "skipped": self.skipped,
         }
 
 

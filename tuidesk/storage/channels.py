@@ -51,7 +51,7 @@ def validate(channel: Channel) -> None:
 
 def channel_dict(channel: Channel) -> dict[str, Any]:
     """Everything about a channel that is safe to show: the secret is described, not given."""
-    data = channel.model_dump(exclude={"id", "secret_ref"})
+    data = {k: getattr(channel, k) for k in Channel.model_fields if k not in ("id", "secret_ref")}
     data["password"] = describe(channel.secret_kind, channel.secret_ref)
     data.pop("secret_kind")
     for key, value in data.items():

@@ -51,12 +51,24 @@ def export_config(session: Session) -> str:
         }
         for tt in session.exec(select(TicketType))
     ]
-    doc["channel"] = [
-        _drop_none(c.model_dump(exclude={"id"})) for c in session.exec(select(Channel))
-    ]
+    doc["channel"] = [_channel_entry(c) for c in session.exec(select(Channel))]
     doc["agent"] = [a.model_dump(exclude={"id"}) for a in session.exec(select(Agent))]
     lines = "\n".join(f"#   {key}: {help_}" for key, (_, help_) in SETTINGS.items())
     return HEADER + lines + "\n\n" + tomli_w.dumps({k: v for k, v in doc.items() if v})
+
+
+# Runtime state, not configuration.
+_CHANNEL_STATE = {"id", "failures", "last_error", "last_error_at", "cooloff_until"}
+
+
+def _channel_entry(channel: Channel) -> dict[str, Any]:
+    """A stored secret only opens with this machine's key: it is left out, env and command
+    references travel with the file."""
+    entry = _drop_none(channel.model_dump(exclude=_CHANNEL_STATE))
+    if channel.secret_kind == "stored":
+        entry.pop("secret_kind")
+        entry.pop("secret_ref")
+    return entry
 
 
 class ConfigError(ValueError):

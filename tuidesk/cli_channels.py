@@ -1,0 +1,324 @@
+"""`tuidesk channel ...` and `tuidesk poll`: IMAP channels from the command line."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from datetime import date
+from typing import Annotated, Any
+
+import typer
+
+from tuidesk.cli import app, ctx_of, fail, print_json
+from tuidesk.exit_codes import ExitCode
+
+channel_app = typer.Typer(help="Mailboxes that mail is read from.", no_args_is_help=True)
+app.add_typer(channel_app, name="channel")
+
+Text = Annotated[str | None, typer.Option()]
+Many = Annotated[list[str] | None, typer.Option()]
+
+
+def _security(ssl: bool, starttls: bool, insecure_plain: bool) -> str | None:
+    chosen = [
+        name for name, on in (("ssl", ssl), ("starttls", starttls), ("plain", insecure_plain)) if on
+    ]
+    if len(chosen) > 1:
+        raise fail("choose one of --ssl, --starttls, --insecure-plain", ExitCode.USAGE)
+    if chosen == ["plain"]:
+        typer.echo("warning: --insecure-plain sends the password unencrypted", err=True)
+    return chosen[0] if chosen else None
+
+
+def _secret(ctx: typer.Context, env: str | None, command: str | None, stdin: bool):  # type: ignore[no-untyped-def]
+    """(kind, ref) for the password; never the password in clear."""
+    chosen = [x for x in (env, command, stdin or None) if x]
+    if len(chosen) > 1:
+        raise fail(
+            "choose one of --password-env, --password-command, --password-stdin", ExitCode.USAGE
+        )
+    if env:
+        return "env", env
+    if command:
+        return "command", command
+    if stdin:
+        from tuidesk.credentials import encrypt
+
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise fail("no password on standard input", ExitCode.USAGE)
+        return "stored", encrypt(password, ctx_of(ctx).paths.config)
+    return None
+
+
+def _apply_options(channel, values: dict[str, Any]) -> None:  # type: ignore[no-untyped-def]
+    for key, value in values.items():
+        if value is not None:
+            setattr(channel, key, value)
+
+
+@channel_app.command("add")
+def channel_add(
+    ctx: typer.Context,
+    name: str,
+    host: Annotated[str, typer.Option()],
+    port: Annotated[int, typer.Option()],
+    username: Annotated[str, typer.Option()],
+    ssl: Annotated[bool, typer.Option("--ssl", help="Implicit TLS (IMAPS, usually 993).")] = False,
+    starttls: Annotated[bool, typer.Option("--starttls", help="STARTTLS (usually 143).")] = False,
+    insecure_plain: Annotated[
+        bool, typer.Option("--insecure-plain", help="No TLS at all: only when asked for.")
+    ] = False,
+    password_env: Annotated[str | None, typer.Option(help="Variable holding the password.")] = None,
+    password_command: Annotated[
+        str | None, typer.Option(help="Command printing the password, e.g. 'pass show support'.")
+    ] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read it from stdin; stored encrypted.")
+    ] = False,
+    folder: Annotated[list[str] | None, typer.Option(help="Folder to read (repeatable).")] = None,
+    success_folder: Text = None,
+    fail_folder: Text = None,
+    exclusion_folder: Text = None,
+    since: Annotated[str | None, typer.Option(help="Sync start date, YYYY-MM-DD.")] = None,
+    branch: Text = None,
+    queue: Text = None,
+    ca_file: Annotated[str | None, typer.Option(help="PEM of a private CA to trust.")] = None,
+    status: Annotated[str, typer.Option(help="active or draft.")] = "draft",
+) -> None:
+    """Add an IMAP channel."""
+    from tuidesk.storage.channel_state import ChannelError
+    from tuidesk.storage.channels import get_channel, validate
+    from tuidesk.storage.models import Channel
+
+    secret = _secret(ctx, password_env, password_command, password_stdin)
+    if secret is None:
+        raise fail(
+            "a password is needed: --password-env, --password-command or --password-stdin", 2
+        )
+    if status not in ("active", "draft"):
+        raise fail("--status is active or draft", ExitCode.USAGE)
+    channel = Channel(
+        name=name, kind="imap", host=host, port=port, username=username,
+        security=_security(ssl, starttls, insecure_plain) or "ssl",
+        secret_kind=secret[0], secret_ref=secret[1], folders=folder or ["INBOX"],
+        success_folder=success_folder, fail_folder=fail_folder, exclusion_folder=exclusion_folder,
+        since=_date(since), branch=branch, queue=queue, ca_file=_ca_file(ca_file), status=status,
+    )  # fmt: skip
+    try:
+        validate(channel)
+        with ctx_of(ctx).session() as session:
+            try:
+                get_channel(session, name)
+                raise fail(f"a channel named {name!r} exists already")
+            except ChannelError:
+                session.add(channel)
+    except ChannelError as exc:
+        raise fail(str(exc), ExitCode.USAGE) from exc
+    typer.echo(f"added channel {name} ({status})")
+
+
+def _date(text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise fail(f"--since {text!r} is not YYYY-MM-DD", ExitCode.USAGE) from exc
+
+
+def _ca_file(path: str | None) -> str | None:
+    if path is None:
+        return None
+    if not os.path.isfile(path):
+        raise fail(f"--ca-file {path}: no such file", ExitCode.USAGE)
+    return os.path.abspath(path)
+
+
+@channel_app.command("edit")
+def channel_edit(
+    ctx: typer.Context,
+    name: str,
+    host: Text = None,
+    port: Annotated[int | None, typer.Option()] = None,
+    username: Text = None,
+    ssl: Annotated[bool, typer.Option("--ssl")] = False,
+    starttls: Annotated[bool, typer.Option("--starttls")] = False,
+    insecure_plain: Annotated[bool, typer.Option("--insecure-plain")] = False,
+    password_env: Text = None,
+    password_command: Text = None,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
+    folder: Many = None,
+    success_folder: Text = None,
+    fail_folder: Text = None,
+    exclusion_folder: Text = None,
+    since: Text = None,
+    branch: Text = None,
+    queue: Text = None,
+    ticket_type: Text = None,
+    ca_file: Text = None,
+    reply_to: Text = None,
+    status: Annotated[str | None, typer.Option(help="draft, active or paused.")] = None,
+    max_tries: Annotated[int | None, typer.Option()] = None,
+    cooloff_minutes: Annotated[int | None, typer.Option()] = None,
+    skip_window: Annotated[
+        list[str] | None, typer.Option(help="HH:MM-HH:MM when not to connect (repeatable).")
+    ] = None,
+    timeout_ms: Annotated[int | None, typer.Option()] = None,
+    allowed_domain: Many = None,
+    autoreply_keyword: Many = None,
+    autoreply_sender: Many = None,
+    alias: Annotated[list[str] | None, typer.Option(help="ALIAS=PRIMARY (repeatable).")] = None,
+    attach_original: Annotated[
+        bool | None, typer.Option("--attach-original/--no-attach-original")
+    ] = None,
+) -> None:
+    """Change a channel; list options replace the whole list."""
+    from tuidesk.storage.channel_state import ChannelError
+    from tuidesk.storage.channels import get_channel, validate
+
+    secret = _secret(ctx, password_env, password_command, password_stdin)
+    aliases = None
+    if alias is not None:
+        pairs = [a.split("=", 1) for a in alias]
+        if any(len(p) != 2 for p in pairs):
+            raise fail("--alias takes ALIAS=PRIMARY", ExitCode.USAGE)
+        aliases = {a.strip().lower(): b.strip().lower() for a, b in pairs}
+    try:
+        with ctx_of(ctx).session() as session:
+            channel = get_channel(session, name)
+            _apply_options(
+                channel,
+                {
+                    "host": host, "port": port, "username": username,
+                    "security": _security(ssl, starttls, insecure_plain),
+                    "secret_kind": secret[0] if secret else None,
+                    "secret_ref": secret[1] if secret else None,
+                    "folders": folder, "success_folder": success_folder, "fail_folder": fail_folder,
+                    "exclusion_folder": exclusion_folder, "since": _date(since), "branch": branch,
+                    "queue": queue, "ticket_type": ticket_type, "ca_file": _ca_file(ca_file),
+                    "reply_to": reply_to, "status": status, "max_tries": max_tries,
+                    "cooloff_minutes": cooloff_minutes, "skip_windows": skip_window,
+                    "timeout_ms": timeout_ms, "allowed_domains": allowed_domain,
+                    "autoreply_keywords": autoreply_keyword, "autoreply_senders": autoreply_sender,
+                    "aliases": aliases, "attach_original": attach_original,
+                },
+            )  # fmt: skip
+            if status in ("active", "paused", "draft"):
+                channel.failures, channel.cooloff_until = 0, None
+            validate(channel)
+            session.add(channel)
+    except ChannelError as exc:
+        raise fail(str(exc), ExitCode.USAGE) from exc
+    typer.echo(f"saved channel {name}")
+
+
+@channel_app.command("list")
+def channel_list(
+    ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False
+) -> None:
+    """Channels with their status and last error."""
+    from tuidesk.storage.channels import channel_dict, list_channels
+
+    with ctx_of(ctx).session() as session:
+        rows = [channel_dict(c) for c in list_channels(session)]
+    if as_json:
+        print_json(rows)
+        return
+    for r in rows:
+        where = f"{r['username']}@{r['host']}:{r['port']}" if r["kind"] == "imap" else r["kind"]
+        error = f"  last error: {r['last_error']}" if r["last_error"] else ""
+        typer.echo(f"{r['name']:<16} {r['status']:<8} {where}{error}")
+
+
+@channel_app.command("show")
+def channel_show(
+    ctx: typer.Context, name: str, as_json: Annotated[bool, typer.Option("--json")] = False
+) -> None:
+    """Every setting of a channel; the password is masked."""
+    from tuidesk.storage.channel_state import ChannelError
+    from tuidesk.storage.channels import channel_dict, get_channel
+
+    try:
+        with ctx_of(ctx).session() as session:
+            data = channel_dict(get_channel(session, name))
+    except ChannelError as exc:
+        raise fail(str(exc)) from exc
+    if as_json:
+        print_json(data)
+        return
+    for key, value in data.items():
+        typer.echo(f"{key + ':':<20} {value}")
+
+
+@channel_app.command("remove")
+def channel_remove(ctx: typer.Context, name: str) -> None:
+    """Remove a channel (its tickets stay)."""
+    from tuidesk.storage.channel_state import ChannelError
+    from tuidesk.storage.channels import get_channel
+
+    try:
+        with ctx_of(ctx).session() as session:
+            session.delete(get_channel(session, name))
+    except ChannelError as exc:
+        raise fail(str(exc)) from exc
+    typer.echo(f"removed channel {name}")
+
+
+@channel_app.command("test")
+def channel_test(
+    ctx: typer.Context, name: str, as_json: Annotated[bool, typer.Option("--json")] = False
+) -> None:
+    """Connect, TLS, log in, list folders and check them; say which step failed and why."""
+    from tuidesk.sources.imap import load_imap_channels, test_channel
+
+    c = ctx_of(ctx)
+    channels = load_imap_channels(c.engine, [name])
+    if not channels:
+        raise fail(f"no IMAP channel named {name!r}")
+    result = test_channel(channels[0], c.paths.config)
+    if as_json:
+        print_json(result)
+    else:
+        for step in result["steps"]:
+            typer.echo(f"{'ok' if step['ok'] else 'FAILED':<7} {step['step']:<13} {step['detail']}")
+    if not result["ok"]:
+        raise typer.Exit(ExitCode.FAILURE)
+
+
+@app.command()
+def poll(
+    ctx: typer.Context,
+    names: Annotated[list[str] | None, typer.Argument(metavar="[NAME]...")] = None,
+    max_messages: Annotated[
+        int | None, typer.Option("--max", help="At most N messages per channel.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """One pass over the active channels, for cron. Exit 1 when any channel failed."""
+    from tuidesk.sources.imap import Poller, load_imap_channels
+
+    c = ctx_of(ctx)
+    channels = load_imap_channels(c.engine, names or None)
+    missing = set(names or ()) - {ch.name for ch in channels}
+    if missing:
+        raise fail(f"no IMAP channel named {', '.join(sorted(missing))}", ExitCode.USAGE)
+    holder = f"{socket.gethostname()}:{os.getpid()}"
+    poller = Poller(c.engine, c.blobs, c.paths.config, holder)
+    polled = [poller.poll(ch, max_messages) for ch in channels]
+    results = [p.as_dict() for p in polled]
+    if as_json:
+        print_json({"channels": results})
+    else:
+        for p, r in zip(polled, results, strict=True):
+            state = f"skipped: {p.skipped}" if p.skipped else ("ok" if r["ok"] else "FAILED")
+            counts = ", ".join(
+                f"{r[k]} {k}"
+                for k in ("fetched", "created", "commented", "ignored", "duplicates", "quarantined")
+            )
+            typer.echo(
+                f"{r['name']}: {state}; {counts}" + (f"; {r['error']}" if r["error"] else "")
+            )
+    if not all(r["ok"] for r in results):
+        raise typer.Exit(ExitCode.FAILURE)
