@@ -16,11 +16,17 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/tuidesk
 
-# Servers the tests start on 127.0.0.1 (PostgreSQL); installed from apt when missing.
+# Servers the tests start on 127.0.0.1 (PostgreSQL, Dovecot IMAP); installed from apt when
+# missing. Debian may try to start its own dovecot service: ours never meets it (private
+# base_dir, 127.0.0.1, high ports).
 servers:
 	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
 		$(SUDO) apt-get update -q && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q postgresql; \
+	fi
+	@if ! [ -x /usr/sbin/dovecot ] && ! command -v dovecot >/dev/null 2>&1; then \
+		$(SUDO) apt-get update -q && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q dovecot-imapd; \
 	fi
 
 test: $(STAMP) servers

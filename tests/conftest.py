@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.servers.dovecot import DovecotServer, dovecot_fixture
 from tests.servers.postgres import PostgresServer
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
@@ -45,6 +46,11 @@ def postgres() -> Iterator[PostgresServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def dovecot() -> Iterator[DovecotServer]:
+    yield from dovecot_fixture()
 
 
 @pytest.fixture(scope="session")

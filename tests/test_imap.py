@@ -1,0 +1,249 @@
+"""IMAP channels against a real Dovecot: poll for cron, folder moves, crash safety, leases,
+failures and `channel test`."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta
+
+import pytest
+
+from tests.engine.conftest import mail
+
+_users = itertools.count()
+
+
+@pytest.fixture
+def mailbox(dovecot, cli):  # type: ignore[no-untyped-def]
+    """A fresh Dovecot user per test, its password in the CLI's environment."""
+    user = f"u{os.getpid()}x{next(_users)}"
+    dovecot.add_user(user, f"pw-{user}")
+    cli.env["TUIDESK_TEST_PW"] = f"pw-{user}"
+    cli("branch", "add", "Support", "--key", "SUP", "--address", "support@example.com")
+    return user
+
+
+def add_channel(cli, dovecot, user, *extra, name="support"):  # type: ignore[no-untyped-def]
+    cli("channel", "add", name, "--host", "127.0.0.1", "--port", str(dovecot.imaps_port),
+        "--ssl", "--ca-file", dovecot.ca_file, "--username", user,
+        "--password-env", "TUIDESK_TEST_PW", "--status", "active", *extra)  # fmt: skip
+
+
+def poll(cli, *args, check=True) -> dict:  # type: ignore[no-untyped-def]
+    proc = cli("poll", "--json", *args, check=check)
+    return {c["name"]: c for c in json.loads(proc.stdout)["channels"]}
+
+
+def folder_uids(dovecot, user, folder) -> dict[int, list]:  # type: ignore[no-untyped-def]
+    c = dovecot.client(user)
+    try:
+        if not c.folder_exists(folder):
+            return {}
+        c.select_folder(folder, readonly=True)
+        uids = c.search()
+        return (
+            {uid: data[b"FLAGS"] for uid, data in c.fetch(uids, ["FLAGS"]).items()} if uids else {}
+        )
+    finally:
+        c.logout()
+
+
+def tickets(cli) -> list[dict]:  # type: ignore[no-untyped-def]
+    return json.loads(cli("ticket", "list", "--json").stdout)
+
+
+FIRST = mail("From: Alice <alice@customer.test>\nMessage-ID: <a1@customer.test>\nSubject: Printer")
+REPLY = mail(
+    "From: alice@customer.test\nMessage-ID: <a2@customer.test>\nIn-Reply-To: <a1@customer.test>\n"
+    "Subject: Re: Printer",
+    "It is a LaserJet.\n\nOn Mon, 2 Nov 2026, Alice wrote:\n> Printer\n",
+)
+AUTO = mail("From: bob@customer.test\nAuto-Submitted: auto-replied\nSubject: Out of Office")
+NO_SENDER = mail("To: support@example.com\nSubject: who sent this")
+
+
+def test_new_mail_becomes_tickets_and_each_outcome_moves_to_its_folder(cli, dovecot, mailbox):
+    add_channel(cli, dovecot, mailbox, "--success-folder", "Done",
+                "--exclusion-folder", "Ignored", "--fail-folder", "Failed")  # fmt: skip
+    for raw in (FIRST, AUTO, NO_SENDER):
+        dovecot.append(mailbox, "INBOX", raw)
+    result = poll(cli)["support"]
+    assert result == {
+        "name": "support", "ok": True, "fetched": 3, "created": 1, "commented": 0,
+        "ignored": 1, "duplicates": 0, "quarantined": 1, "error": None,
+    }  # fmt: skip
+    dovecot.append(mailbox, "INBOX", REPLY)
+    assert poll(cli)["support"]["commented"] == 1
+    (ticket,) = tickets(cli)
+    assert (ticket["ref"], ticket["channel"]) == ("SUP-1", "support")
+    shown = json.loads(cli("ticket", "show", "SUP-1", "--json").stdout)
+    assert [m["body"] for m in shown["messages"]][1] == "It is a LaserJet."
+    assert folder_uids(dovecot, mailbox, "INBOX") == {}
+    done = folder_uids(dovecot, mailbox, "Done")
+    assert len(done) == 2 and all(b"\\Seen" not in flags for flags in done.values())
+    assert len(folder_uids(dovecot, mailbox, "Ignored")) == 1
+    assert len(folder_uids(dovecot, mailbox, "Failed")) == 1
+
+
+def test_without_move_folders_mail_stays_and_is_not_fetched_again(cli, dovecot, mailbox):
+    add_channel(cli, dovecot, mailbox)
+    dovecot.append(mailbox, "INBOX", FIRST)
+    assert poll(cli)["support"]["created"] == 1
+    again = poll(cli)["support"]
+    assert (again["fetched"], again["created"]) == (0, 0)
+    assert len(folder_uids(dovecot, mailbox, "INBOX")) == 1
+
+
+def test_a_new_uidvalidity_rescans_and_dedup_keeps_one_ticket_per_mail(cli, dovecot, mailbox):
+    add_channel(cli, dovecot, mailbox, "--folder", "Support")
+    dovecot.append(mailbox, "Support", FIRST)
+    assert poll(cli)["support"]["created"] == 1
+    c = dovecot.client(mailbox)
+    c.delete_folder("Support")
+    c.logout()
+    dovecot.append(mailbox, "Support", FIRST)
+    dovecot.append(mailbox, "Support", mail("From: carol@customer.test\nSubject: Scanner"))
+    result = poll(cli)["support"]
+    assert (result["fetched"], result["duplicates"], result["created"]) == (2, 1, 1)
+
+
+def test_a_poller_killed_mid_batch_loses_and_duplicates_nothing(cli, dovecot, mailbox):
+    add_channel(cli, dovecot, mailbox, "--success-folder", "Done")
+    total = 130
+    c = dovecot.client(mailbox)
+    for i in range(total):
+        c.append("INBOX", mail(f"From: c{i}@customer.test\nMessage-ID: <k{i}@c>\nSubject: n{i}"))
+    c.logout()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tuidesk", "poll"], env=cli.env, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(folder_uids(dovecot, mailbox, "Done")) == 0:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    # The lease of the dead poller must expire before a new poll may take the channel.
+    rerun = poll(cli)["support"]
+    if rerun["fetched"] == 0:
+        time.sleep(31)
+        rerun = poll(cli)["support"]
+    titles = [t["title"] for t in tickets(cli)]
+    assert sorted(titles) == sorted(f"n{i}" for i in range(total))
+    assert folder_uids(dovecot, mailbox, "INBOX") == {}
+    assert len(folder_uids(dovecot, mailbox, "Done")) == total
+
+
+def test_two_pollers_at_once_give_no_duplicates(cli, dovecot, mailbox):
+    add_channel(cli, dovecot, mailbox)
+    c = dovecot.client(mailbox)
+    for i in range(40):
+        c.append("INBOX", mail(f"From: c{i}@customer.test\nMessage-ID: <t{i}@c>\nSubject: t{i}"))
+    c.logout()
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tuidesk", "poll", "--json"],
+            env=cli.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )  # fmt: skip
+        for _ in range(2)
+    ]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    created = sum(json.loads(o[0])["channels"][0]["created"] for o in outs)
+    assert created == 40 and len(tickets(cli)) == 40
+
+
+def test_a_wrong_password_makes_the_channel_failing_and_the_others_still_run(cli, dovecot, mailbox):
+    add_channel(cli, dovecot, mailbox, name="good")
+    cli.env["TUIDESK_BAD_PW"] = "wrong"
+    cli("channel", "add", "bad", "--host", "127.0.0.1", "--port", str(dovecot.imap_port),
+        "--starttls", "--ca-file", dovecot.ca_file, "--username", mailbox,
+        "--password-env", "TUIDESK_BAD_PW", "--status", "active")  # fmt: skip
+    dovecot.append(mailbox, "INBOX", FIRST)
+    for attempt in range(3):
+        proc = cli("poll", "--json", check=False)
+        results = {c["name"]: c for c in json.loads(proc.stdout)["channels"]}
+        assert proc.returncode == 1
+        assert results["bad"]["ok"] is False and "login" in results["bad"]["error"]
+        assert results["good"]["ok"] is True
+        assert results["good"]["created"] == (1 if attempt == 0 else 0)
+    bad = json.loads(cli("channel", "show", "bad", "--json").stdout)
+    assert (bad["status"], bad["failures"]) == ("failing", 3)
+    assert "wrong" not in json.dumps(bad)
+    cooled = poll(cli, check=False)["bad"]
+    assert cooled["ok"] is True and cooled["fetched"] == 0  # cooling off: not even tried
+
+
+def test_a_skip_window_is_respected(cli, dovecot, mailbox):
+    now = datetime.now().astimezone()
+    window = f"{now:%H:%M}-{(now + timedelta(minutes=2)):%H:%M}"
+    add_channel(cli, dovecot, mailbox)
+    cli("channel", "edit", "support", "--skip-window", window)
+    dovecot.append(mailbox, "INBOX", FIRST)
+    result = poll(cli)["support"]
+    assert (result["ok"], result["fetched"]) == (True, 0)
+    assert b"skipped: skip window" in cli("poll").stdout
+    assert tickets(cli) == []
+
+
+def test_max_limits_how_many_mails_one_pass_takes(cli, dovecot, mailbox):
+    add_channel(cli, dovecot, mailbox)
+    for i in range(5):
+        dovecot.append(mailbox, "INBOX", mail(f"From: c{i}@x.test\nSubject: m{i}"))
+    assert poll(cli, "--max", "2")["support"]["fetched"] == 2
+    assert poll(cli)["support"]["fetched"] == 3
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_channel_test_names_the_step_that_failed(cli, dovecot, mailbox):
+    def test(name):  # type: ignore[no-untyped-def]
+        proc = cli("channel", "test", name, "--json", check=False)
+        return proc.returncode, json.loads(proc.stdout)
+
+    add_channel(cli, dovecot, mailbox, "--status", "draft", name="imaps")
+    cli("channel", "add", "starttls", "--host", "127.0.0.1", "--port", str(dovecot.imap_port),
+        "--starttls", "--ca-file", dovecot.ca_file, "--username", mailbox,
+        "--password-env", "TUIDESK_TEST_PW", "--success-folder", "Done")  # fmt: skip
+    for name in ("imaps", "starttls"):
+        code, result = test(name)
+        assert code == 0 and result["ok"] and result["failed_step"] is None, result
+        assert [s["step"] for s in result["steps"]] == [
+            "dns", "connect", "tls", "login", "folders", "move folders"
+        ]  # fmt: skip
+    assert "will be created" in test("starttls")[1]["steps"][-1]["detail"]
+
+    cli("channel", "edit", "imaps", "--ca-file", dovecot.other_ca_file)
+    code, result = test("imaps")
+    assert (code, result["failed_step"]) == (1, "tls") and "certificate" in result["error"]
+
+    cli.env["TUIDESK_TEST_PW"] = "not-the-password"
+    code, result = test("starttls")
+    assert (code, result["failed_step"]) == (1, "login") and "refused" in result["error"]
+    assert "not-the-password" not in json.dumps(result)
+
+    cli("channel", "edit", "starttls", "--port", str(_closed_port()))
+    code, result = test("starttls")
+    assert (code, result["failed_step"], result["error"]) == (1, "connect", "connection refused")
+
+    cli("channel", "edit", "starttls", "--host", "no-such-host.invalid")
+    assert test("starttls")[1]["failed_step"] == "dns"
+
+    cli("channel", "edit", "starttls", "--host", "127.0.0.1", "--port", str(dovecot.imap_port),
+        "--folder", "Nope")  # fmt: skip
+    cli.env["TUIDESK_TEST_PW"] = dovecot.password(mailbox)
+    code, result = test("starttls")
+    assert result["failed_step"] == "folders" and "Nope" in result["error"]
+
+
+def _closed_port() -> int:
+    from tests.servers.postgres import free_port
+
+    return free_port()
