@@ -247,3 +247,37 @@ def _closed_port() -> int:
     from tests.servers.postgres import free_port
 
     return free_port()
+
+
+def _ticket_count(cli) -> int:  # type: ignore[no-untyped-def]
+    return len(tickets(cli))
+
+
+def test_watch_turns_mail_into_tickets_as_it_arrives_and_stops_on_sigterm(cli, dovecot, mailbox):
+    add_channel(cli, dovecot, mailbox, "--success-folder", "Done")
+    dovecot.append(mailbox, "INBOX", FIRST)  # waiting before the watcher starts
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "tuidesk", "watch", "support"], env=cli.env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and _ticket_count(cli) < 1:
+            time.sleep(0.2)
+        assert _ticket_count(cli) == 1
+        time.sleep(1)  # let it settle into IDLE
+        dovecot.append(mailbox, "INBOX", mail("From: dan@customer.test\nSubject: Second"))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and _ticket_count(cli) < 2:
+            time.sleep(0.1)
+        assert _ticket_count(cli) == 2
+        # While it watches, a cron poll finds the lease taken and leaves the channel alone.
+        assert poll(cli)["support"]["fetched"] == 0
+    finally:
+        watcher.send_signal(signal.SIGTERM)
+        out, err = watcher.communicate(timeout=30)
+    assert watcher.returncode == 0, err
+    assert b"waiting on IDLE" in err and b"stopped" in err
+    assert len(folder_uids(dovecot, mailbox, "Done")) == 2
+    dovecot.append(mailbox, "INBOX", mail("From: erin@customer.test\nSubject: Third"))
+    assert poll(cli)["support"]["created"] == 1  # the lease was released on the way out

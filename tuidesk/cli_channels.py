@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 
 import typer
@@ -322,3 +322,35 @@ def poll(
             )
     if not all(r["ok"] for r in results):
         raise typer.Exit(ExitCode.FAILURE)
+
+
+@app.command()
+def watch(
+    ctx: typer.Context,
+    names: Annotated[list[str] | None, typer.Argument(metavar="[NAME]...")] = None,
+) -> None:
+    """Keep watching channels (IMAP IDLE where the server has it) until SIGTERM or Ctrl-C."""
+    import signal
+    import threading
+
+    from tuidesk.sources.imap import load_imap_channels
+    from tuidesk.sources.watch import Watcher
+
+    c = ctx_of(ctx)
+    channels = load_imap_channels(c.engine, names or None)
+    missing = set(names or ()) - {ch.name for ch in channels}
+    if missing:
+        raise fail(f"no IMAP channel named {', '.join(sorted(missing))}", ExitCode.USAGE)
+    if not channels:
+        raise fail("no IMAP channels to watch", ExitCode.USAGE)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    holder = f"{socket.gethostname()}:{os.getpid()}"
+
+    def log(line: str) -> None:
+        typer.echo(f"{datetime.now().astimezone():%Y-%m-%d %H:%M:%S} {line}", err=True)
+
+    log(f"watching {', '.join(ch.name for ch in channels)}")
+    Watcher(c.engine, c.blobs, c.paths.config, holder, stop, log).run([ch.name for ch in channels])
+    log("stopped")

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import socket
 import ssl
+import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
+from threading import Event
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -33,6 +36,7 @@ from tuidesk.storage.db import transaction
 from tuidesk.storage.tables import tables
 
 FETCH_BATCH = 50
+LEASE_RENEW_S = 10  # well inside the 30 s a lease lives
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,16 @@ def load_imap_channels(engine: Engine, names: list[str] | None = None) -> list[I
         )  # fmt: skip
         for r in rows
     ]
+
+
+def why_not_now(channel: ImapChannel, now: datetime) -> str | None:
+    """The reason a channel must not be read at this moment, if any."""
+    if channel.status not in ("active", "failing"):
+        return f"status {channel.status}"
+    if cooling_off(channel.cooloff_until, now):
+        return "cooling off after failures"
+    window = in_skip_window(list(channel.skip_windows), now.astimezone())
+    return f"skip window {window}" if window else None
 
 
 class StepFailed(Exception):
@@ -250,16 +264,8 @@ class Poller:
 
     def poll(self, channel: ImapChannel, max_messages: int | None = None) -> PollResult:
         result = PollResult(channel.name)
-        now = datetime.now(UTC)
-        if channel.status not in ("active", "failing"):
-            result.skipped = f"status {channel.status}"
-            return result
-        if cooling_off(channel.cooloff_until, now):
-            result.skipped = "cooling off after failures"
-            return result
-        window = in_skip_window(list(channel.skip_windows), now.astimezone())
-        if window:
-            result.skipped = f"skip window {window}"
+        result.skipped = why_not_now(channel, datetime.now(UTC))
+        if result.skipped:
             return result
         with transaction(self.engine) as conn:
             if not acquire_lease(conn, channel.id, self.holder):
@@ -278,27 +284,67 @@ class Poller:
         return result
 
     def _poll(self, channel: ImapChannel, result: PollResult, max_messages: int | None) -> None:
+        session = MailboxSession(self, channel)
+        try:
+            session.poll(result, max_messages)
+        finally:
+            session.close()
+
+
+class MailboxSession:
+    """One logged-in connection to a channel's mailbox: poll its folders, and (for the
+    watcher) wait on IDLE for new mail between polls."""
+
+    def __init__(self, poller: Poller, channel: ImapChannel) -> None:
         from tuidesk.ingest import Ingestor
 
-        ingestor = Ingestor(self.engine, self.blobs, source="imap", channel=channel.name)
-        client = connect(channel, self.config_dir)
-        try:
-            made: set[str] = set()
-            for folder in channel.folders:
-                left = None if max_messages is None else max_messages - result.fetched
-                if left is not None and left <= 0:
-                    break
-                self._poll_folder(client, channel, folder, ingestor, result, left, made)
-        finally:
-            try:
-                client.logout()
-            except Exception:  # noqa: BLE001 - the connection may already be gone
-                client.shutdown()
+        self.poller = poller
+        self.channel = channel
+        self.ingestor = Ingestor(poller.engine, poller.blobs, source="imap", channel=channel.name)
+        self.client = connect(channel, poller.config_dir)
+        self.made: set[str] = set()
 
-    def _poll_folder(self, client, channel, folder, ingestor, result, left, made) -> None:  # type: ignore[no-untyped-def]
+    def close(self) -> None:
+        try:
+            self.client.logout()
+        except Exception:  # noqa: BLE001 - the connection may already be gone
+            self.client.shutdown()
+
+    def wait_for_mail(self, seconds: float, stop: Event, renew: Callable[[], None]) -> bool:
+        """IDLE on the first folder for up to `seconds`; True once the server announces mail.
+        Without IDLE, just wait: the caller polls at an interval instead."""
+        client = self.client
+        if not client.has_capability("IDLE"):
+            stop.wait(seconds)
+            return False
+        client.select_folder(self.channel.folders[0])
+        client.idle()
+        try:
+            deadline = time.monotonic() + seconds
+            renewed = time.monotonic()
+            while not stop.is_set() and time.monotonic() < deadline:
+                responses = client.idle_check(timeout=1)
+                if any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses):
+                    return True
+                if time.monotonic() - renewed > LEASE_RENEW_S:
+                    renew()
+                    renewed = time.monotonic()
+            return False
+        finally:
+            client.idle_done()
+
+    def poll(self, result: PollResult, max_messages: int | None = None) -> None:
+        for folder in self.channel.folders:
+            left = None if max_messages is None else max_messages - result.fetched
+            if left is not None and left <= 0:
+                break
+            self._poll_folder(folder, result, left)
+
+    def _poll_folder(self, folder: str, result: PollResult, left: int | None) -> None:
+        client, channel, engine = self.client, self.channel, self.poller.engine
         info = client.select_folder(folder)
         uidvalidity = int(info[b"UIDVALIDITY"])
-        with self.engine.connect() as conn:
+        with engine.connect() as conn:
             position = folder_position(conn, channel.id, folder)
         last_uid = position[1] if position and position[0] == uidvalidity else 0
         criteria: list[Any] = ["UID", f"{last_uid + 1}:*"]
@@ -312,7 +358,7 @@ class Poller:
             fetched = client.fetch(batch, ["BODY.PEEK[]"])
             present = [u for u in batch if u in fetched]
             raws = [fetched[u][b"BODY[]"] for u in present]
-            outcomes = list(ingestor.ingest_many(raws, batch=len(raws)))
+            outcomes = list(self.ingestor.ingest_many(raws, batch=len(raws)))
             result.fetched += len(raws)
             moves: dict[str, list[int]] = {}
             for uid, outcome in zip(present, outcomes, strict=True):
@@ -321,17 +367,18 @@ class Poller:
                 if target and target != folder:
                     moves.setdefault(target, []).append(uid)
             for target, target_uids in moves.items():
-                self._move(client, target_uids, target, made)
-            with transaction(self.engine) as conn:
+                self._move(target_uids, target)
+            with transaction(engine) as conn:
                 save_folder_position(conn, channel.id, folder, uidvalidity, batch[-1])
-                acquire_lease(conn, channel.id, self.holder)
+                acquire_lease(conn, channel.id, self.poller.holder)
 
-    def _move(self, client, uids: list[int], target: str, made: set[str]) -> None:  # type: ignore[no-untyped-def]
+    def _move(self, uids: list[int], target: str) -> None:
         """MOVE where the server has it, else COPY, flag \\Deleted and expunge those UIDs."""
-        if target not in made:
+        client = self.client
+        if target not in self.made:
             if not client.folder_exists(target):
                 client.create_folder(target)
-            made.add(target)
+            self.made.add(target)
         if client.has_capability("MOVE"):
             client.move(uids, target)
             return

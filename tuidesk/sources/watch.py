@@ -1,0 +1,124 @@
+"""`tuidesk watch`: a daemon that keeps each channel's mailbox open and waits on IMAP IDLE, so
+a mail becomes a ticket seconds after it lands. Servers without IDLE are polled at an interval.
+Each channel has its own thread and connection; one failing never stops the others."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from tuidesk.sources.imap import (
+    MailboxSession,
+    Poller,
+    PollResult,
+    explain,
+    load_imap_channels,
+    why_not_now,
+)
+from tuidesk.storage.blobs import BlobStore
+from tuidesk.storage.channel_state import (
+    acquire_lease,
+    record_failure,
+    record_success,
+    release_lease,
+)
+from tuidesk.storage.db import transaction
+
+# RFC 2177: clients should re-issue IDLE at least every 29 minutes; servers drop it at 30.
+IDLE_RENEW_S = 25 * 60
+POLL_INTERVAL_S = 60
+NOT_NOW_WAIT_S = 30
+BACKOFF_S = (2, 5, 15, 30, 60, 120, 300)
+
+
+class Watcher:
+    def __init__(
+        self,
+        engine: Engine,
+        blobs: BlobStore,
+        config_dir: Path,
+        holder: str,
+        stop: threading.Event,
+        log: Callable[[str], None],
+    ) -> None:
+        self.poller = Poller(engine, blobs, config_dir, holder)
+        self.engine = engine
+        self.holder = holder
+        self.stop = stop
+        self.log = log
+
+    def run(self, names: list[str]) -> None:
+        threads = [
+            threading.Thread(target=self._watch, args=(name,), name=f"watch-{name}", daemon=True)
+            for name in names
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            while thread.is_alive():  # a timed join lets signal handlers run promptly
+                thread.join(timeout=0.5)
+
+    def _channel(self, name: str):  # type: ignore[no-untyped-def]
+        found = load_imap_channels(self.engine, [name])
+        return found[0] if found else None
+
+    def _watch(self, name: str) -> None:
+        """Connect, poll, IDLE, repeat; on errors back off and reconnect."""
+        failures = 0
+        while not self.stop.is_set():
+            channel = self._channel(name)
+            if channel is None:
+                self.log(f"{name}: channel removed, no longer watching")
+                return
+            reason = why_not_now(channel, datetime.now(UTC))
+            if reason:
+                self.stop.wait(NOT_NOW_WAIT_S)
+                continue
+            with transaction(self.engine) as conn:
+                leased = acquire_lease(conn, channel.id, self.holder)
+            if not leased:
+                self.stop.wait(NOT_NOW_WAIT_S / 3)
+                continue
+            try:
+                self._session(name, channel)
+                failures = 0
+            except Exception as exc:  # noqa: BLE001 - log, count, back off, reconnect
+                failures += 1
+                with transaction(self.engine) as conn:
+                    record_failure(conn, channel.id, explain(exc))
+                delay = BACKOFF_S[min(failures, len(BACKOFF_S)) - 1]
+                self.log(f"{name}: {explain(exc)}; reconnecting in {delay} s")
+                self.stop.wait(delay)
+            finally:
+                with transaction(self.engine) as conn:
+                    release_lease(conn, channel.id, self.holder)
+
+    def _session(self, name: str, channel) -> None:  # type: ignore[no-untyped-def]
+        session = MailboxSession(self.poller, channel)
+        channel_id = channel.id
+        idle = session.client.has_capability("IDLE")
+        self.log(f"{name}: connected, {'waiting on IDLE' if idle else 'polling'}")
+        try:
+            while not self.stop.is_set():
+                result = PollResult(name)
+                session.poll(result)
+                with transaction(self.engine) as conn:
+                    record_success(conn, channel.id)
+                if result.fetched:
+                    counts = ", ".join(f"{n} {k}" for k, n in sorted(result.counts.items()))
+                    self.log(f"{name}: {result.fetched} fetched: {counts}")
+                channel = self._channel(name)
+                if channel is None or why_not_now(channel, datetime.now(UTC)):
+                    return
+                wait = IDLE_RENEW_S if idle and len(channel.folders) == 1 else POLL_INTERVAL_S
+                session.wait_for_mail(wait, self.stop, lambda: self._renew(channel_id))
+        finally:
+            session.close()
+
+    def _renew(self, channel_id: int) -> None:
+        with transaction(self.engine) as conn:
+            acquire_lease(conn, channel_id, self.holder)
