@@ -281,3 +281,45 @@ def test_watch_turns_mail_into_tickets_as_it_arrives_and_stops_on_sigterm(cli, d
     assert len(folder_uids(dovecot, mailbox, "Done")) == 2
     dovecot.append(mailbox, "INBOX", mail("From: erin@customer.test\nSubject: Third"))
     assert poll(cli)["support"]["created"] == 1  # the lease was released on the way out
+
+
+def test_watch_reconnects_with_backoff_once_the_password_is_right(cli, dovecot, mailbox, tmp_path):
+    secret = tmp_path / "pw"
+    secret.write_text("wrong\n")
+    cli("channel", "add", "support", "--host", "127.0.0.1", "--port", str(dovecot.imaps_port),
+        "--ssl", "--ca-file", dovecot.ca_file, "--username", mailbox,
+        "--password-command", f"cat {secret}", "--status", "active")  # fmt: skip
+    cli("channel", "edit", "support", "--max-tries", "10")
+    dovecot.append(mailbox, "INBOX", FIRST)
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "tuidesk", "watch"], env=cli.env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            shown = json.loads(cli("channel", "show", "support", "--json").stdout)
+            if shown["failures"]:
+                break
+            time.sleep(0.2)
+        assert shown["failures"] >= 1 and "login" in shown["last_error"]
+        secret.write_text(dovecot.password(mailbox) + "\n")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and _ticket_count(cli) < 1:
+            time.sleep(0.2)
+        assert _ticket_count(cli) == 1
+    finally:
+        watcher.send_signal(signal.SIGINT)
+        _, err = watcher.communicate(timeout=30)
+    assert watcher.returncode == 0
+    assert b"reconnecting in 2 s" in err
+    assert json.loads(cli("channel", "show", "support", "--json").stdout)["failures"] == 0
+
+
+def test_the_sync_start_date_leaves_older_mail_alone(cli, dovecot, mailbox):
+    add_channel(cli, dovecot, mailbox)
+    cli("channel", "edit", "support", "--since", "2099-01-01")
+    dovecot.append(mailbox, "INBOX", FIRST)
+    assert poll(cli)["support"]["fetched"] == 0
+    cli("channel", "edit", "support", "--since", "2000-01-01")
+    assert poll(cli)["support"]["created"] == 1
