@@ -36,6 +36,7 @@ test: $(STAMP) servers
 
 bench: $(STAMP) servers
 	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench.imap
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
