@@ -323,3 +323,43 @@ def test_the_sync_start_date_leaves_older_mail_alone(cli, dovecot, mailbox):
     assert poll(cli)["support"]["fetched"] == 0
     cli("channel", "edit", "support", "--since", "2000-01-01")
     assert poll(cli)["support"]["created"] == 1
+
+
+def test_watch_picks_up_mail_that_lands_between_its_poll_and_its_idle(cli, dovecot, mailbox):
+    """The race: a mail that arrives while the watcher is busy with an earlier one is counted
+    by the SELECT before IDLE, and IDLE never announces it. A large first mail keeps the
+    watcher busy; the second lands meanwhile."""
+    from sqlalchemy import text
+
+    from tuidesk.storage.db import make_engine
+
+    add_channel(cli, dovecot, mailbox)
+    engine = make_engine(cli.env["TUIDESK_DATABASE_URL"])
+
+    def count() -> int:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT count(*) FROM ticket")).scalar_one()
+
+    log = "line of a large log file\n" * 400_000
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "tuidesk", "watch"], env=cli.env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    client = dovecot.client(mailbox)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and b"IDLE" not in watcher.stderr.peek(4096):
+            time.sleep(0.05)
+        for n in range(2):
+            client.append("INBOX", mail(f"From: big@x.test\nSubject: big {n}", log))
+            time.sleep(0.7)  # Dovecot announces after 0.5 s; the watcher is now busy with it
+            client.append("INBOX", mail(f"From: r{n}@x.test\nSubject: second {n}"))
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and count() < 2 * (n + 1):
+                time.sleep(0.05)
+            assert count() == 2 * (n + 1), f"round {n}: the second mail was not picked up"
+    finally:
+        client.logout()
+        watcher.send_signal(signal.SIGTERM)
+        watcher.wait(timeout=30)
+        engine.dispose()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
-from itertools import islice
+from itertools import chain, islice
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -94,7 +94,9 @@ class Ingestor:
     def _analysed_in_worker(
         self, chunks: Iterator[list[bytes]]
     ) -> Iterator[tuple[list[bytes], list[Analysis]]]:
-        """Double buffering: the worker analyses chunk n+1 while the caller writes chunk n."""
+        """Double buffering: the worker analyses chunk n+1 while the caller writes chunk n.
+        The worker is spawned, not forked: a forked child would inherit this process's
+        database and IMAP sockets and, outliving a killed parent, keep its transaction open."""
         import multiprocessing
         from concurrent.futures import Future, ProcessPoolExecutor
         from concurrent.futures.process import BrokenProcessPool
@@ -106,10 +108,16 @@ class Ingestor:
             except BrokenProcessPool:
                 return [self.analyse(raw) for raw in chunk]
 
-        context = multiprocessing.get_context("fork")
+        first = next(chunks, None)
+        second = next(chunks, None)
+        if second is None:  # one batch: starting a worker would cost more than it saves
+            if first:
+                yield first, [self.analyse(raw) for raw in first]
+            return
+        context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(1, mp_context=context) as pool:
             pending: tuple[list[bytes], Future] | None = None
-            for chunk in chunks:
+            for chunk in chain([first, second], chunks):
                 future = pool.submit(_analyse_chunk, chunk, self.rules, self.channel)
                 if pending:
                     yield pending[0], analysed(*pending)

@@ -11,7 +11,7 @@ import socket
 import ssl
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from tuidesk.credentials import SecretError, resolve
+from tuidesk.storage.apply import Outcome
 from tuidesk.storage.blobs import BlobStore
 from tuidesk.storage.channel_state import (
     acquire_lease,
@@ -295,11 +296,15 @@ class MailboxSession:
     """One logged-in connection to a channel's mailbox: poll its folders, and (for the
     watcher) wait on IDLE for new mail between polls."""
 
-    def __init__(self, poller: Poller, channel: ImapChannel) -> None:
+    def __init__(self, poller: Poller, channel: ImapChannel, *, parallel: bool = True) -> None:
         from tuidesk.ingest import Ingestor
 
         self.poller = poller
         self.channel = channel
+        # Analyse in a second process while fetching and writing (not from the watcher's
+        # threads: forking a threaded process is unsafe, and IDLE brings mail one at a time).
+        self.parallel = parallel
+        self.polled_to: dict[str, int] = {}
         self.ingestor = Ingestor(poller.engine, poller.blobs, source="imap", channel=channel.name)
         self.client = connect(channel, poller.config_dir)
         self.made: set[str] = set()
@@ -317,7 +322,10 @@ class MailboxSession:
         if not client.has_capability("IDLE"):
             stop.wait(seconds)
             return False
-        client.select_folder(self.channel.folders[0])
+        folder = self.channel.folders[0]
+        info = client.select_folder(folder)
+        if int(info.get(b"UIDNEXT", 1)) - 1 > self.polled_to.get(folder, 0):
+            return True  # arrived after the poll's SEARCH: IDLE would never announce it
         client.idle()
         try:
             deadline = time.monotonic() + seconds
@@ -341,36 +349,64 @@ class MailboxSession:
             self._poll_folder(folder, result, left)
 
     def _poll_folder(self, folder: str, result: PollResult, left: int | None) -> None:
-        client, channel, engine = self.client, self.channel, self.poller.engine
+        client, channel = self.client, self.channel
         info = client.select_folder(folder)
         uidvalidity = int(info[b"UIDVALIDITY"])
-        with engine.connect() as conn:
+        with self.poller.engine.connect() as conn:
             position = folder_position(conn, channel.id, folder)
         last_uid = position[1] if position and position[0] == uidvalidity else 0
         criteria: list[Any] = ["UID", f"{last_uid + 1}:*"]
         if channel.since:
             criteria += ["SINCE", channel.since]
-        uids = sorted(u for u in client.search(criteria) if u > last_uid)
-        if left is not None:
-            uids = uids[:left]
-        for start in range(0, len(uids), FETCH_BATCH):
-            batch = uids[start : start + FETCH_BATCH]
-            fetched = client.fetch(batch, ["BODY.PEEK[]"])
-            present = [u for u in batch if u in fetched]
-            raws = [fetched[u][b"BODY[]"] for u in present]
-            outcomes = list(self.ingestor.ingest_many(raws, batch=len(raws)))
-            result.fetched += len(raws)
-            moves: dict[str, list[int]] = {}
-            for uid, outcome in zip(present, outcomes, strict=True):
-                result.counts[outcome.action] += 1
-                target = channel.target_folder(outcome.settled)
-                if target and target != folder:
-                    moves.setdefault(target, []).append(uid)
-            for target, target_uids in moves.items():
-                self._move(target_uids, target)
-            with transaction(engine) as conn:
-                save_folder_position(conn, channel.id, folder, uidvalidity, batch[-1])
-                acquire_lease(conn, channel.id, self.poller.holder)
+        found = sorted(u for u in client.search(criteria) if u > last_uid)
+        uids = found if left is None else found[:left]
+        # Everything below UIDNEXT was looked at (polled, or older than --since), unless
+        # --max cut the list short: then only up to the last one taken.
+        seen = int(info.get(b"UIDNEXT", 1)) - 1
+        self.polled_to[folder] = max([seen, *found]) if uids == found else uids[-1]
+        present: list[int] = []
+
+        def bodies() -> Iterator[bytes]:
+            """FETCH lazily, a batch at a time, so fetching overlaps analysing."""
+            for start in range(0, len(uids), FETCH_BATCH):
+                batch = uids[start : start + FETCH_BATCH]
+                fetched = client.fetch(batch, ["BODY.PEEK[]"])
+                for uid in batch:
+                    if uid in fetched:
+                        present.append(uid)
+                        yield fetched[uid][b"BODY[]"]
+
+        parallel = self.parallel and len(uids) > FETCH_BATCH
+        outcomes = self.ingestor.ingest_many(bodies(), batch=FETCH_BATCH, parallel=parallel)
+        committed: list[tuple[int, Outcome]] = []
+        for n, outcome in enumerate(outcomes):
+            committed.append((present[n], outcome))
+            if len(committed) == FETCH_BATCH:
+                self._settle(folder, uidvalidity, committed, result)
+                committed = []
+        if committed:
+            self._settle(folder, uidvalidity, committed, result)
+
+    def _settle(
+        self,
+        folder: str,
+        uidvalidity: int,
+        committed: list[tuple[int, Outcome]],
+        result: PollResult,
+    ) -> None:
+        """After a batch is committed: move its messages, then save how far the folder is read."""
+        moves: dict[str, list[int]] = {}
+        for uid, outcome in committed:
+            result.fetched += 1
+            result.counts[outcome.action] += 1
+            target = self.channel.target_folder(outcome.settled)
+            if target and target != folder:
+                moves.setdefault(target, []).append(uid)
+        for target, target_uids in moves.items():
+            self._move(target_uids, target)
+        with transaction(self.poller.engine) as conn:
+            save_folder_position(conn, self.channel.id, folder, uidvalidity, committed[-1][0])
+            acquire_lease(conn, self.channel.id, self.poller.holder)
 
     def _move(self, uids: list[int], target: str) -> None:
         """MOVE where the server has it, else COPY, flag \\Deleted and expunge those UIDs."""

@@ -98,7 +98,7 @@ class Watcher:
                     release_lease(conn, channel.id, self.holder)
 
     def _session(self, name: str, channel) -> None:  # type: ignore[no-untyped-def]
-        session = MailboxSession(self.poller, channel)
+        session = MailboxSession(self.poller, channel, parallel=False)
         channel_id = channel.id
         idle = session.client.has_capability("IDLE")
         self.log(f"{name}: connected, {'waiting on IDLE' if idle else 'polling'}")
