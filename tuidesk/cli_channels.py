@@ -287,6 +287,22 @@ def channel_test(
         raise typer.Exit(ExitCode.FAILURE)
 
 
+def _imap_channels(ctx: typer.Context, names: list[str] | None):  # type: ignore[no-untyped-def]
+    """The named IMAP channels (all of them without names); a name that is none is an error."""
+    from tuidesk.sources.imap import load_imap_channels
+
+    channels = load_imap_channels(ctx_of(ctx).engine, names or None)
+    missing = set(names or ()) - {ch.name for ch in channels}
+    if missing:
+        raise fail(f"no IMAP channel named {', '.join(sorted(missing))}", ExitCode.USAGE)
+    return channels
+
+
+def _holder() -> str:
+    """Who holds a lease: unique across processes and hosts."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 @app.command()
 def poll(
     ctx: typer.Context,
@@ -297,15 +313,11 @@ def poll(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """One pass over the active channels, for cron. Exit 1 when any channel failed."""
-    from tuidesk.sources.imap import Poller, load_imap_channels
+    from tuidesk.sources.imap import Poller
 
     c = ctx_of(ctx)
-    channels = load_imap_channels(c.engine, names or None)
-    missing = set(names or ()) - {ch.name for ch in channels}
-    if missing:
-        raise fail(f"no IMAP channel named {', '.join(sorted(missing))}", ExitCode.USAGE)
-    holder = f"{socket.gethostname()}:{os.getpid()}"
-    poller = Poller(c.engine, c.blobs, c.paths.config, holder)
+    channels = _imap_channels(ctx, names)
+    poller = Poller(c.engine, c.blobs, c.paths.config, _holder())
     polled = [poller.poll(ch, max_messages) for ch in channels]
     results = [p.as_dict() for p in polled]
     if as_json:
@@ -333,20 +345,16 @@ def watch(
     import signal
     import threading
 
-    from tuidesk.sources.imap import load_imap_channels
     from tuidesk.sources.watch import Watcher
 
     c = ctx_of(ctx)
-    channels = load_imap_channels(c.engine, names or None)
-    missing = set(names or ()) - {ch.name for ch in channels}
-    if missing:
-        raise fail(f"no IMAP channel named {', '.join(sorted(missing))}", ExitCode.USAGE)
+    channels = _imap_channels(ctx, names)
     if not channels:
         raise fail("no IMAP channels to watch", ExitCode.USAGE)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    holder = f"{socket.gethostname()}:{os.getpid()}"
+    holder = _holder()
 
     def log(line: str) -> None:
         typer.echo(f"{datetime.now().astimezone():%Y-%m-%d %H:%M:%S} {line}", err=True)
