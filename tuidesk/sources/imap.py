@@ -12,7 +12,7 @@ import ssl
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
 from pathlib import Path
 from threading import Event
@@ -37,6 +37,7 @@ from tuidesk.storage.db import transaction
 from tuidesk.storage.tables import tables
 
 FETCH_BATCH = 50
+_TUPLES = ("folders", "skip_windows")
 LEASE_RENEW_S = 10  # well inside the 30 s a lease lives
 
 
@@ -84,27 +85,9 @@ def load_imap_channels(engine: Engine, names: list[str] | None = None) -> list[I
         if names:
             query = query.where(channel.c.name.in_(names))
         rows = conn.execute(query).all()
+    columns = [f.name for f in fields(ImapChannel)]
     return [
-        ImapChannel(
-            id=r.id,
-            name=r.name,
-            host=r.host,
-            port=r.port,
-            security=r.security,
-            username=r.username,
-            secret_kind=r.secret_kind,
-            secret_ref=r.secret_ref,
-            ca_file=r.ca_file,
-            timeout_ms=r.timeout_ms,
-            folders=tuple(r.folders),
-            success_folder=r.success_folder,
-            fail_folder=r.fail_folder,
-            exclusion_folder=r.exclusion_folder,
-            since=r.since,
-            status=r.status,
-            cooloff_until=r.cooloff_until,
-            skip_windows=tuple(r.skip_windows),
-        )  # fmt: skip
+        ImapChannel(**{n: tuple(r._mapping[n]) if n in _TUPLES else r._mapping[n] for n in columns})
         for r in rows
     ]
 
