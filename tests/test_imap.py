@@ -363,3 +363,30 @@ def test_watch_picks_up_mail_that_lands_between_its_poll_and_its_idle(cli, dovec
         watcher.send_signal(signal.SIGTERM)
         watcher.wait(timeout=30)
         engine.dispose()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_watch_follows_rule_and_setting_changes_made_while_it_runs(cli, dovecot, mailbox):
+    add_channel(cli, dovecot, mailbox, "--success-folder", "Done")
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "tuidesk", "watch"], env=cli.env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        dovecot.append(mailbox, "INBOX", FIRST)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and _ticket_count(cli) < 1:
+            time.sleep(0.2)
+        cli("branch", "add", "Sales", "--key", "SAL", "--address", "sales@example.com")
+        cli("channel", "edit", "support", "--success-folder", "Handled")
+        time.sleep(1)
+        dovecot.append(mailbox, "INBOX", mail("From: f@x.test\nTo: sales@example.com\nSubject: q"))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and _ticket_count(cli) < 2:
+            time.sleep(0.2)
+        assert [t["ref"] for t in tickets(cli)] == ["SAL-2", "SUP-1"]
+        assert len(folder_uids(dovecot, mailbox, "Handled")) == 1
+        assert len(folder_uids(dovecot, mailbox, "Done")) == 1
+    finally:
+        watcher.send_signal(signal.SIGTERM)
+        watcher.wait(timeout=30)

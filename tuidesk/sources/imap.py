@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
 from pathlib import Path
 from threading import Event
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, select
 
@@ -35,6 +35,9 @@ from tuidesk.storage.channel_state import (
 )
 from tuidesk.storage.db import transaction
 from tuidesk.storage.tables import tables
+
+if TYPE_CHECKING:
+    from tuidesk.ingest import Ingestor
 
 FETCH_BATCH = 50
 _TUPLES = ("folders", "skip_windows")
@@ -280,15 +283,12 @@ class MailboxSession:
     watcher) wait on IDLE for new mail between polls."""
 
     def __init__(self, poller: Poller, channel: ImapChannel, *, parallel: bool = True) -> None:
-        from tuidesk.ingest import Ingestor
-
         self.poller = poller
         self.channel = channel
-        # Analyse in a second process while fetching and writing (not from the watcher's
-        # threads: forking a threaded process is unsafe, and IDLE brings mail one at a time).
+        # Analyse large batches in a second process while fetching and writing. The watcher
+        # does not: IDLE brings mail a few at a time, not worth starting a process for.
         self.parallel = parallel
         self.polled_to: dict[str, int] = {}
-        self.ingestor = Ingestor(poller.engine, poller.blobs, source="imap", channel=channel.name)
         self.client = connect(channel, poller.config_dir)
         self.made: set[str] = set()
 
@@ -325,13 +325,21 @@ class MailboxSession:
             client.idle_done()
 
     def poll(self, result: PollResult, max_messages: int | None = None) -> None:
+        """One pass over the folders, with the rules as they are now: a watcher that runs for
+        days sees a branch or a filter added while it waited."""
+        from tuidesk.ingest import Ingestor
+
+        poller = self.poller
+        ingestor = Ingestor(poller.engine, poller.blobs, source="imap", channel=self.channel.name)
         for folder in self.channel.folders:
             left = None if max_messages is None else max_messages - result.fetched
             if left is not None and left <= 0:
                 break
-            self._poll_folder(folder, result, left)
+            self._poll_folder(ingestor, folder, result, left)
 
-    def _poll_folder(self, folder: str, result: PollResult, left: int | None) -> None:
+    def _poll_folder(
+        self, ingestor: Ingestor, folder: str, result: PollResult, left: int | None
+    ) -> None:
         client, channel = self.client, self.channel
         info = client.select_folder(folder)
         uidvalidity = int(info[b"UIDVALIDITY"])
@@ -360,7 +368,7 @@ class MailboxSession:
                         yield fetched[uid][b"BODY[]"]
 
         parallel = self.parallel and len(uids) > FETCH_BATCH
-        outcomes = self.ingestor.ingest_many(bodies(), batch=FETCH_BATCH, parallel=parallel)
+        outcomes = ingestor.ingest_many(bodies(), batch=FETCH_BATCH, parallel=parallel)
         committed: list[tuple[int, Outcome]] = []
         for n, outcome in enumerate(outcomes):
             committed.append((present[n], outcome))

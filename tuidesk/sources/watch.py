@@ -104,16 +104,19 @@ class Watcher:
         self.log(f"{name}: connected, {'waiting on IDLE' if idle else 'polling'}")
         try:
             while not self.stop.is_set():
+                # Settings may have changed while we waited: never poll with stale ones.
+                current = self._channel(name)
+                if current is None or why_not_now(current, datetime.now(UTC)):
+                    return
+                if current != channel:
+                    return  # reconnect with the new settings
                 result = PollResult(name)
                 session.poll(result)
                 with transaction(self.engine) as conn:
-                    record_success(conn, channel.id)
+                    record_success(conn, channel_id)
                 if result.fetched:
                     counts = ", ".join(f"{n} {k}" for k, n in sorted(result.counts.items()))
                     self.log(f"{name}: {result.fetched} fetched: {counts}")
-                channel = self._channel(name)
-                if channel is None or why_not_now(channel, datetime.now(UTC)):
-                    return
                 wait = IDLE_RENEW_S if idle and len(channel.folders) == 1 else POLL_INTERVAL_S
                 session.wait_for_mail(wait, self.stop, lambda: self._renew(channel_id))
         finally:
