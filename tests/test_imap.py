@@ -128,7 +128,8 @@ def test_a_poller_killed_mid_batch_loses_and_duplicates_nothing(cli, dovecot, ma
     while time.monotonic() < deadline and len(folder_uids(dovecot, mailbox, "Done")) == 0:
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    assert proc.wait() == -signal.SIGKILL, "the poller finished before it could be killed"
+    assert len(folder_uids(dovecot, mailbox, "INBOX")) > 0, "nothing was left for the rerun"
     # The lease of the dead poller must expire before a new poll may take the channel.
     rerun = poll(cli)["support"]
     if rerun["fetched"] == 0:
