@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import OperationalError
 
 if TYPE_CHECKING:
@@ -85,13 +85,5 @@ def _unavailable_on_error() -> Iterator[None]:
     again' (the pipe exits 75)."""
     try:
         yield
-    except OperationalError as exc:
-        raise DatabaseUnavailable(str(exc.orig) if exc.orig else str(exc)) from exc
-
-
-def check_connection(engine: Engine) -> None:
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
     except OperationalError as exc:
         raise DatabaseUnavailable(str(exc.orig) if exc.orig else str(exc)) from exc
