@@ -52,9 +52,15 @@ def export_config(session: Session) -> str:
         for tt in session.exec(select(TicketType))
     ]
     doc["channel"] = [_channel_entry(c) for c in session.exec(select(Channel))]
-    doc["agent"] = [a.model_dump(exclude={"id"}) for a in session.exec(select(Agent))]
+    doc["agent"] = [_fields(a, exclude={"id"}) for a in session.exec(select(Agent))]
     lines = "\n".join(f"#   {key}: {help_}" for key, (_, help_) in SETTINGS.items())
     return HEADER + lines + "\n\n" + tomli_w.dumps({k: v for k, v in doc.items() if v})
+
+
+def _fields(row: Agent | Channel, exclude: set[str]) -> dict[str, Any]:
+    """A row's fields in declaration order: model_dump's order depends on how the row was
+    loaded, and an export should read the same every time."""
+    return {k: getattr(row, k) for k in type(row).model_fields if k not in exclude}
 
 
 # Runtime state, not configuration.
@@ -64,7 +70,7 @@ _CHANNEL_STATE = {"id", "failures", "last_error", "last_error_at", "cooloff_unti
 def _channel_entry(channel: Channel) -> dict[str, Any]:
     """A stored secret only opens with this machine's key: it is left out, env and command
     references travel with the file."""
-    entry = _drop_none(channel.model_dump(exclude=_CHANNEL_STATE))
+    entry = _drop_none(_fields(channel, exclude=_CHANNEL_STATE))
     if channel.secret_kind == "stored":
         entry.pop("secret_kind")
         entry.pop("secret_ref")
