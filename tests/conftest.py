@@ -15,6 +15,7 @@ import pytest
 
 from tests.servers.dovecot import DovecotServer, dovecot_fixture
 from tests.servers.postgres import PostgresServer
+from tests.servers.smtp import SmtpServer, smtp_fixture
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 _counter = itertools.count()
@@ -51,6 +52,18 @@ def postgres() -> Iterator[PostgresServer]:
 @pytest.fixture(scope="session")
 def dovecot() -> Iterator[DovecotServer]:
     yield from dovecot_fixture()
+
+
+@pytest.fixture(scope="session")
+def smtp_starttls() -> Iterator[SmtpServer]:
+    """aiosmtpd on 127.0.0.1: STARTTLS, AUTH only after TLS. Shared: tests `clear()` it."""
+    yield from smtp_fixture("starttls")
+
+
+@pytest.fixture(scope="session")
+def smtp_ssl() -> Iterator[SmtpServer]:
+    """aiosmtpd on 127.0.0.1 with implicit TLS and AUTH required."""
+    yield from smtp_fixture("ssl")
 
 
 @pytest.fixture(scope="session")

@@ -95,7 +95,10 @@ def test_dry_run_writes_nothing_and_explains_each_step(desk):
     text = desk("pipe", "--dry-run", input=raw).stdout.decode()
     assert "action: created" in text and "sent to sales@example.com" in text
     decision = pipe(desk, raw, "--dry-run")
-    assert decision["branch"] == "SAL" and [s["step"] for s in decision["steps"]][-1] == "map"
+    assert decision["branch"] == "SAL" and [s["step"] for s in decision["steps"]][-2:] == [
+        "map",
+        "acknowledge",
+    ]
     assert json.loads(desk("ticket", "list", "--json").stdout) == []
 
 

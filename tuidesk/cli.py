@@ -68,6 +68,24 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 
+def print_fields(data: dict[str, Any], as_json: bool) -> None:
+    """A `show` command's output: JSON, or one `key: value` line each."""
+    if as_json:
+        print_json(data)
+        return
+    for key, value in data.items():
+        typer.echo(f"{key + ':':<20} {value}")
+
+
+def print_steps(result: dict[str, Any], as_json: bool) -> None:
+    """A `test` command's output: each connection step, ok or FAILED, with why."""
+    if as_json:
+        print_json(result)
+        return
+    for step in result["steps"]:
+        typer.echo(f"{'ok' if step['ok'] else 'FAILED':<7} {step['step']:<13} {step['detail']}")
+
+
 def fail(message: str, code: ExitCode = ExitCode.FAILURE) -> typer.Exit:
     typer.echo(f"tuidesk: {message}", err=True)
     return typer.Exit(int(code))
@@ -428,7 +446,7 @@ def config_import(ctx: typer.Context, file: Path) -> None:
 
 
 # Command groups that live in their own modules register on `app` when imported.
-from tuidesk import cli_channels  # noqa: E402, F401
+from tuidesk import cli_channels, cli_outbound  # noqa: E402, F401
 
 
 def main() -> None:

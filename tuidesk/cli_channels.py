@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from tuidesk.cli import app, ctx_of, fail, print_json
+from tuidesk.cli import app, ctx_of, fail, print_fields, print_json, print_steps
 from tuidesk.exit_codes import ExitCode
 
 channel_app = typer.Typer(help="Mailboxes that mail is read from.", no_args_is_help=True)
@@ -173,10 +173,14 @@ def channel_edit(
     attach_original: Annotated[
         bool | None, typer.Option("--attach-original/--no-attach-original")
     ] = None,
+    outgoing: Annotated[
+        str | None, typer.Option(help="Outgoing channel for replies ('' for the default).")
+    ] = None,
 ) -> None:
     """Change a channel; list options replace the whole list."""
     from tuidesk.storage.channel_state import ChannelError
     from tuidesk.storage.channels import get_channel, validate
+    from tuidesk.storage.outgoing import OutgoingError, get_outgoing
 
     secret = _secret(ctx, password_env, password_command, password_stdin)
     aliases = None
@@ -205,6 +209,11 @@ def channel_edit(
                     "aliases": aliases, "attach_original": attach_original,
                 },
             )  # fmt: skip
+            if outgoing is not None:
+                try:
+                    channel.outgoing = get_outgoing(session, outgoing).name if outgoing else None
+                except OutgoingError as exc:
+                    raise ChannelError(str(exc)) from exc
             if status in ("active", "paused", "draft"):
                 channel.failures, channel.cooloff_until = 0, None
             validate(channel)
@@ -245,11 +254,7 @@ def channel_show(
             data = channel_dict(get_channel(session, name))
     except ChannelError as exc:
         raise fail(str(exc)) from exc
-    if as_json:
-        print_json(data)
-        return
-    for key, value in data.items():
-        typer.echo(f"{key + ':':<20} {value}")
+    print_fields(data, as_json)
 
 
 @channel_app.command("remove")
@@ -278,11 +283,7 @@ def channel_test(
     if not channels:
         raise fail(f"no IMAP channel named {name!r}")
     result = test_channel(channels[0], c.paths.config)
-    if as_json:
-        print_json(result)
-    else:
-        for step in result["steps"]:
-            typer.echo(f"{'ok' if step['ok'] else 'FAILED':<7} {step['step']:<13} {step['detail']}")
+    print_steps(result, as_json)
     if not result["ok"]:
         raise typer.Exit(ExitCode.FAILURE)
 

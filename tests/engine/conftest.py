@@ -27,6 +27,8 @@ class MemoryLookup:
     message_ids: dict[str, tuple[int, str]] = field(default_factory=dict)
     seen: dict[str, int | None] = field(default_factory=dict)
     agents: set[str] = field(default_factory=set)
+    ours: set[str] = field(default_factory=set)  # Message-IDs of mail we sent
+    acks: list[tuple[str, datetime]] = field(default_factory=list)  # (recipient, when)
 
     def add_ticket(
         self,
@@ -63,6 +65,12 @@ class MemoryLookup:
 
     def is_agent(self, email: str) -> bool:
         return email.lower() in self.agents
+
+    def is_our_message(self, message_id: str) -> bool:
+        return message_id in self.ours
+
+    def acknowledgements_since(self, email: str, since: datetime) -> int:
+        return sum(1 for to, when in self.acks if to == email.lower() and when >= since)
 
 
 @pytest.fixture

@@ -259,7 +259,7 @@ def test_the_sender_becomes_the_requester_with_the_name_kept(rules, lookup):
 def test_dry_run_output_names_the_rule_behind_every_step(rules, lookup):
     d = run(mail("From: a@b.test\nTo: sales@example.com\nSubject: x"), rules, lookup).as_dict()
     assert [s["step"] for s in d["steps"]] == [
-        "dedupe", "parse", "classify", "filter", "route", "thread", "map"
+        "dedupe", "parse", "classify", "filter", "route", "thread", "map", "acknowledge"
     ]  # fmt: skip
     assert all(s["rule"] for s in d["steps"])
 

@@ -11,9 +11,7 @@ instance never meets a system Dovecot."""
 from __future__ import annotations
 
 import contextlib
-import datetime
 import grp
-import ipaddress
 import math
 import os
 import pwd
@@ -28,9 +26,9 @@ import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from tests.servers.certs import HOST, write_cert
 from tests.servers.postgres import free_port
 
-HOST = "127.0.0.1"
 _GREETING_TIMEOUT = 30.0
 
 
@@ -44,67 +42,6 @@ def dovecot_binary() -> str:
 def dovecot_version(binary: str) -> str:
     out = subprocess.run([binary, "--version"], capture_output=True, text=True, check=True)
     return out.stdout.split()[0]
-
-
-def _write_cert(directory: Path, name: str, common_name: str) -> tuple[Path, Path]:
-    """A self-signed certificate that is its own CA, valid for localhost and 127.0.0.1."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.datetime.now(datetime.UTC)
-    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address(HOST))]
-            ),
-            critical=False,
-        )
-        .add_extension(ski, critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False
-        )
-        .sign(key, hashes.SHA256())
-    )
-    cert_path = directory / f"{name}.pem"
-    key_path = directory / f"{name}.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    key_path.chmod(0o600)
-    return cert_path, key_path
 
 
 _CONFIG = """\
@@ -222,8 +159,8 @@ class DovecotServer:
         for sub in ("run", "state", "home", "tls", "users"):
             (self.root / sub).mkdir()
         tls = self.root / "tls"
-        self._cert, self._key = _write_cert(tls, "server", "localhost")
-        self._other_ca, other_key = _write_cert(tls, "other-ca", "tuidesk other CA")
+        self._cert, self._key = write_cert(tls, "server", "localhost")
+        self._other_ca, other_key = write_cert(tls, "other-ca", "tuidesk other CA")
         other_key.unlink()
         for name in self.users:
             self._write_user(name)

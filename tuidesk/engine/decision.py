@@ -76,6 +76,8 @@ class Decision:
     attach_original: bool = False
     channel: str | None = None
     first_outcome: str | None = None
+    acknowledge: bool = False  # queue an acknowledgement to the requester of the new ticket
+    bounced_message_ids: tuple[str, ...] = ()  # our mails this bounce reports as undelivered
 
     def as_dict(self) -> dict[str, Any]:
         """The whole decision, as `pipe --dry-run` prints it."""
@@ -91,6 +93,7 @@ class Decision:
             "requester": self.requester.as_dict() if self.requester else None,
             "fields": vars(self.fields) if self.fields else None,
             "body": self.body,
+            "acknowledge": self.acknowledge,
             "attachments": [
                 {"filename": a.filename, "content_type": a.content_type, "size": len(a.data)}
                 for a in (self.mail.attachments if self.mail else [])
@@ -112,3 +115,9 @@ class Lookup(Protocol):
     ) -> TicketRef | None: ...
 
     def is_agent(self, email: str) -> bool: ...
+
+    def is_our_message(self, message_id: str) -> bool:
+        """True when we sent a mail with this Message-ID: it has come back to us."""
+
+    def acknowledgements_since(self, email: str, since: datetime) -> int:
+        """How many acknowledgements went to this address since then."""

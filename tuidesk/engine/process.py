@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from tuidesk.engine.acknowledge import acknowledge
 from tuidesk.engine.classify import MachineVerdict, classify_machine_mail
 from tuidesk.engine.decision import Action, Decision, Lookup, Step, TicketFields
 from tuidesk.engine.fields import map_fields, priority_from_headers
@@ -132,6 +133,11 @@ def resolve(
         decision.action, decision.reason = Action.QUARANTINED, analysis.quarantine
         return decision
     assert mail is not None
+    if mail.message_id and lookup.is_our_message(mail.message_id):
+        decision.action = Action.IGNORED
+        decision.reason = f"mail loop: our own message {mail.message_id} came back"
+        steps.append(Step("loop", "ignored", decision.reason))
+        return decision
     verdict = analysis.verdict
     if verdict:
         ticket = (
@@ -141,6 +147,7 @@ def resolve(
         )
         if ticket:
             decision.action, decision.ticket, decision.direction = Action.COMMENTED, ticket, "note"
+            decision.bounced_message_ids = verdict.original_message_ids
             decision.reason = f"bounce of our mail on {ticket.ref}: {verdict.reason}"
             decision.body = mail.text
             decision.requester = mail.sender
@@ -169,6 +176,8 @@ def resolve(
     decision.attach_original = rules.attach_original or bool(channel and channel.attach_original)
     decision.reason = f"new ticket in {decision.branch.key}"
     steps.extend(map_step)
+    decision.acknowledge, ack_step = acknowledge(mail.sender, rules, lookup, now)
+    steps.append(ack_step)
     return decision
 
 

@@ -57,6 +57,8 @@ class RuleSet:
     default_ticket_type: str | None = None
     field_defaults: dict[str, Any] = field(default_factory=dict)
     attach_original: bool = False
+    acknowledge: bool = False
+    ack_max_per_hour: int = 3
     ticket_types: dict[str, tuple[CustomFieldRule, ...]] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
 

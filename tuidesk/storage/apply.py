@@ -211,4 +211,11 @@ def apply_decision(
         )
     if files:
         conn.execute(insert(t.attachment), files)
+    if decision.acknowledge or decision.bounced_message_ids:
+        from tuidesk.storage import outbox  # only then: the pipe starts faster without it
+
+        if decision.acknowledge:
+            outbox.queue_acknowledgement(conn, ticket_id, mail.message_id, now)
+        if decision.bounced_message_ids:
+            outbox.mark_bounced(conn, decision.bounced_message_ids, decision.reason)
     return Outcome(action.value, ref, decision.reason)

@@ -8,7 +8,10 @@ from typing import Any
 from sqlmodel import Session, select
 
 from tuidesk.storage.branches import BranchError, get_branch, list_branches, save_branch
-from tuidesk.storage.models import Agent, Channel, CustomField, Queue, TicketType
+from tuidesk.storage.channel_state import ChannelError
+from tuidesk.storage.channels import validate as validate_channel
+from tuidesk.storage.models import Agent, Channel, CustomField, OutgoingChannel, Queue, TicketType
+from tuidesk.storage.outgoing import OutgoingError, list_outgoing, save_outgoing
 from tuidesk.storage.settings import SETTINGS, get_settings, set_setting
 
 HEADER = """\
@@ -52,12 +55,13 @@ def export_config(session: Session) -> str:
         for tt in session.exec(select(TicketType))
     ]
     doc["channel"] = [_channel_entry(c) for c in session.exec(select(Channel))]
+    doc["outgoing"] = [_channel_entry(o) for o in list_outgoing(session)]
     doc["agent"] = [_fields(a, exclude={"id"}) for a in session.exec(select(Agent))]
     lines = "\n".join(f"#   {key}: {help_}" for key, (_, help_) in SETTINGS.items())
     return HEADER + lines + "\n\n" + tomli_w.dumps({k: v for k, v in doc.items() if v})
 
 
-def _fields(row: Agent | Channel, exclude: set[str]) -> dict[str, Any]:
+def _fields(row: Agent | Channel | OutgoingChannel, exclude: set[str]) -> dict[str, Any]:
     """A row's fields in declaration order: model_dump's order depends on how the row was
     loaded, and an export should read the same every time."""
     return {k: getattr(row, k) for k in type(row).model_fields if k not in exclude}
@@ -67,7 +71,7 @@ def _fields(row: Agent | Channel, exclude: set[str]) -> dict[str, Any]:
 _CHANNEL_STATE = {"id", "failures", "last_error", "last_error_at", "cooloff_until"}
 
 
-def _channel_entry(channel: Channel) -> dict[str, Any]:
+def _channel_entry(channel: Channel | OutgoingChannel) -> dict[str, Any]:
     """A stored secret only opens with this machine's key: it is left out, env and command
     references travel with the file."""
     entry = _drop_none(_fields(channel, exclude=_CHANNEL_STATE))
@@ -136,8 +140,31 @@ def import_config(session: Session, text: str) -> dict[str, int]:
             if key not in Channel.model_fields or key == "id":
                 raise ConfigError(f"channel {item['name']!r}: unknown field {key!r}")
             setattr(channel, key, value)
+        try:
+            validate_channel(channel)
+        except ChannelError as exc:
+            raise ConfigError(f"channel {item['name']!r}: {exc}") from exc
         session.add(channel)
     counts["channels"] = len(doc.get("channel", []))
+    for item in doc.get("outgoing", []):
+        found = session.exec(
+            select(OutgoingChannel).where(OutgoingChannel.name == item.get("name"))
+        ).first()
+        values = {k: v for k, v in item.items() if k != "is_default"}
+        unknown = set(values) - set(OutgoingChannel.model_fields) | ({"id"} & set(values))
+        if unknown:
+            raise ConfigError(
+                f"outgoing {item.get('name')!r}: unknown field {sorted(unknown)[0]!r}"
+            )
+        try:
+            out = found or OutgoingChannel(**values)
+            for key, value in values.items():
+                setattr(out, key, value)
+            save_outgoing(session, out, default=bool(item.get("is_default")))
+            session.flush()
+        except (OutgoingError, ValueError) as exc:
+            raise ConfigError(f"outgoing {item.get('name')!r}: {exc}") from exc
+    counts["outgoing"] = len(doc.get("outgoing", []))
     for item in doc.get("agent", []):
         agent = session.exec(select(Agent).where(Agent.email == item["email"])).first()
         agent = agent or Agent(name=item["name"], email=item["email"])

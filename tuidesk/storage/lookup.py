@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import Connection, func, select
 
@@ -14,8 +16,19 @@ from tuidesk.storage.tables import aware, tables
 MAX_TICKET_NUMBER = 2**31 - 1
 
 
+_REF = re.compile(r"^\s*(?:([A-Za-z][A-Za-z0-9]*)-)?(\d+)\s*$")
+
+
 def ticket_ref(key: str, number: int) -> str:
     return f"{key}-{number}"
+
+
+def parse_ref(ref: str) -> tuple[str | None, int] | None:
+    """`SUP-42` or `42`."""
+    match = _REF.match(ref)
+    return (
+        (match.group(1).upper() if match.group(1) else None, int(match.group(2))) if match else None
+    )
 
 
 class StorageLookup:
@@ -80,3 +93,17 @@ class StorageLookup:
         agent = self.t.agent
         query = select(agent.c.id).where(func.lower(agent.c.email) == email.lower())
         return self.conn.execute(query).first() is not None
+
+    def is_our_message(self, message_id: str) -> bool:
+        outbox = self.t.outbox
+        query = select(outbox.c.id).where(outbox.c.message_id == message_id).limit(1)
+        return self.conn.execute(query).first() is not None
+
+    def acknowledgements_since(self, email: str, since: datetime) -> int:
+        outbox = self.t.outbox
+        query = select(func.count()).where(
+            outbox.c.kind == "ack",
+            outbox.c.recipient_key == email.lower(),
+            outbox.c.created_at >= since,
+        )
+        return int(self.conn.execute(query).scalar_one())

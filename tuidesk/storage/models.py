@@ -114,6 +114,33 @@ class Channel(SQLModel, table=True):
     )
     allowed_domains: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     attach_original: bool = False
+    # Replies on its tickets go out through this outgoing channel (None: the one sending from
+    # the same address, else the default).
+    outgoing: str | None = None
+
+
+class OutgoingChannel(SQLModel, table=True):
+    """Where mail goes out: an SMTP server and the From it sends as. The password itself is
+    never stored in clear."""
+
+    __tablename__ = "outgoing_channel"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    host: str
+    port: int
+    security: str = "starttls"
+    username: str | None = None
+    auth_type: str = "password"
+    secret_kind: str | None = Field(default=None, description="env, command or stored")
+    secret_ref: str | None = Field(default=None, description="variable name, command or ciphertext")
+    ca_file: str | None = None
+    from_address: str
+    from_name: str = ""
+    reply_to: str | None = None
+    is_default: bool = False
+    timeout_ms: int = 30000
+    last_error: str | None = None
+    last_error_at: datetime | None = None
 
 
 class FolderState(SQLModel, table=True):
@@ -187,6 +214,33 @@ class Attachment(SQLModel, table=True):
     sha256: str
     content_id: str | None = None
     inline: bool = False
+
+
+class OutboxMail(SQLModel, table=True):
+    """A mail to send, stored whole before any attempt, so nothing is lost to a crash or a
+    server that says "later". `claimed_until` is the sender's lease: a sender that died
+    mid-send leaves the mail to be sent again once it expires."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int | None = Field(default=None, foreign_key="ticket.id", index=True)
+    message_row_id: int | None = Field(default=None, foreign_key="message.id")
+    kind: str = Field(default="reply", description="reply, ack or test")
+    outgoing: str
+    mail_from: str
+    recipients: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    recipient_key: str = Field(default="", index=True, description="lower-cased first recipient")
+    message_id: str = Field(index=True)
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    status: str = Field(default="queued", description="queued, sending, sent or failed")
+    tries: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow)
+    claimed_by: str | None = None
+    claimed_until: datetime | None = None
+    last_error: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None
 
 
 class Setting(SQLModel, table=True):

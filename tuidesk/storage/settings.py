@@ -25,6 +25,17 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "default_ticket_type": (None, "ticket type for new tickets when the channel names none"),
     "field_defaults": ({}, "custom field values for new tickets"),
     "attach_original": (False, "attach the original mail to new tickets as an .eml file"),
+    "acknowledge": (False, "send an acknowledgement when mail opens a ticket"),
+    "ack_subject": ("Received: {title} [{ref}]", "acknowledgement subject; {ref} {title}"),
+    "ack_body": (
+        "Hello {requester_name},\n\nthank you for your message: we have opened ticket {ref},"
+        ' "{title}", and will answer soon. Reply to this mail to add to it.\n',
+        "acknowledgement text; {ref} {title} {requester_name}",
+    ),
+    "ack_max_per_hour": (3, "at most this many acknowledgements per recipient per hour"),
+    "outbox_max_tries": (5, "a mail that failed this many times is marked failed"),
+    "outbox_retry_seconds": ([60, 300, 900, 3600], "wait before each retry; the last repeats"),
+    "message_id_domain": (None, "domain of our Message-IDs; unset = the From address's"),
     "max_message_bytes": (Limits.max_bytes, "larger mail is quarantined"),
     "max_mime_parts": (Limits.max_parts, "mail with more MIME parts is quarantined"),
 }
@@ -72,10 +83,12 @@ def load_rules(conn: Connection) -> RuleSet:
         if row.field_name is not None:
             fields.append(CustomFieldRule(row.field_name, row.kind, row.required, row.default))
     separators = s["reply_separators"]
+    out = t.outgoing_channel
+    sending = [a for row in conn.execute(select(out.c.from_address, out.c.reply_to)) for a in row]
     return RuleSet(
         branches=branches,
         aliases={k.lower(): v.lower() for k, v in s["aliases"].items()},
-        outgoing_addresses=tuple(s["outgoing_addresses"]),
+        outgoing_addresses=tuple(dict.fromkeys([*s["outgoing_addresses"], *filter(None, sending)])),
         allowed_domains=tuple(s["allowed_domains"]),
         blocked_senders=tuple(s["blocked_senders"]),
         autoreply_keywords=tuple(s["autoreply_keywords"]),
@@ -87,6 +100,8 @@ def load_rules(conn: Connection) -> RuleSet:
         default_ticket_type=s["default_ticket_type"],
         field_defaults=dict(s["field_defaults"]),
         attach_original=bool(s["attach_original"]),
+        acknowledge=bool(s["acknowledge"]),
+        ack_max_per_hour=int(s["ack_max_per_hour"]),
         ticket_types={name: tuple(fields) for name, fields in types.items()},
         limits=Limits(int(s["max_message_bytes"]), int(s["max_mime_parts"])),
     )

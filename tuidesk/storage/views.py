@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
 
-from tuidesk.storage.lookup import ticket_ref
+from tuidesk.storage.lookup import parse_ref, ticket_ref
 from tuidesk.storage.models import (
     Agent,
     Attachment,
@@ -21,16 +20,6 @@ from tuidesk.storage.models import (
     Ticket,
     TicketType,
 )
-
-_REF = re.compile(r"^\s*(?:([A-Za-z][A-Za-z0-9]*)-)?(\d+)\s*$")
-
-
-def parse_ref(ref: str) -> tuple[str | None, int] | None:
-    """`SUP-42` or `42`."""
-    match = _REF.match(ref)
-    return (
-        (match.group(1).upper() if match.group(1) else None, int(match.group(2))) if match else None
-    )
 
 
 def _iso(value: datetime | None) -> str | None:
