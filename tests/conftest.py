@@ -138,3 +138,29 @@ class Cli:
 @pytest.fixture
 def cli(_isolated_home: Path, db_url: str) -> Cli:
     return Cli(_isolated_home, db_url)
+
+
+SMTP_PASSWORD = "pw"  # the password tests give the suite's SMTP user `support`
+
+
+def add_outgoing(cli: Cli, server: SmtpServer, name: str = "main", *extra: str) -> None:
+    """`tuidesk outgoing add` for the suite's SMTP server, sending as support@example.com; the
+    password comes from SMTP_PW in the CLI's environment."""
+    server.add_user("support", SMTP_PASSWORD)  # the server is shared: set it every time
+    cli.env.setdefault("SMTP_PW", SMTP_PASSWORD)
+    security = "--ssl" if server.mode == "ssl" else "--starttls"
+    cli(
+        "outgoing", "add", name, "--host", "127.0.0.1", "--port", str(server.port), security,
+        "--username", "support", "--password-env", "SMTP_PW", "--from", "support@example.com",
+        "--name", "Support", "--ca-file", server.ca_file, *extra,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def mailer(cli: Cli, smtp_starttls: SmtpServer) -> Cli:
+    """A Support branch (support@example.com) and the outgoing channel `main` on the suite's
+    STARTTLS server, emptied of earlier tests' mail."""
+    smtp_starttls.clear()
+    cli("branch", "add", "Support", "--key", "SUP", "--address", "support@example.com")
+    add_outgoing(cli, smtp_starttls)
+    return cli

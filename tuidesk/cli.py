@@ -113,7 +113,7 @@ def main_callback(
     if ctx.invoked_subcommand is None:
         from tuidesk.screens.app import run_console
 
-        run_console(ctx.obj.engine)
+        run_console(ctx.obj.engine, ctx.obj.paths.config)
 
 
 @app.command()

@@ -341,16 +341,21 @@ def poll(
 def watch(
     ctx: typer.Context,
     names: Annotated[list[str] | None, typer.Argument(metavar="[NAME]...")] = None,
+    no_send: Annotated[
+        bool, typer.Option("--no-send", help="Do not flush the outbox (another host does).")
+    ] = False,
 ) -> None:
-    """Keep watching channels (IMAP IDLE where the server has it) until SIGTERM or Ctrl-C."""
+    """Keep watching channels (IMAP IDLE where the server has it) and sending the outbox,
+    until SIGTERM or Ctrl-C."""
     import signal
     import threading
 
+    from tuidesk.outbound.worker import run_sender
     from tuidesk.sources.watch import Watcher
 
     c = ctx_of(ctx)
     channels = _imap_channels(ctx, names)
-    if not channels:
+    if not channels and (names or no_send):
         raise fail("no IMAP channels to watch", ExitCode.USAGE)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -360,6 +365,16 @@ def watch(
     def log(line: str) -> None:
         typer.echo(f"{datetime.now().astimezone():%Y-%m-%d %H:%M:%S} {line}", err=True)
 
-    log(f"watching {', '.join(ch.name for ch in channels)}")
+    watched = ", ".join(ch.name for ch in channels) or "no mailboxes"
+    log(f"watching {watched}{'' if no_send else '; sending the outbox'}")
+    sender = None
+    if not no_send:
+        sender = threading.Thread(
+            target=run_sender, args=(c.engine, c.paths.config, holder, stop, log), daemon=True
+        )
+        sender.start()
     Watcher(c.engine, c.blobs, c.paths.config, holder, stop, log).run([ch.name for ch in channels])
+    stop.wait()  # with no mailboxes, the sender alone runs until the signal
+    if sender is not None:
+        sender.join(timeout=30)
     log("stopped")

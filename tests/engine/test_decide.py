@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+import pytest
+
 from tests.engine.conftest import NOW, MemoryLookup, mail
 from tuidesk.engine.decision import Action
 from tuidesk.engine.fields import FALLBACK_TITLE, title_from_subject
@@ -107,6 +109,80 @@ def test_a_bounce_of_a_mail_we_sent_becomes_a_note_on_its_ticket(rules, lookup):
     )
     d = run(raw, rules, lookup)
     assert (d.action, d.direction, d.ticket.ref) == (Action.COMMENTED, "note", "SUP-7")
+    assert d.bounced_message_ids == ("<out-1@example.com>",)  # storage marks that mail failed
+
+
+# --- loops and acknowledgements ------------------------------------------------------------
+
+
+def test_our_own_mail_coming_back_never_opens_a_ticket(rules, lookup):
+    """An alias or a forward that sends our reply back to us: its Message-ID is ours."""
+    lookup.ours.add("<20261123.ab.sup-1@example.com>")
+    raw = mail(
+        "From: Alice <alice@customer.test>\nTo: support@example.com\n"
+        "Message-ID: <20261123.ab.sup-1@example.com>\nSubject: Re: help [SUP-1]"
+    )
+    d = run(raw, rules, lookup)
+    assert d.action is Action.IGNORED and d.reason.startswith("mail loop: our own message")
+
+
+def test_mail_from_an_outgoing_address_is_a_loop(rules, lookup):
+    d = run(mail("From: noreply@example.com\nTo: support@example.com\nSubject: x"), rules, lookup)
+    assert d.action is Action.IGNORED and d.reason.startswith("mail loop")
+
+
+def ack_rules(rules: RuleSet) -> RuleSet:
+    return replace(rules, acknowledge=True, ack_max_per_hour=2)
+
+
+def test_a_new_ticket_is_acknowledged_when_asked(rules, lookup):
+    d = run(mail("From: Alice <alice@customer.test>\nSubject: x"), ack_rules(rules), lookup)
+    step = d.steps[-1]
+    assert d.action is Action.CREATED and d.acknowledge
+    assert (step.step, step.outcome) == ("acknowledge", "yes")
+    assert not run(mail("From: a@customer.test\nSubject: x"), rules, lookup).acknowledge  # off
+
+
+def test_comments_and_machine_mail_are_never_acknowledged(rules, lookup):
+    lookup.add_ticket(5)
+    reply = run(mail("From: alice@customer.test\nSubject: Re: x [SUP-5]"), ack_rules(rules), lookup)
+    assert reply.action is Action.COMMENTED and not reply.acknowledge
+    auto = mail("From: alice@customer.test\nAuto-Submitted: auto-replied\nSubject: Away")
+    assert not run(auto, ack_rules(rules), lookup).acknowledge
+
+
+@pytest.mark.parametrize(
+    "sender",
+    [
+        "noreply@customer.test",
+        "no-reply@customer.test",
+        "do_not_reply@customer.test",
+        "DoNotReply@customer.test",
+        "no-reply+tag@customer.test",
+        "bounces@customer.test",
+    ],
+)
+def test_no_reply_and_system_addresses_get_no_acknowledgement(rules, lookup, sender):
+    d = run(mail(f"From: {sender}\nSubject: Your invoice"), ack_rules(rules), lookup)
+    assert d.action is Action.CREATED and not d.acknowledge
+    assert "no-reply or system" in d.steps[-1].rule
+
+
+@pytest.mark.parametrize("sender", ["mailer-daemon@customer.test", "postmaster@customer.test"])
+def test_mailer_daemons_are_machine_mail_before_any_acknowledgement(rules, lookup, sender):
+    d = run(mail(f"From: {sender}\nSubject: Your invoice"), ack_rules(rules), lookup)
+    assert d.action is Action.IGNORED and not d.acknowledge
+
+
+def test_acknowledgements_stop_at_the_hourly_limit_per_recipient(rules, lookup):
+    lookup.acks += [("alice@customer.test", NOW - timedelta(minutes=m)) for m in (5, 30)]
+    lookup.acks.append(("bob@customer.test", NOW))
+    lookup.acks.append(("carol@customer.test", NOW - timedelta(minutes=61)))
+    ack = ack_rules(rules)
+    alice = run(mail("From: ALICE@customer.test\nSubject: x"), ack, lookup)
+    assert not alice.acknowledge and "had 2 in the last hour (max 2)" in alice.steps[-1].rule
+    assert run(mail("From: bob@customer.test\nSubject: x"), ack, lookup).acknowledge
+    assert run(mail("From: carol@customer.test\nSubject: x"), ack, lookup).acknowledge  # window
 
 
 # --- dedupe and quarantine -----------------------------------------------------------------

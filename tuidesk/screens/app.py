@@ -1,6 +1,12 @@
-"""A minimal console until the console issue: the newest tickets, read-only."""
+"""A minimal console until the console issue: the newest tickets, read-only, and the outbox
+sent in a worker thread while it runs."""
 
 from __future__ import annotations
+
+import os
+import socket
+import threading
+from pathlib import Path
 
 from sqlalchemy import Engine
 from textual.app import App, ComposeResult
@@ -19,9 +25,13 @@ class TuideskApp(App[None]):
         Binding("q", "quit", "Quit", id="quit"),
     ]
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, config_dir: Path | None = None) -> None:
+        """With `config_dir` (where the channels' secrets are), the outbox is sent while the
+        console runs, as `tuidesk watch` does."""
         super().__init__()
         self.engine = engine
+        self.config_dir = config_dir
+        self._stop = threading.Event()
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -32,6 +42,17 @@ class TuideskApp(App[None]):
         table = self.query_one(DataTable)
         table.add_columns("Ref", "Status", "Priority", "Requester", "Title")
         self.action_refresh()
+        if self.config_dir is not None:
+            self.run_worker(self._send_outbox, thread=True, group="engine", name="outbox")
+
+    def on_unmount(self) -> None:
+        self._stop.set()
+
+    def _send_outbox(self) -> None:
+        from tuidesk.outbound.worker import run_sender
+
+        holder = f"{socket.gethostname()}:{os.getpid()}:console"
+        run_sender(self.engine, self.config_dir, holder, self._stop, self.log)  # type: ignore[arg-type]
 
     def action_refresh(self) -> None:
         """Text cells are plain Text objects: mail content is never parsed as Rich markup."""
@@ -55,5 +76,5 @@ class TuideskApp(App[None]):
             )
 
 
-def run_console(engine: Engine) -> None:
-    TuideskApp(engine).run()
+def run_console(engine: Engine, config_dir: Path) -> None:
+    TuideskApp(engine, config_dir=config_dir).run()

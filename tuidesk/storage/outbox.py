@@ -127,12 +127,10 @@ def outgoing_for(conn: Connection, channel_id: int | None, addresses: Sequence[s
             wanted += [a for a in (channel.reply_to, channel.username) if a and "@" in a]
     wanted += list(addresses)
     if wanted:
-        by_address = select(out).where(
-            func.lower(out.c.from_address).in_([a.lower() for a in wanted])
-        )
-        row = conn.execute(by_address.order_by(out.c.id).limit(1)).first()
-        if row:
-            return row
+        keys = [a.lower() for a in wanted]
+        found = conn.execute(select(out).where(func.lower(out.c.from_address).in_(keys))).all()
+        if found:  # the channel's own address first, then the branch's
+            return min(found, key=lambda r: (keys.index(r.from_address.lower()), r.id))
     row = conn.execute(select(out).where(out.c.is_default).order_by(out.c.id).limit(1)).first()
     if row is None:
         raise OutboundError(
