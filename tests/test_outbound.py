@@ -190,11 +190,16 @@ def test_a_reply_goes_out_in_the_customers_thread(desk: Desk) -> None:
         "out", queued["message_id"], "We are on it.\n",
     )  # fmt: skip
     assert [a["filename"] for a in out["attachments"]] == ["invoice.pdf"]
+    assert out["delivery"] == {"status": "sent", "error": None, "tries": 1}
+    assert ticket["messages"][0]["delivery"] is None  # the customer's mail
     assert desk.outbox()[0]["status"] == "sent"
 
-    desk.reply("SUP-1", "Fixed.\n")
+    html = desk.tmp / "fixed.html"
+    html.write_text("<p>Fixed.</p>")
+    desk.reply("SUP-1", "Fixed.\n", "--html-file", str(html))
     desk.send()
     second = received(desk.smtp)
+    assert second.get_body(("html",)).get_content().strip() == "<p>Fixed.</p>"
     assert second["In-Reply-To"] == "<m1@customer.test>"  # still the customer's last message
     assert second["Subject"] == "Re: Printer on fire [SUP-1]"  # no "Re: Re:" growth
 
@@ -288,6 +293,7 @@ def test_a_permanent_refusal_fails_at_once_with_the_answer_on_the_ticket(desk: D
     assert code == 1 and report["failed"] == 1
     (row,) = desk.outbox()
     assert row["status"] == "failed" and "550" in row["error"]
+    assert "[failed: " in desk.cli("ticket", "show", "SUP-1").stdout.decode()
     note = desk.show("SUP-1")["messages"][-1]
     assert (
         note["direction"] == "note" and "550" in note["body"] and "mailbox unknown" in note["body"]

@@ -243,7 +243,11 @@ def ticket_show(
         f"status {ticket['status']}, priority {ticket['priority']}, branch {ticket['branch']}"
     )
     for m in ticket["messages"]:
-        typer.echo(f"\n--- {m['direction']} from {m['from']['email']} at {m['created_at']}")
+        sent = m["delivery"]
+        state = (
+            f" [{sent['status']}{': ' + sent['error'] if sent['error'] else ''}]" if sent else ""
+        )
+        typer.echo(f"\n--- {m['direction']} from {m['from']['email']} at {m['created_at']}{state}")
         typer.echo(strip_controls(m["body"]))
         for a in m["attachments"]:
             typer.echo(f"[attachment] {a['filename']} ({a['content_type']}, {a['size']} bytes)")

@@ -216,6 +216,9 @@ def reply(
     reply_all: Annotated[
         bool, typer.Option("--reply-all", help="Copy the Cc of the message answered.")
     ] = False,
+    html_file: Annotated[
+        Path | None, typer.Option(help="An HTML version of the text, sent beside it.")
+    ] = None,
     as_json: Json = False,
 ) -> None:
     """Reply to a ticket's requester: stored on the ticket and queued, sent by `tuidesk send`."""
@@ -226,11 +229,15 @@ def reply(
     text = _body(body_file, body_stdin)
     c = ctx_of(ctx)
     try:
+        html = html_file.read_text(encoding="utf-8", errors="replace") if html_file else None
+    except OSError as exc:
+        raise fail(f"cannot read {html_file}: {exc}", ExitCode.USAGE) from exc
+    try:
         files = [read_attachment(p) for p in attach or []]
         with transaction(c.engine) as conn:
             queued = queue_reply(
                 conn, c.blobs, ref, text, cc=cc or [], reply_all=reply_all, attachments=files,
-                status=status, quote=quote,
+                status=status, quote=quote, html=html,
             )  # fmt: skip
     except (OutboundError, HeaderInjection) as exc:
         raise fail(str(exc)) from exc

@@ -16,6 +16,7 @@ from tuidesk.storage.models import (
     Channel,
     Contact,
     Message,
+    OutboxMail,
     Queue,
     Ticket,
     TicketType,
@@ -111,6 +112,12 @@ def show_ticket(session: Session, ref: str) -> dict[str, Any] | None:
                 "sha256": att.sha256,
             }
         )
+    delivery = {
+        row.message_row_id: {"status": row.status, "error": row.last_error, "tries": row.tries}
+        for row in session.exec(
+            select(OutboxMail).where(col(OutboxMail.message_row_id).in_([m.id for m in messages]))
+        )
+    }
     data["messages"] = [
         {
             "direction": m.direction,
@@ -122,6 +129,7 @@ def show_ticket(session: Session, ref: str) -> dict[str, Any] | None:
             "body": m.body,
             "full_body": m.full_body,
             "attachments": files[m.id],
+            "delivery": delivery.get(m.id),
             "created_at": _iso(m.created_at),
         }
         for m in messages
