@@ -367,6 +367,9 @@ def test_a_new_ticket_is_acknowledged(desk: Desk) -> None:
     desk.pipe(mail("From: noreply@shop.test\nTo: support@example.com\nSubject: Your order"))
     desk.pipe(mail("From: alice@customer.test\nSubject: Re: Printer on fire [SUP-1]", "more\n"))
     assert len(desk.outbox()) == 1  # no ack to no-reply, none for a comment
+    odd = mail('From: "odd one"@customer.test\nTo: support@example.com\nSubject: Quoted local')
+    assert desk.pipe(odd)["action"] == "created"  # no address to answer: a ticket, no ack
+    assert len(desk.outbox()) == 1
     eml = desk.tmp / "old.eml"
     eml.write_bytes(mail("From: dave@customer.test\nTo: support@example.com\nSubject: Old"))
     desk.cli("import", str(eml))

@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.errors import MessageError
 from email.headerregistry import Address as HeaderAddress
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -120,7 +121,10 @@ class OutgoingMail:
 
 def _header_address(address: Address, what: str) -> HeaderAddress:
     checked_address(address, what)
-    return HeaderAddress(display_name=address.name, addr_spec=address.email)
+    try:
+        return HeaderAddress(display_name=address.name, addr_spec=address.email)
+    except (ValueError, MessageError) as exc:  # e.g. a non-ASCII local part (needs SMTPUTF8)
+        raise HeaderInjection(f"{what} {address.email!r} cannot be written in a header") from exc
 
 
 def _cte(text: str) -> str:

@@ -94,8 +94,8 @@ def _send_group(
                 refused = send(client, mail.mail_from, mail.recipients, mail.raw)
             except SendError as exc:
                 _failed(engine, holder, mail, str(exc), exc.permanent, report)
-                if exc.code is None:  # the connection is gone: the rest wait for the next pass
-                    for rest in mails[n + 1 :]:
+                if exc.code is None and not exc.permanent:  # the connection is gone
+                    for rest in mails[n + 1 :]:  # they wait for the next pass
                         _failed(engine, holder, rest, str(exc), False, report)
                     _channel_error(engine, row.id, str(exc))
                     return

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, func, insert, or_, select, update
 
 from tuidesk.engine.compose import (
+    HeaderInjection,
     OutgoingFile,
     OutgoingMail,
     build_mail,
@@ -359,19 +360,24 @@ def queue_acknowledgement(
         "requester_name": ticket.requester.name or ticket.requester.email,
     }
     body = render(settings["ack_body"], values)
-    mail = OutgoingMail(
-        sender=_sender(out),
-        to=(checked_address(ticket.requester, "To"),),
-        reply_to=Address("", out.reply_to) if out.reply_to else None,
-        subject=with_ref(strip_controls(render(settings["ack_subject"], values)), ticket.ref),
-        body=body,
-        message_id=_message_id(conn, out, ticket.ref, now),
-        date=now,
-        in_reply_to=incoming_message_id,
-        references=(incoming_message_id,) if incoming_message_id else (),
-        headers=_ACK_HEADERS,
-    )
-    return _store(conn, t, kind="ack", ticket=ticket, out=out, mail=mail, body=body, full_body=body)
+    try:  # built before anything is written: a refusal leaves the transaction as it was
+        mail = OutgoingMail(
+            sender=_sender(out),
+            to=(checked_address(ticket.requester, "To"),),
+            reply_to=Address("", out.reply_to) if out.reply_to else None,
+            subject=with_ref(strip_controls(render(settings["ack_subject"], values)), ticket.ref),
+            body=body,
+            message_id=_message_id(conn, out, ticket.ref, now),
+            date=now,
+            in_reply_to=incoming_message_id,
+            references=(incoming_message_id,) if incoming_message_id else (),
+            headers=_ACK_HEADERS,
+        )
+        return _store(
+            conn, t, kind="ack", ticket=ticket, out=out, mail=mail, body=body, full_body=body
+        )
+    except HeaderInjection:  # an address we cannot write back to: the ticket matters more
+        return None
 
 
 def test_mail(out: Row, to: str, now: datetime | None = None) -> bytes:
