@@ -28,7 +28,7 @@ def starttls_client(server: SmtpServer, *, login: bool = True) -> smtplib.SMTP:
     client = smtplib.SMTP(server.host, server.port, timeout=10)
     client.starttls(context=server.client_context())
     if login:
-        client.login("support", "secret")
+        client.login("support", server.password("support"))
     return client
 
 
@@ -86,7 +86,7 @@ def test_implicit_tls_requires_auth_then_sends(smtp_ssl: SmtpServer) -> None:
         client.ehlo()
         assert client.mail("support@example.com")[0] == 530
         client.rset()
-        client.login("support", "secret")
+        client.login("support", smtp_ssl.password("support"))
         client.sendmail("support@example.com", ["alice@example.com"], RAW)
     finally:
         client.quit()
