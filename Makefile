@@ -37,6 +37,7 @@ test: $(STAMP) servers
 bench: $(STAMP) servers
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.imap
+	$(BIN)/python -m bench.outbound
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

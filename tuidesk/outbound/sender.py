@@ -47,21 +47,26 @@ class FlushReport:
 
 
 def flush(
-    engine: Engine, config_dir: Path, holder: str, *, limit: int = 100, now: datetime | None = None
+    engine: Engine, config_dir: Path, holder: str, *, batch: int = 100, now: datetime | None = None
 ) -> FlushReport:
-    """Send what is due. Each mail is marked in its own short transaction right after the
-    server answers, so a crash loses at most the mark of one mail (see storage.outbox)."""
+    """Send everything due at the start of the pass, `batch` mails at a time. Each mail is
+    marked in its own short transaction right after the server answers, so a crash loses at
+    most the mark of one mail (see storage.outbox). A mail put back for a retry is due after
+    the pass began, so one pass tries each mail once."""
     report = FlushReport()
-    with transaction(engine) as conn:
-        claimed = claim_due(conn, holder, now or utcnow(), limit)
-        out = tables(conn).outgoing_channel
-        channels = {r.name: r for r in conn.execute(select(out))}
-    groups: dict[str, list[Claimed]] = defaultdict(list)
-    for mail in claimed:
-        groups[mail.outgoing].append(mail)
-    for name, mails in groups.items():
-        _send_group(engine, config_dir, holder, channels.get(name), name, mails, report)
-    return report
+    start = now or utcnow()
+    while True:
+        with transaction(engine) as conn:
+            claimed = claim_due(conn, holder, start, batch)
+            out = tables(conn).outgoing_channel
+            channels = {r.name: r for r in conn.execute(select(out))} if claimed else {}
+        if not claimed:
+            return report
+        groups: dict[str, list[Claimed]] = defaultdict(list)
+        for mail in claimed:
+            groups[mail.outgoing].append(mail)
+        for name, mails in groups.items():
+            _send_group(engine, config_dir, holder, channels.get(name), name, mails, report)
 
 
 def _send_group(
