@@ -62,6 +62,7 @@ class Agent(SQLModel, table=True):
     name: str
     email: str = Field(unique=True)
     role: str = "agent"
+    login: str | None = Field(default=None, unique=True, index=True, description="OS user name")
 
 
 class Channel(SQLModel, table=True):
@@ -167,7 +168,10 @@ class ChannelLease(SQLModel, table=True):
 class Ticket(SQLModel, table=True):
     """The ticket number is the primary key: allocation is concurrency-safe on every database."""
 
-    __table_args__ = (Index("ix_ticket_status_updated", "status", "updated_at"),)
+    __table_args__ = (
+        Index("ix_ticket_status_updated", "status", "updated_at"),
+        Index("ix_ticket_updated", "updated_at"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     title: str
     status: str = "new"
@@ -241,6 +245,19 @@ class OutboxMail(SQLModel, table=True):
     last_error: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
+
+
+class Draft(SQLModel, table=True):
+    """A reply being written: it outlives the editor, the console and the SSH session."""
+
+    __table_args__ = (UniqueConstraint("ticket_id", "agent_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", ondelete="CASCADE")
+    agent_id: int = Field(foreign_key="agent.id", ondelete="CASCADE")
+    body: str = Field(default="", sa_column=Column(Text, nullable=False))
+    cc: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    attachments: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow)
 
 
 class Setting(SQLModel, table=True):
