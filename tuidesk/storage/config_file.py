@@ -5,8 +5,9 @@ from __future__ import annotations
 import tomllib
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, func, select
 
+from tuidesk.storage.agents import AgentError, list_agents, save_agent
 from tuidesk.storage.branches import BranchError, get_branch, list_branches, save_branch
 from tuidesk.storage.channel_state import ChannelError
 from tuidesk.storage.channels import validate as validate_channel
@@ -56,7 +57,7 @@ def export_config(session: Session) -> str:
     ]
     doc["channel"] = [_channel_entry(c) for c in session.exec(select(Channel))]
     doc["outgoing"] = [_channel_entry(o) for o in list_outgoing(session)]
-    doc["agent"] = [_fields(a, exclude={"id"}) for a in session.exec(select(Agent))]
+    doc["agent"] = [_drop_none(_fields(a, exclude={"id"})) for a in list_agents(session)]
     lines = "\n".join(f"#   {key}: {help_}" for key, (_, help_) in SETTINGS.items())
     return HEADER + lines + "\n\n" + tomli_w.dumps({k: v for k, v in doc.items() if v})
 
@@ -166,9 +167,15 @@ def import_config(session: Session, text: str) -> dict[str, int]:
             raise ConfigError(f"outgoing {item.get('name')!r}: {exc}") from exc
     counts["outgoing"] = len(doc.get("outgoing", []))
     for item in doc.get("agent", []):
-        agent = session.exec(select(Agent).where(Agent.email == item["email"])).first()
-        agent = agent or Agent(name=item["name"], email=item["email"])
-        agent.name, agent.role = item["name"], item.get("role", "agent")
-        session.add(agent)
+        try:
+            found = session.exec(
+                select(Agent).where(func.lower(Agent.email) == item["email"].lower())
+            ).first()
+            save_agent(
+                session, name=item["name"], email=item["email"], role=item.get("role", "agent"),
+                login=item.get("login"), agent=found,
+            )  # fmt: skip
+        except (AgentError, KeyError) as exc:
+            raise ConfigError(f"agent {item.get('name')!r}: {exc}") from exc
     counts["agents"] = len(doc.get("agent", []))
     return counts

@@ -1,0 +1,130 @@
+"""Changing a ticket's fields (status, priority, assignee, branch, queue) from the console or
+the CLI, through one function. `expected` is the ticket's `updated_at` as the agent saw it:
+when someone else changed the ticket since, nothing is written and the caller asks first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, or_, select, update
+
+from tuidesk.storage.apply import insert_ignoring_conflict
+from tuidesk.storage.lookup import ticket_ref
+from tuidesk.storage.models import PRIORITIES, TICKET_STATUSES
+from tuidesk.storage.outbox import OutboundError, find_ticket
+from tuidesk.storage.tables import aware, tables, utcnow
+
+UNSET: Any = object()  # "leave as it is", where None means "clear"
+
+
+class TicketChanged(Exception):
+    """The ticket changed since the agent opened it."""
+
+    def __init__(self, ref: str, at: datetime) -> None:
+        super().__init__(f"{ref} was changed at {at:%H:%M:%S} since you opened it")
+        self.ref = ref
+        self.at = at
+
+
+class TicketError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Updated:
+    ref: str
+    changes: dict[str, Any]
+    updated_at: datetime
+
+
+def ticket_version(conn: Connection, number: int) -> datetime:
+    """What `expected` compares against: the ticket's last change."""
+    ticket = tables(conn).ticket
+    found = conn.execute(select(ticket.c.updated_at).where(ticket.c.id == number)).scalar()
+    if found is None:
+        raise TicketError(f"no ticket {number}")
+    return aware(found)
+
+
+def update_ticket(
+    conn: Connection,
+    ref: str,
+    *,
+    expected: datetime | None = None,
+    status: str | None = None,
+    priority: str | None = None,
+    assignee: str | None = UNSET,
+    branch: str | None = None,
+    queue: str | None = UNSET,
+) -> Updated:
+    """Set what is given. `assignee` is an agent's email, login or name (None unassigns);
+    `queue` a queue name, created if new (None clears it)."""
+    try:
+        found = find_ticket(conn, ref)
+    except OutboundError as exc:
+        raise TicketError(str(exc)) from exc
+    t = tables(conn)
+    current = ticket_version(conn, found.number)
+    if expected is not None and current != aware(expected):
+        raise TicketChanged(found.ref, current)
+    values: dict[str, Any] = {}
+    shown: dict[str, Any] = {}
+    if status is not None:
+        if status not in TICKET_STATUSES:
+            raise TicketError(f"status must be one of {', '.join(TICKET_STATUSES)}")
+        values["status"] = shown["status"] = status
+    if priority is not None:
+        if priority not in PRIORITIES:
+            raise TicketError(f"priority must be one of {', '.join(PRIORITIES)}")
+        values["priority"] = shown["priority"] = priority
+    if assignee is not UNSET:
+        values["assignee_id"] = _agent_id(conn, assignee) if assignee else None
+        shown["assignee"] = assignee
+    new_ref = found.ref
+    if branch is not None:
+        b = t.branch
+        row = conn.execute(
+            select(b.c.id, b.c.key).where(or_(b.c.key == branch.upper(), b.c.name == branch))
+        ).first()
+        if row is None:
+            raise TicketError(f"no branch {branch!r}")
+        values["branch_id"] = row.id
+        shown["branch"] = row.key
+        new_ref = ticket_ref(row.key, found.number)
+    if queue is not UNSET:
+        values["queue_id"] = _queue_id(conn, queue) if queue else None
+        shown["queue"] = queue
+    if not values:
+        raise TicketError("nothing to change")
+    now = utcnow()
+    # Compare and set in one statement: two agents saving at once cannot both pass the check.
+    written = conn.execute(
+        update(t.ticket)
+        .where(t.ticket.c.id == found.number, t.ticket.c.updated_at == current)
+        .values(updated_at=now, **values)
+    ).rowcount
+    if not written:
+        raise TicketChanged(found.ref, ticket_version(conn, found.number))
+    return Updated(new_ref, shown, now)
+
+
+def _agent_id(conn: Connection, who: str) -> int:
+    agent = tables(conn).agent
+    found = conn.execute(
+        select(agent.c.id).where(
+            or_(agent.c.login == who, func.lower(agent.c.email) == who.lower(), agent.c.name == who)
+        )
+    ).scalar()
+    if found is None:
+        raise TicketError(f"no agent {who!r}")
+    return int(found)
+
+
+def _queue_id(conn: Connection, name: str) -> int:
+    if any(c in name for c in "\r\n\x00") or not name.strip():
+        raise TicketError("a queue name is one line of text")
+    queue = tables(conn).queue
+    insert_ignoring_conflict(conn, queue, "name", {"name": name.strip(), "colour": "default"})
+    return int(conn.execute(select(queue.c.id).where(queue.c.name == name.strip())).scalar_one())
