@@ -348,33 +348,24 @@ def watch(
     """Keep watching channels (IMAP IDLE where the server has it) and sending the outbox,
     until SIGTERM or Ctrl-C."""
     import signal
-    import threading
 
-    from tuidesk.outbound.worker import run_sender
-    from tuidesk.sources.watch import Watcher
+    from tuidesk.daemon import Daemon
 
     c = ctx_of(ctx)
     channels = _imap_channels(ctx, names)
     if not channels and (names or no_send):
         raise fail("no IMAP channels to watch", ExitCode.USAGE)
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    holder = _holder()
 
     def log(line: str) -> None:
         typer.echo(f"{datetime.now().astimezone():%Y-%m-%d %H:%M:%S} {line}", err=True)
 
+    daemon = Daemon(c.engine, c.blobs, c.paths.config, _holder(), log, send=not no_send)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: daemon.stop_event.set())
     watched = ", ".join(ch.name for ch in channels) or "no mailboxes"
     log(f"watching {watched}{'' if no_send else '; sending the outbox'}")
-    sender = None
-    if not no_send:
-        sender = threading.Thread(
-            target=run_sender, args=(c.engine, c.paths.config, holder, stop, log), daemon=True
-        )
-        sender.start()
-    Watcher(c.engine, c.blobs, c.paths.config, holder, stop, log).run([ch.name for ch in channels])
-    stop.wait()  # with no mailboxes, the sender alone runs until the signal
-    if sender is not None:
-        sender.join(timeout=30)
+    daemon.start([ch.name for ch in channels])
+    while not daemon.stop_event.wait(0.5):  # a timed wait lets the signal handlers run
+        pass
+    daemon.stop()
     log("stopped")

@@ -51,14 +51,18 @@ class Watcher:
         self.stop = stop
         self.log = log
 
-    def run(self, names: list[str]) -> None:
+    def start(self, names: list[str]) -> list[threading.Thread]:
+        """A thread per channel, running until `stop` is set."""
         threads = [
             threading.Thread(target=self._watch, args=(name,), name=f"watch-{name}", daemon=True)
             for name in names
         ]
         for thread in threads:
             thread.start()
-        for thread in threads:
+        return threads
+
+    def run(self, names: list[str]) -> None:
+        for thread in self.start(names):
             while thread.is_alive():  # a timed join lets signal handlers run promptly
                 thread.join(timeout=0.5)
 
