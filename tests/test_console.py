@@ -1,46 +1,334 @@
-"""The minimal console: the newest tickets, with mail content shown as text, never markup."""
+"""The console, driven by keys through Textual's pilot: the ticket list (newest first, mail shown
+as text), its keys, search, views, sorting, live updates from another process, the ticket view,
+the welcome screen on first run and the help. Times are pinned, so the snapshots hold still."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import shutil
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import insert, update
+from textual.widgets import DataTable
 
 from tests.engine.conftest import mail
 from tests.snapshots import assert_snapshot
 from tuidesk.ingest import Ingestor
 from tuidesk.screens.app import TuideskApp
+from tuidesk.screens.help import HelpScreen
+from tuidesk.screens.main import MainScreen
+from tuidesk.screens.quarantine import QuarantineScreen
+from tuidesk.screens.ticket import TicketScreen
+from tuidesk.screens.welcome import WelcomeScreen
 from tuidesk.storage.blobs import BlobStore
 from tuidesk.storage.branches import save_branch
-from tuidesk.storage.db import make_engine, session_scope
+from tuidesk.storage.db import make_engine, session_scope, transaction
+from tuidesk.storage.tables import tables
+from tuidesk.widgets.ticket_list import TicketList
+
+NOW = datetime(2024, 3, 2, 12, 0, tzinfo=UTC)
+SIZE = (120, 36)
+HOSTILE = "[bold red]not bold[/] \x1b[31m[link=http://x]y"
+
+
+def pinned() -> datetime:
+    return NOW
 
 
 @pytest.fixture
-def engine(_isolated_home: Path, sqlite_template: Path):  # type: ignore[no-untyped-def]
-    import shutil
-
+def db_path(_isolated_home: Path, sqlite_template: Path) -> Path:
     path = _isolated_home / "tuidesk.sqlite3"
     shutil.copy(sqlite_template, path)
-    engine = make_engine(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def engine(db_path: Path):  # type: ignore[no-untyped-def]
+    """Three tickets at fixed times (SUP-1 oldest, SUP-3 newest), one on the Sales branch, one
+    assigned to an agent and queued in Billing, the newest with a hostile subject."""
+    engine = make_engine(f"sqlite:///{db_path}")
     with session_scope(engine) as s:
         save_branch(s, name="Support", key="SUP", addresses=["support@example.com"], domains=[])
-    ingestor = Ingestor(engine, BlobStore(_isolated_home / "blobs"), source="import")
-    ingestor.ingest(mail("From: alice@customer.test\nSubject: Printer on fire"))
+        save_branch(s, name="Sales", key="SAL", addresses=["sales@example.com"], domains=[])
+    ingestor = Ingestor(engine, BlobStore(db_path.parent / "blobs"), source="import")
+    ingestor.ingest(mail("From: Alice <alice@customer.test>\nSubject: Printer on fire"))
     ingestor.ingest(
-        mail("From: eve@evil.test\nSubject: [bold red]not bold[/] \x1b[31m[link=http://x]y")
+        mail("From: bob@shop.test\nTo: sales@example.com\nSubject: Invoice question"),
     )
+    ingestor.ingest(
+        mail(f"From: eve@evil.test\nSubject: {HOSTILE}", "\x1b]0;pwned\x07[red]body[/red]\n")
+    )
+    times = {1: datetime(2024, 2, 20, 9, 0), 2: datetime(2024, 3, 2, 8, 30)}
+    times[3] = datetime(2024, 3, 2, 11, 15)
+    with transaction(engine) as conn:
+        t = tables(conn)
+        queue = conn.execute(insert(t.queue).values(name="Billing", colour="magenta")).lastrowid
+        agent = conn.execute(
+            insert(t.agent).values(name="Dana Agent", email="dana@example.com", role="agent")
+        ).lastrowid
+        for number, when in times.items():
+            conn.execute(
+                update(t.ticket)
+                .where(t.ticket.c.id == number)
+                .values(created_at=when, updated_at=when)
+            )
+            conn.execute(
+                update(t.message).where(t.message.c.ticket_id == number).values(created_at=when)
+            )
+        conn.execute(
+            update(t.ticket)
+            .where(t.ticket.c.id == 2)
+            .values(assignee_id=agent, queue_id=queue, status="open")
+        )
+        conn.execute(update(t.ticket).where(t.ticket.c.id == 1).values(priority="urgent"))
     yield engine
     engine.dispose()
 
 
-async def test_the_console_lists_tickets_newest_first_as_plain_text(engine):
-    app = TuideskApp(engine)
-    async with app.run_test(size=(100, 12)) as pilot:
+async def until(pilot, condition: Callable[[], bool], what: str) -> None:  # type: ignore[no-untyped-def]
+    """Wait for the workers to bring the screen to `condition`; generous, never a speed test."""
+    for _ in range(400):
         await pilot.pause()
-        table = app.query_one("#tickets")
-        assert table.row_count == 2
-        first = [str(c) for c in table.get_row_at(0)]
-        assert first[0] == "SUP-2" and first[4] == "[bold red]not bold[/] [link=http://x]y"
-        await pilot.press("r")
-        assert table.row_count == 2
+        if condition():
+            return
+        await asyncio.sleep(0.025)
+    raise AssertionError(f"the console never showed {what}")
+
+
+def ticket_list(app: TuideskApp) -> TicketList:
+    return app.screen.query_one(TicketList)
+
+
+async def loaded(pilot, ids: list[int]) -> TicketList:  # type: ignore[no-untyped-def]
+    await until(pilot, lambda: ticket_list(pilot.app).ids == ids, f"tickets {ids}")
+    return ticket_list(pilot.app)
+
+
+async def test_the_list_shows_tickets_newest_first_as_plain_text(engine) -> None:
+    app = TuideskApp(engine, clock=pinned)
+    async with app.run_test(size=SIZE) as pilot:
+        tickets = await loaded(pilot, [3, 2, 1])
+        assert tickets.selected == 3
+        first = tickets.render_line(1).text
+        assert first.startswith("SUP-3") and "[bold red]not bold[/] [l" in first
+        assert "\x1b" not in first
+        assert (
+            "SAL-2" in tickets.render_line(2).text and "Dana Agent" in tickets.render_line(2).text
+        )
         assert_snapshot(app.export_screenshot(), "console_ticket_list")
+
+
+async def test_navigation_keys_move_the_cursor(engine) -> None:
+    app = TuideskApp(engine, clock=pinned)
+    async with app.run_test(size=SIZE) as pilot:
+        tickets = await loaded(pilot, [3, 2, 1])
+        await pilot.press("j")
+        assert tickets.selected == 2
+        await pilot.press("down")
+        assert tickets.selected == 1
+        await pilot.press("down")  # the last row stays the last
+        assert tickets.selected == 1
+        await pilot.press("k")
+        assert tickets.selected == 2
+        await pilot.press("g")
+        assert tickets.selected == 3
+        await pilot.press("G")
+        assert tickets.selected == 1
+        await pilot.press("pageup")
+        assert tickets.selected == 3
+        await pilot.press("pagedown")
+        assert tickets.selected == 1
+
+
+async def test_search_narrows_the_list_and_escape_clears_it(engine) -> None:
+    app = TuideskApp(engine, clock=pinned)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, [3, 2, 1])
+        await pilot.press("slash", *"invoice", "enter")
+        await loaded(pilot, [2])
+        await pilot.press("slash", *"alice", "enter")  # the requester counts too
+        await loaded(pilot, [1])
+        await pilot.press("slash", "escape")
+        await loaded(pilot, [3, 2, 1])
+
+
+async def test_a_sidebar_view_or_branch_filters_the_list(engine) -> None:
+    app = TuideskApp(engine, clock=pinned)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, [3, 2, 1])
+        sidebar = app.screen.query_one("#sidebar")
+        sidebar.focus()
+        sidebar.highlighted = sidebar.get_option_index("view:unassigned")
+        await pilot.press("enter")
+        await loaded(pilot, [3, 1])
+        sidebar.highlighted = sidebar.get_option_index("branch:SAL")
+        await pilot.press("enter")
+        await loaded(pilot, [])  # Sales' one ticket is assigned
+        sidebar.highlighted = sidebar.get_option_index("view:all")
+        await pilot.press("enter")
+        await loaded(pilot, [2])
+        await pilot.press("x")  # clear filters
+        await loaded(pilot, [3, 2, 1])
+
+
+async def test_sort_and_status_keys_reorder_and_filter(engine) -> None:
+    app = TuideskApp(engine, clock=pinned)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, [3, 2, 1])
+        await pilot.press("S")  # oldest first
+        await loaded(pilot, [1, 2, 3])
+        await pilot.press("S", "s", "s")  # created, then priority: the urgent one first
+        await loaded(pilot, [1, 3, 2])
+        await pilot.press("f")
+        choices = app.screen.query_one("#choice-list")
+        choices.highlighted = choices.get_option_index("open")
+        await pilot.press("enter")
+        await loaded(pilot, [2])
+
+
+async def test_a_ticket_piped_by_another_process_appears_and_the_selection_stays(
+    engine, db_path: Path, _isolated_home: Path
+) -> None:
+    app = TuideskApp(engine, clock=pinned)
+    async with app.run_test(size=SIZE) as pilot:
+        tickets = await loaded(pilot, [3, 2, 1])
+        await pilot.press("j")
+        assert tickets.selected == 2
+        env = os.environ | {
+            "TUIDESK_HOME": str(_isolated_home),
+            "TUIDESK_DATABASE_URL": f"sqlite:///{db_path}",
+        }
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tuidesk", "pipe", env=env, stdin=asyncio.subprocess.PIPE
+        )
+        await proc.communicate(mail("From: new@customer.test\nSubject: Fresh mail"))
+        assert proc.returncode == 0
+        await loaded(pilot, [4, 3, 2, 1])  # no key pressed
+        assert tickets.selected == 2
+        assert "Fresh mail" in tickets.render_line(1).text
+
+
+async def test_a_new_ticket_leaves_a_scrolled_list_where_it_was(engine, db_path: Path) -> None:
+    ingestor = Ingestor(engine, BlobStore(db_path.parent / "blobs"), source="import")
+    for i in range(60):
+        ingestor.ingest(mail(f"From: c{i}@customer.test\nSubject: Question {i}"))
+    app = TuideskApp(engine, clock=pinned)
+    async with app.run_test(size=SIZE) as pilot:
+        tickets = await until_count(pilot, 63)
+        await pilot.press("pagedown", "pagedown", "j")
+        selected, row = tickets.selected, tickets.cursor - tickets.scroll_y
+        assert tickets.scroll_y > 0
+        ingestor.ingest(mail("From: late@customer.test\nSubject: Late arrival"))
+        await until_count(pilot, 64)
+        assert tickets.selected == selected and tickets.cursor - tickets.scroll_y == row
+
+
+async def until_count(pilot, n: int) -> TicketList:  # type: ignore[no-untyped-def]
+    await until(pilot, lambda: len(ticket_list(pilot.app).ids) == n, f"{n} tickets")
+    return ticket_list(pilot.app)
+
+
+async def test_enter_opens_the_ticket_and_escape_returns(engine) -> None:
+    app = TuideskApp(engine, clock=pinned)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, [3, 2, 1])
+        await pilot.press("G", "enter")
+        await until(pilot, lambda: isinstance(app.screen, TicketScreen), "the ticket")
+        screen = app.screen
+        await until(pilot, lambda: screen.ticket is not None, "the ticket's messages")
+        await pilot.pause()
+        assert_snapshot(app.export_screenshot(), "console_ticket_view")
+        await pilot.press("e")
+        assert screen.full
+        await pilot.press("escape")
+        assert isinstance(app.screen, MainScreen)
+        assert ticket_list(app).selected == 1
+
+
+async def test_a_hostile_subject_and_body_are_shown_literally(engine) -> None:
+    app = TuideskApp(engine, clock=pinned)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, [3, 2, 1])
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, TicketScreen), "the ticket")
+        screen = app.screen
+        await until(pilot, lambda: screen.ticket is not None, "the ticket's messages")
+        await pilot.pause()
+        fields = str(screen.query_one("#fields").render())
+        assert "[bold red]not bold[/] [link=http://x]y" in fields
+        svg = app.export_screenshot()
+        assert "pwned" not in svg
+        assert_snapshot(svg, "console_hostile")
+
+
+async def test_first_run_shows_the_welcome_screen(db_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{db_path}")
+    app = TuideskApp(engine, clock=pinned)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, WelcomeScreen), "the welcome")
+        assert_snapshot(app.export_screenshot(), "console_welcome")
+        await pilot.press("enter")
+        assert isinstance(app.screen, MainScreen)
+    engine.dispose()
+
+
+async def test_the_welcome_screen_leaves_when_the_first_ticket_arrives(db_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{db_path}")
+    app = TuideskApp(engine, clock=pinned)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, WelcomeScreen), "the welcome")
+        with session_scope(engine) as s:
+            save_branch(s, name="Support", key="SUP", addresses=["support@example.com"], domains=[])
+        Ingestor(engine, BlobStore(db_path.parent / "blobs"), source="import").ingest(
+            mail("From: first@customer.test\nSubject: Hello")
+        )
+        await until(pilot, lambda: isinstance(app.screen, MainScreen), "the list")
+        await loaded(pilot, [1])
+    engine.dispose()
+
+
+async def test_the_quarantine_view_lists_held_mail_as_text(engine) -> None:
+    with transaction(engine) as conn:
+        conn.execute(
+            insert(tables(conn).quarantine).values(
+                raw=b"x", size=1, sha256="0" * 64, reason="[red]too big[/] \x1b[2J",
+                source="pipe", message_id="<q@x>", created_at=datetime(2024, 3, 1, 10, 0),
+            )
+        )  # fmt: skip
+    app = TuideskApp(engine, clock=pinned)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, [3, 2, 1])
+        await pilot.press("6")
+        await until(pilot, lambda: isinstance(app.screen, QuarantineScreen), "the quarantine")
+        table = app.screen.query_one(DataTable)
+        await until(pilot, lambda: table.row_count == 1, "the quarantined mail")
+        assert str(table.get_row_at(0)[4]) == "[red]too big[/]"
+        await pilot.press("escape")
+        assert isinstance(app.screen, MainScreen)
+
+
+@pytest.mark.parametrize("key", ["question_mark", "f1"])
+async def test_help_lists_the_keys(engine, key: str) -> None:
+    app = TuideskApp(engine, clock=pinned)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, [3, 2, 1])
+        await pilot.press(key)
+        assert isinstance(app.screen, HelpScreen)
+        keys = {row.description: row.keys for row in app.screen.rows}
+        assert keys["Search"] == ["/"] and keys["Open"] == ["⏎"] and set(keys["Down"]) == {"j", "↓"}
+        await pilot.press("escape")
+        assert isinstance(app.screen, MainScreen)
+
+
+async def test_the_command_palette_finds_every_key(engine) -> None:
+    app = TuideskApp(engine, clock=pinned)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, [3, 2, 1])
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for wanted in ("Search (/)", "Sort (s)", "Status (f)", "Open (⏎)", "Help (? f1)"):
+            assert wanted in titles

@@ -157,3 +157,11 @@ def test_updated_at_moves_the_list(desk: Cli, db_engine) -> None:
         )
     with db_engine.connect() as conn:
         assert ticket_ids(conn, TicketFilter())[0] == 2
+
+
+def test_an_unknown_agent_is_not_let_into_the_console(desk: Cli) -> None:
+    desk("agent", "add", "alice", "--email", "alice@example.com")
+    proc = desk("--agent", "mallory", check=False)  # no command: the console
+    assert proc.returncode == 1
+    assert b"mallory is not an agent here" in proc.stderr
+    assert b"tuidesk agent add 'mallory'" in proc.stderr

@@ -108,12 +108,27 @@ def main_callback(
         str | None,
         typer.Option("--db", envvar="TUIDESK_DATABASE_URL", help="Database URL (SQLAlchemy)."),
     ] = None,
+    agent: Annotated[
+        str | None,
+        typer.Option("--agent", envvar="TUIDESK_AGENT", help="Who you are (default: OS user)."),
+    ] = None,
+    no_engine: Annotated[
+        bool, typer.Option("--no-engine", help="Console only: no mail watching or sending.")
+    ] = False,
 ) -> None:
     ctx.obj = Context(db)
     if ctx.invoked_subcommand is None:
+        from tuidesk.storage.agents import UnknownAgent, current_login, identify
+
+        c = ctx.obj
+        try:
+            with c.session() as session:
+                agent_id = identify(session, current_login(agent)).id
+        except UnknownAgent as exc:
+            raise fail(str(exc)) from exc
         from tuidesk.screens.app import run_console
 
-        run_console(ctx.obj.engine, ctx.obj.paths.config)
+        run_console(c.engine, c.paths.config, agent_id, run_engine=not no_engine)
 
 
 @app.command()

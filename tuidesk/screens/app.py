@@ -1,80 +1,123 @@
-"""A minimal console until the console issue: the newest tickets, read-only, and the outbox
-sent in a worker thread while it runs."""
+"""The console: the main screen of tickets over a welcome screen on first run, the outbox sent
+in a worker thread while it runs, and every key in the footer, the help and the palette."""
 
 from __future__ import annotations
 
 import os
 import socket
-import threading
+from collections.abc import Iterable
+from datetime import datetime
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
-from textual.app import App, ComposeResult
+from textual.app import App, SystemCommand
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Header
+from textual.message import Message
+from textual.screen import Screen
 
-from tuidesk.storage.db import session_scope
-from tuidesk.storage.views import list_tickets
+from tuidesk.screens._queries import is_first_run
+from tuidesk.screens.help import HelpScreen, key_rows
+from tuidesk.screens.main import FirstTicket, MainScreen
+from tuidesk.screens.welcome import WelcomeScreen
+from tuidesk.widgets.ticket_list import Clock
+
+if TYPE_CHECKING:
+    from tuidesk.daemon import Daemon
+
+
+class EngineLog(Message):
+    """A line from the background engine (a poll, a sent mail, an error)."""
+
+    def __init__(self, line: str) -> None:
+        super().__init__()
+        self.line = line
+
+
+def local_now() -> datetime:
+    return datetime.now().astimezone()
 
 
 class TuideskApp(App[None]):
     TITLE = "tuidesk"
     CSS_PATH = "app.tcss"
     BINDINGS = [
-        Binding("r", "refresh", "Refresh", id="refresh"),
-        Binding("q", "quit", "Quit", id="quit"),
+        Binding("question_mark,f1", "help", "Help", id="app.help", tooltip="Every key"),
+        Binding("q", "quit", "Quit", id="app.quit"),
     ]
 
-    def __init__(self, engine: Engine, *, config_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        config_dir: Path | None = None,
+        agent_id: int | None = None,
+        clock: Clock = local_now,
+    ) -> None:
         """With `config_dir` (where the channels' secrets are), the outbox is sent while the
-        console runs, as `tuidesk watch` does."""
+        console runs, as `tuidesk watch` does. `agent_id` is whose tickets "My tickets" shows;
+        `clock` gives the time zone and "today" of the time columns (tests pin it)."""
         super().__init__()
         self.engine = engine
         self.config_dir = config_dir
-        self._stop = threading.Event()
-
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield DataTable(id="tickets", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        self.agent_id = agent_id
+        self.clock = clock
+        self.daemon: Daemon | None = None
+        self.engine_line: str | None = None
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        table.add_columns("Ref", "Status", "Priority", "Requester", "Title")
-        self.action_refresh()
+        self.push_screen(MainScreen(self.engine, agent_id=self.agent_id, clock=self.clock))
+        with self.engine.connect() as conn:
+            if is_first_run(conn):
+                self.push_screen(WelcomeScreen())
         if self.config_dir is not None:
-            self.run_worker(self._send_outbox, thread=True, group="engine", name="outbox")
+            self.run_worker(self._start_engine, thread=True, group="engine", name="engine")
 
     def on_unmount(self) -> None:
-        self._stop.set()
+        if self.daemon is not None:
+            self.daemon.stop_event.set()  # its threads finish the mail in hand and end
 
-    def _send_outbox(self) -> None:
-        from tuidesk.outbound.worker import run_sender
+    def _start_engine(self) -> None:
+        """Watch the IMAP channels and send the outbox behind the UI; a channel another
+        process holds the lease of is left to it. The engine speaks only through messages."""
+        from tuidesk.daemon import Daemon
+        from tuidesk.paths import resolve_paths
+        from tuidesk.sources.imap import load_imap_channels
+        from tuidesk.storage.blobs import BlobStore
 
         holder = f"{socket.gethostname()}:{os.getpid()}:console"
-        run_sender(self.engine, self.config_dir, holder, self._stop, self.log)  # type: ignore[arg-type]
+        self.daemon = Daemon(
+            self.engine, BlobStore(resolve_paths().blobs), self.config_dir,  # type: ignore[arg-type]
+            holder, lambda line: self.post_message(EngineLog(line)),
+        )  # fmt: skip
+        self.daemon.start([ch.name for ch in load_imap_channels(self.engine)])
 
-    def action_refresh(self) -> None:
-        """Text cells are plain Text objects: mail content is never parsed as Rich markup."""
-        from rich.text import Text
+    def on_engine_log(self, message: EngineLog) -> None:
+        self.engine_line = message.line
+        self.log(message.line)
+        for screen in self.screen_stack:
+            if isinstance(screen, MainScreen):
+                screen.show_engine(message.line)
 
-        from tuidesk.engine.text import clean_line
+    def on_first_ticket(self, _message: FirstTicket) -> None:
+        if isinstance(self.screen, WelcomeScreen):
+            self.pop_screen()
 
-        table = self.query_one(DataTable)
-        table.clear()
-        with session_scope(self.engine) as session:
-            tickets = list_tickets(session, limit=500)
-        for t in tickets:
-            who = t["requester"]["email"] if t["requester"] else ""
-            table.add_row(
-                t["ref"],
-                t["status"],
-                t["priority"],
-                Text(clean_line(who, 60)),
-                Text(clean_line(t["title"], 200)),
-                key=t["ref"],
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(key_rows(self.screen)))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Every key of the screen is in the palette too, by its description."""
+        yield from super().get_system_commands(screen)
+        for row in key_rows(screen):
+            yield SystemCommand(
+                f"{row.description} ({row.key_display})",
+                row.tooltip or row.description,
+                partial(row.node.run_action, row.action),
             )
 
 
-def run_console(engine: Engine, config_dir: Path) -> None:
-    TuideskApp(engine, config_dir=config_dir).run()
+def run_console(engine: Engine, config_dir: Path, agent_id: int, *, run_engine: bool) -> None:
+    TuideskApp(engine, config_dir=config_dir if run_engine else None, agent_id=agent_id).run()

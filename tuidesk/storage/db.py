@@ -1,4 +1,5 @@
-"""The database connection: SQLite (WAL, busy timeout, immediate writes) or any SQLAlchemy URL."""
+"""The database connection: SQLite (WAL, busy timeout, immediate writes, deferred reads) or any
+SQLAlchemy URL."""
 
 from __future__ import annotations
 
@@ -12,6 +13,10 @@ from sqlalchemy.exc import OperationalError
 
 if TYPE_CHECKING:
     from sqlmodel import Session
+
+
+# Set on connections that will write: they take SQLite's write lock at BEGIN.
+WRITE_OPTION = "tuidesk_write"
 
 
 def _timeout() -> float:
@@ -59,7 +64,10 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Reads (`engine.connect()`) begin deferred: WAL lets them run beside a writer, and the
+        # console's once-a-second poll must not queue behind, or hold up, a pipe.
+        writing = conn.get_execution_options().get(WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
 
 
 @contextmanager
@@ -67,7 +75,8 @@ def session_scope(engine: Engine) -> Iterator[Session]:
     """One ORM transaction (console, admin commands): commit on success, roll back on error."""
     from sqlmodel import Session
 
-    with _unavailable_on_error(), Session(engine, expire_on_commit=False) as session:
+    writer = engine.execution_options(**{WRITE_OPTION: True})
+    with _unavailable_on_error(), Session(writer, expire_on_commit=False) as session:
         yield session
         session.commit()
 
@@ -75,8 +84,10 @@ def session_scope(engine: Engine) -> Iterator[Session]:
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Connection]:
     """One Core transaction, for the ingest path: no ORM, so the pipe starts fast."""
-    with _unavailable_on_error(), engine.begin() as conn:
-        yield conn
+    with _unavailable_on_error(), engine.connect() as conn:
+        conn.execution_options(**{WRITE_OPTION: True})
+        with conn.begin():
+            yield conn
 
 
 @contextmanager

@@ -1,0 +1,64 @@
+"""Small read-only queries the console needs beside storage.ticket_list: what the sidebar and
+the status line show, and whether this is a first run. Core statements, plain values out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, func, select
+
+from tuidesk.storage.tables import tables
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the sidebar and the filter pickers offer."""
+
+    branches: list[tuple[str, str]]  # (key, name)
+    queues: list[tuple[str, str]]  # (name, colour)
+    agents: list[tuple[str, str]]  # (email, name)
+
+
+def filters(conn: Connection) -> Filters:
+    t = tables(conn)
+    return Filters(
+        branches=[
+            (r.key, r.name)
+            for r in conn.execute(select(t.branch.c.key, t.branch.c.name).order_by(t.branch.c.key))
+        ],
+        queues=[
+            (r.name, r.colour)
+            for r in conn.execute(select(t.queue.c.name, t.queue.c.colour).order_by(t.queue.c.name))
+        ],
+        agents=[
+            (r.email, r.name)
+            for r in conn.execute(select(t.agent.c.email, t.agent.c.name).order_by(t.agent.c.name))
+        ],
+    )
+
+
+def outbox_counts(conn: Connection) -> dict[str, int]:
+    """Mail still to go or given up on, by status (queued, sending, failed): sent mail is
+    history, and it is what grows."""
+    outbox = tables(conn).outbox
+    rows = conn.execute(
+        select(outbox.c.status, func.count())
+        .where(outbox.c.status != "sent")
+        .group_by(outbox.c.status)
+    )
+    return {status: int(count) for status, count in rows}
+
+
+def failing_channels(conn: Connection) -> list[str]:
+    """Channels a poller has given up on for now (past max tries, cooling off)."""
+    channel = tables(conn).channel
+    rows = conn.execute(select(channel.c.name).where(channel.c.status == "failing"))
+    return sorted(rows.scalars())
+
+
+def is_first_run(conn: Connection) -> bool:
+    """No channel to read mail from and not one ticket yet."""
+    t = tables(conn)
+    channel = conn.execute(select(t.channel.c.id).limit(1)).first()
+    ticket = conn.execute(select(t.ticket.c.id).limit(1)).first()
+    return channel is None and ticket is None

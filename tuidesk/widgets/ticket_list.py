@@ -1,0 +1,257 @@
+"""The ticket list as a Line-API scroll view (toolong's shape): it holds only the ordered ticket
+numbers of a view and draws the visible rows, fetched a page at a time and kept in a small LRU,
+so 100,000 tickets cost one list of integers and a few dozen rows."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from rich.color import Color, ColorParseError
+from rich.style import Style
+from rich.text import Text
+from textual.binding import Binding
+from textual.events import Click
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from tuidesk.engine.text import clean_line
+from tuidesk.storage.ticket_list import TicketLine
+
+Fetch = Callable[[Sequence[int]], dict[int, TicketLine]]
+Clock = Callable[[], datetime]
+
+PAGE = 64  # rows fetched per query: a screen and a half, so a PgDn rarely waits on a page
+CACHE_ROWS = 4096  # rows kept across pages; the oldest pages are dropped first
+
+_STATUS_STYLE = {
+    "new": Style(color="bright_yellow", bold=True),
+    "open": Style(color="green"),
+    "pending": Style(color="cyan"),
+    "resolved": Style(dim=True),
+    "closed": Style(dim=True),
+}
+_PRIORITY_STYLE = {"urgent": Style(color="red", bold=True), "high": Style(color="red")}
+_DIM = Style(dim=True)
+
+
+def short_time(when: datetime, now: datetime) -> str:
+    """HH:MM today, day and month this year, with the year before: what an agent scans for.
+    Shown in the clock's time zone, so a pinned clock pins the column too."""
+    local = when.astimezone(now.tzinfo)
+    if local.date() == now.date():
+        return local.strftime("%H:%M")
+    return local.strftime("%d %b" if local.year == now.year else "%d %b %y")
+
+
+def queue_style(name: str | None) -> Style:
+    """A queue's colour as set by an admin; one Rich cannot read is shown plain."""
+    if not name or name == "default":
+        return Style()
+    try:
+        return Style(color=Color.parse(name))
+    except ColorParseError:
+        return Style()
+
+
+def _cell(value: str | Text, width: int, style: Style | None = None) -> Text:
+    text = value if isinstance(value, Text) else Text(value, style=style or "")
+    text.truncate(width, overflow="ellipsis", pad=True)
+    return text
+
+
+class TicketList(ScrollView, can_focus=True):
+    """Row 0 is a fixed header; data row i is drawn at screen row i - scroll_y + 1."""
+
+    BINDINGS = [
+        Binding("j,down", "cursor_down", "Down", id="list.down", show=False),
+        Binding("k,up", "cursor_up", "Up", id="list.up", show=False),
+        Binding("g,home", "first", "First ticket", id="list.first", show=False),
+        Binding("G,end", "last", "Last ticket", id="list.last", show=False),
+        Binding("pagedown", "page_down", "Page down", id="list.page_down", show=False),
+        Binding("pageup", "page_up", "Page up", id="list.page_up", show=False),
+        Binding("enter", "open", "Open", id="list.open", tooltip="Open the ticket"),
+    ]
+    COMPONENT_CLASSES = {"ticket-list--header", "ticket-list--cursor"}
+    DEFAULT_CSS = """
+    TicketList { overflow-x: hidden; }
+    TicketList > .ticket-list--header { text-style: bold; color: $text-muted; }
+    TicketList > .ticket-list--cursor { background: $surface-lighten-1; }
+    TicketList:focus > .ticket-list--cursor { background: $accent 40%; }
+    """
+
+    class Opened(Message):
+        """Enter on a ticket."""
+
+        def __init__(self, number: int) -> None:
+            super().__init__()
+            self.number = number
+
+    def __init__(self, fetch: Fetch, clock: Clock, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._fetch = fetch
+        self._clock = clock
+        self._ids: list[int] = []
+        self._ref_width = 7
+        self._rows: OrderedDict[int, TicketLine | None] = OrderedDict()
+        self.cursor = 0
+        self.loaded = False
+
+    # -- data ------------------------------------------------------------------------------
+
+    @property
+    def ids(self) -> list[int]:
+        return self._ids
+
+    @property
+    def selected(self) -> int | None:
+        """The ticket number under the cursor."""
+        return self._ids[self.cursor] if self._ids else None
+
+    def set_ids(self, ids: list[int]) -> None:
+        """A new list for the view: the cursor stays on the same ticket and, unless the list
+        was scrolled to the top (where new tickets should show), on the same screen row."""
+        selected, offset = self.selected, self.cursor - int(self.scroll_y)
+        at_top = self.scroll_y == 0
+        self._ids = ids
+        self._ref_width = max(7, 5 + len(str(max(ids, default=0))))  # a 4-letter key, the number
+        self._rows.clear()  # any shown row may have changed
+        self.loaded = True
+        try:
+            self.cursor = ids.index(selected)  # type: ignore[arg-type]
+        except ValueError:
+            self.cursor = min(self.cursor, max(len(ids) - 1, 0))
+        self.virtual_size = Size(0, len(ids) + 1)  # rows fit the width: no sideways scrolling
+        if not at_top:
+            self.scroll_to(y=max(self.cursor - offset, 0), animate=False, immediate=True)
+        self._follow()
+        self.refresh()
+
+    def _line(self, index: int) -> TicketLine | None:
+        number = self._ids[index]
+        if number not in self._rows:
+            start = index - index % PAGE
+            page = [n for n in self._ids[start : start + PAGE] if n not in self._rows]
+            found = self._fetch(page)
+            for n in page:  # a ticket gone since the ids were read stays blank until reload
+                self._rows[n] = found.get(n)
+            while len(self._rows) > CACHE_ROWS:
+                self._rows.popitem(last=False)
+        else:
+            self._rows.move_to_end(number)
+        return self._rows[number]
+
+    # -- drawing ---------------------------------------------------------------------------
+
+    @property
+    def _page_rows(self) -> int:
+        """Data rows on screen, under the header."""
+        return max(self.scrollable_content_region.height - 1, 1)
+
+    def _columns(self, width: int) -> list[tuple[str, int]]:
+        fixed = [("Ref", self._ref_width), ("Status", 7), ("Prio", 6), ("Requester", 14)]
+        tail = [("Branch/Queue", 11), ("Updated", 9), ("Assignee", 10)]
+        title = width - sum(w + 1 for _, w in fixed + tail)
+        if title < 20:  # narrow terminal: the title matters more than who and where
+            tail = [("Updated", 9)]
+            title = width - sum(w + 1 for _, w in fixed + tail)
+        return [*fixed, ("Title", max(title, 10)), *tail]
+
+    def _render_ticket(self, line: TicketLine, columns: list[tuple[str, int]]) -> Text:
+        """Everything from mail goes in as plain Text after clean_line: never markup."""
+        where = Text(line.branch)
+        if line.queue:
+            where.append("/")
+            where.append(clean_line(line.queue, 40), style=queue_style(line.queue_colour))
+        values: dict[str, Text] = {
+            "Ref": Text(line.ref),
+            "Status": Text(line.status, style=_STATUS_STYLE.get(line.status, "")),
+            "Prio": Text(line.priority, style=_PRIORITY_STYLE.get(line.priority, _DIM)),
+            "Requester": Text(clean_line(line.requester, 200)),
+            "Title": Text(clean_line(line.title, 400)),
+            "Branch/Queue": where,
+            "Updated": Text(short_time(line.updated_at, self._clock())),
+            "Assignee": Text(
+                clean_line(line.assignee or "-", 80), style="" if line.assignee else _DIM
+            ),
+        }
+        return Text(" ").join(_cell(values[name], width) for name, width in columns)
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        columns = self._columns(width)
+        base = self.rich_style
+        if y == 0:
+            header = Text(" ").join(_cell(name, w) for name, w in columns)
+            style = base + self.get_component_rich_style("ticket-list--header")
+            return self._strip(header, width, style)
+        index = int(self.scroll_y) + y - 1
+        if not self._ids:
+            note = "" if y != 1 else ("No tickets in this view" if self.loaded else "Loading…")
+            return self._strip(Text(note, style=_DIM), width, base)
+        if index >= len(self._ids):
+            return Strip.blank(width, base)
+        line = self._line(index)
+        text = self._render_ticket(line, columns) if line else Text("…", style=_DIM)
+        if index == self.cursor:
+            base = base + self.get_component_rich_style("ticket-list--cursor")
+        return self._strip(text, width, base)
+
+    def _strip(self, text: Text, width: int, style: Style) -> Strip:
+        segments = list(text.render(self.app.console, end=""))
+        return Strip(segments).adjust_cell_length(width).apply_style(style)
+
+    # -- moving ----------------------------------------------------------------------------
+
+    def _move(self, cursor: int) -> None:
+        if not self._ids:
+            return
+        self.cursor = max(0, min(cursor, len(self._ids) - 1))
+        self._follow()
+        self.refresh()
+
+    def _follow(self) -> None:
+        """Scroll just enough to keep the cursor row on screen."""
+        top, rows = int(self.scroll_y), self._page_rows
+        if self.cursor < top:
+            top = self.cursor
+        elif self.cursor >= top + rows:
+            top = self.cursor - rows + 1
+        if top != int(self.scroll_y):
+            self.scroll_to(y=top, animate=False, immediate=True)
+
+    def action_cursor_down(self) -> None:
+        self._move(self.cursor + 1)
+
+    def action_cursor_up(self) -> None:
+        self._move(self.cursor - 1)
+
+    def action_first(self) -> None:
+        self._move(0)
+
+    def action_last(self) -> None:
+        self._move(len(self._ids) - 1)
+
+    def action_page_down(self) -> None:
+        self.scroll_to(y=self.scroll_y + self._page_rows, animate=False, immediate=True)
+        self._move(self.cursor + self._page_rows)
+
+    def action_page_up(self) -> None:
+        self.scroll_to(y=max(self.scroll_y - self._page_rows, 0), animate=False, immediate=True)
+        self._move(self.cursor - self._page_rows)
+
+    def action_open(self) -> None:
+        if self.selected is not None:
+            self.post_message(self.Opened(self.selected))
+
+    def on_click(self, event: Click) -> None:
+        """A click selects the row; a second click on it opens the ticket."""
+        index = int(self.scroll_y) + event.y - 1
+        if event.y == 0 or not 0 <= index < len(self._ids):
+            return
+        if index == self.cursor and event.chain >= 2:
+            self.action_open()
+        self._move(index)
