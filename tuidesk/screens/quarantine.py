@@ -15,7 +15,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from tuidesk.engine.text import clean_line
-from tuidesk.storage.db import session_scope
+from tuidesk.storage.db import read_session
 from tuidesk.storage.quarantine import list_quarantine
 from tuidesk.widgets.ticket_list import Clock, short_time
 
@@ -50,7 +50,7 @@ class QuarantineScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="quarantine")
     def _read(self) -> None:
-        with session_scope(self.engine) as session:
+        with read_session(self.engine) as session:
             self.post_message(self.Loaded(list_quarantine(session)))
 
     def on_quarantine_screen_loaded(self, message: Loaded) -> None:

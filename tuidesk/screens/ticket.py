@@ -17,7 +17,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from tuidesk.engine.text import clean_line, normalize_newlines, strip_controls
-from tuidesk.storage.db import session_scope
+from tuidesk.storage.db import read_session
 from tuidesk.storage.views import show_ticket
 from tuidesk.widgets.ticket_list import Clock
 
@@ -71,7 +71,7 @@ class TicketScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="ticket")
     def _read(self) -> None:
-        with session_scope(self.engine) as session:
+        with read_session(self.engine) as session:
             self.post_message(self.Loaded(show_ticket(session, str(self.number))))
 
     def on_ticket_screen_loaded(self, message: Loaded) -> None:

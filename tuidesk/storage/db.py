@@ -82,6 +82,15 @@ def session_scope(engine: Engine) -> Iterator[Session]:
 
 
 @contextmanager
+def read_session(engine: Engine) -> Iterator[Session]:
+    """An ORM session that only reads: on SQLite it begins deferred, beside any writer."""
+    from sqlmodel import Session
+
+    with _unavailable_on_error(), Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+@contextmanager
 def transaction(engine: Engine) -> Iterator[Connection]:
     """One Core transaction, for the ingest path: no ORM, so the pipe starts fast."""
     with _unavailable_on_error(), engine.connect() as conn:
