@@ -16,7 +16,8 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/tuidesk
 
-# Servers the tests start on 127.0.0.1 (PostgreSQL, Dovecot IMAP); installed from apt when
+# Servers the tests start on 127.0.0.1 (PostgreSQL, Dovecot IMAP), and tmux for the console's
+# end-to-end test; installed from apt when
 # missing. Debian may try to start its own dovecot service: ours never meets it (private
 # base_dir, 127.0.0.1, high ports).
 servers:
@@ -27,6 +28,10 @@ servers:
 	@if ! [ -x /usr/sbin/dovecot ] && ! command -v dovecot >/dev/null 2>&1; then \
 		$(SUDO) apt-get update -q && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q dovecot-imapd; \
+	fi
+	@if ! command -v tmux >/dev/null 2>&1; then \
+		$(SUDO) apt-get update -q && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q tmux; \
 	fi
 
 test: $(STAMP) servers
