@@ -17,9 +17,8 @@ run: $(STAMP)
 	$(BIN)/tuidesk
 
 # Servers the tests start on 127.0.0.1 (PostgreSQL, Dovecot IMAP), and tmux for the console's
-# end-to-end test; installed from apt when
-# missing. Debian may try to start its own dovecot service: ours never meets it (private
-# base_dir, 127.0.0.1, high ports).
+# end-to-end test; installed from apt when missing. Debian may try to start its own dovecot
+# service: ours never meets it (private base_dir, 127.0.0.1, high ports).
 servers:
 	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
 		$(SUDO) apt-get update -q && \
@@ -43,6 +42,7 @@ bench: $(STAMP) servers
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.imap
 	$(BIN)/python -m bench.outbound
+	$(BIN)/python -m bench.console
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
