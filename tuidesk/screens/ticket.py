@@ -1,27 +1,54 @@
-"""One ticket, read-only: its fields and the conversation. Mail text is shown through rich Text
-after strip_controls, never as markup; `e` swaps the visible text for the full one (quotes)."""
+"""One ticket: its fields, the conversation and what an agent does to it (reply, note, assign,
+status, priority, branch, queue, save attachments). Mail text is shown through rich Text after
+strip_controls, never as markup; `e` swaps the visible text for the full one (quotes).
+
+Every change names the version the agent saw (`expected=`): a ticket someone else changed
+meanwhile is reloaded, not overwritten. A thread worker asks for the ticket's version every
+second, so the view follows changes from any process; messages are updated in place, so the
+scroll position stays."""
 
 from __future__ import annotations
 
+import threading
+from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from rich.text import Text
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from tuidesk.engine.parse import Address
 from tuidesk.engine.text import clean_line, normalize_newlines, strip_controls
-from tuidesk.storage.db import read_session
+from tuidesk.paths import resolve_paths
+from tuidesk.screens._queries import Filters, filters
+from tuidesk.screens.attachments import SaveFilesScreen, SaveRequest, StoredFile, save_file
+from tuidesk.screens.dialogs import TextChoiceScreen
+from tuidesk.screens.pickers import ChoiceScreen
+from tuidesk.screens.reply import NoteScreen, ReplyScreen, ReplyTarget
+from tuidesk.storage.blobs import BlobStore
+from tuidesk.storage.db import DatabaseUnavailable, read_session, transaction
+from tuidesk.storage.models import PRIORITIES, TICKET_STATUSES, Agent
+from tuidesk.storage.tables import aware
+from tuidesk.storage.ticket_actions import TicketChanged, TicketError, ticket_version, update_ticket
 from tuidesk.storage.views import show_ticket
 from tuidesk.widgets.ticket_list import Clock
 
+POLL_S = 1.0  # another agent's change shows within this plus one read
 _DIRECTION_STYLE = {"in": "cyan", "out": "green", "note": "yellow"}
+_READ_ERRORS = (SQLAlchemyError, DatabaseUnavailable)
+_GONE = object()  # the version of a ticket that no longer exists
+# Actions that change the ticket: offered once it is loaded.
+_CHANGES = {"reply", "note", "assign_me", "assign", "status", "priority", "branch", "queue"}
 
 
 def _person(who: dict[str, Any] | None) -> str:
@@ -38,19 +65,52 @@ def _when(iso: str | None, clock: Clock) -> str:
     return datetime.fromisoformat(iso).astimezone(now.tzinfo).strftime("%Y-%m-%d %H:%M")
 
 
+@dataclass(frozen=True)
+class TicketData:
+    """One read: the ticket (None when gone), what the pickers offer and who is at the keys."""
+
+    ticket: dict[str, Any] | None
+    choices: Filters
+    me: Address | None
+
+
 class TicketScreen(Screen[None]):
     CSS_PATH = "ticket.tcss"
     BINDINGS = [
+        Binding("r", "reply", "Reply", id="ticket.reply", tooltip="Write a reply to the requester"),
+        Binding("n", "note", "Note", id="ticket.note", tooltip="Add an internal note"),
+        Binding("m", "assign_me", "Take", id="ticket.assign_me", tooltip="Assign to me"),
+        Binding("a", "assign", "Assign", id="ticket.assign", tooltip="Assign to an agent"),
+        Binding("s", "status", "Status", id="ticket.status", tooltip="Change the status"),
+        Binding("p", "priority", "Priority", id="ticket.priority", tooltip="Change the priority"),
+        Binding("b", "branch", "Branch", id="ticket.branch", tooltip="Move to another branch"),
+        Binding("u", "queue", "Queue", id="ticket.queue", tooltip="Put in a queue, or a new one"),
+        Binding("o", "save_files", "Files", id="ticket.save_files",
+                tooltip="Save attachments to a folder"),
+        Binding("e", "toggle_full", "Quotes", id="ticket.full_text", tooltip="Show the full text"),
         Binding("escape", "back", "Back", id="ticket.back"),
-        Binding("e", "toggle_full", "Full text", id="ticket.full_text", tooltip="Show quoted text"),
         Binding("j", "scroll('down')", "Scroll down", id="ticket.down", show=False),
         Binding("k", "scroll('up')", "Scroll up", id="ticket.up", show=False),
-    ]
+    ]  # fmt: skip
+
+    class Changed(Message):
+        """The ticket's version moved (or the ticket went): read it again."""
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, TicketScreen.Changed)
 
     class Loaded(Message):
-        def __init__(self, ticket: dict[str, Any] | None) -> None:
+        def __init__(self, data: TicketData) -> None:
             super().__init__()
-            self.ticket = ticket
+            self.data = data
+
+    class Told(Message):
+        """Something for the agent to read: a change made or refused, files saved, an error."""
+
+        def __init__(self, text: str, severity: SeverityLevel = "information") -> None:
+            super().__init__()
+            self.text = text
+            self.severity = severity
 
     def __init__(self, engine: Engine, number: int, *, clock: Clock) -> None:
         super().__init__()
@@ -58,25 +118,92 @@ class TicketScreen(Screen[None]):
         self.number = number
         self.clock = clock
         self.ticket: dict[str, Any] | None = None
+        self.choices = Filters([], [], [])
+        self.agent_id: int | None = None  # who is at the keyboard: the console says, on mount
+        self.me: Address | None = None
         self.full = False
+        self._stop = threading.Event()
+
+    @property
+    def version(self) -> datetime | None:
+        """The `updated_at` the agent is looking at: what every change is checked against."""
+        if self.ticket is None or not self.ticket["updated_at"]:
+            return None
+        return aware(datetime.fromisoformat(self.ticket["updated_at"]))
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="conversation"):
             yield Static(Text("Loading…", style="dim"), id="fields")
-        yield Footer()
+        yield Footer(show_command_palette=False)  # room for every key; ctrl+p still works
 
     def on_mount(self) -> None:
+        self.agent_id = getattr(self.app, "agent_id", None)
         self.query_one("#conversation").focus()
-        self._read()
+        self._watch()
+
+    def on_unmount(self) -> None:
+        self._stop.set()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Changes wait for the ticket to load (shown greyed, not hidden); taking needs an
+        agent."""
+        if action in _CHANGES and self.ticket is None:
+            return None
+        if action == "assign_me" and self.me is None:
+            return None
+        return True
+
+    # -- reading ---------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="watch")
+    def _watch(self) -> None:
+        """Until the screen goes: the ticket's version every second; say when it moved."""
+        seen: Any = None
+        failed: str | None = None
+        while not self._stop.is_set():
+            try:
+                with self.engine.connect() as conn:
+                    version: Any = ticket_version(conn, self.number)
+            except TicketError:
+                version = _GONE
+            except _READ_ERRORS as exc:
+                if str(exc) != failed:  # once per new error, not every second
+                    failed = str(exc)
+                    self.post_message(self.Told(f"Cannot read the ticket: {exc}", "error"))
+            else:
+                failed = None
+                if version != seen:
+                    seen = version
+                    self.post_message(self.Changed())
+            self._stop.wait(POLL_S)
 
     @work(thread=True, exclusive=True, group="ticket")
     def _read(self) -> None:
-        with read_session(self.engine) as session:
-            self.post_message(self.Loaded(show_ticket(session, str(self.number))))
+        try:
+            with read_session(self.engine) as session:
+                ticket = show_ticket(session, str(self.number))
+                choices = filters(session.connection())
+                agent = session.get(Agent, self.agent_id) if self.agent_id is not None else None
+        except _READ_ERRORS as exc:
+            self.post_message(self.Told(f"Cannot read the ticket: {exc}", "error"))
+            return
+        me = Address(agent.name, agent.email) if agent is not None else None
+        self.post_message(self.Loaded(TicketData(ticket, choices, me)))
+
+    def on_ticket_screen_changed(self, _message: Changed) -> None:
+        self._read()
 
     def on_ticket_screen_loaded(self, message: Loaded) -> None:
-        self.ticket = message.ticket
+        self.ticket = message.data.ticket
+        self.choices = message.data.choices
+        self.me = message.data.me
         self._show()
+        self.refresh_bindings()
+
+    def on_ticket_screen_told(self, message: Told) -> None:
+        self.notify(clean_line(message.text, 300), severity=message.severity, markup=False)
+
+    # -- drawing ---------------------------------------------------------------------------
 
     def _fields(self, t: dict[str, Any]) -> Text:
         text = Text()
@@ -98,7 +225,8 @@ class TicketScreen(Screen[None]):
             text.append(value)
         return text
 
-    def _message(self, m: dict[str, Any]) -> Static:
+    def _message(self, m: dict[str, Any]) -> tuple[Text, Text]:
+        """A message's border title and text."""
         head = Text()
         head.append(m["direction"], style=_DIRECTION_STYLE.get(m["direction"], ""))
         head.append(f"  {_person(m['from'])}", style="bold")
@@ -110,19 +238,159 @@ class TicketScreen(Screen[None]):
         if m["delivery"]:
             state = m["delivery"]["status"]
             text.append(f"\n[{state}]", style="red" if state == "failed" else "dim")
-        box = Static(text, classes="message")
-        box.border_title = head
-        return box
+        return head, text
 
     def _show(self) -> None:
+        """Update the message boxes in place and add new ones, so the scroll position holds."""
         scroll = self.query_one("#conversation", VerticalScroll)
         fields = self.query_one("#fields", Static)
-        scroll.remove_children(".message")
+        boxes = list(scroll.query(".message").results(Static))
         if self.ticket is None:
             fields.update(Text(f"Ticket {self.number} is gone.", style="red"))
+            scroll.remove_children(".message")
             return
         fields.update(self._fields(self.ticket))
-        scroll.mount_all(self._message(m) for m in self.ticket["messages"])
+        messages = self.ticket["messages"]
+        for box, m in zip(boxes, messages, strict=False):
+            head, text = self._message(m)
+            box.border_title = head
+            box.update(text)
+        for box in boxes[len(messages) :]:
+            box.remove()
+        new = []
+        for m in messages[len(boxes) :]:
+            head, text = self._message(m)
+            box = Static(text, classes="message")
+            box.border_title = head
+            new.append(box)
+        if new:
+            scroll.mount_all(new)
+
+    # -- changing the ticket ---------------------------------------------------------------
+
+    def _change(self, **changes: Any) -> None:
+        assert self.version is not None
+        self._write(self.version, changes)
+
+    @work(thread=True, group="write")
+    def _write(self, expected: datetime, changes: dict[str, Any]) -> None:
+        try:
+            with transaction(self.engine) as conn:
+                done = update_ticket(conn, str(self.number), expected=expected, **changes)
+        except TicketChanged as exc:
+            at = exc.at.astimezone(self.clock().tzinfo).strftime("%H:%M:%S")
+            text = f"{exc.ref} was changed at {at} by someone else: nothing written, reloaded"
+            self.post_message(self.Told(text, "warning"))
+        except (TicketError, *_READ_ERRORS) as exc:
+            self.post_message(self.Told(str(exc), "error"))
+        else:
+            said = ", ".join(f"{k} {v or 'none'}" for k, v in done.changes.items())
+            self.post_message(self.Told(f"{done.ref}: {said}"))
+        self.post_message(self.Changed())
+
+    def _pick(self, title: str, field: str, choices: list[tuple[str, str]], current: str) -> None:
+        """A picker whose choice, when it differs, is written to `field` ("" clears it)."""
+
+        def chosen(value: str | None) -> None:
+            if value is not None and value != current:
+                self._change(**{field: value or None})
+
+        self.app.push_screen(ChoiceScreen(title, choices, current=current), chosen)
+
+    def action_status(self) -> None:
+        assert self.ticket is not None
+        choices = [(s, s) for s in TICKET_STATUSES]
+        self._pick("Status", "status", choices, self.ticket["status"])
+
+    def action_priority(self) -> None:
+        assert self.ticket is not None
+        choices = [(p, p) for p in PRIORITIES]
+        self._pick("Priority", "priority", choices, self.ticket["priority"])
+
+    def action_branch(self) -> None:
+        assert self.ticket is not None
+        choices = [(key, f"{key} · {name}") for key, name in self.choices.branches]
+        self._pick("Move to branch", "branch", choices, self.ticket["branch"])
+
+    def action_assign(self) -> None:
+        assert self.ticket is not None
+        agents = [(email, f"{name} <{email}>") for email, name in self.choices.agents]
+        current = (self.ticket["assignee"] or {}).get("email") or ""
+        self._pick("Assign to", "assignee", [("", "Nobody"), *agents], current)
+
+    def action_assign_me(self) -> None:
+        assert self.me is not None
+        self._change(assignee=self.me.email)
+
+    def action_queue(self) -> None:
+        assert self.ticket is not None
+        current = self.ticket["queue"] or ""
+
+        def chosen(value: str | None) -> None:
+            if value is not None and value != current:
+                self._change(queue=value or None)
+
+        choices = [("", "No queue"), *((name, name) for name, _colour in self.choices.queues)]
+        self.app.push_screen(
+            TextChoiceScreen(
+                "Queue", choices, current=current, placeholder="A new queue: type, Enter"
+            ),
+            chosen,
+        )
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def _target(self) -> ReplyTarget:
+        t = self.ticket
+        assert t is not None and self.version is not None
+        return ReplyTarget(self.number, t["ref"], t["title"], _person(t["requester"]), self.version)
+
+    def action_reply(self) -> None:
+        screen = ReplyScreen(self.engine, self._target(), agent_id=self.agent_id, clock=self.clock)
+        self.app.push_screen(screen, lambda stored: stored and self._read())
+
+    def action_note(self) -> None:
+        screen = NoteScreen(self.engine, self._target(), author=self.me, clock=self.clock)
+        self.app.push_screen(screen, lambda stored: stored and self._read())
+
+    # -- attachments -----------------------------------------------------------------------
+
+    def _files(self) -> list[StoredFile]:
+        return [
+            StoredFile(
+                file["filename"],
+                file["size"],
+                file["sha256"],
+                f"{_person(m['from'])}, {_when(m['created_at'], self.clock)}",
+            )
+            for m in (self.ticket or {}).get("messages", [])
+            for file in m["attachments"]
+        ]
+
+    def action_save_files(self) -> None:
+        files = self._files()
+        if not files:
+            self.notify("This ticket has no attachments")
+            return
+        self.app.push_screen(
+            SaveFilesScreen(files), lambda request: request and self._save_files(request)
+        )
+
+    @work(thread=True, group="save_files")
+    def _save_files(self, request: SaveRequest) -> None:
+        """Copy the blobs out; each file is written, never opened."""
+        blobs = BlobStore(resolve_paths().blobs)
+        saved: list[Path] = []
+        for file in request.files:
+            try:
+                saved.append(save_file(blobs.get(file.sha256), file.filename, request.folder))
+            except (OSError, ValueError) as exc:
+                self.post_message(self.Told(f"{file.filename}: not saved: {exc}", "error"))
+        if saved:
+            names = ", ".join(path.name for path in saved)
+            self.post_message(self.Told(f"Saved to {request.folder}: {names}"))
+
+    # -- moving around ---------------------------------------------------------------------
 
     def action_back(self) -> None:
         self.dismiss()

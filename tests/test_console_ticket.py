@@ -1,0 +1,413 @@
+"""The ticket view and the reply editor, driven by keys through Textual's pilot: every action key
+changes the database, a change made meanwhile by someone else is never overwritten, replies are
+queued (asking first when the ticket moved), drafts outlive the editor, $EDITOR round-trips and
+attachments are saved without overwriting anything. Times are pinned for the snapshots."""
+
+from __future__ import annotations
+
+import stat
+from datetime import datetime
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from tests.snapshots import assert_snapshot
+from tests.test_console import SIZE, pinned, until
+from tuidesk.ingest import Ingestor
+from tuidesk.screens import ticket as ticket_screen
+from tuidesk.screens.app import TuideskApp
+from tuidesk.screens.attachments import SaveFilesScreen, safe_name, save_file
+from tuidesk.screens.dialogs import ConfirmScreen, TextChoiceScreen
+from tuidesk.screens.pickers import ChoiceScreen
+from tuidesk.screens.reply import NoteScreen, ReplyScreen
+from tuidesk.screens.ticket import TicketScreen
+from tuidesk.storage.agents import save_agent
+from tuidesk.storage.blobs import BlobStore
+from tuidesk.storage.branches import save_branch
+from tuidesk.storage.db import make_engine, read_session, session_scope, transaction
+from tuidesk.storage.drafts import DraftText, load_draft, save_draft
+from tuidesk.storage.models import OutgoingChannel
+from tuidesk.storage.outgoing import save_outgoing
+from tuidesk.storage.tables import tables
+from tuidesk.storage.ticket_actions import update_ticket
+from tuidesk.storage.views import show_ticket
+
+PDF = b"%PDF-1.4 not really a manual\n"
+
+
+def printer_mail() -> bytes:
+    msg = EmailMessage()
+    msg["From"] = "Alice <alice@customer.test>"
+    msg["To"] = "support@example.com"
+    msg["Subject"] = "Printer on fire"
+    msg["Message-ID"] = "<printer-1@customer.test>"
+    msg.set_content("My printer is on fire.\n\n> an old quote\n")
+    msg.add_attachment(PDF, maintype="application", subtype="pdf", filename="manual.pdf")
+    return msg.as_bytes()
+
+
+@pytest.fixture
+def engine(_isolated_home: Path, sqlite_template: Path):  # type: ignore[no-untyped-def]
+    """SUP-1 from Alice with a PDF, at a fixed time; agents Dana (at the keys) and Sam; the
+    queue Billing; branches Support and Sales. No outgoing channel: tests add one."""
+    path = _isolated_home / "tuidesk.sqlite3"
+    path.write_bytes(sqlite_template.read_bytes())
+    engine = make_engine(f"sqlite:///{path}")
+    with session_scope(engine) as s:
+        save_branch(s, name="Support", key="SUP", addresses=["support@example.com"], domains=[])
+        save_branch(s, name="Sales", key="SAL", addresses=["sales@example.com"], domains=[])
+        save_agent(s, name="Dana Agent", email="dana@example.com", login="dana")
+        save_agent(s, name="Sam Agent", email="sam@example.com", login="sam")
+    Ingestor(engine, BlobStore(_isolated_home / "blobs"), source="import").ingest(printer_mail())
+    when = datetime(2024, 3, 2, 9, 30)
+    with transaction(engine) as conn:
+        t = tables(conn)
+        conn.execute(t.queue.insert().values(name="Billing", colour="magenta"))
+        conn.execute(update(t.ticket).values(created_at=when, updated_at=when))
+        conn.execute(update(t.message).values(created_at=when))
+    yield engine
+    engine.dispose()
+
+
+def with_outgoing(engine) -> None:  # type: ignore[no-untyped-def]
+    """What queue_reply needs: a default outgoing channel (nothing is sent in these tests)."""
+    with session_scope(engine) as s:
+        save_outgoing(
+            s,
+            OutgoingChannel(
+                name="main", host="127.0.0.1", port=2525, from_address="support@example.com",
+                from_name="Support",
+            ),
+        )  # fmt: skip
+
+
+def dana(engine) -> int:  # type: ignore[no-untyped-def]
+    with engine.connect() as conn:
+        agent = tables(conn).agent
+        return int(conn.execute(select(agent.c.id).where(agent.c.login == "dana")).scalar_one())
+
+
+def ticket(engine) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    with read_session(engine) as session:
+        found = show_ticket(session, "1")
+    assert found is not None
+    return found
+
+
+def outbox_rows(engine) -> list[Any]:  # type: ignore[no-untyped-def]
+    with engine.connect() as conn:
+        return list(conn.execute(select(tables(conn).outbox)))
+
+
+def notes(app: TuideskApp) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+async def opened(pilot) -> TicketScreen:  # type: ignore[no-untyped-def]
+    """From the list, Enter on the one ticket; back once its messages are shown."""
+    app = pilot.app
+    await until(pilot, lambda: app.screen.query("TicketList") and _listed(app), "the list")
+    await pilot.press("enter")
+    await until(pilot, lambda: isinstance(app.screen, TicketScreen), "the ticket")
+    screen = app.screen
+    await until(pilot, lambda: len(screen.query(".message")) > 0, "the ticket's messages")
+    return screen
+
+
+def _listed(app: TuideskApp) -> bool:
+    return app.screen.query_one("TicketList").ids == [1]  # type: ignore[attr-defined]
+
+
+async def pick(pilot, value: str) -> None:  # type: ignore[no-untyped-def]
+    """In the open picker, choose `value`."""
+    await until(pilot, lambda: isinstance(pilot.app.screen, ChoiceScreen), "the picker")
+    choices = pilot.app.screen.query_one("#choice-list")
+    choices.highlighted = choices.get_option_index(value)
+    await pilot.press("enter")
+
+
+def app_for(engine) -> TuideskApp:  # type: ignore[no-untyped-def]
+    return TuideskApp(engine, agent_id=dana(engine), clock=pinned)
+
+
+async def test_the_ticket_view_shows_its_actions_in_the_footer(engine) -> None:
+    app = app_for(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(pilot)
+        await pilot.pause()
+        assert_snapshot(app.export_screenshot(), "console_ticket_actions")
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for wanted in ("Reply (r)", "Note (n)", "Take (m)", "Assign (a)", "Status (s)",
+                       "Priority (p)", "Branch (b)", "Queue (u)", "Files (o)"):  # fmt: skip
+            assert wanted in titles
+
+
+async def test_status_priority_and_branch_keys_change_the_ticket(engine) -> None:
+    app = app_for(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await opened(pilot)
+        await pilot.press("s")
+        await pick(pilot, "pending")
+        await until(pilot, lambda: ticket(engine)["status"] == "pending", "status pending")
+        await until(pilot, lambda: screen.ticket["status"] == "pending", "the view reloaded")
+        await pilot.press("p")
+        await pick(pilot, "high")
+        await until(pilot, lambda: ticket(engine)["priority"] == "high", "priority high")
+        await until(pilot, lambda: screen.ticket["priority"] == "high", "the view reloaded")
+        await pilot.press("b")
+        await pick(pilot, "SAL")
+        await until(pilot, lambda: ticket(engine)["ref"] == "SAL-1", "the ticket in Sales")
+        await until(pilot, lambda: screen.ticket["ref"] == "SAL-1", "the view reloaded")
+
+
+async def test_assign_to_me_to_an_agent_and_to_nobody(engine) -> None:
+    app = app_for(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await opened(pilot)
+
+        def assignee() -> str | None:
+            return (ticket(engine)["assignee"] or {}).get("email")
+
+        await until(pilot, lambda: screen.me is not None, "who is at the keys")
+        await pilot.press("m")
+        await until(pilot, lambda: assignee() == "dana@example.com", "assigned to Dana")
+        await until(pilot, lambda: screen.ticket["assignee"] is not None, "the view reloaded")
+        await pilot.press("a")
+        await pick(pilot, "sam@example.com")
+        await until(pilot, lambda: assignee() == "sam@example.com", "assigned to Sam")
+        await until(
+            pilot, lambda: screen.ticket["assignee"]["email"] == "sam@example.com", "the view"
+        )
+        await pilot.press("a")
+        await pick(pilot, "")
+        await until(pilot, lambda: assignee() is None, "unassigned")
+
+
+async def test_queue_takes_a_new_name_or_an_existing_queue(engine) -> None:
+    app = app_for(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await opened(pilot)
+        await pilot.press("u")
+        await until(pilot, lambda: isinstance(app.screen, TextChoiceScreen), "the queue picker")
+        app.screen.query_one("#text-choice-input").focus()
+        await pilot.press(*"[red]VIP[/]", "enter")  # markup in a name is only text
+        await until(pilot, lambda: ticket(engine)["queue"] == "[red]VIP[/]", "a new queue")
+        await until(pilot, lambda: screen.ticket["queue"] == "[red]VIP[/]", "the view reloaded")
+        assert "SUP / [red]VIP[/]" in str(screen.query_one("#fields").render())
+        assert all(not note.markup for note in app._notifications)
+        await pilot.press("u")
+        await until(pilot, lambda: isinstance(app.screen, TextChoiceScreen), "the queue picker")
+        choices = app.screen.query_one("#text-choice-list")
+        choices.highlighted = choices.get_option_index("Billing")
+        await pilot.press("enter")
+        await until(pilot, lambda: ticket(engine)["queue"] == "Billing", "queue Billing")
+
+
+async def test_a_note_is_added_with_the_agent_as_its_author(engine) -> None:
+    app = app_for(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await opened(pilot)
+        await until(pilot, lambda: screen.me is not None, "who is at the keys")
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, NoteScreen), "the note editor")
+        app.screen.query_one("#body").insert("Called her: it is the toner.")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: app.screen is screen, "back on the ticket")
+        note = ticket(engine)["messages"][-1]
+        assert note["direction"] == "note" and note["body"] == "Called her: it is the toner."
+        assert note["from"] == {"name": "Dana Agent", "email": "dana@example.com"}
+        assert outbox_rows(engine) == []  # never mailed
+        await until(pilot, lambda: len(screen.query(".message")) == 2, "the note shown")
+
+
+async def test_a_change_made_meanwhile_is_not_overwritten_and_the_agent_is_told(
+    engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ticket_screen, "POLL_S", 3600)  # the view must not catch up by itself
+    app = app_for(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await opened(pilot)
+        with transaction(engine) as conn:  # Sam, in another console
+            update_ticket(conn, "1", status="closed")
+        await pilot.press("s")
+        await pick(pilot, "pending")
+        await until(pilot, lambda: screen.ticket["status"] == "closed", "the view reloaded")
+        assert ticket(engine)["status"] == "closed"
+        assert any("was changed at" in note and "nothing written" in note for note in notes(app))
+
+
+async def test_the_view_follows_another_process_and_keeps_its_place(engine) -> None:
+    app = app_for(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await opened(pilot)
+        boxes = list(screen.query(".message"))
+        with transaction(engine) as conn:
+            update_ticket(conn, "1", priority="urgent")
+        await until(pilot, lambda: screen.ticket["priority"] == "urgent", "the other change")
+        assert list(screen.query(".message")) == boxes  # updated in place, not rebuilt
+
+
+async def test_the_reply_editor_queues_a_reply_that_the_ticket_shows(engine) -> None:
+    with_outgoing(engine)
+    app = app_for(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await opened(pilot)
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, ReplyScreen), "the reply editor")
+        editor = app.screen
+        editor.query_one("#body").insert("We are sending a new printer.")
+        editor.query_one("#cc").value = "boss@customer.test"
+        await pilot.click("#quote")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: app.screen is screen, "back on the ticket")
+        [row] = outbox_rows(engine)
+        assert row.status == "queued" and row.kind == "reply"
+        assert row.recipients == ["alice@customer.test", "boss@customer.test"]
+        reply = ticket(engine)["messages"][-1]
+        assert reply["direction"] == "out" and reply["body"].startswith("We are sending")
+        assert "> My printer is on fire." in reply["full_body"]  # quoted
+        with engine.connect() as conn:
+            assert load_draft(conn, 1, dana(engine)) is None
+        await until(pilot, lambda: len(screen.query(".message")) == 2, "the reply shown")
+
+
+async def test_a_failed_send_is_shown_and_keeps_the_draft(engine) -> None:
+    app = app_for(engine)  # no outgoing channel
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(pilot)
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, ReplyScreen), "the reply editor")
+        editor = app.screen
+        editor.query_one("#body").insert("Anyone there?")
+        await pilot.press("ctrl+s")
+        error = editor.query_one("#send-error")
+        await until(pilot, lambda: "no outgoing channel" in str(error.render()), "the error")
+        assert app.screen is editor and outbox_rows(engine) == []
+        with engine.connect() as conn:
+            assert load_draft(conn, 1, dana(engine)).body == "Anyone there?"
+
+
+async def test_a_draft_outlives_the_editor_until_discarded(engine) -> None:
+    app = app_for(engine)
+    agent = dana(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await opened(pilot)
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, ReplyScreen), "the reply editor")
+        app.screen.query_one("#body").insert("Half a thought")
+        app.screen.query_one("#attach").value = "/nowhere/quote.pdf"
+        await pilot.press("escape")
+        assert app.screen is screen
+        with engine.connect() as conn:
+            draft = load_draft(conn, 1, agent)
+        assert draft is not None and draft.body == "Half a thought"
+        assert draft.attachments == ["/nowhere/quote.pdf"]
+
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, ReplyScreen), "the editor again")
+        editor = app.screen
+        assert editor.query_one("#body").text == "Half a thought"
+        assert "no such file" in str(editor.query_one("#files").render())
+        await pilot.press("ctrl+d")  # postpone
+        assert app.screen is screen
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, ReplyScreen), "the editor again")
+        await pilot.press("ctrl+x")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "are you sure")
+        await pilot.press("y")
+        assert app.screen is screen
+        with engine.connect() as conn:
+            assert load_draft(conn, 1, agent) is None
+
+
+async def test_edit_in_editor_runs_it_and_reads_the_file_back(
+    engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Headless, Textual cannot suspend (SuspendNotSupported); the editor then runs as is."""
+    script = tmp_path / "editor.sh"
+    script.write_text("#!/bin/sh\nprintf '\\nSigned, Dana\\n' >> \"$1\"\n")
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.delenv("VISUAL", raising=False)
+    monkeypatch.setenv("EDITOR", str(script))
+    app = app_for(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(pilot)
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, ReplyScreen), "the reply editor")
+        area = app.screen.query_one("#body")
+        area.insert("Hello Alice,")
+        await pilot.press("ctrl+e")
+        assert area.text == "Hello Alice,\nSigned, Dana\n"
+
+
+async def test_a_ticket_changed_since_the_editor_opened_asks_before_sending(engine) -> None:
+    with_outgoing(engine)
+    app = app_for(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await opened(pilot)
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, ReplyScreen), "the reply editor")
+        editor = app.screen
+        editor.query_one("#body").insert("Here is the fix.")
+        with transaction(engine) as conn:  # Sam replies or changes it meanwhile
+            update_ticket(conn, "1", status="pending")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        assert "SUP-1 changed at" in str(app.screen.query_one("#confirm-question").render())
+        await pilot.press("n")
+        assert app.screen is editor and outbox_rows(engine) == []
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question again")
+        await pilot.press("y")
+        await until(pilot, lambda: app.screen is screen, "back on the ticket")
+        assert len(outbox_rows(engine)) == 1
+
+
+async def test_the_reply_editor_snapshot(engine) -> None:
+    with transaction(engine) as conn:
+        save_draft(conn, 1, dana(engine), DraftText("Dear Alice,\n\nA new one is on its way.\n"))
+    app = app_for(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(pilot)
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, ReplyScreen), "the reply editor")
+        for widget in app.screen.query("TextArea, Input"):
+            widget.cursor_blink = False  # type: ignore[attr-defined]
+        await pilot.pause()
+        assert_snapshot(app.export_screenshot(), "console_reply_editor")
+
+
+async def test_attachments_are_saved_to_the_chosen_folder_without_overwriting(
+    engine, tmp_path: Path
+) -> None:
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    (folder / "manual.pdf").write_bytes(b"mine, keep it")
+    app = app_for(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(pilot)
+        for copy in ("manual (1).pdf", "manual (2).pdf"):
+            await pilot.press("o")
+            await until(pilot, lambda: isinstance(app.screen, SaveFilesScreen), "the files")
+            entry = app.screen.query_one("#save-folder")
+            entry.value = str(folder)
+            entry.focus()
+            await pilot.press("enter")
+            await until(pilot, lambda c=copy: (folder / c).exists(), copy)
+            assert (folder / copy).read_bytes() == PDF
+    assert (folder / "manual.pdf").read_bytes() == b"mine, keep it"
+
+
+def test_a_saved_name_never_leaves_the_folder(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "evil.txt").symlink_to(outside)  # planted under the name the mail gives
+    assert safe_name("../../.bashrc") == "bashrc" and safe_name("..") == "attachment"
+    assert save_file(b"x", "..\\..\\evil.txt", folder) == folder / "evil (1).txt"
+    assert not outside.exists()
+    assert save_file(b"y", "/etc/passwd", folder) == folder / "passwd"
+    assert len(list(folder.iterdir())) == 3
