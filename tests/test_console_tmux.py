@@ -34,3 +34,12 @@ def test_a_piped_mail_appears_and_the_reply_reaches_the_customer(
     assert "SUP-1" in screen
     console.keys("Enter")
     console.wait_for("Scanner jams [bold]twice[/]")  # the ticket view, whole title
+    console.keys("r")
+    console.wait_for("Quote the last message")
+    console.type("Please clean the rollers.")
+    console.wait_for("Please clean the rollers.")  # typed, as the agent sees it
+    console.keys("C-s")
+    (sent,) = smtp_starttls.wait_for(1, timeout=30)  # the console's own engine sent it
+    assert sent.rcpt_tos == ["carol@customer.test"]
+    assert b"Please clean the rollers." in sent.data
+    assert b"Subject: Re: Scanner jams [bold]twice[/] [SUP-1]" in sent.data
