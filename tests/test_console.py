@@ -308,6 +308,7 @@ async def test_the_quarantine_view_lists_held_mail_as_text(engine) -> None:
         table = app.screen.query_one(DataTable)
         await until(pilot, lambda: table.row_count == 1, "the quarantined mail")
         assert str(table.get_row_at(0)[4]) == "[red]too big[/]"
+        assert_snapshot(app.export_screenshot(), "console_quarantine")
         await pilot.press("escape")
         assert isinstance(app.screen, MainScreen)
 
@@ -332,3 +333,37 @@ async def test_the_command_palette_finds_every_key(engine) -> None:
         titles = [c.title for c in app.get_system_commands(app.screen)]
         for wanted in ("Search (/)", "Sort (s)", "Status (f)", "Open (⏎)", "Help (? f1)"):
             assert wanted in titles
+
+
+async def test_keys_can_be_remapped_from_the_config_folder(engine, _isolated_home: Path) -> None:
+    from tuidesk.screens.keymap import load_keymap
+
+    (_isolated_home / "keys.toml").write_text('[keys]\n"main.search" = "ctrl+f"\n')
+    app = TuideskApp(engine, clock=pinned)
+    app.set_keymap(load_keymap(_isolated_home))
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, [3, 2, 1])
+        await pilot.press("slash")  # the old key does nothing now
+        assert not app.screen.query_one("#search").has_class("open")
+        await pilot.press("ctrl+f")
+        await until(pilot, lambda: app.screen.query_one("#search").has_class("open"), "search")
+        await pilot.press("escape", "question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen), "help")
+        rows = {row.binding_id: row.key_display for row in app.screen.rows}
+        assert rows["main.search"] == "^f"  # help shows the new key, with the id to remap it
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ('[keys]\n"main.nothing" = "x"\n', "no binding with the id main.nothing"),
+        ("[keys\n", "keys.toml"),
+        ('[keys]\n"main.search" = 1\n', "maps binding ids to keys"),
+    ],
+)
+def test_a_wrong_keymap_is_refused_before_the_console_starts(
+    cli, _isolated_home: Path, text: str, error: str
+) -> None:
+    (_isolated_home / "keys.toml").write_text(text)
+    proc = cli("--agent", "alice", check=False)
+    assert proc.returncode == 2 and error in proc.stderr.decode()

@@ -127,8 +127,12 @@ def main_callback(
         except UnknownAgent as exc:
             raise fail(str(exc)) from exc
         from tuidesk.screens.app import run_console
+        from tuidesk.screens.keymap import KeymapError
 
-        run_console(c.engine, c.paths.config, agent_id, run_engine=not no_engine)
+        try:
+            run_console(c.engine, c.paths.config, agent_id, run_engine=not no_engine)
+        except KeymapError as exc:
+            raise fail(str(exc), ExitCode.USAGE) from exc
 
 
 @app.command()

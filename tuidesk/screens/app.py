@@ -120,4 +120,10 @@ class TuideskApp(App[None]):
 
 
 def run_console(engine: Engine, config_dir: Path, agent_id: int, *, run_engine: bool) -> None:
-    TuideskApp(engine, config_dir=config_dir if run_engine else None, agent_id=agent_id).run()
+    """Raises KeymapError before anything is drawn when keys.toml is wrong."""
+    from tuidesk.screens.keymap import load_keymap
+
+    keymap = load_keymap(config_dir)
+    app = TuideskApp(engine, config_dir=config_dir if run_engine else None, agent_id=agent_id)
+    app.set_keymap(keymap)
+    app.run()

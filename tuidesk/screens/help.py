@@ -1,4 +1,5 @@
-"""`?` and F1: every key of the screen underneath, from its bindings, so it never goes stale."""
+"""`?` and F1: every key of the screen underneath, from its bindings, so it never goes stale,
+with the id that keys.toml uses to remap it."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ class KeyRow:
     keys: list[str]
     node: DOMNode
     action: str
+    binding_id: str | None = None  # what keys.toml names to remap it
 
     @property
     def key_display(self) -> str:
@@ -37,7 +39,9 @@ def key_rows(screen: Screen) -> list[KeyRow]:
             continue
         row = rows.setdefault(
             binding.description,
-            KeyRow(binding.description, binding.tooltip, [], active.node, binding.action),
+            KeyRow(
+                binding.description, binding.tooltip, [], active.node, binding.action, binding.id
+            ),
         )
         row.keys.append(screen.app.get_key_display(Binding(key, binding.action)))
     return list(rows.values())
@@ -55,10 +59,12 @@ class HelpScreen(ModalScreen[None]):
         table = Table.grid(padding=(0, 2))
         table.add_column(style="bold cyan", no_wrap=True)
         table.add_column()
+        table.add_column(style="dim", no_wrap=True)
         for row in self.rows:
-            table.add_row(row.key_display, row.description)
-        table.add_row("", "")
-        table.add_row("ctrl+p", "Command palette: every action by name")
+            table.add_row(row.key_display, row.description, row.binding_id or "")
+        table.add_row("", "", "")
+        table.add_row("ctrl+p", "Command palette: every action by name", "")
+        table.add_row("", 'Remap a key in keys.toml: [keys] then id = "ctrl+f"', "")
         with VerticalScroll(id="help"):
             yield Static("Keys", id="help-title")
             yield Static(table)
