@@ -30,10 +30,12 @@ def _internal_error(exc: BaseException) -> str:
     return f"internal error: {exc.__class__.__name__}: {first_line}"
 
 
-def analyse_safely(raw: bytes, rules: RuleSet, channel: ChannelRule | None) -> Analysis:
+def analyse_safely(
+    raw: bytes, rules: RuleSet, channel: ChannelRule | None, *, defer_body: bool = False
+) -> Analysis:
     """No mail may stop an import: anything the engine cannot handle is quarantined."""
     try:
-        return analyse(raw, rules, channel)
+        return analyse(raw, rules, channel, defer_body=defer_body)
     except Exception as exc:  # noqa: BLE001
         reason = _internal_error(exc)
         return Analysis(
@@ -57,8 +59,8 @@ class Ingestor:
             raise UnknownChannel(f"no channel named {channel!r}")
         self.rules: RuleSet = rules.for_channel(self.channel)
 
-    def analyse(self, raw: bytes) -> Analysis:
-        return analyse_safely(raw, self.rules, self.channel)
+    def analyse(self, raw: bytes, *, defer_body: bool = False) -> Analysis:
+        return analyse_safely(raw, self.rules, self.channel, defer_body=defer_body)
 
     def decide(self, lookup: StorageLookup, analysis: Analysis) -> Decision:
         return resolve(analysis, self.rules, lookup, now=datetime.now(UTC), channel=self.channel)
@@ -81,7 +83,7 @@ class Ingestor:
         if parallel and (os.cpu_count() or 1) > 1:
             analysed = self._analysed_in_worker(chunks)
         else:
-            analysed = ((chunk, [self.analyse(raw) for raw in chunk]) for chunk in chunks)
+            analysed = ((chunk, self._analyse_chunk(chunk)) for chunk in chunks)
         for chunk, analyses in analysed:
             with transaction(self.engine) as conn:
                 lookup = StorageLookup(conn)
@@ -106,13 +108,13 @@ class Ingestor:
             try:
                 return future.result()
             except BrokenProcessPool:
-                return [self.analyse(raw) for raw in chunk]
+                return self._analyse_chunk(chunk)
 
         first = next(chunks, None)
         second = next(chunks, None)
         if second is None:  # one batch: starting a worker would cost more than it saves
             if first:
-                yield first, [self.analyse(raw) for raw in first]
+                yield first, self._analyse_chunk(first)
             return
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(1, mp_context=context) as pool:
@@ -124,6 +126,9 @@ class Ingestor:
                 pending = (chunk, future)
             if pending:
                 yield pending[0], analysed(*pending)
+
+    def _analyse_chunk(self, chunk: list[bytes]) -> list[Analysis]:
+        return _analyse_chunk(chunk, self.rules, self.channel)
 
     def ingest_in(self, lookup: StorageLookup, raw: bytes, analysis: Analysis) -> Outcome:
         """Decide and apply inside a savepoint of the caller's transaction, so one mail's
@@ -146,7 +151,11 @@ class Ingestor:
 
     def _decide_and_apply(self, lookup: StorageLookup, raw: bytes, analysis: Analysis) -> Outcome:
         with lookup.conn.begin_nested():
-            return self._apply(lookup.conn, self.decide(lookup, analysis), raw)
+            decision = self.decide(lookup, analysis)
+            if analysis.body_deferred and decision.action in (Action.CREATED, Action.COMMENTED):
+                # A bounce of our own mail becomes a note on its ticket: that needs the body.
+                decision = self.decide(lookup, self.analyse(raw))
+            return self._apply(lookup.conn, decision, raw)
 
     def _apply(self, conn: Connection, decision: Decision, raw: bytes) -> Outcome:
         return apply_decision(conn, decision, raw, source=self.source, blobs=self.blobs)
@@ -155,4 +164,5 @@ class Ingestor:
 def _analyse_chunk(
     chunk: list[bytes], rules: RuleSet, channel: ChannelRule | None
 ) -> list[Analysis]:
-    return [analyse_safely(raw, rules, channel) for raw in chunk]
+    """Machine mail is mostly ignored: its body is read only if it turns out to be needed."""
+    return [analyse_safely(raw, rules, channel, defer_body=True) for raw in chunk]

@@ -9,7 +9,7 @@ from tests.engine.conftest import NOW, MemoryLookup, mail
 from tuidesk.engine.decision import Action
 from tuidesk.engine.fields import FALLBACK_TITLE, title_from_subject
 from tuidesk.engine.parse import content_hash
-from tuidesk.engine.process import decide
+from tuidesk.engine.process import analyse, decide, resolve
 from tuidesk.engine.rules import BranchRule, ChannelRule, CustomFieldRule, RuleSet
 
 
@@ -107,6 +107,22 @@ def test_a_bounce_of_a_mail_we_sent_becomes_a_note_on_its_ticket(rules, lookup):
     )
     d = run(raw, rules, lookup)
     assert (d.action, d.direction, d.ticket.ref) == (Action.COMMENTED, "note", "SUP-7")
+
+
+def test_deferring_the_body_of_machine_mail_changes_no_decision(rules, lookup):
+    """Ingest leaves the body of machine mail unread; the steps and outcome stay the same, and
+    a caller can tell when the body is needed after all."""
+    auto = mail("From: a@b.test\nAuto-Submitted: auto-replied\nSubject: away", "back Monday")
+    human = mail("From: a@b.test\nSubject: help", "the printer")
+    for raw, deferred in ((auto, True), (human, False)):
+        eager, lazy = analyse(raw, rules), analyse(raw, rules, defer_body=True)
+        assert lazy.body_deferred is deferred and not eager.body_deferred
+        assert lazy.steps == eager.steps and lazy.verdict == eager.verdict
+        assert (lazy.mail.text == eager.mail.text) is not deferred
+        decisions = [resolve(a, rules, lookup, now=NOW) for a in (eager, lazy)]
+        assert (
+            decisions[0].action == decisions[1].action and decisions[0].steps == decisions[1].steps
+        )
 
 
 # --- dedupe and quarantine -----------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 
 import pytest
 
@@ -13,6 +14,7 @@ from tuidesk.engine.parse import (
     content_hash,
     decode_bytes,
     parse_mail,
+    read_body,
     sanitize_filename,
 )
 
@@ -155,6 +157,19 @@ def test_a_mail_with_too_many_parts_is_refused_with_the_reason():
     )
     with pytest.raises(ParseError, match="more than 10 MIME parts"):
         parse_mail(raw, Limits(max_parts=10))
+    with pytest.raises(ParseError, match="more than 10 MIME parts"):
+        parse_mail(raw, Limits(max_parts=10), body=False)  # counted, though not read
+
+
+def test_a_body_left_unread_is_read_later_exactly_as_at_once():
+    raw = mail(
+        'From: a@b.test\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="b"',
+        "--b\nContent-Type: text/plain\n\nhello\n--b\nContent-Type: message/rfc822\n\n"
+        "From: c@d.test\nSubject: inner\n\ninner text\n--b--\n",
+    )
+    later = parse_mail(raw, body=False)
+    assert (later.body_read, later.text, later.attachments, later.part_count) == (False, "", [], 4)
+    assert replace(read_body(later), message=None) == replace(parse_mail(raw), message=None)
 
 
 def test_text_without_headers_is_not_an_email():

@@ -15,7 +15,7 @@ from tuidesk.engine.classify import MachineVerdict, classify_machine_mail
 from tuidesk.engine.decision import Action, Decision, Lookup, Step, TicketFields
 from tuidesk.engine.fields import map_fields, priority_from_headers
 from tuidesk.engine.filters import filter_sender
-from tuidesk.engine.parse import ParsedMail, ParseError, content_hash, parse_mail
+from tuidesk.engine.parse import ParsedMail, ParseError, content_hash, parse_mail, read_body
 from tuidesk.engine.quotes import strip_quoted_html, strip_quoted_reply
 from tuidesk.engine.route import route_branch
 from tuidesk.engine.rules import BranchRule, ChannelRule, RuleSet
@@ -36,6 +36,12 @@ class Analysis:
     branch: BranchRule | None = None
     fields: TicketFields | None = None
 
+    @property
+    def body_deferred(self) -> bool:
+        """Analysed with `defer_body` and the body left unread: enough to ignore the mail,
+        not to store it."""
+        return self.mail is not None and not self.mail.body_read
+
 
 def decide(
     raw: bytes,
@@ -50,25 +56,33 @@ def decide(
     return resolve(analyse(raw, rules, channel), rules, lookup, now=now, channel=channel)
 
 
-def analyse(raw: bytes, rules: RuleSet, channel: ChannelRule | None = None) -> Analysis:
+def analyse(
+    raw: bytes, rules: RuleSet, channel: ChannelRule | None = None, *, defer_body: bool = False
+) -> Analysis:
+    """`defer_body` leaves the body of machine mail unread (most of the parsing time): it is
+    only needed when a bounce turns out to be about our mail, and then `Analysis.body_deferred`
+    tells the caller to analyse again without deferring."""
     analysis = Analysis(content_hash(raw))
     steps = analysis.steps
     try:
-        mail = parse_mail(raw, rules.limits)
+        mail = parse_mail(raw, rules.limits, body=False)
+        verdict = classify_machine_mail(
+            mail.message,
+            subject=mail.subject,
+            keywords=rules.autoreply_keywords,
+            sender_patterns=rules.autoreply_senders,
+        )
+        if not (verdict and defer_body):
+            mail = read_body(mail, rules.limits)
     except ParseError as exc:
         analysis.quarantine = str(exc)
         steps.append(Step("parse", "quarantined", str(exc)))
         return analysis
     steps.append(Step("parse", "ok", f"{mail.part_count} MIME parts"))
     analysis.mail = mail
-    analysis.verdict = classify_machine_mail(
-        mail.message,
-        subject=mail.subject,
-        keywords=rules.autoreply_keywords,
-        sender_patterns=rules.autoreply_senders,
-    )
-    if analysis.verdict:
-        steps.append(Step("classify", analysis.verdict.kind, analysis.verdict.reason))
+    analysis.verdict = verdict
+    if verdict:
+        steps.append(Step("classify", verdict.kind, verdict.reason))
     else:
         steps.append(Step("classify", "human", "no automatic-mail markers"))
         _filter_route_map(analysis, mail, rules, channel)
