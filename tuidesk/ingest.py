@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from itertools import chain, islice
+from typing import Any
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -14,7 +15,7 @@ from tuidesk.engine.decision import Action, Decision, Step
 from tuidesk.engine.parse import content_hash
 from tuidesk.engine.process import Analysis, analyse, resolve
 from tuidesk.engine.rules import ChannelRule, RuleSet
-from tuidesk.storage.apply import Outcome, apply_decision
+from tuidesk.storage.apply import LOG_ONLY, Outcome, apply_decision, log_only, log_rows
 from tuidesk.storage.blobs import BlobStore
 from tuidesk.storage.db import transaction
 from tuidesk.storage.lookup import StorageLookup
@@ -88,10 +89,66 @@ class Ingestor:
             with transaction(self.engine) as conn:
                 lookup = StorageLookup(conn)
                 lookup.prefetch_unseen([a.content_hash for a in analyses])
-                outcomes = [
-                    self.ingest_in(lookup, raw, a) for raw, a in zip(chunk, analyses, strict=True)
-                ]
+                lookup.prefetch_outbound([i for a in analyses for i in a.bounced_message_ids])
+                outcomes = self._ingest_batch(lookup, chunk, analyses)
             yield from outcomes
+
+    def _ingest_batch(
+        self, lookup: StorageLookup, chunk: list[bytes], analyses: list[Analysis]
+    ) -> list[Outcome]:
+        """Most machine mail needs nothing written but its log row: those rows are held and
+        written in one statement, before the next mail that needs more and at the end, instead
+        of a savepoint and an INSERT each. Every other mail has a savepoint of its own."""
+        outcomes: list[Outcome] = []
+        held: list[tuple[bytes, Analysis, dict[str, Any]]] = []
+        for raw, analysis in zip(chunk, analyses, strict=True):
+            decision = self._log_only_decision(lookup, analysis)
+            if decision is None:
+                self._write_held(lookup, held, outcomes)
+                outcomes.append(self.ingest_in(lookup, raw, analysis))
+                continue
+            row, outcome = log_only(decision, self.source)
+            lookup.hold(analysis.content_hash, outcome.action)
+            held.append((raw, analysis, row))
+            outcomes.append(outcome)
+        self._write_held(lookup, held, outcomes)
+        return outcomes
+
+    def _log_only_decision(self, lookup: StorageLookup, analysis: Analysis) -> Decision | None:
+        """The decision on machine or filtered mail, when all it needs written is its log row.
+        Its reads are ones that cannot fail (a content hash, a ticket number, or answered by
+        the batch's prefetch), so no savepoint guards them."""
+        if analysis.quarantine or not (analysis.verdict or analysis.ignore):
+            return None
+        if analysis.bounced_message_ids and not lookup.outbound_prefetched:
+            return None
+        decision = self.decide(lookup, analysis)
+        return decision if decision.action in LOG_ONLY else None
+
+    def _write_held(
+        self,
+        lookup: StorageLookup,
+        held: list[tuple[bytes, Analysis, dict[str, Any]]],
+        outcomes: list[Outcome],
+    ) -> None:
+        """Write the held rows; if one of them fails (another process wrote that mail
+        meanwhile), none is written and each mail is ingested on its own instead, so the
+        outcomes of the others stand."""
+        if not held:
+            return
+        conn = lookup.conn
+        try:
+            with conn.begin_nested():
+                log_rows(conn, [row for _raw, _analysis, row in held])
+        except (OperationalError, OSError):
+            raise
+        except Exception:  # noqa: BLE001 - one at a time, each with its own outcome
+            lookup.release_held()
+            outcomes[-len(held) :] = [self.ingest_in(lookup, raw, a) for raw, a, _row in held]
+        lookup.release_held()
+        for _raw, analysis, _row in held:
+            lookup.recorded(analysis.content_hash)
+        held.clear()
 
     def _analysed_in_worker(
         self, chunks: Iterator[list[bytes]]

@@ -42,6 +42,12 @@ class Analysis:
         not to store it."""
         return self.mail is not None and not self.mail.body_read
 
+    @property
+    def bounced_message_ids(self) -> tuple[str, ...]:
+        """The Message-IDs a bounce names: a bounce of our own mail is a note on its ticket."""
+        verdict = self.verdict
+        return verdict.original_message_ids if verdict and verdict.kind == "bounce" else ()
+
 
 def decide(
     raw: bytes,
@@ -148,11 +154,8 @@ def resolve(
     assert mail is not None
     verdict = analysis.verdict
     if verdict:
-        ticket = (
-            lookup.ticket_by_message_ids(verdict.original_message_ids, outbound_only=True)
-            if verdict.kind == "bounce" and verdict.original_message_ids
-            else None
-        )
+        bounced = analysis.bounced_message_ids
+        ticket = lookup.ticket_by_message_ids(bounced, outbound_only=True) if bounced else None
         if ticket:
             decision.action, decision.ticket, decision.direction = Action.COMMENTED, ticket, "note"
             decision.reason = f"bounce of our mail on {ticket.ref}: {verdict.reason}"
