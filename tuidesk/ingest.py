@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from itertools import chain, islice
@@ -20,6 +21,8 @@ from tuidesk.storage.blobs import BlobStore
 from tuidesk.storage.db import transaction
 from tuidesk.storage.lookup import StorageLookup
 from tuidesk.storage.settings import load_channel, load_rules
+
+ANALYSIS_WORKERS = 2  # processes that analyse while this one fetches and writes
 
 
 class UnknownChannel(LookupError):
@@ -78,11 +81,11 @@ class Ingestor:
     ) -> Iterator[Outcome]:
         """Yield one Outcome per mail. With batch > 1 (import), mails share a transaction, each
         in its own savepoint, and outcomes are yielded only once that transaction committed.
-        `parallel` analyses the next batch in a second process while this one is written."""
+        `parallel` analyses the next batches in other processes while this one is written."""
         mails = iter(raws)
         chunks = iter(lambda: list(islice(mails, batch)), [])
         if parallel and (os.cpu_count() or 1) > 1:
-            analysed = self._analysed_in_worker(chunks)
+            analysed = self._analysed_in_workers(chunks)
         else:
             analysed = ((chunk, self._analyse_chunk(chunk)) for chunk in chunks)
         for chunk, analyses in analysed:
@@ -150,22 +153,24 @@ class Ingestor:
             lookup.recorded(analysis.content_hash)
         held.clear()
 
-    def _analysed_in_worker(
+    def _analysed_in_workers(
         self, chunks: Iterator[list[bytes]]
     ) -> Iterator[tuple[list[bytes], list[Analysis]]]:
-        """Double buffering: the worker analyses chunk n+1 while the caller writes chunk n.
-        The worker is spawned, not forked: a forked child would inherit this process's
-        database and IMAP sockets and, outliving a killed parent, keep its transaction open."""
+        """Pipelining: the workers analyse the next chunks while the caller writes chunk n.
+        Two workers beside this process keep two cores busy whichever side has more to do
+        (analysing costs more than fetching and writing, but not always). They are spawned,
+        not forked: a forked child would inherit this process's database and IMAP sockets
+        and, outliving a killed parent, keep its transaction open."""
         import multiprocessing
         from concurrent.futures import Future, ProcessPoolExecutor
         from concurrent.futures.process import BrokenProcessPool
 
-        def analysed(chunk: list[bytes], future: Future) -> list[Analysis]:
+        def analysed(chunk: list[bytes], future: Future) -> tuple[list[bytes], list[Analysis]]:
             """A worker that died (out of memory, a crash) leaves its chunk to us."""
             try:
-                return future.result()
+                return chunk, future.result()
             except BrokenProcessPool:
-                return self._analyse_chunk(chunk)
+                return chunk, self._analyse_chunk(chunk)
 
         first = next(chunks, None)
         second = next(chunks, None)
@@ -174,15 +179,17 @@ class Ingestor:
                 yield first, self._analyse_chunk(first)
             return
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(1, mp_context=context) as pool:
-            pending: tuple[list[bytes], Future] | None = None
+        workers = min(ANALYSIS_WORKERS, os.cpu_count() or 1)
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            pending: deque[tuple[list[bytes], Future]] = deque()
             for chunk in chain([first, second], chunks):
-                future = pool.submit(_analyse_chunk, chunk, self.rules, self.channel)
-                if pending:
-                    yield pending[0], analysed(*pending)
-                pending = (chunk, future)
-            if pending:
-                yield pending[0], analysed(*pending)
+                pending.append(
+                    (chunk, pool.submit(_analyse_chunk, chunk, self.rules, self.channel))
+                )
+                if len(pending) > workers:
+                    yield analysed(*pending.popleft())
+            while pending:
+                yield analysed(*pending.popleft())
 
     def _analyse_chunk(self, chunk: list[bytes]) -> list[Analysis]:
         return _analyse_chunk(chunk, self.rules, self.channel)
