@@ -12,9 +12,15 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from tuidesk.engine.decision import Action, Decision, Step
+from tuidesk.engine.decision import Action, Decision
 from tuidesk.engine.parse import content_hash
-from tuidesk.engine.process import Analysis, analyse, resolve
+from tuidesk.engine.process import (
+    Analysis,
+    analyse_chunk,
+    analyse_safely,
+    internal_error,
+    resolve,
+)
 from tuidesk.engine.rules import ChannelRule, RuleSet
 from tuidesk.storage.apply import LOG_ONLY, Outcome, apply_decision, log_only, log_rows
 from tuidesk.storage.blobs import BlobStore
@@ -27,24 +33,6 @@ ANALYSIS_WORKERS = 2  # processes that analyse while this one fetches and writes
 
 class UnknownChannel(LookupError):
     pass
-
-
-def _internal_error(exc: BaseException) -> str:
-    first_line = (str(exc).splitlines() or [""])[0][:200]
-    return f"internal error: {exc.__class__.__name__}: {first_line}"
-
-
-def analyse_safely(
-    raw: bytes, rules: RuleSet, channel: ChannelRule | None, *, defer_body: bool = False
-) -> Analysis:
-    """No mail may stop an import: anything the engine cannot handle is quarantined."""
-    try:
-        return analyse(raw, rules, channel, defer_body=defer_body)
-    except Exception as exc:  # noqa: BLE001
-        reason = _internal_error(exc)
-        return Analysis(
-            content_hash(raw), [Step("parse", "quarantined", reason)], quarantine=reason
-        )
 
 
 class Ingestor:
@@ -183,16 +171,14 @@ class Ingestor:
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
             pending: deque[tuple[list[bytes], Future]] = deque()
             for chunk in chain([first, second], chunks):
-                pending.append(
-                    (chunk, pool.submit(_analyse_chunk, chunk, self.rules, self.channel))
-                )
+                pending.append((chunk, pool.submit(analyse_chunk, chunk, self.rules, self.channel)))
                 if len(pending) > workers:
                     yield analysed(*pending.popleft())
             while pending:
                 yield analysed(*pending.popleft())
 
     def _analyse_chunk(self, chunk: list[bytes]) -> list[Analysis]:
-        return _analyse_chunk(chunk, self.rules, self.channel)
+        return analyse_chunk(chunk, self.rules, self.channel)
 
     def ingest_in(self, lookup: StorageLookup, raw: bytes, analysis: Analysis) -> Outcome:
         """Decide and apply inside a savepoint of the caller's transaction, so one mail's
@@ -207,7 +193,7 @@ class Ingestor:
         except (OperationalError, OSError):
             raise
         except Exception as exc:  # noqa: BLE001 - no mail may stop an import: keep it aside
-            quarantine = Decision(Action.QUARANTINED, _internal_error(exc), content_hash(raw))
+            quarantine = Decision(Action.QUARANTINED, internal_error(exc), content_hash(raw))
             with conn.begin_nested():
                 outcome = self._apply(conn, quarantine, raw)
         lookup.recorded(analysis.content_hash)
@@ -223,10 +209,3 @@ class Ingestor:
 
     def _apply(self, conn: Connection, decision: Decision, raw: bytes) -> Outcome:
         return apply_decision(conn, decision, raw, source=self.source, blobs=self.blobs)
-
-
-def _analyse_chunk(
-    chunk: list[bytes], rules: RuleSet, channel: ChannelRule | None
-) -> list[Analysis]:
-    """Machine mail is mostly ignored: its body is read only if it turns out to be needed."""
-    return [analyse_safely(raw, rules, channel, defer_body=True) for raw in chunk]

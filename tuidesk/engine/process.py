@@ -96,6 +96,32 @@ def analyse(
     return analysis
 
 
+def internal_error(exc: BaseException) -> str:
+    first_line = (str(exc).splitlines() or [""])[0][:200]
+    return f"internal error: {exc.__class__.__name__}: {first_line}"
+
+
+def analyse_safely(
+    raw: bytes, rules: RuleSet, channel: ChannelRule | None, *, defer_body: bool = False
+) -> Analysis:
+    """No mail may stop an import: anything the engine cannot handle is quarantined."""
+    try:
+        return analyse(raw, rules, channel, defer_body=defer_body)
+    except Exception as exc:  # noqa: BLE001
+        reason = internal_error(exc)
+        return Analysis(
+            content_hash(raw), [Step("parse", "quarantined", reason)], quarantine=reason
+        )
+
+
+def analyse_chunk(
+    chunk: list[bytes], rules: RuleSet, channel: ChannelRule | None
+) -> list[Analysis]:
+    """A batch of ingest, in a worker process that imports the engine and nothing else. Machine
+    mail is mostly ignored: its body is read only if it turns out to be needed."""
+    return [analyse_safely(raw, rules, channel, defer_body=True) for raw in chunk]
+
+
 def _filter_route_map(
     analysis: Analysis, mail: ParsedMail, rules: RuleSet, channel: ChannelRule | None
 ) -> None:
