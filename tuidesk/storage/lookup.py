@@ -38,10 +38,10 @@ class StorageLookup:
         self._not_seen = wanted - set(seen.scalars())
 
     def prefetch_outbound(self, message_ids: Sequence[str]) -> None:
-        """Ask once for a batch which of the Message-IDs bounces name are mail we sent. Ingest
-        never writes outbound mail, so the answer holds for the whole batch. A Message-ID the
-        database refuses (NUL on PostgreSQL) leaves each bounce to ask on its own, in its own
-        savepoint."""
+        """Ask once for a batch which of the Message-IDs bounces name are mail we sent. The
+        answer holds for the whole batch: a bounce names mail sent before it arrived, and
+        ingest sends nothing. A Message-ID the database refuses (NUL on PostgreSQL) leaves
+        each bounce to ask on its own, in its own savepoint."""
         message = self.t.message
         wanted = set(message_ids)
         if not wanted:
