@@ -86,3 +86,43 @@ def test_analysing_in_a_second_process_gives_the_same_outcomes_in_the_same_order
     expected = ["created"] * 3 + ["commented"] + ["created"] * 4 + ["quarantined", "duplicate"]
     assert [o.action for o in outcomes] == expected + ["created"] * 5
     assert [o.ticket for o in outcomes][:4] == ["SUP-1", "SUP-2", "SUP-3", "SUP-1"]
+
+
+def test_a_mail_another_process_logged_meanwhile_is_a_duplicate_and_its_batch_still_commits(
+    db_url, _isolated_home, monkeypatch
+):
+    """Ignored mail is logged a batch at a time, in one statement. When one of its rows
+    collides with a row another process committed after the batch asked what is new, that
+    mail is a duplicate and the others are logged all the same."""
+    from sqlalchemy import func, select
+
+    from tuidesk.ingest import Ingestor
+    from tuidesk.storage.blobs import BlobStore
+    from tuidesk.storage.branches import save_branch
+    from tuidesk.storage.db import make_engine, session_scope
+    from tuidesk.storage.lookup import StorageLookup
+    from tuidesk.storage.tables import tables
+
+    engine = make_engine(db_url)
+    with session_scope(engine) as s:
+        save_branch(s, name="Support", key="SUP", addresses=[], domains=[])
+    ingestor = Ingestor(engine, BlobStore(_isolated_home / "blobs"), source="import")
+    away = [
+        mail(f"From: c{i}@customer.test\nAuto-Submitted: auto-replied\nSubject: away {i}")
+        for i in range(3)
+    ]
+    human = mails(1, "held")[0]
+    outcomes = ingestor.ingest_many([away[0], away[0], human, away[1]], batch=4)
+    assert [o.action for o in outcomes] == ["ignored", "duplicate", "created", "ignored"]
+
+    def unseen(self: StorageLookup, hashes: list[str]) -> None:  # asked before the other commit
+        self._not_seen = set(hashes)
+
+    monkeypatch.setattr(StorageLookup, "prefetch_unseen", unseen)
+    outcomes = ingestor.ingest_many([away[2], away[1], away[2]], batch=3)
+    assert [o.action for o in outcomes] == ["ignored", "duplicate", "duplicate"]
+    with engine.connect() as conn:
+        log = tables(conn).ingest_log
+        rows = conn.execute(select(log.c.outcome, func.count()).group_by(log.c.outcome)).all()
+    engine.dispose()
+    assert dict(rows) == {"ignored": 3, "duplicate": 3, "created": 1}

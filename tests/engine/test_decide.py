@@ -11,7 +11,7 @@ from tests.engine.conftest import NOW, MemoryLookup, mail
 from tuidesk.engine.decision import Action
 from tuidesk.engine.fields import FALLBACK_TITLE, title_from_subject
 from tuidesk.engine.parse import content_hash
-from tuidesk.engine.process import decide
+from tuidesk.engine.process import analyse, decide, resolve
 from tuidesk.engine.rules import BranchRule, ChannelRule, CustomFieldRule, RuleSet
 
 
@@ -183,6 +183,22 @@ def test_acknowledgements_stop_at_the_hourly_limit_per_recipient(rules, lookup):
     assert not alice.acknowledge and "had 2 in the last hour (max 2)" in alice.steps[-1].rule
     assert run(mail("From: bob@customer.test\nSubject: x"), ack, lookup).acknowledge
     assert run(mail("From: carol@customer.test\nSubject: x"), ack, lookup).acknowledge  # window
+
+
+def test_deferring_the_body_of_machine_mail_changes_no_decision(rules, lookup):
+    """Ingest leaves the body of machine mail unread; the steps and outcome stay the same, and
+    a caller can tell when the body is needed after all."""
+    auto = mail("From: a@b.test\nAuto-Submitted: auto-replied\nSubject: away", "back Monday")
+    human = mail("From: a@b.test\nSubject: help", "the printer")
+    for raw, deferred in ((auto, True), (human, False)):
+        eager, lazy = analyse(raw, rules), analyse(raw, rules, defer_body=True)
+        assert lazy.body_deferred is deferred and not eager.body_deferred
+        assert lazy.steps == eager.steps and lazy.verdict == eager.verdict
+        assert (lazy.mail.text == eager.mail.text) is not deferred
+        decisions = [resolve(a, rules, lookup, now=NOW) for a in (eager, lazy)]
+        assert (
+            decisions[0].action == decisions[1].action and decisions[0].steps == decisions[1].steps
+        )
 
 
 # --- dedupe and quarantine -----------------------------------------------------------------

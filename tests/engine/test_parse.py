@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 
 import pytest
 
+from tests.conftest import CORPUS
 from tests.engine.conftest import mail
 from tuidesk.engine.parse import (
     Limits,
@@ -13,6 +15,7 @@ from tuidesk.engine.parse import (
     content_hash,
     decode_bytes,
     parse_mail,
+    read_body,
     sanitize_filename,
 )
 
@@ -155,6 +158,19 @@ def test_a_mail_with_too_many_parts_is_refused_with_the_reason():
     )
     with pytest.raises(ParseError, match="more than 10 MIME parts"):
         parse_mail(raw, Limits(max_parts=10))
+    with pytest.raises(ParseError, match="more than 10 MIME parts"):
+        parse_mail(raw, Limits(max_parts=10), body=False)  # counted, though not read
+
+
+def test_a_body_left_unread_is_read_later_exactly_as_at_once():
+    raw = mail(
+        'From: a@b.test\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="b"',
+        "--b\nContent-Type: text/plain\n\nhello\n--b\nContent-Type: message/rfc822\n\n"
+        "From: c@d.test\nSubject: inner\n\ninner text\n--b--\n",
+    )
+    later = parse_mail(raw, body=False)
+    assert (later.body_read, later.text, later.attachments, later.part_count) == (False, "", [], 4)
+    assert replace(read_body(later), message=None) == replace(parse_mail(raw), message=None)
 
 
 def test_text_without_headers_is_not_an_email():
@@ -184,3 +200,27 @@ def test_message_ids_are_collected_from_reply_headers():
     assert parsed.message_id == "<m3@x>"
     assert parsed.in_reply_to == ("<m2@x>",)
     assert parsed.references == ("<m1@x>", "<m2@x>")
+
+
+def test_a_tree_too_deep_to_count_safely_is_read_at_once():
+    """Only reading tells how a very deep tree ends (nested too deeply, or fine)."""
+    head = 'MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="b{0}"\n\n--b{0}\n'
+    raw = "From: a@b.test\n" + "".join(head.format(i) for i in range(100)) + "\ninner\n"
+    assert parse_mail(raw.encode(), body=False).body_read
+
+
+def test_counting_parts_without_reading_them_agrees_with_reading_every_corpus_mail():
+    """Ingest counts the parts of machine mail instead of reading them: the count, the part
+    limit and every quarantine reason must be what reading the body gives."""
+
+    def outcome(raw: bytes, body: bool) -> int | str:
+        try:
+            return parse_mail(raw, Limits(max_parts=40), body=body).part_count
+        except ParseError as exc:
+            return str(exc)
+
+    files = [p for p in CORPUS.rglob("*") if p.is_file() and p.suffix not in (".json", ".md")]
+    assert len(files) > 400
+    for path in files:
+        raw = path.read_bytes()
+        assert outcome(raw, body=False) == outcome(raw, body=True), path

@@ -12,7 +12,7 @@ import contextlib
 import hashlib
 import mimetypes
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.header import decode_header
 from email.message import Message
 from email.parser import BytesParser
@@ -71,6 +71,8 @@ class ParsedMail:
     html: str | None
     attachments: list[ParsedAttachment] = field(default_factory=list)
     part_count: int = 0
+    # False while text, html and attachments are not read yet (`parse_mail(body=False)`).
+    body_read: bool = True
 
     def header(self, name: str) -> str:
         return decode_header_value(self.message.get(name)) if self.message else ""
@@ -347,8 +349,11 @@ def _as_bytes(msg: Message) -> bytes:
         return b""
 
 
-def parse_mail(raw: bytes, limits: Limits | None = None) -> ParsedMail:
-    """Raw RFC 5322 bytes to a ParsedMail, or ParseError with a reason for the quarantine."""
+def parse_mail(raw: bytes, limits: Limits | None = None, *, body: bool = True) -> ParsedMail:
+    """Raw RFC 5322 bytes to a ParsedMail, or ParseError with a reason for the quarantine.
+    With body=False the MIME tree is checked against the limits but not read (`read_body`
+    does that): machine mail is ignored on its headers and structure, and reading its body,
+    the bulk of parsing it, would be wasted."""
     limits = limits or Limits()
     if len(raw) > limits.max_bytes:
         raise ParseError(f"message is {len(raw)} bytes, over the {limits.max_bytes}-byte limit")
@@ -361,9 +366,39 @@ def parse_mail(raw: bytes, limits: Limits | None = None) -> ParsedMail:
         raise ParseError(f"unparseable: {exc.__class__.__name__}: {exc}") from exc
     if not msg.keys():
         raise ParseError("no headers: not an email message")
-    walker = _Walker(limits)
+    senders = parse_addresses(msg, "From") or parse_addresses(msg, "Sender")
+    delivered = tuple(
+        a.email for name in ("Delivered-To", "X-Original-To") for a in parse_addresses(msg, name)
+    )
+    mid = message_ids(_header_str(msg, "Message-ID"))
+    mail = ParsedMail(
+        message=msg,
+        message_id=mid[0] if mid else None,
+        in_reply_to=message_ids(_header_str(msg, "In-Reply-To")),
+        references=message_ids(_header_str(msg, "References")),
+        subject=clean_line(decode_header_value(msg.get("Subject")), TITLE_LIMIT),
+        sender=senders[0] if senders else None,
+        to=parse_addresses(msg, "To"),
+        cc=parse_addresses(msg, "Cc"),
+        delivered_to=delivered,
+        text="",
+        html=None,
+        body_read=False,
+    )
+    part_count = _part_count(msg, limits) if not body else None
+    if part_count is None:
+        return read_body(mail, limits)
+    mail.part_count = part_count
+    return mail
+
+
+def read_body(mail: ParsedMail, limits: Limits | None = None) -> ParsedMail:
+    """Text, HTML and attachments from the parsed tree of a mail read with body=False."""
+    if mail.body_read or mail.message is None:
+        return mail
+    walker = _Walker(limits or Limits())
     try:
-        walker.walk(msg)
+        walker.walk(mail.message)
     except RecursionError as exc:
         raise ParseError("MIME structure nested too deeply") from exc
     except ParseError:
@@ -376,23 +411,37 @@ def parse_mail(raw: bytes, limits: Limits | None = None) -> ParsedMail:
     text = "\n\n".join(t for t in walker.texts if t.strip())
     if not text.strip() and html:
         text = html_to_text(html)
-    senders = parse_addresses(msg, "From") or parse_addresses(msg, "Sender")
-    delivered = tuple(
-        a.email for name in ("Delivered-To", "X-Original-To") for a in parse_addresses(msg, name)
-    )
-    mid = message_ids(_header_str(msg, "Message-ID"))
-    return ParsedMail(
-        message=msg,
-        message_id=mid[0] if mid else None,
-        in_reply_to=message_ids(_header_str(msg, "In-Reply-To")),
-        references=message_ids(_header_str(msg, "References")),
-        subject=clean_line(decode_header_value(msg.get("Subject")), TITLE_LIMIT),
-        sender=senders[0] if senders else None,
-        to=parse_addresses(msg, "To"),
-        cc=parse_addresses(msg, "Cc"),
-        delivered_to=delivered,
+    return replace(
+        mail,
         text=strip_controls(text).strip("\n"),
         html=html,
         attachments=walker.attachments,
         part_count=walker.parts,
+        body_read=True,
     )
+
+
+_SHALLOW = 64  # deeper trees are walked for real: only the walk can tell how it ends
+
+
+def _part_count(msg: Message, limits: Limits) -> int | None:
+    """The parts `_Walker` would visit, counted without reading them, with its part limit;
+    None when the tree is too deep to be sure the walk would not fail on it."""
+    count = 0
+    stack = [(msg, 0)]
+    while stack:
+        part, depth = stack.pop()
+        count += 1
+        if count > limits.max_parts:
+            raise ParseError(f"more than {limits.max_parts} MIME parts")
+        if depth > _SHALLOW:
+            return None
+        if not part.is_multipart():
+            continue
+        children = part.get_payload()
+        if not isinstance(children, list):
+            continue
+        if clean_line(part.get_content_type(), 200) == "message/rfc822":
+            children = children[:1]  # the walk reads the forwarded message, nothing after it
+        stack.extend((c, depth + 1) for c in children if isinstance(c, Message))
+    return count

@@ -16,7 +16,7 @@ from tuidesk.engine.classify import MachineVerdict, classify_machine_mail
 from tuidesk.engine.decision import Action, Decision, Lookup, Step, TicketFields
 from tuidesk.engine.fields import map_fields, priority_from_headers
 from tuidesk.engine.filters import filter_sender
-from tuidesk.engine.parse import ParsedMail, ParseError, content_hash, parse_mail
+from tuidesk.engine.parse import ParsedMail, ParseError, content_hash, parse_mail, read_body
 from tuidesk.engine.quotes import strip_quoted_html, strip_quoted_reply
 from tuidesk.engine.route import route_branch
 from tuidesk.engine.rules import BranchRule, ChannelRule, RuleSet
@@ -37,6 +37,18 @@ class Analysis:
     branch: BranchRule | None = None
     fields: TicketFields | None = None
 
+    @property
+    def body_deferred(self) -> bool:
+        """Analysed with `defer_body` and the body left unread: enough to ignore the mail,
+        not to store it."""
+        return self.mail is not None and not self.mail.body_read
+
+    @property
+    def bounced_message_ids(self) -> tuple[str, ...]:
+        """The Message-IDs a bounce names: a bounce of our own mail is a note on its ticket."""
+        verdict = self.verdict
+        return verdict.original_message_ids if verdict and verdict.kind == "bounce" else ()
+
 
 def decide(
     raw: bytes,
@@ -51,30 +63,64 @@ def decide(
     return resolve(analyse(raw, rules, channel), rules, lookup, now=now, channel=channel)
 
 
-def analyse(raw: bytes, rules: RuleSet, channel: ChannelRule | None = None) -> Analysis:
+def analyse(
+    raw: bytes, rules: RuleSet, channel: ChannelRule | None = None, *, defer_body: bool = False
+) -> Analysis:
+    """`defer_body` leaves the body of machine mail unread (most of the parsing time): it is
+    only needed when a bounce turns out to be about our mail, and then `Analysis.body_deferred`
+    tells the caller to analyse again without deferring."""
     analysis = Analysis(content_hash(raw))
     steps = analysis.steps
     try:
-        mail = parse_mail(raw, rules.limits)
+        mail = parse_mail(raw, rules.limits, body=False)
+        verdict = classify_machine_mail(
+            mail.message,
+            subject=mail.subject,
+            keywords=rules.autoreply_keywords,
+            sender_patterns=rules.autoreply_senders,
+        )
+        if not (verdict and defer_body):
+            mail = read_body(mail, rules.limits)
     except ParseError as exc:
         analysis.quarantine = str(exc)
         steps.append(Step("parse", "quarantined", str(exc)))
         return analysis
     steps.append(Step("parse", "ok", f"{mail.part_count} MIME parts"))
     analysis.mail = mail
-    analysis.verdict = classify_machine_mail(
-        mail.message,
-        subject=mail.subject,
-        keywords=rules.autoreply_keywords,
-        sender_patterns=rules.autoreply_senders,
-    )
-    if analysis.verdict:
-        steps.append(Step("classify", analysis.verdict.kind, analysis.verdict.reason))
+    analysis.verdict = verdict
+    if verdict:
+        steps.append(Step("classify", verdict.kind, verdict.reason))
     else:
         steps.append(Step("classify", "human", "no automatic-mail markers"))
         _filter_route_map(analysis, mail, rules, channel)
     analysis.mail = replace(mail, message=None)
     return analysis
+
+
+def internal_error(exc: BaseException) -> str:
+    first_line = (str(exc).splitlines() or [""])[0][:200]
+    return f"internal error: {exc.__class__.__name__}: {first_line}"
+
+
+def analyse_safely(
+    raw: bytes, rules: RuleSet, channel: ChannelRule | None, *, defer_body: bool = False
+) -> Analysis:
+    """No mail may stop an import: anything the engine cannot handle is quarantined."""
+    try:
+        return analyse(raw, rules, channel, defer_body=defer_body)
+    except Exception as exc:  # noqa: BLE001
+        reason = internal_error(exc)
+        return Analysis(
+            content_hash(raw), [Step("parse", "quarantined", reason)], quarantine=reason
+        )
+
+
+def analyse_chunk(
+    chunk: list[bytes], rules: RuleSet, channel: ChannelRule | None
+) -> list[Analysis]:
+    """A batch of ingest, in a worker process that imports the engine and nothing else. Machine
+    mail is mostly ignored: its body is read only if it turns out to be needed."""
+    return [analyse_safely(raw, rules, channel, defer_body=True) for raw in chunk]
 
 
 def _filter_route_map(
@@ -140,11 +186,8 @@ def resolve(
         return decision
     verdict = analysis.verdict
     if verdict:
-        ticket = (
-            lookup.ticket_by_message_ids(verdict.original_message_ids, outbound_only=True)
-            if verdict.kind == "bounce" and verdict.original_message_ids
-            else None
-        )
+        bounced = analysis.bounced_message_ids
+        ticket = lookup.ticket_by_message_ids(bounced, outbound_only=True) if bounced else None
         if ticket:
             decision.action, decision.ticket, decision.direction = Action.COMMENTED, ticket, "note"
             decision.bounced_message_ids = verdict.original_message_ids

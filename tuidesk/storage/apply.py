@@ -80,21 +80,42 @@ def _channel_id(conn: Connection, t: Tables, name: str | None) -> int | None:
 
 
 def _log(conn: Connection, t: Tables, decision: Decision, source: str, ticket: int | None) -> None:
+    conn.execute(insert(t.ingest_log), log_row(decision, source, ticket))
+
+
+def log_row(decision: Decision, source: str, ticket: int | None) -> dict[str, Any]:
     first_time = decision.action is not Action.DUPLICATE
-    conn.execute(
-        insert(t.ingest_log),
-        dict(
-            source=source,
-            channel=decision.channel,
-            message_id=decision.message_id,
-            content_hash=decision.content_hash,
-            dedupe_key=decision.content_hash if first_time else None,
-            outcome=decision.action.value,
-            ticket_id=ticket,
-            reason=strip_controls(decision.reason)[:2000],
-            created_at=utcnow(),
-        ),
+    return dict(
+        source=source,
+        channel=decision.channel,
+        message_id=decision.message_id,
+        content_hash=decision.content_hash,
+        dedupe_key=decision.content_hash if first_time else None,
+        outcome=decision.action.value,
+        ticket_id=ticket,
+        reason=strip_controls(decision.reason)[:2000],
+        created_at=utcnow(),
     )
+
+
+# Decisions whose only write is their ingest-log row.
+LOG_ONLY = (Action.IGNORED, Action.DUPLICATE)
+
+
+def log_only(decision: Decision, source: str) -> tuple[dict[str, Any], Outcome]:
+    """The log row and outcome of a LOG_ONLY decision, for `log_rows` to write later."""
+    ref = decision.ticket
+    row = log_row(decision, source, ref.number if ref else None)
+    outcome = Outcome(
+        decision.action.value, ref.ref if ref else None, decision.reason, decision.first_outcome
+    )
+    return row, outcome
+
+
+def log_rows(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Several mails' log rows in one statement: it fails whole if one of them was written
+    meanwhile by another process."""
+    conn.execute(insert(tables(conn).ingest_log), rows)
 
 
 def apply_decision(
@@ -104,28 +125,25 @@ def apply_decision(
     a concurrent second delivery of the same mail fail here, before anything else is written."""
     t = tables(conn)
     action = decision.action
-    if action is Action.DUPLICATE:
-        ref = decision.ticket
-        _log(conn, t, decision, source, ref.number if ref else None)
-        return Outcome(
-            action.value, ref.ref if ref else None, decision.reason, decision.first_outcome
-        )
-    if action in (Action.IGNORED, Action.QUARANTINED):
+    if action in LOG_ONLY:
+        row, outcome = log_only(decision, source)
+        conn.execute(insert(t.ingest_log), row)
+        return outcome
+    if action is Action.QUARANTINED:
         _log(conn, t, decision, source, None)
-        if action is Action.QUARANTINED:
-            conn.execute(
-                insert(t.quarantine),
-                dict(
-                    raw=raw,
-                    size=len(raw),
-                    sha256=decision.content_hash,
-                    reason=strip_controls(decision.reason),
-                    source=source,
-                    channel=decision.channel,
-                    message_id=decision.message_id,
-                    created_at=utcnow(),
-                ),
-            )
+        conn.execute(
+            insert(t.quarantine),
+            dict(
+                raw=raw,
+                size=len(raw),
+                sha256=decision.content_hash,
+                reason=strip_controls(decision.reason),
+                source=source,
+                channel=decision.channel,
+                message_id=decision.message_id,
+                created_at=utcnow(),
+            ),
+        )
         return Outcome(action.value, None, decision.reason)
 
     mail, sender = decision.mail, decision.requester

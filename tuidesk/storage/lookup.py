@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection, func, select
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from tuidesk.engine.decision import SeenBefore, TicketRef
 from tuidesk.storage.tables import aware, tables
@@ -36,6 +37,11 @@ class StorageLookup:
         self.conn = conn
         self.t = tables(conn)
         self._not_seen: set[str] = set()
+        self._held: dict[str, SeenBefore] = {}
+        # The Message-IDs asked for at once (None: not asked), and for those that name mail we
+        # sent, the id and ticket of the newest such message.
+        self._asked: set[str] | None = None
+        self._outbound: dict[str, tuple[int, int | None]] = {}
 
     def prefetch_unseen(self, hashes: Sequence[str]) -> None:
         """Ask once for a whole batch which mails are new, instead of once per mail."""
@@ -44,9 +50,49 @@ class StorageLookup:
         seen = self.conn.execute(select(log.c.dedupe_key).where(log.c.dedupe_key.in_(wanted)))
         self._not_seen = wanted - set(seen.scalars())
 
+    def prefetch_outbound(self, message_ids: Sequence[str]) -> None:
+        """Ask once for a batch which of the Message-IDs bounces name are mail we sent. The
+        answer holds for the whole batch: a bounce names mail sent before it arrived, and
+        ingest sends nothing. A Message-ID the database refuses (NUL on PostgreSQL) leaves
+        each bounce to ask on its own, in its own savepoint."""
+        message = self.t.message
+        wanted = set(message_ids)
+        if not wanted:
+            self._asked = wanted
+            return
+        query = select(message.c.message_id, message.c.id, message.c.ticket_id).where(
+            message.c.message_id.in_(wanted), message.c.direction == "out"
+        )
+        try:
+            with self.conn.begin_nested():
+                rows = self.conn.execute(query).all()
+        except OperationalError:
+            raise
+        except DBAPIError:
+            return
+        for mid, row_id, ticket_id in rows:
+            if row_id > self._outbound.get(mid, (0, None))[0]:
+                self._outbound[mid] = (row_id, ticket_id)
+        self._asked = wanted
+
+    @property
+    def outbound_prefetched(self) -> bool:
+        """Bounces of this batch are answered without a query that could fail."""
+        return self._asked is not None
+
     def recorded(self, content_hash: str) -> None:
         """A mail of the batch was written: the next copy of it must ask the database."""
         self._not_seen.discard(content_hash)
+
+    def hold(self, content_hash: str, outcome: str) -> None:
+        """A mail of the batch will be logged with `outcome` at the batch's end: the next copy
+        of it is a duplicate of it already."""
+        self._held[content_hash] = SeenBefore(outcome, None)
+        self._not_seen.discard(content_hash)
+
+    def release_held(self) -> None:
+        """The held log rows were not written after all: ask the database again."""
+        self._held.clear()
 
     def _ref(self, ticket_id: int | None) -> TicketRef | None:
         if ticket_id is None or not 0 < ticket_id <= MAX_TICKET_NUMBER:
@@ -71,6 +117,8 @@ class StorageLookup:
     def already_ingested(self, content_hash: str) -> SeenBefore | None:
         if content_hash in self._not_seen:
             return None
+        if content_hash in self._held:
+            return self._held[content_hash]
         log = self.t.ingest_log
         row = self.conn.execute(
             select(log.c.outcome, log.c.ticket_id).where(log.c.dedupe_key == content_hash)
@@ -83,6 +131,10 @@ class StorageLookup:
     def ticket_by_message_ids(
         self, message_ids: Sequence[str], *, outbound_only: bool = False
     ) -> TicketRef | None:
+        asked = self._asked
+        if outbound_only and asked is not None and all(m in asked for m in message_ids):
+            found = [self._outbound[m] for m in message_ids if m in self._outbound]
+            return self._ref(max(found, key=lambda f: f[0])[1]) if found else None
         message = self.t.message
         query = select(message.c.ticket_id).where(message.c.message_id.in_(list(message_ids)))
         if outbound_only:
