@@ -19,6 +19,7 @@ from tests.servers.smtp import SmtpServer, smtp_fixture
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 _counter = itertools.count()
+_users = itertools.count()
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -164,3 +165,14 @@ def mailer(cli: Cli, smtp_starttls: SmtpServer) -> Cli:
     cli("branch", "add", "Support", "--key", "SUP", "--address", "support@example.com")
     add_outgoing(cli, smtp_starttls)
     return cli
+
+
+@pytest.fixture
+def mailbox(dovecot: DovecotServer, cli: Cli) -> str:
+    """A fresh Dovecot user per test, its password in the CLI's environment, and a Support
+    branch for its mail."""
+    user = f"u{os.getpid()}x{next(_users)}"
+    dovecot.add_user(user, f"pw-{user}")
+    cli.env["TUIDESK_TEST_PW"] = f"pw-{user}"
+    cli("branch", "add", "Support", "--key", "SUP", "--address", "support@example.com")
+    return user

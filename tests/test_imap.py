@@ -3,9 +3,7 @@ failures and `channel test`."""
 
 from __future__ import annotations
 
-import itertools
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -15,18 +13,6 @@ from datetime import datetime, timedelta
 import pytest
 
 from tests.engine.conftest import mail
-
-_users = itertools.count()
-
-
-@pytest.fixture
-def mailbox(dovecot, cli):  # type: ignore[no-untyped-def]
-    """A fresh Dovecot user per test, its password in the CLI's environment."""
-    user = f"u{os.getpid()}x{next(_users)}"
-    dovecot.add_user(user, f"pw-{user}")
-    cli.env["TUIDESK_TEST_PW"] = f"pw-{user}"
-    cli("branch", "add", "Support", "--key", "SUP", "--address", "support@example.com")
-    return user
 
 
 def add_channel(cli, dovecot, user, *extra, name="support"):  # type: ignore[no-untyped-def]

@@ -24,6 +24,7 @@ class Daemon:
         log: Callable[[str], None],
         *,
         send: bool = True,
+        polled: Callable[[str], None] = lambda _name: None,
     ) -> None:
         self.engine = engine
         self.blobs = blobs
@@ -31,6 +32,7 @@ class Daemon:
         self.holder = holder
         self.log = log
         self.send = send
+        self.polled = polled
         self.stop_event = threading.Event()
         self.threads: list[threading.Thread] = []
 
@@ -40,8 +42,9 @@ class Daemon:
         from tuidesk.sources.watch import Watcher
 
         watcher = Watcher(
-            self.engine, self.blobs, self.config_dir, self.holder, self.stop_event, self.log
-        )
+            self.engine, self.blobs, self.config_dir, self.holder, self.stop_event, self.log,
+            self.polled,
+        )  # fmt: skip
         self.threads = watcher.start(names)
         if self.send:
             sender = threading.Thread(

@@ -35,6 +35,14 @@ class EngineLog(Message):
         self.line = line
 
 
+class EnginePolled(Message):
+    """A channel was read successfully just now."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+
+
 def local_now() -> datetime:
     return datetime.now().astimezone()
 
@@ -90,8 +98,14 @@ class TuideskApp(App[None]):
         self.daemon = Daemon(
             self.engine, BlobStore(resolve_paths().blobs), self.config_dir,  # type: ignore[arg-type]
             holder, lambda line: self.post_message(EngineLog(line)),
+            polled=lambda name: self.post_message(EnginePolled(name)),
         )  # fmt: skip
         self.daemon.start([ch.name for ch in load_imap_channels(self.engine)])
+
+    def on_engine_polled(self, message: EnginePolled) -> None:
+        for screen in self.screen_stack:
+            if isinstance(screen, MainScreen):
+                screen.show_poll(message.name, self.clock())
 
     def on_engine_log(self, message: EngineLog) -> None:
         self.engine_line = message.line

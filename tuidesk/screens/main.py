@@ -128,6 +128,7 @@ class MainScreen(Screen[None]):
         self.refreshed_at: datetime | None = None
         self.error: str | None = None
         self.engine_line: str | None = None
+        self.last_poll: str | None = None
         self._stop = threading.Event()
         # Views already loaded since the last change: going back to one (Esc out of a search,
         # a filter toggled off) shows it at once instead of asking the database again.
@@ -264,6 +265,11 @@ class MainScreen(Screen[None]):
         if highlighted is not None and highlighted < sidebar.option_count:
             sidebar.highlighted = highlighted
 
+    def show_poll(self, channel: str, when: datetime) -> None:
+        """The last successful read of a mailbox by the console's own engine."""
+        self.last_poll = f"{channel} read {when:%H:%M:%S}"
+        self._show_status()
+
     def show_engine(self, line: str) -> None:
         """The background engine's latest word, at the end of the status line."""
         self.engine_line = line
@@ -298,6 +304,8 @@ class MainScreen(Screen[None]):
                 line.append(f", {outbox['failed']} failed", style="red")
             if self.snapshot.failing:
                 line.append(" · failing: " + ", ".join(self.snapshot.failing), style="red")
+        if self.last_poll:
+            line.append(f" · {clean_line(self.last_poll, 40)}")
         if self.engine_line:
             line.append(f" · {clean_line(self.engine_line, 60)}", style="dim")
         if self.error:

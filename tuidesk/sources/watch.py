@@ -44,12 +44,16 @@ class Watcher:
         holder: str,
         stop: threading.Event,
         log: Callable[[str], None],
+        polled: Callable[[str], None] = lambda _name: None,
     ) -> None:
+        """`log` gets lines worth reading; `polled` the name of each channel after every
+        successful pass (the console's "last poll")."""
         self.poller = Poller(engine, blobs, config_dir, holder)
         self.engine = engine
         self.holder = holder
         self.stop = stop
         self.log = log
+        self.polled = polled
 
     def start(self, names: list[str]) -> list[threading.Thread]:
         """A thread per channel, running until `stop` is set."""
@@ -118,6 +122,7 @@ class Watcher:
                 session.poll(result)
                 with transaction(self.engine) as conn:
                     record_success(conn, channel_id)
+                self.polled(name)
                 if result.fetched:
                     counts = ", ".join(f"{n} {k}" for k, n in sorted(result.counts.items()))
                     self.log(f"{name}: {result.fetched} fetched: {counts}")
