@@ -75,6 +75,9 @@ class TuideskApp(App[None]):
         self.engine_line: str | None = None
 
     def on_mount(self) -> None:
+        import gc
+
+        gc.freeze()  # what start-up built lives as long as the app: keep it out of GC passes
         self.push_screen(MainScreen(self.engine, agent_id=self.agent_id, clock=self.clock))
         with self.engine.connect() as conn:
             if is_first_run(conn):

@@ -209,9 +209,9 @@ class MainScreen(Screen[None]):
             self.refreshed_at = self.clock()
             self._show_snapshot(message.snapshot)
 
-    def _show_snapshot(self, snapshot: Snapshot) -> None:
+    def _show_snapshot(self, snapshot: Snapshot, *, rows_current: bool = False) -> None:
         self.snapshot = snapshot
-        self.tickets.set_ids(snapshot.ids)
+        self.tickets.set_ids(snapshot.ids, rows_current=rows_current)
         self._show_sidebar()
         self._show_status()
         if any(snapshot.counts.values()):
@@ -223,9 +223,9 @@ class MainScreen(Screen[None]):
 
     def _apply(self, **changes: Any) -> None:
         self.spec = replace(self.spec, **changes)
-        if self.spec in self._loaded:
+        if self.spec in self._loaded:  # no change since it was loaded: its rows hold too
             self._loaded.move_to_end(self.spec)
-            self._show_snapshot(self._loaded[self.spec])
+            self._show_snapshot(self._loaded[self.spec], rows_current=True)
         else:
             self._show_status()
             self._load(self.spec)

@@ -111,14 +111,17 @@ class TicketList(ScrollView, can_focus=True):
         """The ticket number under the cursor."""
         return self._ids[self.cursor] if self._ids else None
 
-    def set_ids(self, ids: list[int]) -> None:
+    def set_ids(self, ids: list[int], *, rows_current: bool = False) -> None:
         """A new list for the view: the cursor stays on the same ticket and, unless the list
-        was scrolled to the top (where new tickets should show), on the same screen row."""
+        was scrolled to the top (where new tickets should show), on the same screen row.
+        `rows_current`: nothing changed in the database since the cached rows were read (only
+        the view did), so they are shown without asking again."""
         selected, offset = self.selected, self.cursor - int(self.scroll_y)
         at_top = self.scroll_y == 0
         self._ids = ids
         self._ref_width = max(7, 5 + len(str(max(ids, default=0))))  # a 4-letter key, the number
-        self._rows.clear()  # any shown row may have changed
+        if not rows_current:
+            self._rows.clear()  # any shown row may have changed
         self.loaded = True
         try:
             self.cursor = ids.index(selected)  # type: ignore[arg-type]
