@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tuidesk.credentials import SecretError, resolve
-from tuidesk.sources.imap import explain
+from tuidesk.net import explain, tls_context
 
 SECURITIES = ("ssl", "starttls")
 
@@ -98,15 +98,10 @@ def _why(exc: BaseException) -> str:
 
 def _tls_context(settings: SmtpSettings) -> ssl.SSLContext:
     """Verification always on: the system store, plus a private CA when ca_file is set."""
-    context = ssl.create_default_context()
-    if settings.ca_file:
-        try:
-            context.load_verify_locations(cafile=settings.ca_file)
-        except OSError as exc:  # ssl.SSLError too: not a PEM certificate
-            raise SendError(
-                "tls", f"cannot use CA file {settings.ca_file} ({explain(exc)})"
-            ) from exc
-    return context
+    try:
+        return tls_context(settings.ca_file)
+    except OSError as exc:  # ssl.SSLError too: not a PEM certificate
+        raise SendError("tls", f"cannot use CA file {settings.ca_file} ({explain(exc)})") from exc
 
 
 class _Client(smtplib.SMTP):

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine, select
 
 from tuidesk.credentials import SecretError, resolve
+from tuidesk.net import explain, tls_context
 from tuidesk.storage.apply import Outcome
 from tuidesk.storage.blobs import BlobStore
 from tuidesk.storage.channel_state import (
@@ -114,29 +115,6 @@ class StepFailed(Exception):
         self.message = message
 
 
-def explain(exc: BaseException) -> str:
-    """Network and TLS errors in the words an admin needs."""
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return f"certificate not trusted ({exc.verify_message or exc.reason})"
-    if isinstance(exc, socket.gaierror):
-        return f"DNS lookup failed ({exc.strerror})"
-    if isinstance(exc, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(exc, TimeoutError | socket.timeout):
-        return "timed out"
-    text = str(exc) or exc.__class__.__name__
-    return text.decode(errors="replace") if isinstance(text, bytes) else text
-
-
-def _tls_context(channel: ImapChannel) -> ssl.SSLContext:
-    """Verification always on; a private CA is added with --ca-file, never switched off."""
-    return (
-        ssl.create_default_context(cafile=channel.ca_file)
-        if channel.ca_file
-        else (ssl.create_default_context())
-    )
-
-
 def connect(channel: ImapChannel, config_dir: Path, steps: list[dict[str, Any]] | None = None):  # type: ignore[no-untyped-def]
     """A logged-in IMAPClient. Each step is reported to `steps` when given (channel test)."""
     from imapclient import IMAPClient
@@ -159,14 +137,14 @@ def connect(channel: ImapChannel, config_dir: Path, steps: list[dict[str, Any]] 
     try:
         if channel.security == "ssl":
             client = IMAPClient(
-                channel.host, channel.port, ssl=True, ssl_context=_tls_context(channel),
+                channel.host, channel.port, ssl=True, ssl_context=tls_context(channel.ca_file),
                 timeout=channel.timeout,
             )  # fmt: skip
             done("tls", "TLS handshake and certificate verified")
         else:
             client = IMAPClient(channel.host, channel.port, ssl=False, timeout=channel.timeout)
             if channel.security == "starttls":
-                client.starttls(_tls_context(channel))
+                client.starttls(tls_context(channel.ca_file))
                 done("tls", "STARTTLS and certificate verified")
             else:
                 done("tls", "WARNING: plain text, no TLS (--insecure-plain)")

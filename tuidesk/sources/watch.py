@@ -11,11 +11,11 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from tuidesk.net import explain
 from tuidesk.sources.imap import (
     MailboxSession,
     Poller,
     PollResult,
-    explain,
     load_imap_channels,
     why_not_now,
 )
