@@ -367,3 +367,30 @@ def test_a_wrong_keymap_is_refused_before_the_console_starts(
     (_isolated_home / "keys.toml").write_text(text)
     proc = cli("--agent", "alice", check=False)
     assert proc.returncode == 2 and error in proc.stderr.decode()
+
+
+async def test_the_issues_hostile_subject_reaches_the_screen_as_text(db_path: Path) -> None:
+    """Markup, an OSC 52 clipboard write and a bidi override, raw and RFC 2047-encoded."""
+    engine = make_engine(f"sqlite:///{db_path}")
+    with session_scope(engine) as s:
+        save_branch(s, name="Support", key="SUP", addresses=["support@example.com"], domains=[])
+    ingestor = Ingestor(engine, BlobStore(db_path.parent / "blobs"), source="import")
+    ingestor.ingest(mail("From: a@x.test\nSubject: [link=http://x]hi[/link]\x1b]52;c;aGk=\x07"))
+    ingestor.ingest(
+        mail("From: b@x.test\nSubject: =?utf-8?q?[b]x[/b]=E2=80=AE=1B]52;c;aGk=3D=07?=")
+    )
+    app = TuideskApp(engine, clock=pinned)
+    async with app.run_test(size=SIZE) as pilot:
+        tickets = await loaded(pilot, [2, 1])
+        lines = [tickets.render_line(y).text for y in (1, 2)]
+        for line in lines:
+            assert not any(c in line for c in "\x1b\x07\u202e"), repr(line)
+        assert "[b]x[/b]" in lines[0] and "[link=http://x]hi[/link]" in lines[1]
+        await pilot.press("j", "enter")
+        await until(pilot, lambda: isinstance(app.screen, TicketScreen), "the ticket")
+        await until(pilot, lambda: app.screen.ticket is not None, "the ticket's messages")
+        await pilot.pause()
+        fields = str(app.screen.query_one("#fields").render())
+        assert "[link=http://x]hi[/link]" in fields and "\x1b" not in fields
+        assert "aGk=" not in app.export_screenshot()  # the escape's payload never shows
+    engine.dispose()
