@@ -122,10 +122,11 @@ def outgoing_edit(
 @outgoing_app.command("list")
 def outgoing_list(ctx: typer.Context, as_json: Json = False) -> None:
     """Outgoing channels, the default marked."""
-    from tuidesk.storage.outgoing import list_outgoing, outgoing_dict
+    from tuidesk.storage.channels import channel_dict
+    from tuidesk.storage.outgoing import list_outgoing
 
     with ctx_of(ctx).session() as session:
-        rows = [outgoing_dict(o) for o in list_outgoing(session)]
+        rows = [channel_dict(o) for o in list_outgoing(session)]
     if as_json:
         print_json(rows)
         return
@@ -138,11 +139,12 @@ def outgoing_list(ctx: typer.Context, as_json: Json = False) -> None:
 @outgoing_app.command("show")
 def outgoing_show(ctx: typer.Context, name: str, as_json: Json = False) -> None:
     """Every setting; the password is masked."""
-    from tuidesk.storage.outgoing import OutgoingError, get_outgoing, outgoing_dict
+    from tuidesk.storage.channels import channel_dict
+    from tuidesk.storage.outgoing import OutgoingError, get_outgoing
 
     try:
         with ctx_of(ctx).session() as session:
-            data = outgoing_dict(get_outgoing(session, name))
+            data = channel_dict(get_outgoing(session, name))
     except OutgoingError as exc:
         raise fail(str(exc)) from exc
     print_fields(data, as_json)

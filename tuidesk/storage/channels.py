@@ -9,7 +9,7 @@ from sqlmodel import Session
 
 from tuidesk.credentials import describe
 from tuidesk.storage.channel_state import ChannelError, parse_window
-from tuidesk.storage.models import Channel
+from tuidesk.storage.models import Channel, OutgoingChannel
 
 SECURITIES = ("ssl", "starttls", "plain")
 STATUSES = ("draft", "active", "paused", "failing")
@@ -49,9 +49,11 @@ def validate(channel: Channel) -> None:
             raise ChannelError("CR, LF and NUL are not allowed in channel settings")
 
 
-def channel_dict(channel: Channel) -> dict[str, Any]:
-    """Everything about a channel that is safe to show: the secret is described, not given."""
-    data = {k: getattr(channel, k) for k in Channel.model_fields if k not in ("id", "secret_ref")}
+def channel_dict(channel: Channel | OutgoingChannel) -> dict[str, Any]:
+    """Everything about a channel (incoming or outgoing) that is safe to show: the secret is
+    described, not given."""
+    fields = type(channel).model_fields
+    data = {k: getattr(channel, k) for k in fields if k not in ("id", "secret_ref")}
     data["password"] = describe(channel.secret_kind, channel.secret_ref)
     data.pop("secret_kind")
     for key, value in data.items():

@@ -4,12 +4,9 @@ The CLI, the TOML import and (later) the admin console all save through `validat
 from __future__ import annotations
 
 import re
-from datetime import datetime
-from typing import Any
 
 from sqlmodel import Session, col, select
 
-from tuidesk.credentials import describe
 from tuidesk.storage.models import Channel, OutgoingChannel
 
 SECURITIES = ("ssl", "starttls")
@@ -81,16 +78,3 @@ def remove_outgoing(session: Session, name: str) -> None:
         channel.outgoing = None
         session.add(channel)
     session.delete(out)
-
-
-def outgoing_dict(out: OutgoingChannel) -> dict[str, Any]:
-    """Everything safe to show: the secret is described, never given."""
-    data = {
-        k: getattr(out, k) for k in OutgoingChannel.model_fields if k not in ("id", "secret_ref")
-    }
-    data["password"] = describe(out.secret_kind, out.secret_ref)
-    data.pop("secret_kind")
-    for key, value in data.items():
-        if isinstance(value, datetime):
-            data[key] = value.isoformat()
-    return data
