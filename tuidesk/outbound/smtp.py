@@ -251,20 +251,12 @@ def send(
         raise SendError(
             "send", f"every recipient refused: {listed}", code=code, permanent=permanent
         ) from exc
-    except smtplib.SMTPSenderRefused as exc:
+    except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:  # MAIL or DATA refused
+        what = f"sender {exc.sender}" if isinstance(exc, smtplib.SMTPSenderRefused) else "mail"
         raise SendError(
-            "send",
-            f"sender {exc.sender} refused ({_why(exc)})",
-            code=exc.smtp_code,
+            "send", f"{what} refused ({_why(exc)})", code=exc.smtp_code,
             permanent=_permanent(exc.smtp_code),
-        ) from exc
-    except smtplib.SMTPDataError as exc:
-        raise SendError(
-            "send",
-            f"mail refused ({_why(exc)})",
-            code=exc.smtp_code,
-            permanent=_permanent(exc.smtp_code),
-        ) from exc
+        ) from exc  # fmt: skip
     except smtplib.SMTPNotSupportedError as exc:
         raise SendError(
             "send",
