@@ -97,7 +97,8 @@ def test_channel_add_show_edit_and_remove(cli):
         (["--since", "yesterday"], b"YYYY-MM-DD"),
         (["--status", "failing"], b"active or draft"),
         (["--ca-file", "/no/such.pem"], b"no such file"),
-        (["--folder", "IN\nBOX"], b"CR, LF"),
+        (["--folder", "IN\nBOX"], b"line breaks"),
+        (["--host", "bad host!"], b"not a host name"),
     ],
 )
 def test_channel_add_refuses_bad_settings(cli, args, message):

@@ -88,19 +88,16 @@ def agent_list(
 @agent_app.command("remove")
 def agent_remove(ctx: typer.Context, name: str) -> None:
     """Remove an agent; their tickets become unassigned."""
-    from sqlmodel import select
-
-    from tuidesk.storage.agents import find_agent
-    from tuidesk.storage.models import Ticket
+    from tuidesk.storage.agents import AgentError, find_agent, remove_agent
 
     with ctx_of(ctx).session() as session:
         agent = find_agent(session, name)
         if agent is None:
             raise fail(f"no agent {name!r}")
-        for ticket in session.exec(select(Ticket).where(Ticket.assignee_id == agent.id)):
-            ticket.assignee_id = None
-            session.add(ticket)
-        session.delete(agent)
+        try:
+            remove_agent(session, agent)
+        except AgentError as exc:
+            raise fail(str(exc)) from exc
     typer.echo(f"removed agent {name}")
 
 

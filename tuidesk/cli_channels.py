@@ -176,10 +176,40 @@ def channel_edit(
     outgoing: Annotated[
         str | None, typer.Option(help="Outgoing channel for replies ('' for the default).")
     ] = None,
+    field_map: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            help="FIELD=PROPERTY: fill a ticket field from subject, body, sender, importance or "
+            "attachments; PROPERTY empty for a default only (repeatable).",
+        ),
+    ] = None,
+    map_default: Annotated[
+        list[str] | None,
+        typer.Option(help="FIELD=VALUE: the value when the mail lacks the property (repeatable)."),
+    ] = None,
+    restricted: Annotated[
+        list[str] | None, typer.Option(help="Mapped FIELD only admins see (repeatable).")
+    ] = None,
+    no_maps: Annotated[bool, typer.Option("--no-maps", help="Remove every mapping.")] = False,
+    update_type: Annotated[
+        list[str] | None,
+        typer.Option(help="Ticket type whose tickets take replies by email (repeatable)."),
+    ] = None,
+    any_type_updates: Annotated[
+        bool, typer.Option("--any-type-updates", help="Tickets of every type take replies.")
+    ] = False,
 ) -> None:
     """Change a channel; list options replace the whole list."""
     from tuidesk.storage.channel_state import ChannelError
     from tuidesk.storage.channels import get_channel, validate
+    from tuidesk.storage.checks import Invalid
+    from tuidesk.storage.mappings import (
+        check_mappings,
+        check_update_types,
+        field_names_for,
+        known_ticket_types,
+    )
     from tuidesk.storage.outgoing import OutgoingError, get_outgoing
 
     secret = _secret(ctx, password_env, password_command, password_stdin)
@@ -216,11 +246,69 @@ def channel_edit(
                     raise ChannelError(str(exc)) from exc
             if status in ("active", "paused", "draft"):
                 channel.failures, channel.cooloff_until = 0, None
+            mappings = _edit_mappings(
+                channel.field_mappings, field_map, map_default, restricted, no_maps
+            )
+            channel.field_mappings = check_mappings(
+                mappings, field_names_for(session, channel.ticket_type)
+            )
+            if update_type is not None and any_type_updates:
+                raise fail("choose --update-type or --any-type-updates", ExitCode.USAGE)
+            types = [] if any_type_updates else update_type or channel.update_types
+            channel.update_types = check_update_types(types, known_ticket_types(session))
             validate(channel)
             session.add(channel)
-    except ChannelError as exc:
+    except (ChannelError, Invalid) as exc:
         raise fail(str(exc), ExitCode.USAGE) from exc
     typer.echo(f"saved channel {name}")
+
+
+def _pairs(option: str, syntax: str, values: list[str]) -> list[tuple[str, str]]:
+    """FIELD=VALUE pairs; the value may be empty or hold more `=`."""
+    pairs: list[tuple[str, str]] = []
+    for value in values:
+        field, eq, rest = value.partition("=")
+        if not eq or not field.strip():
+            raise fail(f"{option} takes {syntax}, not {value!r}", ExitCode.USAGE)
+        pairs.append((field.strip(), rest))
+    return pairs
+
+
+def _edit_mappings(
+    current: list[dict[str, Any]],
+    field_map: list[str] | None,
+    defaults: list[str] | None,
+    restricted: list[str] | None,
+    no_maps: bool,
+) -> list[dict[str, Any]]:
+    """The channel's mappings after the options: --map replaces the list, --map-default and
+    --restricted change the mapping of their field (a default creates one)."""
+    if no_maps:
+        if field_map or defaults or restricted:
+            raise fail(
+                "--no-maps goes alone, without --map, --map-default or --restricted",
+                ExitCode.USAGE,
+            )
+        return []
+    if field_map is not None:
+        mappings = [
+            {"field": f, "property": p} for f, p in _pairs("--map", "FIELD=PROPERTY", field_map)
+        ]
+    else:
+        mappings = [dict(m) for m in current]
+    by_field = {m["field"]: m for m in mappings}
+    for field, value in _pairs("--map-default", "FIELD=VALUE", defaults or []):
+        if field not in by_field:
+            by_field[field] = {"field": field}
+            mappings.append(by_field[field])
+        by_field[field]["default"] = value
+    for field in restricted or []:
+        if field.strip() not in by_field:
+            raise fail(
+                f"--restricted {field}: no mapping for it (add one with --map)", ExitCode.USAGE
+            )
+        by_field[field.strip()]["restricted"] = True
+    return mappings
 
 
 @channel_app.command("list")

@@ -32,6 +32,14 @@ from tuidesk.storage.settings import load_channel, load_rules
 ANALYSIS_WORKERS = 2  # processes that analyse while this one fetches and writes
 
 
+def dry_run(conn: Connection, raw: bytes, rules: RuleSet, channel: ChannelRule | None) -> Decision:
+    """The decision for `raw` with nothing written: `pipe --dry-run`, and the admin preview
+    with settings not saved yet. `rules` are the global rules with the channel's merged in
+    (`RuleSet.for_channel`)."""
+    analysis = analyse_safely(raw, rules, channel)
+    return resolve(analysis, rules, StorageLookup(conn), now=datetime.now(UTC), channel=channel)
+
+
 class UnknownChannel(LookupError):
     pass
 
@@ -62,7 +70,7 @@ class Ingestor:
 
     def dry_run(self, raw: bytes) -> Decision:
         with self.engine.connect() as conn:
-            return self.decide(StorageLookup(conn), self.analyse(raw))
+            return dry_run(conn, raw, self.rules, self.channel)
 
     def ingest(self, raw: bytes) -> Outcome:
         return next(self.ingest_many([raw]))

@@ -29,6 +29,7 @@ class TicketRef:
     status: str
     requester_email: str
     updated_at: datetime
+    ticket_type: str | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,8 @@ class TicketFields:
     queue: str | None
     ticket_type: str | None
     custom_fields: dict[str, Any]
+    # Fields set by a restricted mapping: only admins may see them.
+    restricted: tuple[str, ...] = ()
 
 
 @dataclass

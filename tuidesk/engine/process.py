@@ -14,7 +14,7 @@ from datetime import datetime
 from tuidesk.engine.acknowledge import acknowledge
 from tuidesk.engine.classify import MachineVerdict, classify_machine_mail
 from tuidesk.engine.decision import Action, Decision, Lookup, Step, TicketFields
-from tuidesk.engine.fields import map_fields, priority_from_headers
+from tuidesk.engine.fields import map_fields
 from tuidesk.engine.filters import filter_sender
 from tuidesk.engine.parse import ParsedMail, ParseError, content_hash, parse_mail, read_body
 from tuidesk.engine.quotes import strip_quoted_html, strip_quoted_reply
@@ -141,8 +141,8 @@ def _filter_route_map(
     if analysis.branch is None:
         analysis.quarantine = "no branch configured"
         return
-    analysis.fields = map_fields(mail, rules, channel)
-    steps.append(Step("map", "fields", f"priority {priority_from_headers(mail)[1]}"))
+    analysis.fields, map_steps = map_fields(mail, rules, channel)
+    steps.extend(map_steps)
 
 
 def resolve(
@@ -205,7 +205,7 @@ def resolve(
     decision.requester, decision.branch = mail.sender, analysis.branch
     assert decision.branch is not None
 
-    ticket, reopen, thread_steps = find_ticket(mail, rules, lookup, now)
+    ticket, reopen, thread_steps = find_ticket(mail, rules, lookup, now, channel)
     steps.extend(thread_steps)
     if ticket:
         decision.action, decision.ticket, decision.reopen = Action.COMMENTED, ticket, reopen

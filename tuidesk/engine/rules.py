@@ -25,6 +25,23 @@ class CustomFieldRule:
     default: str | None = None
 
 
+# What a field mapping may read from a mail, and the ticket fields every ticket has (besides
+# the custom fields of its type).
+MAIL_PROPERTIES = ("subject", "body", "sender", "importance", "attachments")
+BUILTIN_FIELDS = ("title", "priority")
+
+
+@dataclass(frozen=True)
+class FieldMapping:
+    """One ticket field filled from a mail property, or from `default` when the mail lacks it
+    (or no property is named). `restricted`: only admins may see the field."""
+
+    field: str
+    property: str | None = None
+    default: str | None = None
+    restricted: bool = False
+
+
 @dataclass(frozen=True)
 class ChannelRule:
     """Per-channel ticket mapping; empty values fall back to the global rules."""
@@ -39,6 +56,9 @@ class ChannelRule:
     autoreply_keywords: tuple[str, ...] = ()
     autoreply_senders: tuple[str, ...] = ()
     aliases: dict[str, str] = field(default_factory=dict)
+    field_mappings: tuple[FieldMapping, ...] = ()
+    # Ticket types whose tickets take replies by email; empty: every type does.
+    update_types: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

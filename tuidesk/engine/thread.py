@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from tuidesk.engine.decision import Lookup, Step, TicketRef
 from tuidesk.engine.parse import ParsedMail
-from tuidesk.engine.rules import RuleSet
+from tuidesk.engine.rules import ChannelRule, RuleSet
 
 # Nine digits keep every token inside a 32-bit ticket number.
 _TOKEN = re.compile(r"\b([A-Za-z][A-Za-z0-9]{0,15})-(\d{1,9})\b")
@@ -27,9 +27,14 @@ def subject_token(subject: str, rules: RuleSet) -> tuple[str, int] | None:
 
 
 def find_ticket(
-    mail: ParsedMail, rules: RuleSet, lookup: Lookup, now: datetime
+    mail: ParsedMail,
+    rules: RuleSet,
+    lookup: Lookup,
+    now: datetime,
+    channel: ChannelRule | None = None,
 ) -> tuple[TicketRef | None, bool, list[Step]]:
-    """(ticket to comment on or None for a new one, whether to reopen it, the steps taken)."""
+    """(ticket to comment on or None for a new one, whether to reopen it, the steps taken).
+    A channel's `update_types` limit which types of ticket its mail may add to."""
     steps: list[Step] = []
     ticket: TicketRef | None = None
     token = subject_token(mail.subject, rules)
@@ -57,6 +62,16 @@ def find_ticket(
     ):
         steps.append(
             Step("thread", "new", f"{sender} is neither requester nor agent (replies restricted)")
+        )
+        return None, False, steps
+    if channel and channel.update_types and ticket.ticket_type not in channel.update_types:
+        kind = ticket.ticket_type or "untyped"
+        steps.append(
+            Step(
+                "thread",
+                "new",
+                f"{ticket.ref} is a {kind} ticket, which does not take updates by email",
+            )
         )
         return None, False, steps
     if ticket.status in _CLOSED:

@@ -9,14 +9,15 @@ import re
 
 from sqlmodel import Session, col, func, select
 
+from tuidesk.storage import checks
+from tuidesk.storage.checks import Collector, Invalid
 from tuidesk.storage.models import Agent
 
 ROLES = ("agent", "admin")
 _LOGIN = re.compile(r"^[A-Za-z0-9._@+-]{1,64}$")
-_EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"\\]+@[A-Za-z0-9.-]+$")
 
 
-class AgentError(ValueError):
+class AgentError(Invalid):
     pass
 
 
@@ -47,25 +48,41 @@ def save_agent(
     agent: Agent | None = None,
 ) -> Agent:
     """Add an agent, or change `agent`; every value checked first."""
-    name, email = name.strip(), email.strip().lower()
-    if not name or any(c in name for c in "\r\n\x00"):
-        raise AgentError("an agent needs a name on one line")
-    if not _EMAIL.match(email):
-        raise AgentError(f"{email!r} is not an email address")
-    if role not in ROLES:
-        raise AgentError(f"role must be one of {', '.join(ROLES)}")
+    c = Collector()
+    name = c.check("name", checks.text, name, "name") or name
+    email = c.check("email", checks.address, email) or email
+    c.check("role", checks.one_of, role, ROLES, "role")
     if login is not None and not _LOGIN.match(login):
-        raise AgentError(f"{login!r} is not a login name")
+        c.add("login", f"{login!r} is not a login name")
     for other in session.exec(select(Agent).where(Agent.id != (agent.id if agent else None))):
         if other.email.lower() == email:
-            raise AgentError(f"{email} is already {other.name}")
+            c.add("email", f"{email} is already {other.name}")
         if login and other.login == login:
-            raise AgentError(f"login {login} is already {other.name}")
+            c.add("login", f"login {login} is already {other.name}")
+    if agent is not None and agent.role == "admin" and role != "admin" and _admins(session) <= 1:
+        c.add("role", f"{agent.name} is the last admin: make someone else admin first")
+    c.raise_if_any(AgentError)
     agent = agent or Agent(name=name, email=email)
     agent.name, agent.email, agent.role, agent.login = name, email, role, login
     session.add(agent)
     session.flush()
     return agent
+
+
+def _admins(session: Session) -> int:
+    return session.exec(select(func.count()).select_from(Agent).where(Agent.role == "admin")).one()
+
+
+def remove_agent(session: Session, agent: Agent) -> None:
+    """Their tickets become unassigned. The last admin stays: nobody could configure anything."""
+    from tuidesk.storage.models import Ticket
+
+    if agent.role == "admin" and _admins(session) <= 1:
+        raise AgentError(f"{agent.name} is the last admin: make someone else admin first", "role")
+    for ticket in session.exec(select(Ticket).where(Ticket.assignee_id == agent.id)):
+        ticket.assignee_id = None
+        session.add(ticket)
+    session.delete(agent)
 
 
 def current_login(explicit: str | None = None) -> str:

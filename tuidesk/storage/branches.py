@@ -6,17 +6,15 @@ import re
 
 from sqlmodel import Session, col, select
 
+from tuidesk.storage import checks
+from tuidesk.storage.checks import Collector, Invalid
 from tuidesk.storage.models import Branch, Ticket
 
 _KEY = re.compile(r"^[A-Z][A-Z0-9]{0,15}$")
 
 
-class BranchError(ValueError):
+class BranchError(Invalid):
     pass
-
-
-def _normalize(addresses: list[str]) -> list[str]:
-    return sorted({a.strip().lower() for a in addresses if a.strip()})
 
 
 def list_branches(session: Session) -> list[Branch]:
@@ -57,28 +55,33 @@ def save_branch(
     branch: Branch | None = None,
 ) -> Branch:
     """Add a branch, or update `branch`. The key is what tickets are called by (`SUP-42`)."""
+    c = Collector()
     key = key.strip().upper()
     if not _KEY.match(key):
-        raise BranchError("key must be a letter then up to 15 letters or digits, e.g. SUP")
-    if not name.strip():
-        raise BranchError("name must not be empty")
+        c.add("key", "key must be a letter then up to 15 letters or digits, e.g. SUP")
+    name = c.check("name", checks.text, name, "name") or name
+    addresses = sorted(c.check("addresses", checks.each, addresses, checks.address) or [])
+    domains = sorted(c.check("domains", checks.each, domains, checks.domain) or [])
     for other in list_branches(session):
         if branch is not None and other.id == branch.id:
             continue
         if other.key == key or other.name == name:
-            raise BranchError(f"a branch named {other.name!r} ({other.key}) exists already")
-        taken = set(other.addresses) & set(_normalize(addresses))
+            c.add("name", f"a branch named {other.name!r} ({other.key}) exists already")
+        taken = set(other.addresses) & set(addresses)
         if taken:
-            raise BranchError(f"{', '.join(sorted(taken))} already routes to {other.name}")
+            c.add("addresses", f"{', '.join(sorted(taken))} already routes to {other.name}")
+    c.raise_if_any(BranchError)
     if (
         branch is not None
         and branch.key != key
         and session.exec(select(Ticket.id).where(Ticket.branch_id == branch.id).limit(1)).first()
     ):
-        raise BranchError("the key of a branch with tickets cannot change: their refs use it")
+        raise BranchError(
+            "the key of a branch with tickets cannot change: their refs use it", "key"
+        )
     branch = branch or Branch(name=name, key=key)
-    branch.name, branch.key = name.strip(), key
-    branch.addresses, branch.domains = _normalize(addresses), _normalize(domains)
+    branch.name, branch.key = name, key
+    branch.addresses, branch.domains = addresses, domains
     session.add(branch)
     session.flush()
     if default:

@@ -10,13 +10,14 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select, update
 
 from tuidesk.storage.apply import insert_ignoring_conflict
+from tuidesk.storage.checks import Invalid
 from tuidesk.storage.tables import aware, tables, utcnow
 
 LEASE_SECONDS = 30
 _WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
 
 
-class ChannelError(ValueError):
+class ChannelError(Invalid):
     pass
 
 

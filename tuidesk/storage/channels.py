@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date, datetime
 from typing import Any
 
 from sqlmodel import Session
 
 from tuidesk.credentials import describe
-from tuidesk.storage.channel_state import ChannelError, parse_window
+from tuidesk.storage import checks
+from tuidesk.storage.channel_state import ChannelError
+from tuidesk.storage.checks import Collector
 from tuidesk.storage.models import Channel, OutgoingChannel
 
 SECURITIES = ("ssl", "starttls", "plain")
@@ -30,23 +33,110 @@ def list_channels(session: Session) -> list[Channel]:
     return list(session.exec(orm_select(Channel).order_by(Channel.name)))
 
 
+KINDS = ("imap", "pipe")
+
+
 def validate(channel: Channel) -> None:
-    if channel.security not in SECURITIES:
-        raise ChannelError(f"security must be one of {', '.join(SECURITIES)}")
-    if channel.status not in STATUSES:
-        raise ChannelError(f"status must be one of {', '.join(STATUSES)}")
+    """Every field at once, cleaned in place; raises ChannelError naming each bad field."""
+    c = Collector()
+    c.check("name", _name, channel.name)
+    c.check("kind", checks.one_of, channel.kind, KINDS, "kind")
+    c.check("security", checks.one_of, channel.security, SECURITIES, "security")
+    c.check("status", checks.one_of, channel.status, STATUSES, "status")
     if channel.kind == "imap":
-        if not channel.host or not channel.port or not channel.username:
-            raise ChannelError("an IMAP channel needs --host, --port and --username")
-        if not 0 < channel.port < 65536:
-            raise ChannelError("port must be 1-65535")
-        if not channel.folders:
-            raise ChannelError("at least one folder to read")
-    for window in channel.skip_windows:
-        parse_window(window)
-    for value in (channel.host, channel.username, *channel.folders):
-        if value and any(c in value for c in "\r\n\x00"):
-            raise ChannelError("CR, LF and NUL are not allowed in channel settings")
+        channel.host = c.check("host", checks.host, channel.host) or channel.host
+        channel.port = c.check("port", checks.port, channel.port) or channel.port
+        channel.username = c.check("username", checks.text, channel.username, "username")
+        folders = c.check("folders", checks.each, channel.folders, checks.folder)
+        if folders == []:
+            c.add("folders", "at least one folder to read")
+        channel.folders = folders or channel.folders
+    for key in ("success_folder", "fail_folder", "exclusion_folder"):
+        value = getattr(channel, key)
+        if value:
+            setattr(channel, key, c.check(key, checks.folder, value) or value)
+        else:
+            setattr(channel, key, None)
+    if channel.reply_to:
+        channel.reply_to = c.check("reply_to", checks.address, channel.reply_to)
+    if channel.ca_file and not os.path.isfile(channel.ca_file):
+        c.add("ca_file", f"{channel.ca_file}: no such file")
+    c.check("max_tries", checks.number, channel.max_tries, "max tries", low=1, high=100)
+    c.check("cooloff_minutes", checks.number, channel.cooloff_minutes, "cool-off", high=10080)
+    c.check("timeout_ms", checks.number, channel.timeout_ms, "timeout", low=100, high=600000)
+    channel.skip_windows = (
+        c.check("skip_windows", checks.each, channel.skip_windows, checks.window) or []
+    )
+    channel.allowed_domains = (
+        c.check("allowed_domains", checks.each, channel.allowed_domains, checks.domain) or []
+    )
+    channel.autoreply_keywords = (
+        c.check("autoreply_keywords", checks.each, channel.autoreply_keywords, _keyword) or []
+    )
+    channel.autoreply_senders = (
+        c.check("autoreply_senders", checks.each, channel.autoreply_senders, checks.glob) or []
+    )
+    aliases = c.check("aliases", _aliases, channel.aliases)
+    channel.aliases = aliases if aliases is not None else channel.aliases
+    c.raise_if_any(ChannelError)
+
+
+def _name(value: str | None) -> str:
+    name = checks.text(value, "name")
+    if any(ch.isspace() for ch in name):
+        raise checks.Invalid("a name without spaces is needed")
+    return name
+
+
+def _keyword(value: str) -> str:
+    return checks.text(value, "keyword")
+
+
+def _aliases(aliases: dict[str, str]) -> dict[str, str]:
+    return {checks.address(k): checks.address(v) for k, v in aliases.items()}
+
+
+def save_channel(session: Session, channel: Channel) -> Channel:
+    """Validate a channel and what it names (branch, queue, ticket type, outgoing channel),
+    then add it. The CLI, the TOML import and the admin form all save through here."""
+    from sqlmodel import select as orm_select
+
+    from tuidesk.storage.models import Branch, Queue, TicketType
+
+    errors: dict[str, str] = {}
+    try:
+        validate(channel)
+    except ChannelError as exc:
+        errors.update(exc.errors)
+    same = session.exec(
+        orm_select(Channel).where(Channel.name == channel.name, Channel.id != channel.id)
+    ).first()
+    if same is not None and "name" not in errors:
+        errors["name"] = f"a channel named {channel.name!r} exists already"
+    names = (
+        ("branch", Branch, Branch.name, "branch"),
+        ("queue", Queue, Queue.name, "queue"),
+        ("ticket_type", TicketType, TicketType.name, "ticket type"),
+        ("outgoing", OutgoingChannel, OutgoingChannel.name, "outgoing channel"),
+    )
+    for key, model, column, what in names:
+        value = getattr(channel, key)
+        if key == "branch" and value:
+            found = session.exec(
+                orm_select(Branch).where((Branch.name == value) | (Branch.key == value.upper()))
+            ).first()
+        elif value:
+            found = session.exec(orm_select(model).where(column == value)).first()
+        else:
+            setattr(channel, key, None)
+            continue
+        if found is None:
+            errors.setdefault(key, f"no {what} named {value!r}")
+    if errors:
+        raise ChannelError.of(errors)
+    session.add(channel)
+    session.flush()
+    return channel
 
 
 def channel_dict(channel: Channel | OutgoingChannel) -> dict[str, Any]:

@@ -98,10 +98,19 @@ class StorageLookup:
         if ticket_id is None or not 0 < ticket_id <= MAX_TICKET_NUMBER:
             return None
         ticket, branch, contact = self.t.ticket, self.t.branch, self.t.contact
+        ttype = self.t.ticket_type
         row = self.conn.execute(
-            select(ticket.c.id, ticket.c.status, ticket.c.updated_at, branch.c.key, contact.c.email)
+            select(
+                ticket.c.id,
+                ticket.c.status,
+                ticket.c.updated_at,
+                branch.c.key,
+                contact.c.email,
+                ttype.c.name.label("type_name"),
+            )
             .join(branch, branch.c.id == ticket.c.branch_id)
             .outerjoin(contact, contact.c.id == ticket.c.requester_id)
+            .outerjoin(ttype, ttype.c.id == ticket.c.ticket_type_id)
             .where(ticket.c.id == ticket_id)
         ).first()
         if row is None:
@@ -112,6 +121,7 @@ class StorageLookup:
             status=row.status,
             requester_email=(row.email or "").lower(),
             updated_at=aware(row.updated_at),
+            ticket_type=row.type_name,
         )
 
     def already_ingested(self, content_hash: str) -> SeenBefore | None:

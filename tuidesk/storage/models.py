@@ -115,6 +115,13 @@ class Channel(SQLModel, table=True):
     )
     allowed_domains: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     attach_original: bool = False
+    # Mail properties into ticket fields: {field, property, default, restricted} each, in order
+    # (checked by storage.mappings).
+    field_mappings: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    # Ticket types whose tickets take replies by email; empty: every type does.
+    update_types: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     # Replies on its tickets go out through this outgoing channel (None: the one sending from
     # the same address, else the default).
     outgoing: str | None = None

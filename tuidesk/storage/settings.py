@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from tuidesk.engine.parse import Limits
-from tuidesk.engine.rules import BranchRule, ChannelRule, CustomFieldRule, RuleSet
+from tuidesk.engine.rules import BranchRule, ChannelRule, CustomFieldRule, FieldMapping, RuleSet
 from tuidesk.storage.tables import tables
 
 # key -> (default, help). Every rule the engine reads; `config export` writes them all.
@@ -59,8 +59,10 @@ def set_setting(conn: Connection, key: str, value: Any) -> None:
     conn.execute(insert(setting).values(key=key, value=value))
 
 
-def load_rules(conn: Connection) -> RuleSet:
-    s = get_settings(conn)
+def load_rules(conn: Connection, overrides: dict[str, Any] | None = None) -> RuleSet:
+    """The rules as stored, with `overrides` (settings not saved yet: the admin preview)
+    taking the place of the stored values."""
+    s = get_settings(conn) | (overrides or {})
     t = tables(conn)
     branches = tuple(
         BranchRule(row.name, row.key, tuple(row.addresses), tuple(row.domains), row.is_default)
@@ -110,8 +112,11 @@ def load_rules(conn: Connection) -> RuleSet:
 def load_channel(conn: Connection, name: str) -> ChannelRule | None:
     channel = tables(conn).channel
     row = conn.execute(select(channel).where(channel.c.name == name)).first()
-    if row is None:
-        return None
+    return None if row is None else channel_rule(row)
+
+
+def channel_rule(row: Any) -> ChannelRule:
+    """The engine's view of a channel, from a stored row or a Channel not saved yet."""
     return ChannelRule(
         name=row.name,
         branch=row.branch,
@@ -123,4 +128,14 @@ def load_channel(conn: Connection, name: str) -> ChannelRule | None:
         autoreply_keywords=tuple(row.autoreply_keywords),
         autoreply_senders=tuple(row.autoreply_senders),
         aliases=dict(row.aliases),
+        field_mappings=tuple(
+            FieldMapping(
+                field=m["field"],
+                property=m.get("property") or None,
+                default=m.get("default") or None,
+                restricted=bool(m.get("restricted")),
+            )
+            for m in row.field_mappings
+        ),
+        update_types=tuple(row.update_types),
     )

@@ -33,6 +33,7 @@ def _ticket_dict(
     queue: str | None,
     ttype: str | None,
     channel: str | None,
+    mappings: list[dict[str, Any]] | None,
     requester: Contact | None,
     assignee: Agent | None,
 ) -> dict[str, Any]:
@@ -46,6 +47,9 @@ def _ticket_dict(
         "queue": queue,
         "type": ttype,
         "custom_fields": ticket.custom_fields,
+        # Fields the ticket's channel maps as restricted: whoever shows them to an agent must
+        # show them to admins only.
+        "restricted": [m["field"] for m in mappings or () if m.get("restricted")],
         "channel": channel,
         "source": ticket.source,
         "requester": {"name": requester.name, "email": requester.email} if requester else None,
@@ -57,7 +61,16 @@ def _ticket_dict(
 
 def _ticket_query():  # type: ignore[no-untyped-def]
     return (
-        select(Ticket, Branch, Queue.name, TicketType.name, Channel.name, Contact, Agent)
+        select(
+            Ticket,
+            Branch,
+            Queue.name,
+            TicketType.name,
+            Channel.name,
+            Channel.field_mappings,
+            Contact,
+            Agent,
+        )
         .join(Branch, Branch.id == Ticket.branch_id)
         .outerjoin(Queue, Queue.id == Ticket.queue_id)
         .outerjoin(TicketType, TicketType.id == Ticket.ticket_type_id)
