@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -176,3 +177,23 @@ def mailbox(dovecot: DovecotServer, cli: Cli) -> str:
     cli.env["TUIDESK_TEST_PW"] = f"pw-{user}"
     cli("branch", "add", "Support", "--key", "SUP", "--address", "support@example.com")
     return user
+
+
+@pytest.fixture
+def admin_db(_isolated_home: Path, sqlite_template: Path) -> Iterator[tuple[Any, int]]:
+    """A database with one branch and an admin (returned with the engine) and an agent."""
+    from tuidesk.storage.agents import save_agent
+    from tuidesk.storage.branches import save_branch
+    from tuidesk.storage.db import make_engine, session_scope
+
+    path = _isolated_home / "tuidesk.sqlite3"
+    shutil.copy(sqlite_template, path)
+    engine = make_engine(f"sqlite:///{path}")
+    with session_scope(engine) as s:
+        save_branch(s, name="Support", key="SUP", addresses=["support@example.com"], domains=[])
+        admin = save_agent(s, name="Ada Admin", email="ada@example.com", role="admin", login="ada")
+        save_agent(s, name="Dana Agent", email="dana@example.com", role="agent", login="dana")
+        admin_id = admin.id
+    assert admin_id is not None
+    yield engine, admin_id
+    engine.dispose()

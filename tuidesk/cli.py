@@ -469,7 +469,7 @@ def config_import(ctx: typer.Context, file: Path) -> None:
 
 
 # Command groups that live in their own modules register on `app` when imported.
-from tuidesk import cli_agents, cli_channels, cli_outbound  # noqa: E402, F401
+from tuidesk import cli_agents, cli_channels, cli_config, cli_outbound  # noqa: E402, F401
 
 
 def main() -> None:

@@ -89,7 +89,7 @@ def channel_add(
 ) -> None:
     """Add an IMAP channel."""
     from tuidesk.storage.channel_state import ChannelError
-    from tuidesk.storage.channels import get_channel, validate
+    from tuidesk.storage.channels import save_channel
     from tuidesk.storage.models import Channel
 
     secret = _secret(ctx, password_env, password_command, password_stdin)
@@ -107,13 +107,8 @@ def channel_add(
         since=_date(since), branch=branch, queue=queue, ca_file=_ca_file(ca_file), status=status,
     )  # fmt: skip
     try:
-        validate(channel)
         with ctx_of(ctx).session() as session:
-            try:
-                get_channel(session, name)
-                raise fail(f"a channel named {name!r} exists already")
-            except ChannelError:
-                session.add(channel)
+            save_channel(session, channel)
     except ChannelError as exc:
         raise fail(str(exc), ExitCode.USAGE) from exc
     typer.echo(f"added channel {name} ({status})")
@@ -202,7 +197,7 @@ def channel_edit(
 ) -> None:
     """Change a channel; list options replace the whole list."""
     from tuidesk.storage.channel_state import ChannelError
-    from tuidesk.storage.channels import get_channel, validate
+    from tuidesk.storage.channels import get_channel, save_channel
     from tuidesk.storage.checks import Invalid
     from tuidesk.storage.mappings import (
         check_mappings,
@@ -256,8 +251,7 @@ def channel_edit(
                 raise fail("choose --update-type or --any-type-updates", ExitCode.USAGE)
             types = [] if any_type_updates else update_type or channel.update_types
             channel.update_types = check_update_types(types, known_ticket_types(session))
-            validate(channel)
-            session.add(channel)
+            save_channel(session, channel)
     except (ChannelError, Invalid) as exc:
         raise fail(str(exc), ExitCode.USAGE) from exc
     typer.echo(f"saved channel {name}")

@@ -62,3 +62,11 @@ def is_first_run(conn: Connection) -> bool:
     channel = conn.execute(select(t.channel.c.id).limit(1)).first()
     ticket = conn.execute(select(t.ticket.c.id).limit(1)).first()
     return channel is None and ticket is None
+
+
+def is_admin(conn: Connection, agent_id: int | None) -> bool:
+    if agent_id is None:
+        return False
+    agent = tables(conn).agent
+    role = conn.execute(select(agent.c.role).where(agent.c.id == agent_id)).scalar()
+    return role == "admin"

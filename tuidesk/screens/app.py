@@ -17,7 +17,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
 
-from tuidesk.screens._queries import is_first_run
+from tuidesk.screens._queries import is_admin, is_first_run
 from tuidesk.screens.help import HelpScreen, key_rows
 from tuidesk.screens.main import FirstTicket, MainScreen
 from tuidesk.screens.welcome import WelcomeScreen
@@ -53,6 +53,13 @@ class TuideskApp(App[None]):
     BINDINGS = [
         Binding("question_mark,f1", "help", "Help", id="app.help", tooltip="Every key"),
         Binding("q", "quit", "Quit", id="app.quit"),
+        Binding(
+            "A",
+            "admin",
+            "Admin",
+            id="app.admin",
+            tooltip="Channels, branches, queues, ticket types, rules and agents (admins)",
+        ),  # fmt: skip
     ]
 
     def __init__(
@@ -62,10 +69,12 @@ class TuideskApp(App[None]):
         config_dir: Path | None = None,
         agent_id: int | None = None,
         clock: Clock = local_now,
+        secrets_dir: Path | None = None,
     ) -> None:
         """With `config_dir` (where the channels' secrets are), the outbox is sent while the
         console runs, as `tuidesk watch` does. `agent_id` is whose tickets "My tickets" shows;
-        `clock` gives the time zone and "today" of the time columns (tests pin it)."""
+        `clock` gives the time zone and "today" of the time columns (tests pin it);
+        `secrets_dir` is where the admin forms keep passwords (the config folder)."""
         super().__init__()
         self.engine = engine
         self.config_dir = config_dir
@@ -73,6 +82,8 @@ class TuideskApp(App[None]):
         self.clock = clock
         self.daemon: Daemon | None = None
         self.engine_line: str | None = None
+        self.is_admin = False
+        self.secrets_dir = secrets_dir or config_dir
 
     def on_mount(self) -> None:
         import gc
@@ -80,6 +91,7 @@ class TuideskApp(App[None]):
         gc.freeze()  # what start-up built lives as long as the app: keep it out of GC passes
         self.push_screen(MainScreen(self.engine, agent_id=self.agent_id, clock=self.clock))
         with self.engine.connect() as conn:
+            self.is_admin = is_admin(conn, self.agent_id)
             if is_first_run(conn):
                 self.push_screen(WelcomeScreen())
         if self.config_dir is not None:
@@ -121,6 +133,26 @@ class TuideskApp(App[None]):
         if isinstance(self.screen, WelcomeScreen):
             self.pop_screen()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "admin":  # agents do not see the key at all; admins see it once
+            from tuidesk.screens.admin import AdminScreen
+
+            return self.is_admin and not any(isinstance(s, AdminScreen) for s in self.screen_stack)
+        return True
+
+    def action_admin(self) -> None:
+        """Asked again at the door: a role taken away since start-up counts."""
+        from tuidesk.screens.admin import AdminScreen, admin_sections
+
+        with self.engine.connect() as conn:
+            self.is_admin = is_admin(conn, self.agent_id)
+        self.refresh_bindings()
+        if not self.is_admin:
+            self.notify("Only admins can change the configuration.", severity="error")
+            return
+        if not any(isinstance(s, AdminScreen) for s in self.screen_stack):
+            self.push_screen(AdminScreen(self.engine, admin_sections(self.secrets_dir)))
+
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(key_rows(self.screen)))
@@ -141,6 +173,9 @@ def run_console(engine: Engine, config_dir: Path, agent_id: int, *, run_engine: 
     from tuidesk.screens.keymap import load_keymap
 
     keymap = load_keymap(config_dir)
-    app = TuideskApp(engine, config_dir=config_dir if run_engine else None, agent_id=agent_id)
+    app = TuideskApp(
+        engine, config_dir=config_dir if run_engine else None, agent_id=agent_id,
+        secrets_dir=config_dir,
+    )  # fmt: skip
     app.set_keymap(keymap)
     app.run()

@@ -61,9 +61,15 @@ def validate(channel: Channel) -> None:
         channel.reply_to = c.check("reply_to", checks.address, channel.reply_to)
     if channel.ca_file and not os.path.isfile(channel.ca_file):
         c.add("ca_file", f"{channel.ca_file}: no such file")
-    c.check("max_tries", checks.number, channel.max_tries, "max tries", low=1, high=100)
-    c.check("cooloff_minutes", checks.number, channel.cooloff_minutes, "cool-off", high=10080)
-    c.check("timeout_ms", checks.number, channel.timeout_ms, "timeout", low=100, high=600000)
+    limits = (
+        ("max_tries", "max tries", 1, 100),
+        ("cooloff_minutes", "cool-off", 0, 10080),
+        ("timeout_ms", "timeout", 100, 600000),
+    )
+    for key, what, low, high in limits:
+        value = c.check(key, checks.number, getattr(channel, key), what, low=low, high=high)
+        if value is not None:
+            setattr(channel, key, value)
     channel.skip_windows = (
         c.check("skip_windows", checks.each, channel.skip_windows, checks.window) or []
     )
@@ -97,43 +103,53 @@ def _aliases(aliases: dict[str, str]) -> dict[str, str]:
 
 
 def save_channel(session: Session, channel: Channel) -> Channel:
-    """Validate a channel and what it names (branch, queue, ticket type, outgoing channel),
-    then add it. The CLI, the TOML import and the admin form all save through here."""
+    """Validate a channel, its field mappings and what it names, then add it. The CLI, the
+    TOML import and the admin form all save through here. A queue or ticket type that does
+    not exist yet is made with the first ticket; a branch or outgoing channel must exist."""
     from sqlmodel import select as orm_select
 
-    from tuidesk.storage.models import Branch, Queue, TicketType
+    from tuidesk.storage.mappings import (
+        check_mappings,
+        check_update_types,
+        field_names_for,
+        known_ticket_types,
+    )
+    from tuidesk.storage.models import Branch
 
-    errors: dict[str, str] = {}
+    c = Collector()
     try:
         validate(channel)
     except ChannelError as exc:
-        errors.update(exc.errors)
+        c.errors.update(exc.errors)
     same = session.exec(
         orm_select(Channel).where(Channel.name == channel.name, Channel.id != channel.id)
     ).first()
-    if same is not None and "name" not in errors:
-        errors["name"] = f"a channel named {channel.name!r} exists already"
-    names = (
-        ("branch", Branch, Branch.name, "branch"),
-        ("queue", Queue, Queue.name, "queue"),
-        ("ticket_type", TicketType, TicketType.name, "ticket type"),
-        ("outgoing", OutgoingChannel, OutgoingChannel.name, "outgoing channel"),
-    )
-    for key, model, column, what in names:
-        value = getattr(channel, key)
-        if key == "branch" and value:
-            found = session.exec(
-                orm_select(Branch).where((Branch.name == value) | (Branch.key == value.upper()))
-            ).first()
-        elif value:
-            found = session.exec(orm_select(model).where(column == value)).first()
-        else:
-            setattr(channel, key, None)
-            continue
-        if found is None:
-            errors.setdefault(key, f"no {what} named {value!r}")
-    if errors:
-        raise ChannelError.of(errors)
+    if same is not None:
+        c.add("name", f"a channel named {channel.name!r} exists already")
+    for key in ("branch", "queue", "ticket_type", "outgoing"):
+        setattr(channel, key, (getattr(channel, key) or "").strip() or None)
+    if (
+        channel.branch
+        and not session.exec(
+            orm_select(Branch).where(
+                (Branch.name == channel.branch) | (Branch.key == channel.branch.upper())
+            )
+        ).first()
+    ):
+        c.add("branch", f"no branch named {channel.branch!r}")
+    if (
+        channel.outgoing
+        and not session.exec(
+            orm_select(OutgoingChannel).where(OutgoingChannel.name == channel.outgoing)
+        ).first()
+    ):
+        c.add("outgoing", f"no outgoing channel named {channel.outgoing!r}")
+    fields = field_names_for(session, channel.ticket_type)
+    mappings = c.check("field_mappings", check_mappings, channel.field_mappings, fields)
+    known = known_ticket_types(session) | {channel.ticket_type or ""}
+    types = c.check("update_types", check_update_types, channel.update_types, known)
+    c.raise_if_any(ChannelError)
+    channel.field_mappings, channel.update_types = mappings or [], types or []
     session.add(channel)
     session.flush()
     return channel

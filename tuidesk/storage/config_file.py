@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import tomllib
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from sqlmodel import Session, func, select
 
 from tuidesk.storage.agents import AgentError, list_agents, save_agent
 from tuidesk.storage.branches import BranchError, get_branch, list_branches, save_branch
 from tuidesk.storage.channel_state import ChannelError
-from tuidesk.storage.channels import validate as validate_channel
-from tuidesk.storage.models import Agent, Channel, CustomField, OutgoingChannel, Queue, TicketType
+from tuidesk.storage.channels import save_channel
+from tuidesk.storage.checks import Invalid
+from tuidesk.storage.models import Agent, Channel, OutgoingChannel
 from tuidesk.storage.outgoing import OutgoingError, list_outgoing, save_outgoing
-from tuidesk.storage.settings import SETTINGS, get_settings, set_setting
+from tuidesk.storage.queues import QueueError, get_queue, list_queues, save_queue
+from tuidesk.storage.setting_checks import describe, save_settings
+from tuidesk.storage.settings import SETTINGS, get_settings
+from tuidesk.storage.ticket_types import (
+    TicketTypeError,
+    get_ticket_type,
+    list_ticket_types,
+    save_ticket_type,
+)
+
+T = TypeVar("T")
 
 HEADER = """\
 # tuidesk configuration. Import with `tuidesk config import FILE`.
@@ -40,20 +52,10 @@ def export_config(session: Session) -> str:
         }
         for b in list_branches(session)
     ]
-    doc["queue"] = [{"name": q.name, "colour": q.colour} for q in session.exec(select(Queue))]
+    doc["queue"] = [{"name": q.name, "colour": q.colour} for q in list_queues(session)]
     doc["ticket_type"] = [
-        {
-            "name": tt.name,
-            "field": [
-                _drop_none(
-                    {"name": f.name, "kind": f.kind, "required": f.required, "default": f.default}
-                )
-                for f in session.exec(
-                    select(CustomField).where(CustomField.ticket_type_id == tt.id)
-                )
-            ],
-        }
-        for tt in session.exec(select(TicketType))
+        {"name": tt["name"], "field": [_drop_none(f) for f in tt["fields"]]}
+        for tt in list_ticket_types(session)
     ]
     doc["channel"] = [_channel_entry(c) for c in session.exec(select(Channel))]
     doc["outgoing"] = [_channel_entry(o) for o in list_outgoing(session)]
@@ -93,11 +95,6 @@ def import_config(session: Session, text: str) -> dict[str, int]:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}") from exc
     counts: dict[str, int] = {}
-    for key, value in doc.get("settings", {}).items():
-        if key not in SETTINGS:
-            raise ConfigError(f"unknown setting {key!r}")
-        set_setting(session.connection(), key, value)
-    counts["settings"] = len(doc.get("settings", {}))
     for item in doc.get("branch", []):
         try:
             existing = get_branch(session, item["name"])
@@ -117,36 +114,21 @@ def import_config(session: Session, text: str) -> dict[str, int]:
             raise ConfigError(f"branch {item.get('name')!r}: {exc}") from exc
     counts["branches"] = len(doc.get("branch", []))
     for item in doc.get("queue", []):
-        queue = session.exec(select(Queue).where(Queue.name == item["name"])).first()
-        queue = queue or Queue(name=item["name"])
-        queue.colour = item.get("colour", queue.colour)
-        session.add(queue)
+        _import_queue(session, item)
     counts["queues"] = len(doc.get("queue", []))
     for item in doc.get("ticket_type", []):
-        tt = session.exec(select(TicketType).where(TicketType.name == item["name"])).first()
-        if tt is None:
-            tt = TicketType(name=item["name"])
-            session.add(tt)
-            session.flush()
-        for old in session.exec(select(CustomField).where(CustomField.ticket_type_id == tt.id)):
-            session.delete(old)
-        session.flush()
-        for f in item.get("field", []):
-            session.add(CustomField(ticket_type_id=tt.id, **f))
+        _import_ticket_type(session, item)
     counts["ticket_types"] = len(doc.get("ticket_type", []))
-    for item in doc.get("channel", []):
-        channel = session.exec(select(Channel).where(Channel.name == item["name"])).first()
-        channel = channel or Channel(name=item["name"])
-        for key, value in item.items():
-            if key not in Channel.model_fields or key == "id":
-                raise ConfigError(f"channel {item['name']!r}: unknown field {key!r}")
-            setattr(channel, key, value)
-        try:
-            validate_channel(channel)
-        except ChannelError as exc:
-            raise ConfigError(f"channel {item['name']!r}: {exc}") from exc
-        session.add(channel)
-    counts["channels"] = len(doc.get("channel", []))
+    # After the queues and types, so default_queue can name one this same file adds.
+    settings = doc.get("settings", {})
+    if not isinstance(settings, dict):
+        raise ConfigError("settings must be a table: [settings]")
+    try:
+        save_settings(session, settings)
+    except Invalid as exc:
+        raise ConfigError(describe(exc)) from exc
+    counts["settings"] = len(settings)
+    # Outgoing first: a channel names the outgoing channel its replies go through.
     for item in doc.get("outgoing", []):
         found = session.exec(
             select(OutgoingChannel).where(OutgoingChannel.name == item.get("name"))
@@ -166,6 +148,18 @@ def import_config(session: Session, text: str) -> dict[str, int]:
         except (OutgoingError, ValueError) as exc:
             raise ConfigError(f"outgoing {item.get('name')!r}: {exc}") from exc
     counts["outgoing"] = len(doc.get("outgoing", []))
+    for item in doc.get("channel", []):
+        channel = session.exec(select(Channel).where(Channel.name == item["name"])).first()
+        channel = channel or Channel(name=item["name"])
+        for key, value in item.items():
+            if key not in Channel.model_fields or key == "id":
+                raise ConfigError(f"channel {item['name']!r}: unknown field {key!r}")
+            setattr(channel, key, value)
+        try:
+            save_channel(session, channel)
+        except ChannelError as exc:
+            raise ConfigError(f"channel {item['name']!r}: {exc}") from exc
+    counts["channels"] = len(doc.get("channel", []))
     for item in doc.get("agent", []):
         try:
             found = session.exec(
@@ -179,3 +173,40 @@ def import_config(session: Session, text: str) -> dict[str, int]:
             raise ConfigError(f"agent {item.get('name')!r}: {exc}") from exc
     counts["agents"] = len(doc.get("agent", []))
     return counts
+
+
+def _existing(find: Callable[[Session, str], T], session: Session, name: Any) -> T | None:
+    """The row a TOML entry updates, or None when it adds one."""
+    try:
+        return find(session, name) if isinstance(name, str) else None
+    except Invalid:
+        return None
+
+
+def _import_queue(session: Session, item: dict[str, Any]) -> None:
+    name = item.get("name")
+    try:
+        unknown = sorted(set(item) - {"name", "colour"})
+        if unknown:
+            raise QueueError(f"unknown field {unknown[0]!r}")
+        queue = _existing(get_queue, session, name)
+        colour = item.get("colour", queue.colour if queue else "default")
+        save_queue(session, name=name, colour=colour, queue=queue)
+    except QueueError as exc:
+        raise ConfigError(f"queue {name!r}: {exc}") from exc
+
+
+def _import_ticket_type(session: Session, item: dict[str, Any]) -> None:
+    name = item.get("name")
+    try:
+        unknown = sorted(set(item) - {"name", "field"})
+        if unknown:
+            raise TicketTypeError(f"unknown field {unknown[0]!r}")
+        save_ticket_type(
+            session,
+            name=name,
+            fields=item.get("field", []),
+            ticket_type=_existing(get_ticket_type, session, name),
+        )
+    except TicketTypeError as exc:
+        raise ConfigError(f"ticket type {name!r}: {exc}") from exc

@@ -1,0 +1,79 @@
+"""Driving the admin console in pilot tests: an admin at the keyboard, a section opened from
+the sidebar, form fields filled and their errors read back as the admin sees them."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+from textual.widgets import Checkbox, DataTable, Input, OptionList, Select, Static, TextArea
+
+from tuidesk.screens.admin import AdminScreen
+from tuidesk.screens.app import TuideskApp
+from tuidesk.widgets.form import Form, widget_id
+
+NOW = datetime(2024, 3, 2, 12, 0).astimezone()
+
+
+def admin_app(engine: Engine, agent_id: int, secrets_dir: Path | None = None) -> TuideskApp:
+    return TuideskApp(engine, agent_id=agent_id, clock=lambda: NOW, secrets_dir=secrets_dir)
+
+
+async def until(pilot, condition: Callable[[], bool], what: str) -> None:  # type: ignore[no-untyped-def]
+    """Wait for the console (and its workers) to reach `condition`; never a speed test."""
+    for _ in range(600):
+        await pilot.pause()
+        if condition():
+            return
+        await asyncio.sleep(0.025)
+    raise AssertionError(f"the console never showed {what}")
+
+
+async def open_section(pilot, title: str) -> AdminScreen:  # type: ignore[no-untyped-def]
+    """From the ticket list: `A`, then the section picked in the sidebar by keyboard."""
+    await pilot.press("A")
+    await until(pilot, lambda: isinstance(pilot.app.screen, AdminScreen), "the admin screen")
+    screen = pilot.app.screen
+    sections = screen.query_one("#admin-sections", OptionList)
+    titles = [s.title for s in screen.sections]
+    sections.focus()
+    await pilot.press("home")
+    for _ in range(titles.index(title)):
+        await pilot.press("down")
+    await pilot.press("enter")
+    await until(pilot, lambda: screen.current.title == title, f"the {title} section")
+    return screen
+
+
+def rows(screen: AdminScreen) -> list[list[str]]:
+    table = screen.query_one("#admin-rows", DataTable)
+    return [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+def form(app: TuideskApp) -> Form:
+    return app.screen.query_one(Form)
+
+
+def set_field(app: TuideskApp, name: str, value: Any) -> None:
+    """Put a value in a field the way typing would leave it."""
+    widget = form(app).query_one(f"#{widget_id(name)}")
+    if isinstance(widget, Select):
+        widget.value = value
+    elif isinstance(widget, Checkbox):
+        widget.value = bool(value)
+    elif isinstance(widget, TextArea):
+        widget.text = value
+    elif isinstance(widget, Input):
+        widget.value = value
+    else:  # pragma: no cover - a new field kind needs a line here
+        raise TypeError(type(widget))
+
+
+def error_of(app: TuideskApp, name: str) -> str:
+    """The message shown under a field ('' when none is shown)."""
+    label = form(app).query_one(f"#error-{name}", Static)
+    return str(label.render()) if label.has_class("-shown") else ""

@@ -1,0 +1,184 @@
+"""The admin console: who may open it, and the organisation forms (queues, branches, agents)
+filled, refused next to the field, saved, and removed."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+from textual.widgets import DataTable, Static
+
+from tests.admin_pilot import (
+    admin_app,
+    error_of,
+    open_section,
+    rows,
+    set_field,
+    until,
+)
+from tests.snapshots import assert_snapshot
+from tuidesk.screens.admin import AdminScreen
+from tuidesk.screens.edit import EditScreen
+from tuidesk.storage.db import read_session, session_scope
+from tuidesk.storage.models import Agent, Branch, Channel, Queue
+from tuidesk.storage.queues import save_queue
+
+
+async def test_an_agent_who_is_not_admin_cannot_open_it(admin_db) -> None:
+    engine, _ = admin_db
+    app = admin_app(engine, agent_id=2)
+    async with app.run_test() as pilot:
+        await pilot.press("A")
+        await pilot.pause()
+        assert not isinstance(app.screen, AdminScreen)
+
+
+@pytest.mark.parametrize(
+    ("colour", "message"),
+    [("blurple", "'blurple' is not a colour"), ("#12345", "'#12345' is not a colour")],
+)
+async def test_a_queue_with_a_bad_colour_is_refused_next_to_the_field(admin_db, colour, message):
+    engine, admin = admin_db
+    app = admin_app(engine, admin)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_section(pilot, "Queues")
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, EditScreen), "the queue form")
+        set_field(app, "name", "Billing")
+        set_field(app, "colour", colour)
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: error_of(app, "colour") != "", "the colour error")
+        assert message in error_of(app, "colour")
+        assert error_of(app, "name") == ""
+        with read_session(engine) as s:
+            assert s.exec(select(Queue)).all() == []
+        set_field(app, "colour", "magenta")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: app.screen is screen, "the list again")
+        assert rows(screen) == [["Billing", "magenta"]]
+
+
+async def new_form(pilot, section: str) -> AdminScreen:  # type: ignore[no-untyped-def]
+    screen = await open_section(pilot, section)
+    await pilot.press("n")
+    await until(pilot, lambda: isinstance(pilot.app.screen, EditScreen), f"the {section} form")
+    return screen
+
+
+async def save_refused(pilot, field: str) -> str:  # type: ignore[no-untyped-def]
+    await pilot.press("ctrl+s")
+    await until(pilot, lambda: error_of(pilot.app, field) != "", f"the error under {field}")
+    assert isinstance(pilot.app.screen, EditScreen), "a refused form stays open"
+    return error_of(pilot.app, field)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("key", "9X", "key must be a letter"),
+        ("addresses", "help@example.com, not an address", "is not a mail address"),
+        ("addresses", "support@example.com", "already routes to Support"),
+        ("domains", "customer", "is not a domain"),
+        ("name", "", "name must not be empty"),
+    ],
+)
+async def test_a_branch_form_refuses_each_bad_field_and_saves_nothing(
+    admin_db, field, value, message
+) -> None:
+    engine, admin = admin_db
+    app = admin_app(engine, admin)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await new_form(pilot, "Branches")
+        good = {"name": "Sales", "key": "SAL", "addresses": "sales@example.com", "domains": ""}
+        for name, text in (good | {field: value}).items():
+            set_field(app, name, text)
+        assert message in await save_refused(pilot, field)
+    with read_session(engine) as s:
+        assert [b.key for b in s.exec(select(Branch))] == ["SUP"]
+
+
+async def test_a_branch_is_saved_made_default_and_the_default_cannot_be_removed(admin_db):
+    engine, admin = admin_db
+    app = admin_app(engine, admin)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await new_form(pilot, "Branches")
+        for name, text in {
+            "name": "Sales", "key": "sal", "addresses": "Sales@Example.com, deals@example.com",
+            "domains": "bigcorp.test",
+        }.items():  # fmt: skip
+            set_field(app, name, text)
+        set_field(app, "default", True)
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: app.screen is screen, "the branch list")
+        assert rows(screen)[1] == [
+            "SAL", "Sales", "deals@example.com, sales@example.com", "bigcorp.test", "yes"
+        ]  # fmt: skip
+        await pilot.press("d", "y")
+        await until(pilot, lambda: "default branch" in message_of(screen), "the refusal")
+    with read_session(engine) as s:
+        sales = s.exec(select(Branch).where(Branch.key == "SAL")).one()
+        assert sales.is_default and sales.domains == ["bigcorp.test"]
+
+
+def message_of(screen: AdminScreen) -> str:
+    return str(screen.query_one("#admin-message", Static).render())
+
+
+async def test_an_agent_form_refuses_a_bad_address_and_the_last_admin_keeps_the_role(admin_db):
+    engine, admin = admin_db
+    app = admin_app(engine, admin)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await new_form(pilot, "Agents")
+        set_field(app, "name", "Sam")
+        set_field(app, "email", "sam at example.com")
+        assert "is not a mail address" in await save_refused(pilot, "email")
+        set_field(app, "email", "sam@example.com")
+        set_field(app, "role", "agent")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: app.screen is screen, "the agent list")
+        # Ada, the only admin, cannot make herself an agent: nobody could configure anything.
+        screen.query_one("#admin-rows", DataTable).move_cursor(row=0)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, EditScreen), "Ada's form")
+        set_field(app, "role", "agent")
+        assert "last admin" in await save_refused(pilot, "role")
+    with read_session(engine) as s:
+        roles = {a.email: a.role for a in s.exec(select(Agent))}
+    assert roles == {
+        "ada@example.com": "admin",
+        "dana@example.com": "agent",
+        "sam@example.com": "agent",
+    }
+
+
+async def test_a_queue_in_use_is_not_removed(admin_db) -> None:
+    engine, admin = admin_db
+    with session_scope(engine) as s:
+        save_queue(s, name="Billing", colour="magenta")
+        s.add(Channel(name="billing-mail", kind="pipe", queue="Billing"))
+    app = admin_app(engine, admin)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_section(pilot, "Queues")
+        await pilot.press("d", "y")
+        await until(pilot, lambda: "Not removed" in message_of(screen), "the refusal")
+        assert "billing-mail" in message_of(screen)
+    with read_session(engine) as s:
+        assert [q.name for q in s.exec(select(Queue))] == ["Billing"]
+
+
+async def test_snapshots_of_the_admin_list_and_a_refused_form(admin_db) -> None:
+    engine, admin = admin_db
+    with session_scope(engine) as s:
+        save_queue(s, name="Billing", colour="magenta")
+        save_queue(s, name="Returns", colour="#00aa88")
+    app = admin_app(engine, admin)
+    async with app.run_test(size=(110, 30)) as pilot:
+        await open_section(pilot, "Queues")
+        await pilot.pause()
+        assert_snapshot(app.export_screenshot(), "admin_queues")
+        await new_form(pilot, "Branches")
+        set_field(app, "name", "Sales")
+        set_field(app, "key", "S A L")
+        set_field(app, "domains", "not_a_domain")
+        await save_refused(pilot, "key")
+        await pilot.pause()
+        assert_snapshot(app.export_screenshot(), "admin_branch_errors")

@@ -1,0 +1,528 @@
+"""Admin sections for mail in and out: IMAP channels (grouped as the Email Channel seed groups
+them) and outgoing SMTP channels. Values are checked only by the storage save functions the
+CLI and `config import` use; a password typed in is stored encrypted and never shown back."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from tuidesk.credentials import describe, encrypt
+from tuidesk.engine.decision import Decision
+from tuidesk.engine.rules import MAIL_PROPERTIES
+from tuidesk.screens.section import FormSpec, Report, Row, Section
+from tuidesk.storage.branches import list_branches
+from tuidesk.storage.channel_state import ChannelError
+from tuidesk.storage.channels import get_channel, list_channels, save_channel
+from tuidesk.storage.channels import validate as validate_channel
+from tuidesk.storage.checks import Invalid, address, iso_date
+from tuidesk.storage.mappings import (
+    check_mappings,
+    check_update_types,
+    field_names_for,
+    known_ticket_types,
+)
+from tuidesk.storage.models import Channel, IngestLog, OutgoingChannel
+from tuidesk.storage.outgoing import (
+    OutgoingError,
+    get_outgoing,
+    list_outgoing,
+    remove_outgoing,
+    save_outgoing,
+)
+from tuidesk.storage.outgoing import validate as validate_outgoing
+from tuidesk.storage.queues import list_queues
+from tuidesk.widgets.form import FieldSpec
+
+PASSWORD_FROM = (
+    ("typed here, stored encrypted", "stored"),
+    ("an environment variable", "env"),
+    ("a command's output", "command"),
+)
+MAPPING_SYNTAX = (
+    "One per line: field <- property | default VALUE | restricted. Properties: "
+    + ", ".join(MAIL_PROPERTIES)
+    + ". E.g. `title <- subject`, `region <- sender | default EU | restricted`, "
+    "`team | default Ops` (a default only)."
+)
+
+
+def _choices(*values: str) -> tuple[tuple[str, str], ...]:
+    return tuple((v, v) for v in values)
+
+
+def _optional(none: str, choices: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    """Choices led by `none` (value ""): "nothing chosen" is a choice the admin can see."""
+    return ((none, ""), *choices)
+
+
+def _number(text: Any) -> Any:
+    """A whole number when the text is one; else the text, for the storage check to name."""
+    try:
+        return int(str(text).strip())
+    except ValueError:
+        return text
+
+
+def _path(text: str | None) -> str | None:
+    return os.path.abspath(os.path.expanduser(text)) if text else None
+
+
+def _secret_fields(kind: str | None, ref: str | None, group: str) -> tuple[FieldSpec, ...]:
+    """Where the password comes from; the stored one is described, never put in the form."""
+    now = describe(kind, ref)
+    return (
+        FieldSpec("password_from", "Password from", "choice", group, choices=PASSWORD_FROM),
+        FieldSpec(
+            "password",
+            "Password",
+            "secret",
+            group,
+            help=f"Now: {now}. Leave empty to keep it; what you type is stored encrypted.",
+            placeholder="(unchanged)" if kind == "stored" else "",
+        ),
+        FieldSpec(
+            "password_ref",
+            "Variable or command",
+            group=group,
+            help="With an environment variable: its name (SUPPORT_PW). With a command: the "
+            "command printing it (pass show support).",
+        ),
+    )
+
+
+def _secret_values(kind: str | None, ref: str | None) -> dict[str, Any]:
+    return {
+        "password_from": kind or "stored",
+        "password_ref": ref if kind in ("env", "command") else "",
+    }
+
+
+def _read_secret(
+    values: dict[str, Any], kind: str | None, ref: str | None, config_dir: Path | None
+) -> tuple[str | None, str | None]:
+    """(kind, ref) as the form asks, the typed password encrypted; raises Invalid naming the
+    field when what the form says cannot be done."""
+    chosen = values.get("password_from")
+    if chosen == "stored":
+        if values.get("password"):
+            if config_dir is None:
+                raise Invalid("there is no config folder to keep the password in", "password")
+            return "stored", encrypt(values["password"], config_dir)
+        if kind == "stored":
+            return kind, ref
+        raise Invalid("type the password to store", "password")
+    if chosen in ("env", "command"):
+        what = "the variable's name" if chosen == "env" else "the command"
+        if not (values.get("password_ref") or "").strip():
+            raise Invalid(f"give {what}", "password_ref")
+        return chosen, values["password_ref"].strip()
+    return kind, ref
+
+
+def parse_mappings(lines: list[str]) -> list[dict[str, Any]]:
+    """`field <- property | default VALUE | restricted` lines as mapping entries; raises
+    Invalid for a line that does not follow the syntax. What the entries say is checked by
+    storage (`check_mappings`)."""
+    entries: list[dict[str, Any]] = []
+    for number, line in enumerate(lines, 1):
+        head, *options = (part.strip() for part in line.split("|"))
+        field, _, prop = head.partition("<-")
+        entry = {
+            "field": field.strip(),
+            "property": prop.strip(),
+            "default": "",
+            "restricted": False,
+        }
+        if not entry["field"]:
+            raise Invalid(f"line {number}: start with the ticket field's name", "field_mappings")
+        for option in options:
+            word, _, rest = option.partition(" ")
+            if word.lower() == "default" and rest.strip():
+                entry["default"] = rest.strip()
+            elif option.lower() == "restricted":
+                entry["restricted"] = True
+            else:
+                raise Invalid(
+                    f"line {number}: {option!r} is neither `default VALUE` nor `restricted`",
+                    "field_mappings",
+                )  # fmt: skip
+        entries.append(entry)
+    return entries
+
+
+def format_mapping(entry: dict[str, Any]) -> str:
+    line = entry["field"]
+    if entry.get("property"):
+        line += f" <- {entry['property']}"
+    if entry.get("default"):
+        line += f" | default {entry['default']}"
+    if entry.get("restricted"):
+        line += " | restricted"
+    return line
+
+
+def _report_steps(result: dict[str, Any], report: Report) -> bool:
+    """Each step of a connection test as `channel test` prints it."""
+    for step in result["steps"]:
+        report(f"{'ok' if step['ok'] else 'FAILED'} {step['step']}: {step['detail']}")
+    return bool(result["ok"])
+
+
+class ChannelsSection(Section):
+    """Incoming channels: IMAP mailboxes, and `pipe` channels an MTA delivers to."""
+
+    title = "Channels"
+    columns = ("Name", "Kind", "Status", "Host", "Last mail", "Last error")
+    test_label = "Test connection"
+    can_preview = True
+
+    def __init__(self, config_dir: Path | None) -> None:
+        self.config_dir = config_dir
+
+    def rows(self, session: Session) -> list[Row]:
+        return [
+            Row(c.name, (c.name, c.kind, c.status, f"{c.host}:{c.port}" if c.kind == "imap" else "",
+                         self._last_mail(session, c.name), c.last_error or ""))
+            for c in list_channels(session)
+        ]  # fmt: skip
+
+    def _last_mail(self, session: Session, name: str) -> str:
+        """When the channel last brought in a mail: no poll time is stored, the log has this."""
+        when = session.exec(
+            select(IngestLog.created_at)
+            .where(IngestLog.channel == name)
+            .order_by(col(IngestLog.id).desc())
+            .limit(1)
+        ).first()
+        return f"{when:%Y-%m-%d %H:%M}" if when else "never"
+
+    def _fields(self, session: Session, channel: Channel) -> tuple[FieldSpec, ...]:
+        statuses = ("draft", "active", "paused")
+        if channel.status not in statuses:
+            statuses += (channel.status,)  # failing: the poller set it; saving may change it
+        branches = _optional(
+            "(by address and domain)",
+            tuple((f"{b.name} ({b.key})", b.name) for b in list_branches(session)),
+        )
+        queues = _optional("(none)", _choices(*(q.name for q in list_queues(session))))
+        types = _optional("(none)", _choices(*sorted(known_ticket_types(session))))
+        outgoing = _optional("(the default)", _choices(*(o.name for o in list_outgoing(session))))
+        conn, settings, reading, mapping = (
+            "Connection", "Connection settings", "Reading settings", "Ticket mapping",
+        )  # fmt: skip
+        return (
+            FieldSpec("name", "Name", group=conn, help="One word: poll and pipe name it."),
+            FieldSpec(
+                "kind", "Kind", "choice", conn, choices=_choices("imap", "pipe"),
+                help="imap: read from a mailbox. pipe: the MTA delivers with "
+                "`tuidesk pipe --channel NAME`; the connection fields are not used.",
+            ),  # fmt: skip
+            FieldSpec("host", "Host", group=conn, placeholder="imap.example.com"),
+            FieldSpec("port", "Port", "number", conn, help="993 with ssl, 143 with starttls."),
+            FieldSpec(
+                "security", "Security", "choice", conn,
+                choices=_choices("ssl", "starttls", "plain"),
+                help="ssl: implicit TLS. plain sends the password unencrypted: only when asked.",
+            ),  # fmt: skip
+            FieldSpec("username", "Username", group=conn),
+            *_secret_fields(channel.secret_kind, channel.secret_ref, conn),
+            FieldSpec("reply_to", "Reply-to address", group=conn,
+                      placeholder="support@example.com"),
+            FieldSpec(
+                "ca_file", "CA file", group=conn,
+                help="PEM of a private CA to trust besides the system's; certificates are "
+                "always verified.",
+            ),  # fmt: skip
+            FieldSpec("max_tries", "Max tries before failing", "number", settings),
+            FieldSpec("cooloff_minutes", "Cool-off after failing (minutes)", "number", settings),
+            FieldSpec(
+                "skip_windows", "Skip times", "list", settings,
+                help="HH:MM-HH:MM when not to connect, e.g. 02:00-04:00; separate with commas.",
+            ),  # fmt: skip
+            FieldSpec("timeout_ms", "Connection timeout (ms)", "number", settings),
+            FieldSpec(
+                "since", "Sync start date", group=settings, placeholder="2026-01-31",
+                help="Mail older than this is not read; empty: all of it.",
+            ),  # fmt: skip
+            FieldSpec("status", "Status", "choice", settings, choices=_choices(*statuses)),
+            FieldSpec("folders", "Folders to read", "list", reading, help="Separate with commas."),
+            FieldSpec("success_folder", "Success folder", group=reading,
+                      help="Mail that made or joined a ticket moves here; empty: it stays."),
+            FieldSpec("fail_folder", "Fail folder", group=reading,
+                      help="Quarantined mail moves here."),
+            FieldSpec("exclusion_folder", "Exclusion folder", group=reading,
+                      help="Ignored mail (auto-replies, other domains) moves here."),
+            FieldSpec("allowed_domains", "Allowed sender domains", "list", reading,
+                      help="Only mail from these domains; empty: from anyone."),
+            FieldSpec("autoreply_keywords", "Auto-reply keywords", "lines", reading,
+                      help="A subject with one of these is an auto-reply; one per line."),
+            FieldSpec("autoreply_senders", "Auto-reply senders", "list", reading,
+                      placeholder="*@noreply.example.com",
+                      help="Mail from these is an auto-reply; * matches anything."),
+            FieldSpec("aliases", "Aliases", "pairs", reading,
+                      help="alias@example.com = support@example.com, one per line."),
+            FieldSpec("branch", "Branch", "choice", mapping, choices=branches,
+                      help="Empty: routed by address and domain like any mail."),
+            FieldSpec("queue", "Queue", "choice", mapping, choices=queues),
+            FieldSpec("ticket_type", "Ticket type", "choice", mapping, choices=types),
+            FieldSpec("outgoing", "Replies go out through", "choice", mapping, choices=outgoing,
+                      help="Empty: the outgoing channel sending from this address, else the "
+                      "default."),
+            FieldSpec("field_mappings", "Field mappings", "lines", mapping, help=MAPPING_SYNTAX),
+            FieldSpec("update_types", "Ticket types taking updates by email", "list", mapping,
+                      help="Replies reach tickets of these types only; empty: every type."),
+            FieldSpec("attach_original", "Attach the original email", "flag", mapping),
+        )  # fmt: skip
+
+    def form(self, session: Session, key: str | None) -> FormSpec:
+        channel = Channel(kind="imap", port=993) if key is None else get_channel(session, key)
+        branch = next(
+            (b.name for b in list_branches(session) if channel.branch in (b.name, b.key)), None
+        )
+        values = {
+            name: getattr(channel, name)
+            for name in (
+                "name", "kind", "host", "port", "security", "username", "reply_to", "ca_file",
+                "max_tries", "cooloff_minutes", "skip_windows", "timeout_ms", "since", "status",
+                "folders", "success_folder", "fail_folder", "exclusion_folder", "allowed_domains",
+                "autoreply_keywords", "autoreply_senders", "aliases", "update_types",
+                "attach_original",
+            )
+        }  # fmt: skip
+        values |= _secret_values(channel.secret_kind, channel.secret_ref)
+        values["branch"] = branch or ""
+        values["queue"] = channel.queue or ""
+        values["ticket_type"] = channel.ticket_type or ""
+        values["outgoing"] = channel.outgoing or ""
+        values["field_mappings"] = [format_mapping(m) for m in channel.field_mappings]
+        title = "New channel" if key is None else f"Channel {channel.name}"
+        return FormSpec(title, self._fields(session, channel), values)
+
+    def _apply(self, session: Session, channel: Channel, values: dict[str, Any]) -> dict[str, str]:
+        """The form's values onto `channel`; returns what could not be taken, by field."""
+        errors: dict[str, str] = {}
+        for name in (
+            "name", "kind", "host", "security", "username", "status", "folders", "skip_windows",
+            "allowed_domains", "autoreply_keywords", "autoreply_senders", "aliases",
+            "attach_original",
+        ):  # fmt: skip
+            setattr(channel, name, values[name])
+        for name in ("port", "max_tries", "cooloff_minutes", "timeout_ms"):
+            setattr(channel, name, _number(values[name]))
+        for name in (
+            "reply_to", "success_folder", "fail_folder", "exclusion_folder", "branch", "queue",
+            "ticket_type", "outgoing",
+        ):  # fmt: skip
+            setattr(channel, name, values[name] or None)
+        channel.ca_file = _path(values["ca_file"])
+        steps: tuple[tuple[str, Any], ...] = (
+            ("since", lambda: iso_date(values["since"])),
+            ("password", lambda: _read_secret(
+                values, channel.secret_kind, channel.secret_ref, self.config_dir)),
+            ("field_mappings", lambda: check_mappings(
+                parse_mappings(values["field_mappings"]),
+                field_names_for(session, values["ticket_type"] or None))),
+            ("update_types", lambda: check_update_types(
+                values["update_types"], known_ticket_types(session))),
+        )  # fmt: skip
+        for name, read in steps:
+            try:
+                value = read()
+            except Invalid as exc:  # a check for one value names no field: this one
+                errors.update({field or name: message for field, message in exc.errors.items()})
+                continue
+            if name == "password":
+                channel.secret_kind, channel.secret_ref = value
+            else:
+                setattr(channel, name, value)
+        return errors
+
+    def _unsaved(
+        self, session: Session, key: str | None, values: dict[str, Any], *, checked: bool
+    ) -> Channel:
+        """A channel with the form's values that is not in the session: for tests and
+        previews, which must never write. `checked`: storage's checks must pass too."""
+        stored = get_channel(session, key).model_dump(exclude={"id"}) if key else {}
+        channel = Channel(**stored)
+        errors = self._apply(session, channel, values)
+        if checked:
+            try:
+                validate_channel(channel)
+            except Invalid as exc:
+                errors = exc.errors | errors
+        if errors:
+            raise ChannelError.of(errors)
+        return channel
+
+    def save(self, session: Session, key: str | None, values: dict[str, Any]) -> str:
+        channel = get_channel(session, key) if key is not None else Channel()
+        status = channel.status if key is not None else None
+        with session.no_autoflush:  # nothing half-read reaches the database before the check
+            errors = self._apply(session, channel, values)
+            if channel.status != status:  # a new status starts afresh, as `channel edit`
+                channel.failures, channel.cooloff_until = 0, None
+            try:
+                save_channel(session, channel)
+            except Invalid as exc:
+                errors = exc.errors | errors
+        if errors:
+            raise ChannelError.of(errors)
+        return channel.name
+
+    def remove(self, session: Session, key: str) -> None:
+        session.delete(get_channel(session, key))  # its tickets stay, as `channel remove`
+
+    def test(
+        self, session: Session, key: str | None, values: dict[str, Any], report: Report
+    ) -> bool:
+        from tuidesk.sources.imap import ImapChannel, test_channel
+
+        channel = self._unsaved(session, key, values, checked=True)
+        if channel.kind != "imap":
+            report("a pipe channel has no mailbox to connect to")
+            return False
+        imap = ImapChannel(
+            id=0, name=channel.name, host=channel.host or "", port=channel.port or 0,
+            security=channel.security, username=channel.username or "",
+            secret_kind=channel.secret_kind, secret_ref=channel.secret_ref,
+            ca_file=channel.ca_file, timeout_ms=channel.timeout_ms,
+            folders=tuple(channel.folders), success_folder=channel.success_folder,
+            fail_folder=channel.fail_folder, exclusion_folder=channel.exclusion_folder,
+            since=channel.since, status=channel.status, cooloff_until=None,
+            skip_windows=tuple(channel.skip_windows),
+        )  # fmt: skip
+        return _report_steps(test_channel(imap, self.config_dir or Path()), report)
+
+    def preview(
+        self, session: Session, key: str | None, values: dict[str, Any], raw: bytes
+    ) -> Decision:
+        from tuidesk.ingest import dry_run
+        from tuidesk.storage.settings import channel_rule, load_rules
+
+        rule = channel_rule(self._unsaved(session, key, values, checked=False))
+        conn = session.connection()
+        return dry_run(conn, raw, load_rules(conn).for_channel(rule), rule)
+
+
+class OutgoingSection(Section):
+    """Outgoing SMTP channels: one is the default, used where no channel maps to another."""
+
+    title = "Outgoing"
+    columns = ("Name", "Host", "From", "Default")
+    test_label = "Send test mail"
+
+    def __init__(self, config_dir: Path | None) -> None:
+        self.config_dir = config_dir
+
+    def rows(self, session: Session) -> list[Row]:
+        return [
+            Row(
+                o.name,
+                (o.name, f"{o.host}:{o.port}", o.from_address, "yes" if o.is_default else ""),
+            )
+            for o in list_outgoing(session)
+        ]
+
+    def _fields(self, out: OutgoingChannel) -> tuple[FieldSpec, ...]:
+        return (
+            FieldSpec("name", "Name", help="One word; channels name it to send through it."),
+            FieldSpec("host", "Host", placeholder="smtp.example.com"),
+            FieldSpec("port", "Port", "number", help="587 with starttls, 465 with ssl."),
+            FieldSpec("security", "Security", "choice", choices=_choices("ssl", "starttls"),
+                      help="Mail is never sent in plain text."),
+            FieldSpec("username", "Username"),
+            *_secret_fields(out.secret_kind, out.secret_ref, ""),
+            FieldSpec("from_address", "From address", placeholder="support@example.com"),
+            FieldSpec("from_name", "From name", placeholder="Example Support"),
+            FieldSpec("reply_to", "Reply-to address"),
+            FieldSpec("ca_file", "CA file",
+                      help="PEM of a private CA to trust besides the system's."),
+            FieldSpec("timeout_ms", "Timeout (ms)", "number"),
+            FieldSpec("default", "Default", "flag",
+                      help="Used for mail about tickets with no better match."),
+            FieldSpec("test_to", "Send the test mail to", group="Test (not saved)",
+                      help="Ctrl+T tests the connection, then sends a test mail here if given."),
+        )  # fmt: skip
+
+    def form(self, session: Session, key: str | None) -> FormSpec:
+        if key is None:
+            out = OutgoingChannel(port=587, security="starttls")
+            default = not list_outgoing(session)
+        else:
+            out = get_outgoing(session, key)
+            default = out.is_default
+        values = {
+            name: getattr(out, name)
+            for name in ("name", "host", "port", "security", "username", "from_address",
+                         "from_name", "reply_to", "ca_file", "timeout_ms")
+        }  # fmt: skip
+        values |= _secret_values(out.secret_kind, out.secret_ref)
+        values["default"] = default
+        title = "New outgoing channel" if key is None else f"Outgoing channel {out.name}"
+        return FormSpec(title, self._fields(out), values)
+
+    def _apply(self, out: OutgoingChannel, values: dict[str, Any]) -> dict[str, str]:
+        for name in ("name", "host", "security", "username", "from_address", "from_name"):
+            setattr(out, name, values[name] or "")
+        out.port = _number(values["port"])
+        out.timeout_ms = _number(values["timeout_ms"])
+        out.reply_to = values["reply_to"] or None
+        out.ca_file = _path(values["ca_file"])
+        try:
+            out.secret_kind, out.secret_ref = _read_secret(
+                values, out.secret_kind, out.secret_ref, self.config_dir
+            )
+        except Invalid as exc:
+            return exc.errors
+        return {}
+
+    def save(self, session: Session, key: str | None, values: dict[str, Any]) -> str:
+        out = get_outgoing(session, key) if key is not None else OutgoingChannel()
+        if out.is_default and not values["default"]:
+            raise OutgoingError("make another one the default instead", "default")
+        with session.no_autoflush:
+            errors = self._apply(out, values)
+            try:
+                save_outgoing(session, out, default=values["default"])
+            except Invalid as exc:
+                errors = exc.errors | errors
+        if errors:
+            raise OutgoingError.of(errors)
+        return out.name
+
+    def remove(self, session: Session, key: str) -> None:
+        remove_outgoing(session, key)
+
+    def test(
+        self, session: Session, key: str | None, values: dict[str, Any], report: Report
+    ) -> bool:
+        """The connection test of `outgoing test`, and with an address its test mail too."""
+        from tuidesk.outbound.sender import smtp_settings
+        from tuidesk.outbound.smtp import test_outgoing
+        from tuidesk.storage.outbox import test_mail
+
+        stored = get_outgoing(session, key).model_dump(exclude={"id"}) if key else {}
+        out = OutgoingChannel(**stored)
+        errors = self._apply(out, values)
+        send_to = None
+        if values["test_to"]:
+            try:
+                send_to = address(values["test_to"])
+            except Invalid as exc:
+                errors["test_to"] = str(exc)
+        try:
+            validate_outgoing(out)
+        except Invalid as exc:
+            errors = exc.errors | errors
+        if errors:
+            raise OutgoingError.of(errors)
+        raw = test_mail(out, send_to) if send_to else None
+        result = test_outgoing(
+            smtp_settings(out), self.config_dir or Path(), send_to=send_to, raw=raw,
+            mail_from=out.from_address,
+        )  # fmt: skip
+        return _report_steps(result, report)
