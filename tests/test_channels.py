@@ -158,6 +158,17 @@ def test_failures_turn_a_channel_failing_after_max_tries_then_success_clears(db_
         row = conn.execute(tables(conn).channel.select()).one()
         assert (row.status, row.failures, row.last_error) == ("failing", 3, "login: refused")
         assert row.cooloff_until is not None
+        assert row.last_poll_at is None
         record_success(conn, channel_id)
         row = conn.execute(tables(conn).channel.select()).one()
         assert (row.status, row.failures, row.cooloff_until) == ("active", 0, None)
+        assert row.last_poll_at is not None
+
+
+def test_a_clean_read_leaves_a_paused_channel_paused(db_engine, channel_id):
+    with transaction(db_engine) as conn:
+        channel = tables(conn).channel
+        conn.execute(channel.update().values(status="paused"))
+        record_success(conn, channel_id)
+        row = conn.execute(channel.select()).one()
+        assert (row.status, row.last_poll_at is not None) == ("paused", True)

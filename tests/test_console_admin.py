@@ -3,6 +3,8 @@ filled, refused next to the field, saved, and removed."""
 
 from __future__ import annotations
 
+import html
+
 import pytest
 from sqlmodel import select
 from textual.widgets import DataTable, Static
@@ -23,13 +25,40 @@ from tuidesk.storage.models import Agent, Branch, Channel, Queue
 from tuidesk.storage.queues import save_queue
 
 
-async def test_an_agent_who_is_not_admin_cannot_open_it(admin_db) -> None:
+async def test_an_agent_who_is_not_admin_has_no_admin_key(admin_db) -> None:
     engine, _ = admin_db
     app = admin_app(engine, agent_id=2)
     async with app.run_test() as pilot:
+        assert app.check_action("admin", ()) is False
         await pilot.press("A")
         await pilot.pause()
         assert not isinstance(app.screen, AdminScreen)
+        assert "Admin" not in on_screen(app)
+
+
+async def test_an_admin_demoted_while_the_console_runs_is_refused_at_the_door(admin_db) -> None:
+    engine, admin = admin_db
+    with session_scope(engine) as s:
+        dana = s.exec(select(Agent).where(Agent.email == "dana@example.com")).one()
+        dana.role = "admin"  # so that Ada is not the last admin
+        s.add(dana)
+    app = admin_app(engine, admin)
+    async with app.run_test() as pilot:
+        assert "Admin" in on_screen(app)
+        with session_scope(engine) as s:
+            ada = s.exec(select(Agent).where(Agent.email == "ada@example.com")).one()
+            ada.role = "agent"
+            s.add(ada)
+        await pilot.press("A")
+        await until(pilot, lambda: bool(app._notifications), "the refusal")
+        assert "Only admins" in next(iter(app._notifications)).message
+        assert not isinstance(app.screen, AdminScreen)
+        assert "Admin" not in on_screen(app)
+
+
+def on_screen(app) -> str:  # type: ignore[no-untyped-def]
+    """The screen's text, as the SVG export draws it (spaces are escaped there)."""
+    return html.unescape(app.export_screenshot()).replace("\xa0", " ")
 
 
 @pytest.mark.parametrize(

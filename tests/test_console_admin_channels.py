@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -412,3 +413,25 @@ async def test_preview_decides_a_corpus_mail_with_the_unsaved_branch(desk) -> No
         await until(pilot, lambda: isinstance(app.screen, AdminScreen), "the list")
     saved = channel(engine)
     assert saved is not None and saved.branch == "Support"
+
+
+def test_the_channel_list_shows_when_a_channel_was_last_read(admin_db) -> None:
+    """`never` until a clean read, then its time in local time; an error stays beside it."""
+    from tuidesk.screens.admin_channels import ChannelsSection
+    from tuidesk.storage.channel_state import record_failure, record_success
+    from tuidesk.storage.db import transaction
+
+    engine, _ = admin_db
+    with session_scope(engine) as s:
+        s.add(Channel(name="support", kind="pipe"))
+    section = ChannelsSection(None)
+    with read_session(engine) as s:
+        assert section.rows(s)[0].cells[4] == "never"
+    with transaction(engine) as conn:
+        record_success(conn, 1)
+        record_failure(conn, 1, "login: refused")
+    with read_session(engine) as s:
+        cells = section.rows(s)[0].cells
+    shown = datetime.strptime(cells[4], "%Y-%m-%d %H:%M")
+    assert abs(shown - datetime.now().replace(second=0, microsecond=0)) <= timedelta(minutes=1)
+    assert cells[5] == "login: refused"

@@ -5,10 +5,11 @@ CLI and `config import` use; a password typed in is stored encrypted and never s
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from tuidesk.credentials import describe, encrypt
 from tuidesk.engine.decision import Decision
@@ -19,13 +20,8 @@ from tuidesk.storage.channel_state import ChannelError
 from tuidesk.storage.channels import get_channel, list_channels, save_channel
 from tuidesk.storage.channels import validate as validate_channel
 from tuidesk.storage.checks import Invalid, address, iso_date
-from tuidesk.storage.mappings import (
-    check_mappings,
-    check_update_types,
-    field_names_for,
-    known_ticket_types,
-)
-from tuidesk.storage.models import Channel, IngestLog, OutgoingChannel
+from tuidesk.storage.mappings import known_ticket_types
+from tuidesk.storage.models import Channel, OutgoingChannel
 from tuidesk.storage.outgoing import (
     OutgoingError,
     get_outgoing,
@@ -35,6 +31,7 @@ from tuidesk.storage.outgoing import (
 )
 from tuidesk.storage.outgoing import validate as validate_outgoing
 from tuidesk.storage.queues import list_queues
+from tuidesk.storage.tables import aware
 from tuidesk.widgets.form import FieldSpec
 
 PASSWORD_FROM = (
@@ -59,12 +56,9 @@ def _optional(none: str, choices: tuple[tuple[str, str], ...]) -> tuple[tuple[st
     return ((none, ""), *choices)
 
 
-def _number(text: Any) -> Any:
-    """A whole number when the text is one; else the text, for the storage check to name."""
-    try:
-        return int(str(text).strip())
-    except ValueError:
-        return text
+def _when(value: datetime | None) -> str:
+    """A stored time in the admin's local time; "never" for none."""
+    return f"{aware(value).astimezone():%Y-%m-%d %H:%M}" if value else "never"
 
 
 def _path(text: str | None) -> str | None:
@@ -176,7 +170,7 @@ class ChannelsSection(Section):
     """Incoming channels: IMAP mailboxes, and `pipe` channels an MTA delivers to."""
 
     title = "Channels"
-    columns = ("Name", "Kind", "Status", "Host", "Last mail", "Last error")
+    columns = ("Name", "Kind", "Status", "Host", "Last poll", "Last error")
     test_label = "Test connection"
     can_preview = True
 
@@ -186,19 +180,9 @@ class ChannelsSection(Section):
     def rows(self, session: Session) -> list[Row]:
         return [
             Row(c.name, (c.name, c.kind, c.status, f"{c.host}:{c.port}" if c.kind == "imap" else "",
-                         self._last_mail(session, c.name), c.last_error or ""))
+                         _when(c.last_poll_at), c.last_error or ""))
             for c in list_channels(session)
         ]  # fmt: skip
-
-    def _last_mail(self, session: Session, name: str) -> str:
-        """When the channel last brought in a mail: no poll time is stored, the log has this."""
-        when = session.exec(
-            select(IngestLog.created_at)
-            .where(IngestLog.channel == name)
-            .order_by(col(IngestLog.id).desc())
-            .limit(1)
-        ).first()
-        return f"{when:%Y-%m-%d %H:%M}" if when else "never"
 
     def _fields(self, session: Session, channel: Channel) -> tuple[FieldSpec, ...]:
         statuses = ("draft", "active", "paused")
@@ -312,7 +296,7 @@ class ChannelsSection(Section):
         ):  # fmt: skip
             setattr(channel, name, values[name])
         for name in ("port", "max_tries", "cooloff_minutes", "timeout_ms"):
-            setattr(channel, name, _number(values[name]))
+            setattr(channel, name, values[name])  # text: storage's check makes it a number
         for name in (
             "reply_to", "success_folder", "fail_folder", "exclusion_folder", "branch", "queue",
             "ticket_type", "outgoing",
@@ -323,11 +307,8 @@ class ChannelsSection(Section):
             ("since", lambda: iso_date(values["since"])),
             ("password", lambda: _read_secret(
                 values, channel.secret_kind, channel.secret_ref, self.config_dir)),
-            ("field_mappings", lambda: check_mappings(
-                parse_mappings(values["field_mappings"]),
-                field_names_for(session, values["ticket_type"] or None))),
-            ("update_types", lambda: check_update_types(
-                values["update_types"], known_ticket_types(session))),
+            ("field_mappings", lambda: parse_mappings(values["field_mappings"])),
+            ("update_types", lambda: values["update_types"]),
         )  # fmt: skip
         for name, read in steps:
             try:
@@ -379,22 +360,13 @@ class ChannelsSection(Section):
     def test(
         self, session: Session, key: str | None, values: dict[str, Any], report: Report
     ) -> bool:
-        from tuidesk.sources.imap import ImapChannel, test_channel
+        from tuidesk.sources.imap import imap_channel, test_channel
 
         channel = self._unsaved(session, key, values, checked=True)
         if channel.kind != "imap":
             report("a pipe channel has no mailbox to connect to")
             return False
-        imap = ImapChannel(
-            id=0, name=channel.name, host=channel.host or "", port=channel.port or 0,
-            security=channel.security, username=channel.username or "",
-            secret_kind=channel.secret_kind, secret_ref=channel.secret_ref,
-            ca_file=channel.ca_file, timeout_ms=channel.timeout_ms,
-            folders=tuple(channel.folders), success_folder=channel.success_folder,
-            fail_folder=channel.fail_folder, exclusion_folder=channel.exclusion_folder,
-            since=channel.since, status=channel.status, cooloff_until=None,
-            skip_windows=tuple(channel.skip_windows),
-        )  # fmt: skip
+        imap = imap_channel(channel.model_dump() | {"id": 0})
         return _report_steps(test_channel(imap, self.config_dir or Path()), report)
 
     def preview(
@@ -468,8 +440,7 @@ class OutgoingSection(Section):
     def _apply(self, out: OutgoingChannel, values: dict[str, Any]) -> dict[str, str]:
         for name in ("name", "host", "security", "username", "from_address", "from_name"):
             setattr(out, name, values[name] or "")
-        out.port = _number(values["port"])
-        out.timeout_ms = _number(values["timeout_ms"])
+        out.port, out.timeout_ms = values["port"], values["timeout_ms"]  # checked by storage
         out.reply_to = values["reply_to"] or None
         out.ca_file = _path(values["ca_file"])
         try:

@@ -46,6 +46,7 @@ class EditScreen(Screen[str | None]):
         self.key = key
         with read_session(engine) as session:
             self.spec = section.form(session, key)
+        self._lines: list[str] = []  # the running test's report
 
     def compose(self) -> ComposeResult:
         with Vertical(id="edit"):
@@ -95,7 +96,7 @@ class EditScreen(Screen[str | None]):
             self.form.show_errors(unreadable)
             return
         self.form.show_errors({})
-        self._lines: list[str] = [f"{self.section.test_label}..."]
+        self._lines = [f"{self.section.test_label}..."]
         self._report(self._lines[0])
         self._run_test(values)
 

@@ -11,7 +11,7 @@ import socket
 import ssl
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -82,6 +82,9 @@ class ImapChannel:
         }.get(outcome)
 
 
+_IMAP_FIELDS = tuple(f.name for f in fields(ImapChannel))
+
+
 def load_imap_channels(engine: Engine, names: list[str] | None = None) -> list[ImapChannel]:
     with engine.connect() as conn:
         channel = tables(conn).channel
@@ -89,11 +92,13 @@ def load_imap_channels(engine: Engine, names: list[str] | None = None) -> list[I
         if names:
             query = query.where(channel.c.name.in_(names))
         rows = conn.execute(query).all()
-    columns = [f.name for f in fields(ImapChannel)]
-    return [
-        ImapChannel(**{n: tuple(r._mapping[n]) if n in _TUPLES else r._mapping[n] for n in columns})
-        for r in rows
-    ]
+    return [imap_channel(r._mapping) for r in rows]
+
+
+def imap_channel(values: Mapping[str, Any]) -> ImapChannel:
+    """From a channel row, or from the values of one not saved yet (the admin's Test
+    connection)."""
+    return ImapChannel(**{n: tuple(values[n]) if n in _TUPLES else values[n] for n in _IMAP_FIELDS})
 
 
 def why_not_now(channel: ImapChannel, now: datetime) -> str | None:

@@ -7,7 +7,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, case, delete, insert, select, update
 
 from tuidesk.storage.apply import insert_ignoring_conflict
 from tuidesk.storage.checks import Invalid
@@ -110,12 +110,14 @@ def record_failure(conn: Connection, channel_id: int, error: str) -> None:
 
 
 def record_success(conn: Connection, channel_id: int) -> None:
+    """A clean read: the time is kept, and a failing channel is active again (a paused or
+    draft one stays as the admin left it)."""
     channel = tables(conn).channel
+    status = case((channel.c.status == "failing", "active"), else_=channel.c.status)
     conn.execute(
         update(channel)
         .where(channel.c.id == channel_id)
-        .values(failures=0, cooloff_until=None, status="active")
-        .where(channel.c.status.in_(["active", "failing"]))
+        .values(failures=0, cooloff_until=None, status=status, last_poll_at=utcnow())
     )
 
 

@@ -71,7 +71,9 @@ def _fields(row: Agent | Channel | OutgoingChannel, exclude: set[str]) -> dict[s
 
 
 # Runtime state, not configuration.
-_CHANNEL_STATE = {"id", "failures", "last_error", "last_error_at", "cooloff_until"}
+_CHANNEL_STATE = {
+    "id", "failures", "last_error", "last_error_at", "last_poll_at", "cooloff_until",
+}  # fmt: skip
 
 
 def _channel_entry(channel: Channel | OutgoingChannel) -> dict[str, Any]:

@@ -85,6 +85,7 @@ class Channel(SQLModel, table=True):
     status: str = "draft"
     last_error: str | None = None
     last_error_at: datetime | None = None
+    last_poll_at: datetime | None = Field(default=None, description="last read without error")
     failures: int = 0
     cooloff_until: datetime | None = None
     max_tries: int = 3

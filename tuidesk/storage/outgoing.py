@@ -48,7 +48,8 @@ def validate(out: OutgoingChannel) -> None:
         out.reply_to = None
     if out.ca_file and not os.path.isfile(out.ca_file):
         c.add("ca_file", f"{out.ca_file}: no such file")
-    c.check("timeout_ms", checks.number, out.timeout_ms, "timeout", low=100, high=600000)
+    timeout = c.check("timeout_ms", checks.number, out.timeout_ms, "timeout", low=100, high=600000)
+    out.timeout_ms = timeout if timeout is not None else out.timeout_ms
     c.raise_if_any(OutgoingError)
 
 
