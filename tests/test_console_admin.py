@@ -211,3 +211,20 @@ async def test_snapshots_of_the_admin_list_and_a_refused_form(admin_db) -> None:
         await save_refused(pilot, "key")
         await pilot.pause()
         assert_snapshot(app.export_screenshot(), "admin_branch_errors")
+
+
+async def test_snapshots_of_the_branch_and_agent_lists_and_an_agent_form(admin_db) -> None:
+    engine, admin = admin_db
+    app = admin_app(engine, admin)
+    async with app.run_test(size=(110, 30)) as pilot:
+        await open_section(pilot, "Branches")
+        await pilot.pause()
+        assert_snapshot(app.export_screenshot(), "admin_branches")
+        screen = await open_section(pilot, "Agents")
+        await pilot.pause()
+        assert_snapshot(app.export_screenshot(), "admin_agents")
+        screen.query_one("#admin-rows", DataTable).move_cursor(row=1)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, EditScreen), "Dana's form")
+        await pilot.pause()
+        assert_snapshot(app.export_screenshot(), "admin_agent_form")

@@ -24,12 +24,12 @@ from tuidesk.screens.dialogs import ConfirmScreen, TextChoiceScreen
 from tuidesk.screens.pickers import ChoiceScreen
 from tuidesk.screens.reply import NoteScreen, ReplyScreen
 from tuidesk.screens.ticket import TicketScreen
-from tuidesk.storage.agents import save_agent
+from tuidesk.storage.agents import find_agent, save_agent
 from tuidesk.storage.blobs import BlobStore
 from tuidesk.storage.branches import save_branch
 from tuidesk.storage.db import make_engine, read_session, session_scope, transaction
 from tuidesk.storage.drafts import DraftText, load_draft, save_draft
-from tuidesk.storage.models import OutgoingChannel
+from tuidesk.storage.models import Channel, OutgoingChannel
 from tuidesk.storage.outgoing import save_outgoing
 from tuidesk.storage.tables import tables
 from tuidesk.storage.ticket_actions import update_ticket
@@ -143,6 +143,41 @@ async def test_the_ticket_view_shows_its_actions_in_the_footer(engine) -> None:
         for wanted in ("Reply (r)", "Note (n)", "Take (m)", "Assign (a)", "Status (s)",
                        "Priority (p)", "Branch (b)", "Queue (u)", "Files (o)"):  # fmt: skip
             assert wanted in titles
+
+
+def with_restricted_field(engine) -> None:  # type: ignore[no-untyped-def]
+    """SUP-1 read by a pipe channel that maps `reporter` as restricted and `region` not."""
+    mappings = [
+        {"field": "region", "property": None, "default": "EU", "restricted": False},
+        {"field": "reporter", "property": "sender", "default": None, "restricted": True},
+    ]
+    with session_scope(engine) as s:
+        channel = Channel(name="support", kind="pipe", field_mappings=mappings)
+        s.add(channel)
+        s.flush()
+        cid = channel.id
+    fields = {"region": "EU", "reporter": "alice@customer.test"}
+    with transaction(engine) as conn:
+        conn.execute(update(tables(conn).ticket).values(channel_id=cid, custom_fields=fields))
+
+
+@pytest.mark.parametrize("role", ["agent", "admin"])
+async def test_a_restricted_custom_field_is_shown_to_admins_only(engine, role: str) -> None:
+    with_restricted_field(engine)
+    with session_scope(engine) as s:
+        save_agent(s, name="Dana Agent", email="dana@example.com", login="dana", role=role,
+                   agent=find_agent(s, "dana"))  # fmt: skip
+    app = app_for(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await opened(pilot)
+        await until(pilot, lambda: screen.me is not None, "who is at the keys")
+        shown = str(screen.query_one("#fields").render())
+        assert "region: EU" in shown
+        if role == "admin":
+            assert "reporter: alice@customer.test  (restricted: admins only)" in shown
+        else:
+            assert "reporter" not in shown
+            assert shown.count("alice@customer.test") == 1  # the requester row only
 
 
 async def test_status_priority_and_branch_keys_change_the_ticket(engine) -> None:

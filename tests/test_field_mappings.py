@@ -54,6 +54,8 @@ def test_mail_properties_fill_the_mapped_fields_with_defaults_for_what_is_missin
         "reporter": "meteo@regione.vda.it",
     }
     assert t["restricted"] == ["reporter"]
+    text = desk("ticket", "show", "SUP-1").stdout.decode()
+    assert "impact: high\n" in text and "reporter: meteo@regione.vda.it  (restricted)" in text
     exported = desk("config", "export").stdout.decode()  # TOML has no null: none is stored
     assert 'field = "reporter"' in exported and 'property = "sender"' in exported
     # No importance header and no attachments: the default, and nothing for `files`.

@@ -247,8 +247,8 @@ def ticket_show(
     ctx: typer.Context, ref: str, as_json: Annotated[bool, typer.Option("--json")] = False
 ) -> None:
     """One ticket with its conversation."""
-    from tuidesk.engine.text import strip_controls
-    from tuidesk.storage.views import show_ticket
+    from tuidesk.engine.text import clean_line, strip_controls
+    from tuidesk.storage.views import custom_field_rows, show_ticket
 
     with ctx_of(ctx).session() as session:
         ticket = show_ticket(session, ref)
@@ -261,6 +261,9 @@ def ticket_show(
     typer.echo(
         f"status {ticket['status']}, priority {ticket['priority']}, branch {ticket['branch']}"
     )
+    for name, value, restricted in custom_field_rows(ticket, admin=True):
+        shown = clean_line(name, 60) + ": " + clean_line("-" if value is None else str(value), 500)
+        typer.echo(shown + ("  (restricted)" if restricted else ""))
     for m in ticket["messages"]:
         sent = m["delivery"]
         state = (

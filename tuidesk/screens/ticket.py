@@ -40,7 +40,7 @@ from tuidesk.storage.db import DatabaseUnavailable, read_session, transaction
 from tuidesk.storage.models import PRIORITIES, TICKET_STATUSES, Agent
 from tuidesk.storage.tables import aware
 from tuidesk.storage.ticket_actions import TicketChanged, TicketError, ticket_version, update_ticket
-from tuidesk.storage.views import show_ticket
+from tuidesk.storage.views import custom_field_rows, show_ticket
 from tuidesk.widgets.ticket_list import Clock
 
 POLL_S = 1.0  # another agent's change shows within this plus one read
@@ -67,11 +67,13 @@ def _when(iso: str | None, clock: Clock) -> str:
 
 @dataclass(frozen=True)
 class TicketData:
-    """One read: the ticket (None when gone), what the pickers offer and who is at the keys."""
+    """One read: the ticket (None when gone), what the pickers offer and who is at the keys
+    (an admin sees the restricted custom fields too)."""
 
     ticket: dict[str, Any] | None
     choices: Filters
     me: Address | None
+    admin: bool = False
 
 
 class TicketScreen(Screen[None]):
@@ -121,6 +123,7 @@ class TicketScreen(Screen[None]):
         self.choices = Filters([], [], [])
         self.agent_id: int | None = None  # who is at the keyboard: the console says, on mount
         self.me: Address | None = None
+        self.admin = False
         self.full = False
         self._stop = threading.Event()
 
@@ -188,7 +191,8 @@ class TicketScreen(Screen[None]):
             self.post_message(self.Told(f"Cannot read the ticket: {exc}", "error"))
             return
         me = Address(agent.name, agent.email) if agent is not None else None
-        self.post_message(self.Loaded(TicketData(ticket, choices, me)))
+        admin = agent is not None and agent.role == "admin"
+        self.post_message(self.Loaded(TicketData(ticket, choices, me, admin)))
 
     def on_ticket_screen_changed(self, _message: Changed) -> None:
         self._read()
@@ -197,6 +201,7 @@ class TicketScreen(Screen[None]):
         self.ticket = message.data.ticket
         self.choices = message.data.choices
         self.me = message.data.me
+        self.admin = message.data.admin
         self._show()
         self.refresh_bindings()
 
@@ -223,6 +228,11 @@ class TicketScreen(Screen[None]):
         for name, value in rows:
             text.append(f"\n{name:<10}", style="dim")
             text.append(value)
+        for name, value, restricted in custom_field_rows(t, admin=self.admin):
+            text.append(f"\n{clean_line(name, 40)}: ", style="dim")
+            text.append(clean_line("-" if value is None else str(value), 200))
+            if restricted:
+                text.append("  (restricted: admins only)", style="dim italic")
         return text
 
     def _message(self, m: dict[str, Any]) -> tuple[Text, Text]:

@@ -59,6 +59,17 @@ def _ticket_dict(
     }
 
 
+def custom_field_rows(ticket: dict[str, Any], *, admin: bool) -> list[tuple[str, Any, bool]]:
+    """(name, value, restricted) for each custom field this viewer may see: a field its channel
+    maps as restricted is an admin's only, so an agent does not learn it exists."""
+    restricted = set(ticket["restricted"])
+    return [
+        (name, value, name in restricted)
+        for name, value in ticket["custom_fields"].items()
+        if admin or name not in restricted
+    ]
+
+
 def _ticket_query():  # type: ignore[no-untyped-def]
     return (
         select(
