@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.servers.dovecot import DovecotServer, dovecot_fixture
+from tests.servers.idp import FakeIdP, idp_fixture
 from tests.servers.postgres import PostgresServer
 from tests.servers.smtp import SmtpServer, smtp_fixture
 
@@ -66,6 +67,35 @@ def smtp_starttls() -> Iterator[SmtpServer]:
 def smtp_ssl() -> Iterator[SmtpServer]:
     """aiosmtpd on 127.0.0.1 with implicit TLS and AUTH required."""
     yield from smtp_fixture("ssl")
+
+
+@pytest.fixture(scope="session")
+def idp_server() -> Iterator[FakeIdP]:
+    """The suite's fake Microsoft-365-like identity provider (HTTPS on 127.0.0.1, plus plain
+    HTTP token introspection). Tests take `idp`, which resets it first."""
+    yield from idp_fixture()
+
+
+@pytest.fixture
+def idp(idp_server: FakeIdP) -> FakeIdP:
+    """The shared fake identity provider, emptied of earlier tests' apps, users and tokens."""
+    idp_server.reset()
+    return idp_server
+
+
+@pytest.fixture(scope="session")
+def oauth_dovecot(idp_server: FakeIdP) -> Iterator[DovecotServer]:
+    """A Dovecot that also takes XOAUTH2 / OAUTHBEARER, checking each token with the fake
+    identity provider (introspection). Add each user to both: `oauth_dovecot.add_user` for
+    the mailbox, `idp.add_user` for the sign-in."""
+    yield from dovecot_fixture(oauth2_introspection_url=idp_server.introspection_url)
+
+
+@pytest.fixture(scope="session")
+def oauth_smtp(idp_server: FakeIdP) -> Iterator[SmtpServer]:
+    """aiosmtpd with STARTTLS that also takes AUTH XOAUTH2, a token being good for the user
+    the fake identity provider says owns it. Shared: tests `clear()` it."""
+    yield from smtp_fixture("starttls", token_check=idp_server.access_token_owner)
 
 
 @pytest.fixture(scope="session")

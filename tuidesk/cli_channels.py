@@ -4,13 +4,27 @@ from __future__ import annotations
 
 import os
 import socket
-import sys
 from datetime import date, datetime
 from typing import Annotated, Any
 
 import typer
 
 from tuidesk.cli import app, ctx_of, fail, print_fields, print_json, print_steps
+from tuidesk.cli_auth import (
+    Auth,
+    Authority,
+    ClientId,
+    ClientSecretCommand,
+    ClientSecretEnv,
+    RedirectUrl,
+    RefreshTokenStdin,
+    Scope,
+    Tenant,
+    apply,
+    auth_values,
+    secret,
+    sign_in,
+)
 from tuidesk.exit_codes import ExitCode
 
 channel_app = typer.Typer(help="Mailboxes that mail is read from.", no_args_is_help=True)
@@ -29,33 +43,6 @@ def _security(ssl: bool, starttls: bool, insecure_plain: bool) -> str | None:
     if chosen == ["plain"]:
         typer.echo("warning: --insecure-plain sends the password unencrypted", err=True)
     return chosen[0] if chosen else None
-
-
-def _secret(ctx: typer.Context, env: str | None, command: str | None, stdin: bool):  # type: ignore[no-untyped-def]
-    """(kind, ref) for the password; never the password in clear."""
-    chosen = [x for x in (env, command, stdin or None) if x]
-    if len(chosen) > 1:
-        raise fail(
-            "choose one of --password-env, --password-command, --password-stdin", ExitCode.USAGE
-        )
-    if env:
-        return "env", env
-    if command:
-        return "command", command
-    if stdin:
-        from tuidesk.credentials import encrypt
-
-        password = sys.stdin.readline().rstrip("\r\n")
-        if not password:
-            raise fail("no password on standard input", ExitCode.USAGE)
-        return "stored", encrypt(password, ctx_of(ctx).paths.config)
-    return None
-
-
-def _apply_options(channel, values: dict[str, Any]) -> None:  # type: ignore[no-untyped-def]
-    for key, value in values.items():
-        if value is not None:
-            setattr(channel, key, value)
 
 
 @channel_app.command("add")
@@ -84,28 +71,47 @@ def channel_add(
     since: Annotated[str | None, typer.Option(help="Sync start date, YYYY-MM-DD.")] = None,
     branch: Text = None,
     queue: Text = None,
-    ca_file: Annotated[str | None, typer.Option(help="PEM of a private CA to trust.")] = None,
+    ca_file: Annotated[
+        str | None, typer.Option(help="PEM of a private CA to trust (mail and sign-in servers).")
+    ] = None,
     status: Annotated[str, typer.Option(help="active or draft.")] = "draft",
+    auth: Auth = None,
+    tenant: Tenant = None,
+    client_id: ClientId = None,
+    client_secret_env: ClientSecretEnv = None,
+    client_secret_command: ClientSecretCommand = None,
+    scope: Scope = None,
+    authority: Authority = None,
+    redirect_url: RedirectUrl = None,
+    refresh_token_stdin: RefreshTokenStdin = False,
 ) -> None:
-    """Add an IMAP channel."""
+    """Add an IMAP channel, logging in with a password or OAuth2."""
     from tuidesk.storage.channel_state import ChannelError
     from tuidesk.storage.channels import save_channel
     from tuidesk.storage.models import Channel
 
-    secret = _secret(ctx, password_env, password_command, password_stdin)
-    if secret is None:
-        raise fail(
-            "a password is needed: --password-env, --password-command or --password-stdin", 2
-        )
+    password = secret(ctx, password_env, password_command, password_stdin)
     if status not in ("active", "draft"):
         raise fail("--status is active or draft", ExitCode.USAGE)
+    login = auth_values(
+        ctx, current=None, auth=auth, password=password, tenant=tenant, client_id=client_id,
+        client_secret_env=client_secret_env, client_secret_command=client_secret_command,
+        scope=scope, authority=authority, redirect_url=redirect_url,
+        refresh_token_stdin=refresh_token_stdin,
+    )  # fmt: skip
+    if password is None and auth != "oauth2":
+        raise fail(
+            "a password is needed: --password-env, --password-command or --password-stdin "
+            "(or --auth oauth2)",
+            ExitCode.USAGE,
+        )
     channel = Channel(
         name=name, kind="imap", host=host, port=port, username=username,
-        security=_security(ssl, starttls, insecure_plain) or "ssl",
-        secret_kind=secret[0], secret_ref=secret[1], folders=folder or ["INBOX"],
+        security=_security(ssl, starttls, insecure_plain) or "ssl", folders=folder or ["INBOX"],
         success_folder=success_folder, fail_folder=fail_folder, exclusion_folder=exclusion_folder,
         since=_date(since), branch=branch, queue=queue, ca_file=_ca_file(ca_file), status=status,
     )  # fmt: skip
+    apply(channel, login)
     try:
         with ctx_of(ctx).session() as session:
             save_channel(session, channel)
@@ -194,6 +200,15 @@ def channel_edit(
     any_type_updates: Annotated[
         bool, typer.Option("--any-type-updates", help="Tickets of every type take replies.")
     ] = False,
+    auth: Auth = None,
+    tenant: Tenant = None,
+    client_id: ClientId = None,
+    client_secret_env: ClientSecretEnv = None,
+    client_secret_command: ClientSecretCommand = None,
+    scope: Scope = None,
+    authority: Authority = None,
+    redirect_url: RedirectUrl = None,
+    refresh_token_stdin: RefreshTokenStdin = False,
 ) -> None:
     """Change a channel; list options replace the whole list."""
     from tuidesk.storage.channel_state import ChannelError
@@ -207,7 +222,7 @@ def channel_edit(
     )
     from tuidesk.storage.outgoing import OutgoingError, get_outgoing
 
-    secret = _secret(ctx, password_env, password_command, password_stdin)
+    password = secret(ctx, password_env, password_command, password_stdin)
     aliases = None
     if alias is not None:
         pairs = [a.split("=", 1) for a in alias]
@@ -217,13 +232,18 @@ def channel_edit(
     try:
         with ctx_of(ctx).session() as session:
             channel = get_channel(session, name)
-            _apply_options(
+            login = auth_values(
+                ctx, current=channel.auth_type, auth=auth, password=password, tenant=tenant,
+                client_id=client_id, client_secret_env=client_secret_env,
+                client_secret_command=client_secret_command, scope=scope, authority=authority,
+                redirect_url=redirect_url, refresh_token_stdin=refresh_token_stdin,
+            )  # fmt: skip
+            apply(channel, login)
+            apply(
                 channel,
                 {
                     "host": host, "port": port, "username": username,
                     "security": _security(ssl, starttls, insecure_plain),
-                    "secret_kind": secret[0] if secret else None,
-                    "secret_ref": secret[1] if secret else None,
                     "folders": folder, "success_folder": success_folder, "fail_folder": fail_folder,
                     "exclusion_folder": exclusion_folder, "since": _date(since), "branch": branch,
                     "queue": queue, "ticket_type": ticket_type, "ca_file": _ca_file(ca_file),
@@ -359,15 +379,29 @@ def channel_test(
 ) -> None:
     """Connect, TLS, log in, list folders and check them; say which step failed and why."""
     from tuidesk.sources.imap import load_imap_channels, test_channel
+    from tuidesk.storage.oauth_tokens import DbTokenStore
 
     c = ctx_of(ctx)
     channels = load_imap_channels(c.engine, [name])
     if not channels:
         raise fail(f"no IMAP channel named {name!r}")
-    result = test_channel(channels[0], c.paths.config)
+    result = test_channel(
+        channels[0],
+        c.paths.config,
+        DbTokenStore(c.engine, "channel", channels[0].id, c.paths.config),
+    )
     print_steps(result, as_json)
     if not result["ok"]:
         raise typer.Exit(ExitCode.FAILURE)
+
+
+@channel_app.command("auth")
+def channel_auth(
+    ctx: typer.Context, name: str, as_json: Annotated[bool, typer.Option("--json")] = False
+) -> None:
+    """Sign in with a device code: open the page it prints, from any browser, enter the code;
+    the tokens are kept encrypted on the channel."""
+    sign_in(ctx, "channel", name, as_json)
 
 
 def _imap_channels(ctx: typer.Context, names: list[str] | None):  # type: ignore[no-untyped-def]

@@ -9,7 +9,22 @@ from typing import Annotated, Any
 import typer
 
 from tuidesk.cli import app, ctx_of, fail, print_fields, print_json, print_steps
-from tuidesk.cli_channels import _ca_file, _holder, _secret
+from tuidesk.cli_auth import (
+    Auth,
+    Authority,
+    ClientId,
+    ClientSecretCommand,
+    ClientSecretEnv,
+    RedirectUrl,
+    RefreshTokenStdin,
+    Scope,
+    Tenant,
+    apply,
+    auth_values,
+    secret,
+    sign_in,
+)
+from tuidesk.cli_channels import _ca_file, _holder
 from tuidesk.exit_codes import ExitCode
 
 outgoing_app = typer.Typer(help="SMTP servers that mail goes out through.", no_args_is_help=True)
@@ -50,22 +65,40 @@ def outgoing_add(
     reply_to: Text = None,
     ca_file: Annotated[str | None, typer.Option(help="PEM of a private CA to trust.")] = None,
     default: Annotated[bool, typer.Option("--default", help="Use it for system mail.")] = False,
+    auth: Auth = None,
+    tenant: Tenant = None,
+    client_id: ClientId = None,
+    client_secret_env: ClientSecretEnv = None,
+    client_secret_command: ClientSecretCommand = None,
+    scope: Scope = None,
+    authority: Authority = None,
+    redirect_url: RedirectUrl = None,
+    refresh_token_stdin: RefreshTokenStdin = False,
 ) -> None:
-    """Add an outgoing (SMTP) channel. The first one is the default."""
+    """Add an outgoing (SMTP) channel, logging in with a password or OAuth2. The first one is
+    the default."""
     from tuidesk.storage.models import OutgoingChannel
     from tuidesk.storage.outgoing import OutgoingError, get_outgoing, save_outgoing
 
-    secret = _secret(ctx, password_env, password_command, password_stdin)
-    if secret is None:
+    password = secret(ctx, password_env, password_command, password_stdin)
+    login = auth_values(
+        ctx, current=None, auth=auth, password=password, tenant=tenant, client_id=client_id,
+        client_secret_env=client_secret_env, client_secret_command=client_secret_command,
+        scope=scope, authority=authority, redirect_url=redirect_url,
+        refresh_token_stdin=refresh_token_stdin,
+    )  # fmt: skip
+    if password is None and auth != "oauth2":
         raise fail(
-            "a password is needed: --password-env, --password-command or --password-stdin",
+            "a password is needed: --password-env, --password-command or --password-stdin "
+            "(or --auth oauth2)",
             ExitCode.USAGE,
         )
     out = OutgoingChannel(
         name=name, host=host, port=port, security=_security(ssl, starttls, port),
-        username=username, secret_kind=secret[0], secret_ref=secret[1], from_address=from_address,
-        from_name=display_name, reply_to=reply_to, ca_file=_ca_file(ca_file),
+        username=username, from_address=from_address, from_name=display_name,
+        reply_to=reply_to, ca_file=_ca_file(ca_file),
     )  # fmt: skip
+    apply(out, login)
     try:
         with ctx_of(ctx).session() as session:
             try:
@@ -96,23 +129,35 @@ def outgoing_edit(
     ca_file: Text = None,
     timeout_ms: Annotated[int | None, typer.Option()] = None,
     default: Annotated[bool, typer.Option("--default")] = False,
+    auth: Auth = None,
+    tenant: Tenant = None,
+    client_id: ClientId = None,
+    client_secret_env: ClientSecretEnv = None,
+    client_secret_command: ClientSecretCommand = None,
+    scope: Scope = None,
+    authority: Authority = None,
+    redirect_url: RedirectUrl = None,
+    refresh_token_stdin: RefreshTokenStdin = False,
 ) -> None:
     """Change an outgoing channel."""
     from tuidesk.storage.outgoing import OutgoingError, get_outgoing, save_outgoing
 
-    secret = _secret(ctx, password_env, password_command, password_stdin)
+    password = secret(ctx, password_env, password_command, password_stdin)
     values: dict[str, Any] = {
         "host": host, "port": port, "username": username, "from_address": from_address,
         "security": _security(ssl, starttls, None), "from_name": display_name,
         "reply_to": reply_to, "ca_file": _ca_file(ca_file), "timeout_ms": timeout_ms,
-        "secret_kind": secret[0] if secret else None, "secret_ref": secret[1] if secret else None,
     }  # fmt: skip
     try:
         with ctx_of(ctx).session() as session:
             out = get_outgoing(session, name)
-            for key, value in values.items():
-                if value is not None:
-                    setattr(out, key, value)
+            apply(out, auth_values(
+                ctx, current=out.auth_type, auth=auth, password=password, tenant=tenant,
+                client_id=client_id, client_secret_env=client_secret_env,
+                client_secret_command=client_secret_command, scope=scope, authority=authority,
+                redirect_url=redirect_url, refresh_token_stdin=refresh_token_stdin,
+            ))  # fmt: skip
+            apply(out, values)
             save_outgoing(session, out, default=default)
     except OutgoingError as exc:
         raise fail(str(exc), ExitCode.USAGE) from exc
@@ -173,6 +218,7 @@ def outgoing_test(
     """Connect, TLS, log in (and send a test mail); say which step failed and why."""
     from tuidesk.outbound.sender import smtp_settings
     from tuidesk.outbound.smtp import test_outgoing
+    from tuidesk.storage.oauth_tokens import DbTokenStore
     from tuidesk.storage.outbox import test_mail
     from tuidesk.storage.tables import tables
 
@@ -183,12 +229,21 @@ def outgoing_test(
     if row is None:
         raise fail(f"no outgoing channel named {name!r}")
     raw = test_mail(row, send_to) if send_to else None
+    tokens = DbTokenStore(c.engine, "outgoing_channel", row.id, c.paths.config)
     result = test_outgoing(
-        smtp_settings(row), c.paths.config, send_to=send_to, raw=raw, mail_from=row.from_address
-    )
+        smtp_settings(row), c.paths.config, send_to=send_to, raw=raw,
+        mail_from=row.from_address, tokens=tokens,
+    )  # fmt: skip
     print_steps(result, as_json)
     if not result["ok"]:
         raise typer.Exit(ExitCode.FAILURE)
+
+
+@outgoing_app.command("auth")
+def outgoing_auth(ctx: typer.Context, name: str, as_json: Json = False) -> None:
+    """Sign in with a device code: open the page it prints, from any browser, enter the code;
+    the tokens are kept encrypted on the outgoing channel."""
+    sign_in(ctx, "outgoing_channel", name, as_json)
 
 
 def _body(body_file: Path | None, body_stdin: bool) -> str:

@@ -6,7 +6,13 @@ Plain IMAP (with STARTTLS and plain-text LOGIN both allowed) on `imap_port`, imp
 (`ca_file`), and a second, unrelated CA (`other_ca_file`) for certificate-failure tests.
 Each user has a passwd-file of its own, so `add_user` works at once on a running server.
 Everything (config, sockets, state, mail) is under one fresh temp folder per start, so the
-instance never meets a system Dovecot."""
+instance never meets a system Dovecot.
+
+With `oauth2_introspection_url` (tests/servers/idp.py: `FakeIdP.introspection_url`) it also
+offers AUTH=XOAUTH2 and AUTH=OAUTHBEARER, Microsoft 365's way in: Dovecot's oauth2 passdb
+POSTs each token to that URL (RFC 7662 introspection) and lets the login in only if the
+answer is active and its `username` is the user logging in. Users still come from the
+passwd-files, and password logins work as before."""
 
 from __future__ import annotations
 
@@ -56,7 +62,7 @@ ssl = yes
 ssl_cert = <{cert}
 ssl_key = <{key}
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login{oauth2_mechanisms}
 auth_failure_delay = 0
 auth_verbose = yes
 default_login_user = {user}
@@ -75,9 +81,9 @@ namespace inbox {{
 
 passdb {{
   driver = passwd-file
-  args = scheme=PLAIN username_format=%u {root}/users/%u
+  args = scheme=PLAIN username_format=%u {root}/users/%u{password_passdb_filter}
 }}
-userdb {{
+{oauth2_passdb}userdb {{
   driver = passwd-file
   args = username_format=%u {root}/users/%u
   default_fields = uid={uid} gid={gid} home={root}/home/%u
@@ -103,9 +109,37 @@ service anvil {{
 }}
 """
 
+# With oauth2_introspection_url: XOAUTH2 / OAUTHBEARER logins go to the oauth2 passdb only
+# (the password passdb is limited to PLAIN / LOGIN, so a token is never tried as a password,
+# nor a password sent to the identity provider), which asks the identity provider whether
+# the token is live and whose it is; the user must match the name the client logged in as.
+_OAUTH2_PASSDB = """\
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {root}/dovecot-oauth2.conf.ext
+}}
+"""
+
+_OAUTH2_CONF = """\
+# Written by tests/servers/dovecot.py: RFC 7662 introspection of every token (no local
+# validation), POSTed as a form to the test's fake identity provider.
+introspection_mode = post
+introspection_url = {url}
+force_introspection = yes
+username_attribute = username
+active_attribute = active
+active_value = true
+"""
+
 
 class DovecotServer:
-    def __init__(self, user: str = "support", password: str = "secret") -> None:
+    def __init__(
+        self,
+        user: str = "support",
+        password: str = "secret",
+        oauth2_introspection_url: str | None = None,
+    ) -> None:
         self.binary = dovecot_binary()
         self.version = dovecot_version(self.binary)
         if not self.version.startswith("2.3."):
@@ -128,6 +162,9 @@ class DovecotServer:
         self._other_ca: Path | None = None
         self.users: dict[str, str] = {user: password}
         self.default_user = user
+        # When set, XOAUTH2 and OAUTHBEARER are offered too, their tokens checked by RFC 7662
+        # introspection at this URL (see tests/servers/idp.py: FakeIdP.introspection_url).
+        self.oauth2_introspection_url = oauth2_introspection_url
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -164,6 +201,9 @@ class DovecotServer:
         other_key.unlink()
         for name in self.users:
             self._write_user(name)
+        oauth2 = self.oauth2_introspection_url
+        if oauth2 is not None:
+            (self.root / "dovecot-oauth2.conf.ext").write_text(_OAUTH2_CONF.format(url=oauth2))
         (self.root / "dovecot.conf").write_text(
             _CONFIG.format(
                 instance=self.root.name,
@@ -177,6 +217,9 @@ class DovecotServer:
                 gid=self.gid,
                 imap_port=self.imap_port,
                 imaps_port=self.imaps_port,
+                oauth2_mechanisms=" xoauth2 oauthbearer" if oauth2 else "",
+                password_passdb_filter="\n  mechanisms = plain login" if oauth2 else "",
+                oauth2_passdb=_OAUTH2_PASSDB.format(root=self.root) if oauth2 else "",
             )
         )
         if self.as_root:
@@ -352,9 +395,10 @@ class _PortTaken(RuntimeError):
     pass
 
 
-def dovecot_fixture() -> Iterator[DovecotServer]:
-    """Body of a session fixture: `yield from dovecot_fixture()`."""
-    server = DovecotServer().start()
+def dovecot_fixture(oauth2_introspection_url: str | None = None) -> Iterator[DovecotServer]:
+    """Body of a session fixture: `yield from dovecot_fixture()`; with an introspection URL
+    (`FakeIdP.introspection_url`) it also takes XOAUTH2 / OAUTHBEARER logins."""
+    server = DovecotServer(oauth2_introspection_url=oauth2_introspection_url).start()
     try:
         yield server
     finally:

@@ -12,16 +12,24 @@ The certificate is self-signed for localhost / 127.0.0.1 and is its own CA (`ca_
 `other_ca_file` is an unrelated CA for certificate-failure tests. What the server accepted
 is in `messages`, byte for byte. Answers can be programmed: `fail_next` refuses the next
 DATA (after the client sent the mail: the answer to the mail itself), `refuse_recipient`
-refuses one RCPT. A session-scoped server is shared by tests: call `clear()` first."""
+refuses one RCPT. A session-scoped server is shared by tests: call `clear()` first.
+
+With `token_check` (e.g. `SmtpServer(mode, token_check=idp.access_token_owner)`, see
+tests/servers/idp.py) the server also offers AUTH XOAUTH2, as Microsoft 365 does: the
+client sends base64 of `user=U\x01auth=Bearer TOKEN\x01\x01`, and it is in only if
+`token_check(TOKEN)` names U (the token is live and opens U's mailbox); anything else is
+answered `535 5.7.3 Authentication unsuccessful` at once, Microsoft's answer."""
 
 from __future__ import annotations
 
+import binascii
 import errno
 import shutil
 import ssl
 import tempfile
 import threading
-from collections.abc import Iterator
+from base64 import b64decode
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -109,11 +117,45 @@ class _Handler:
         return AuthResult(success=False, handled=False)
 
 
+class _OAuthHandler(_Handler):
+    """_Handler plus AUTH XOAUTH2: aiosmtpd offers a mechanism for every `auth_NAME` method
+    of the handler, so a server without `token_check` gets the plain _Handler and does not
+    advertise it."""
+
+    async def auth_XOAUTH2(self, smtpd: SMTP, args: list[str]) -> AuthResult:
+        if len(args) == 1:  # no initial response: ask for it with an empty challenge
+            blob = await smtpd.challenge_auth("")
+            if not isinstance(blob, bytes):
+                return AuthResult(success=False, handled=True)  # it answered 501 already
+        else:
+            try:
+                blob = b64decode(args[1].encode(), validate=True)
+            except binascii.Error:
+                await smtpd.push("501 5.5.2 Can't decode base64")
+                return AuthResult(success=False, handled=True)
+        fields = dict(
+            part.partition("=")[::2] for part in blob.decode(errors="replace").split("\x01") if part
+        )
+        user, auth = fields.get("user", ""), fields.get("auth", "")
+        token = auth[7:] if auth[:7].lower() == "bearer " else ""
+        check = self.server.token_check
+        assert check is not None
+        if user and token and check(token) == user:
+            return AuthResult(success=True, auth_data=user)
+        return AuthResult(
+            success=False, handled=False, message="535 5.7.3 Authentication unsuccessful"
+        )
+
+
 class SmtpServer:
     """One aiosmtpd listener in `mode`, with its own certificates, users and recorded mail."""
 
     def __init__(
-        self, mode: str = "starttls", user: str = "support", password: str = "secret"
+        self,
+        mode: str = "starttls",
+        user: str = "support",
+        password: str = "secret",
+        token_check: Callable[[str], str | None] | None = None,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
@@ -122,6 +164,8 @@ class SmtpServer:
         self.port = 0
         self.users: dict[str, str] = {user: password}
         self.default_user = user
+        # AUTH XOAUTH2 when set: the owner (user name) of a live access token, else None.
+        self.token_check = token_check
         self.root: Path | None = None
         self._controller: Controller | None = None
         self._cert: Path | None = None
@@ -163,7 +207,7 @@ class SmtpServer:
         raise AssertionError("unreachable")
 
     def _controller_for(self, tls: ssl.SSLContext) -> Controller:
-        handler = _Handler(self)
+        handler = _Handler(self) if self.token_check is None else _OAuthHandler(self)
         options: dict[str, Any] = {
             "hostname": self.host,
             "port": self.port,
@@ -254,7 +298,10 @@ class SmtpServer:
             return list(self._messages)
 
 
-def smtp_fixture(mode: str) -> Iterator[SmtpServer]:
-    """Body of a session fixture: `yield from smtp_fixture("starttls")`."""
-    with SmtpServer(mode) as server:
+def smtp_fixture(
+    mode: str, token_check: Callable[[str], str | None] | None = None
+) -> Iterator[SmtpServer]:
+    """Body of a session fixture: `yield from smtp_fixture("starttls")`; with `token_check`
+    (e.g. `idp.access_token_owner`) it also takes AUTH XOAUTH2."""
+    with SmtpServer(mode, token_check=token_check) as server:
         yield server

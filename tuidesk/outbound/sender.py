@@ -13,6 +13,7 @@ from sqlalchemy import Engine, Row, select, update
 
 from tuidesk.outbound.smtp import SendError, SmtpSettings, close, connect, send
 from tuidesk.storage.db import transaction
+from tuidesk.storage.oauth_tokens import DbTokenStore
 from tuidesk.storage.outbox import Claimed, claim_due, mark_attempt_failed, mark_sent
 from tuidesk.storage.tables import tables, utcnow
 
@@ -21,7 +22,9 @@ def smtp_settings(row: Row) -> SmtpSettings:
     return SmtpSettings(
         name=row.name, host=row.host, port=row.port, security=row.security,
         username=row.username, secret_kind=row.secret_kind, secret_ref=row.secret_ref,
-        ca_file=row.ca_file, timeout_ms=row.timeout_ms,
+        ca_file=row.ca_file, timeout_ms=row.timeout_ms, auth_type=row.auth_type,
+        oauth_tenant=row.oauth_tenant, oauth_client_id=row.oauth_client_id,
+        oauth_scopes=tuple(row.oauth_scopes or ()), oauth_authority=row.oauth_authority,
     )  # fmt: skip
 
 
@@ -87,7 +90,8 @@ def _send_group(
             )
         return
     try:
-        client = connect(smtp_settings(row), config_dir)
+        tokens = DbTokenStore(engine, "outgoing_channel", row.id, config_dir)
+        client = connect(smtp_settings(row), config_dir, tokens=tokens)
     except SendError as exc:
         _channel_error(engine, row.id, str(exc))
         for mail in mails:

@@ -17,6 +17,7 @@ from typing import Any
 
 from tuidesk.credentials import SecretError, resolve
 from tuidesk.net import explain, tls_context
+from tuidesk.oauth import OAuthConfig, Token, TokenError, TokenStore, bearer, xoauth2
 
 SECURITIES = ("ssl", "starttls")
 
@@ -36,6 +37,11 @@ class SmtpSettings:
     secret_ref: str | None
     ca_file: str | None = None
     timeout_ms: int = 30000
+    auth_type: str = "password"
+    oauth_tenant: str | None = None
+    oauth_client_id: str | None = None
+    oauth_scopes: tuple[str, ...] = ()
+    oauth_authority: str | None = None
 
     def __post_init__(self) -> None:
         if self.security not in SECURITIES:
@@ -119,10 +125,14 @@ class _Client(smtplib.SMTP):
 
 
 def connect(
-    settings: SmtpSettings, config_dir: Path, steps: list[dict[str, Any]] | None = None
+    settings: SmtpSettings,
+    config_dir: Path,
+    steps: list[dict[str, Any]] | None = None,
+    tokens: TokenStore | None = None,
 ) -> smtplib.SMTP:
     """A connected, TLS-protected, logged-in client. Each step is reported to `steps` when
-    given (the outgoing test). Raises SendError."""
+    given (the outgoing test); an OAuth2 channel keeps what MSAL renews in `tokens`. Raises
+    SendError."""
 
     def done(step: str, detail: str) -> None:
         if steps is not None:
@@ -145,7 +155,7 @@ def connect(
         sock.close()
         raise
     try:
-        _login(client, settings, config_dir, done)
+        _login(client, settings, config_dir, done, tokens)
     except BaseException:
         client.close()
         raise
@@ -201,17 +211,82 @@ def _starttls(client: smtplib.SMTP, settings: SmtpSettings) -> None:
         raise SendError("tls", _why(exc)) from exc
 
 
-def _login(client: smtplib.SMTP, settings: SmtpSettings, config_dir: Path, done: Done) -> None:
+def _login(
+    client: smtplib.SMTP,
+    settings: SmtpSettings,
+    config_dir: Path,
+    done: Done,
+    tokens: TokenStore | None,
+) -> None:
     user = settings.username
     if user is None:
         done("login", "no login (no username set)")
+        return
+    if settings.auth_type == "oauth2":
+        _oauth2_login(client, settings, config_dir, done, tokens)
         return
     try:
         password = resolve(settings.secret_kind, settings.secret_ref, config_dir)
     except SecretError as exc:
         raise SendError("login", str(exc)) from exc
+    _authenticate(client, user, lambda: client.login(user, password))
+    done("login", f"logged in as {user}")
+
+
+def _oauth2_login(
+    client: smtplib.SMTP,
+    settings: SmtpSettings,
+    config_dir: Path,
+    done: Done,
+    tokens: TokenStore | None,
+) -> None:
+    """AUTH XOAUTH2 with a token from MSAL. A refused token gets a challenge (a JSON error,
+    base64) that is answered with an empty line, after which the server says 535."""
+    user = settings.username or ""
+    if tokens is None:
+        raise SendError("token", "no place to keep OAuth2 tokens: save the channel first")
+    store = tokens
+
+    def fetch(fresh: bool) -> Token:
+        try:
+            return bearer(OAuthConfig.of(settings, "smtp"), store, config_dir, fresh=fresh)
+        except (TokenError, SecretError) as exc:
+            raise SendError("token", str(exc)) from exc
+
+    token = fetch(fresh=False)
+    done("token", token.describe())
+
+    def login(access_token: str) -> None:
+        answer = xoauth2(user, access_token)
+
+        def respond(challenge: bytes | None = None) -> str:
+            return answer if challenge is None else ""
+
+        client.ehlo_or_helo_if_needed()
+        if not client.has_extn("auth"):
+            raise smtplib.SMTPNotSupportedError("AUTH not offered")
+        client.auth("XOAUTH2", respond, initial_response_ok=True)
+
+    refused = False
+
+    def first_try() -> None:
+        nonlocal refused
+        try:
+            login(token.access_token)
+        except smtplib.SMTPAuthenticationError:
+            refused = True
+
+    _authenticate(client, user, first_try)
+    if refused:  # refused before its time (revoked, clocks apart): renewed once, tried again
+        token = fetch(fresh=True)
+        _authenticate(client, user, lambda: login(token.access_token))
+    done("login", f"logged in as {user} (XOAUTH2)")
+
+
+def _authenticate(client: smtplib.SMTP, user: str, login: Callable[[], object]) -> None:
+    """Run `login`, turning smtplib's errors into SendErrors an admin can act on."""
     try:
-        client.login(user, password)
+        login()
     except smtplib.SMTPAuthenticationError as exc:
         raise SendError(
             "login", f"login refused for {user} ({_why(exc)})", code=exc.smtp_code
@@ -228,7 +303,6 @@ def _login(client: smtplib.SMTP, settings: SmtpSettings, config_dir: Path, done:
         raise SendError(
             "login", f"no login method tuidesk can use (the server offers AUTH {offered})"
         ) from exc
-    done("login", f"logged in as {user}")
 
 
 def send(
@@ -287,6 +361,7 @@ def test_outgoing(
     send_to: str | None = None,
     raw: bytes | None = None,
     mail_from: str | None = None,
+    tokens: TokenStore | None = None,
 ) -> dict[str, Any]:
     """Every step, and on failure which one failed and why (the shape of imap.test_channel).
     With send_to, raw and mail_from it also sends that mail, as a last "send" step."""
@@ -300,7 +375,7 @@ def test_outgoing(
         "failed_step": None,
     }
     try:
-        client = connect(settings, config_dir, steps)
+        client = connect(settings, config_dir, steps, tokens)
         try:
             if send_to is not None and raw is not None and mail_from is not None:
                 send(client, mail_from, [send_to], raw)

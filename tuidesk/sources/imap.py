@@ -22,6 +22,7 @@ from sqlalchemy import Engine, select
 
 from tuidesk.credentials import SecretError, resolve
 from tuidesk.net import explain, tls_context
+from tuidesk.oauth import OAuthConfig, Token, TokenError, TokenStore, bearer
 from tuidesk.storage.apply import Outcome
 from tuidesk.storage.blobs import BlobStore
 from tuidesk.storage.channel_state import (
@@ -35,13 +36,14 @@ from tuidesk.storage.channel_state import (
     save_folder_position,
 )
 from tuidesk.storage.db import transaction
+from tuidesk.storage.oauth_tokens import DbTokenStore
 from tuidesk.storage.tables import tables
 
 if TYPE_CHECKING:
     from tuidesk.ingest import Ingestor
 
 FETCH_BATCH = 50
-_TUPLES = ("folders", "skip_windows")
+_TUPLES = ("folders", "skip_windows", "oauth_scopes")
 LEASE_RENEW_S = 10  # well inside the 30 s a lease lives
 
 
@@ -55,8 +57,13 @@ class ImapChannel:
     port: int
     security: str
     username: str
+    auth_type: str
     secret_kind: str | None
     secret_ref: str | None
+    oauth_tenant: str | None
+    oauth_client_id: str | None
+    oauth_scopes: tuple[str, ...]
+    oauth_authority: str | None
     ca_file: str | None
     timeout_ms: int
     folders: tuple[str, ...]
@@ -112,16 +119,25 @@ def why_not_now(channel: ImapChannel, now: datetime) -> str | None:
 
 
 class StepFailed(Exception):
-    """A connection step failed; `step` names which, the message says why in plain words."""
+    """A connection step failed; `step` names which, the message says why in plain words.
+    `permanent`: no retry can mend it before an admin acts (a revoked sign-in)."""
 
-    def __init__(self, step: str, message: str) -> None:
+    def __init__(self, step: str, message: str, *, permanent: bool = False) -> None:
         super().__init__(f"{step}: {message}")
         self.step = step
         self.message = message
+        self.permanent = permanent
 
 
-def connect(channel: ImapChannel, config_dir: Path, steps: list[dict[str, Any]] | None = None):  # type: ignore[no-untyped-def]
-    """A logged-in IMAPClient. Each step is reported to `steps` when given (channel test)."""
+def connect(  # type: ignore[no-untyped-def]
+    channel: ImapChannel,
+    config_dir: Path,
+    steps: list[dict[str, Any]] | None = None,
+    tokens: TokenStore | None = None,
+):
+    """A logged-in IMAPClient. Each step is reported to `steps` when given (channel test).
+    An OAuth2 channel gets its token first (`tokens` keeps what MSAL renews), then logs in
+    with AUTHENTICATE XOAUTH2."""
     from imapclient import IMAPClient
     from imapclient.exceptions import LoginError
 
@@ -157,24 +173,69 @@ def connect(channel: ImapChannel, config_dir: Path, steps: list[dict[str, Any]] 
         raise StepFailed("tls", explain(exc)) from exc
     except Exception as exc:  # noqa: BLE001 - imapclient raises its own errors for STARTTLS
         raise StepFailed("tls", explain(exc)) from exc
+    token = None
+    if channel.auth_type == "oauth2":
+        if tokens is None:
+            client.shutdown()
+            raise StepFailed("token", "no place to keep OAuth2 tokens: save the channel first")
+        try:
+            token = _token(channel, tokens, config_dir, fresh=False)
+        except StepFailed:
+            client.shutdown()
+            raise
+        done("token", token.describe())
     try:
-        client.login(channel.username, resolve(channel.secret_kind, channel.secret_ref, config_dir))
+        if token is not None:
+            _oauth2_login(client, channel, config_dir, token, tokens)  # type: ignore[arg-type]
+        else:
+            client.login(
+                channel.username, resolve(channel.secret_kind, channel.secret_ref, config_dir)
+            )
+    except StepFailed:
+        client.shutdown()
+        raise
     except SecretError as exc:
         client.shutdown()
         raise StepFailed("login", str(exc)) from exc
     except LoginError as exc:
         client.shutdown()
-        raise StepFailed("login", f"login refused for {channel.username} ({explain(exc)})") from exc
-    done("login", f"logged in as {channel.username}")
+        what = "token" if token is not None else "login"
+        raise StepFailed(
+            "login", f"{what} refused for {channel.username} ({explain(exc)})"
+        ) from exc
+    done("login", f"logged in as {channel.username}" + (" (XOAUTH2)" if token else ""))
     return client
 
 
-def test_channel(channel: ImapChannel, config_dir: Path) -> dict[str, Any]:
+def _oauth2_login(  # type: ignore[no-untyped-def]
+    client, channel: ImapChannel, config_dir: Path, token: Token, tokens: TokenStore
+) -> None:
+    """AUTHENTICATE XOAUTH2; a refused token is renewed once and tried again, so a token the
+    server stopped taking before its time costs no failed poll."""
+    from imapclient.exceptions import LoginError
+
+    try:
+        client.oauth2_login(channel.username, token.access_token)
+    except LoginError:
+        token = _token(channel, tokens, config_dir, fresh=True)
+        client.oauth2_login(channel.username, token.access_token)
+
+
+def _token(channel: ImapChannel, tokens: TokenStore, config_dir: Path, *, fresh: bool) -> Token:
+    try:
+        return bearer(OAuthConfig.of(channel, "imap"), tokens, config_dir, fresh=fresh)
+    except (TokenError, SecretError) as exc:
+        raise StepFailed("token", str(exc), permanent=getattr(exc, "permanent", True)) from exc
+
+
+def test_channel(
+    channel: ImapChannel, config_dir: Path, tokens: TokenStore | None = None
+) -> dict[str, Any]:
     """Every step, and on failure which one failed and why. Works whatever the status."""
     steps: list[dict[str, Any]] = []
     result: dict[str, Any] = {"name": channel.name, "ok": True, "steps": steps, "failed_step": None}
     try:
-        client = connect(channel, config_dir, steps)
+        client = connect(channel, config_dir, steps, tokens)
         try:
             names = {f[2] for f in client.list_folders()}
             steps.append({"step": "folders", "ok": True, "detail": f"{len(names)} folders"})
@@ -232,11 +293,15 @@ class Poller:
         self.config_dir = config_dir
         self.holder = holder
 
+    def tokens(self, channel: ImapChannel) -> DbTokenStore:
+        return DbTokenStore(self.engine, "channel", channel.id, self.config_dir)
+
     def poll(self, channel: ImapChannel, max_messages: int | None = None) -> PollResult:
         result = PollResult(channel.name)
         result.skipped = why_not_now(channel, datetime.now(UTC))
         if result.skipped:
             return result
+        permanent = False
         with transaction(self.engine) as conn:
             if not acquire_lease(conn, channel.id, self.holder):
                 result.skipped = "another poller holds the lease"
@@ -245,11 +310,12 @@ class Poller:
             self._poll(channel, result, max_messages)
         except Exception as exc:  # noqa: BLE001 - one channel's failure is its own
             result.ok, result.error = False, explain(exc)
+            permanent = isinstance(exc, StepFailed) and exc.permanent
         with transaction(self.engine) as conn:
             if result.ok:
                 record_success(conn, channel.id)
             else:
-                record_failure(conn, channel.id, result.error or "failed")
+                record_failure(conn, channel.id, result.error or "failed", permanent=permanent)
             release_lease(conn, channel.id, self.holder)
         return result
 
@@ -272,7 +338,7 @@ class MailboxSession:
         # does not: IDLE brings mail a few at a time, not worth starting a process for.
         self.parallel = parallel
         self.polled_to: dict[str, int] = {}
-        self.client = connect(channel, poller.config_dir)
+        self.client = connect(channel, poller.config_dir, tokens=poller.tokens(channel))
         self.made: set[str] = set()
 
     def close(self) -> None:

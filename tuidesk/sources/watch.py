@@ -16,6 +16,7 @@ from tuidesk.sources.imap import (
     MailboxSession,
     Poller,
     PollResult,
+    StepFailed,
     load_imap_channels,
     why_not_now,
 )
@@ -96,8 +97,9 @@ class Watcher:
                 failures = 0
             except Exception as exc:  # noqa: BLE001 - log, count, back off, reconnect
                 failures += 1
+                permanent = isinstance(exc, StepFailed) and exc.permanent
                 with transaction(self.engine) as conn:
-                    record_failure(conn, channel.id, explain(exc))
+                    record_failure(conn, channel.id, explain(exc), permanent=permanent)
                 delay = BACKOFF_S[min(failures, len(BACKOFF_S)) - 1]
                 self.log(f"{name}: {explain(exc)}; reconnecting in {delay} s")
                 self.stop.wait(delay)

@@ -92,8 +92,11 @@ def save_folder_position(
         conn.execute(insert(state), {"channel_id": channel_id, "folder": folder, **values})
 
 
-def record_failure(conn: Connection, channel_id: int, error: str) -> None:
-    """Count a failed run; after max tries the channel is failing and cools off."""
+def record_failure(
+    conn: Connection, channel_id: int, error: str, *, permanent: bool = False
+) -> None:
+    """Count a failed run; after max tries the channel is failing and cools off. A permanent
+    failure (a revoked sign-in) makes it failing at once: retrying cannot mend it."""
     channel = tables(conn).channel
     row = conn.execute(
         select(channel.c.failures, channel.c.max_tries, channel.c.cooloff_minutes).where(
@@ -103,7 +106,7 @@ def record_failure(conn: Connection, channel_id: int, error: str) -> None:
     failures = row.failures + 1
     now = utcnow()
     values: dict[str, Any] = {"failures": failures, "last_error": error[:500], "last_error_at": now}
-    if failures >= row.max_tries:
+    if permanent or failures >= row.max_tries:
         values["status"] = "failing"
         values["cooloff_until"] = now + timedelta(minutes=row.cooloff_minutes)
     conn.execute(update(channel).where(channel.c.id == channel_id).values(**values))

@@ -13,6 +13,7 @@ from tuidesk.storage import checks
 from tuidesk.storage.channel_state import ChannelError
 from tuidesk.storage.checks import Collector
 from tuidesk.storage.models import Channel, OutgoingChannel
+from tuidesk.storage.oauth_settings import check_oauth
 
 SECURITIES = ("ssl", "starttls", "plain")
 STATUSES = ("draft", "active", "paused", "failing")
@@ -44,6 +45,7 @@ def validate(channel: Channel) -> None:
     c.check("security", checks.one_of, channel.security, SECURITIES, "security")
     c.check("status", checks.one_of, channel.status, STATUSES, "status")
     if channel.kind == "imap":
+        check_oauth(c, channel)
         channel.host = c.check("host", checks.host, channel.host) or channel.host
         channel.port = c.check("port", checks.port, channel.port) or channel.port
         channel.username = c.check("username", checks.text, channel.username, "username")
@@ -159,10 +161,25 @@ def channel_dict(channel: Channel | OutgoingChannel) -> dict[str, Any]:
     """Everything about a channel (incoming or outgoing) that is safe to show: the secret is
     described, not given."""
     fields = type(channel).model_fields
-    data = {k: getattr(channel, k) for k in fields if k not in ("id", "secret_ref")}
+    hidden = ("id", "secret_ref", "oauth_refresh_token", "token_cache")
+    data = {k: getattr(channel, k) for k in fields if k not in hidden}
     data["password"] = describe(channel.secret_kind, channel.secret_ref)
     data.pop("secret_kind")
+    if channel.auth_type == "oauth2":
+        data["client_secret"] = data.pop("password")
+        data["sign_in"] = sign_in_state(channel)
     for key, value in data.items():
         if isinstance(value, datetime | date):
             data[key] = value.isoformat()
     return data
+
+
+def sign_in_state(channel: Channel | OutgoingChannel) -> str:
+    """What an OAuth2 channel holds to get tokens, safe to show: never a token."""
+    if channel.token_cache:
+        return "token cache stored encrypted"
+    if channel.oauth_refresh_token:
+        return "refresh token stored encrypted, not used yet"
+    if channel.secret_kind:
+        return "client credentials (app-only)"
+    return "not signed in: sign in with a device code (`channel auth` or `outgoing auth`)"

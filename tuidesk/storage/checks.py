@@ -197,3 +197,26 @@ def one_of(value: str | None, choices: Iterable[str], what: str) -> str:
     if value not in choices:
         raise Invalid(f"{what} must be one of {', '.join(choices)}")
     return value
+
+
+def url(value: str | None, what: str, *, https: bool = True) -> str:
+    """An absolute URL with a host name; https unless told otherwise (a sign-in authority is
+    only ever reached over TLS)."""
+    from urllib.parse import urlsplit
+
+    value = text(value, what)
+    parts = urlsplit(value)
+    schemes = ("https",) if https else ("https", "http")
+    if parts.scheme not in schemes or not parts.hostname:
+        example = "https://login.microsoftonline.com/TENANT"
+        raise Invalid(f"{what} must be an {' or '.join(schemes)} URL such as {example}")
+    host(parts.hostname)
+    return value.rstrip("/")
+
+
+def scope(value: str | None) -> str:
+    """An OAuth2 scope: one word, no spaces (e.g. https://outlook.office365.com/.default)."""
+    value = text(value, "scope")
+    if any(ch.isspace() for ch in value):
+        raise Invalid(f"scope {value!r} must be one word: give each scope on its own")
+    return value

@@ -70,9 +70,10 @@ def _fields(row: Agent | Channel | OutgoingChannel, exclude: set[str]) -> dict[s
     return {k: getattr(row, k) for k in type(row).model_fields if k not in exclude}
 
 
-# Runtime state, not configuration.
+# Runtime state, not configuration; and OAuth tokens, which only open with this machine's key.
 _CHANNEL_STATE = {
     "id", "failures", "last_error", "last_error_at", "last_poll_at", "cooloff_until",
+    "oauth_refresh_token", "token_cache", "token_expires_at",
 }  # fmt: skip
 
 

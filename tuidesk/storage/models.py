@@ -65,7 +65,23 @@ class Agent(SQLModel, table=True):
     login: str | None = Field(default=None, unique=True, index=True, description="OS user name")
 
 
-class Channel(SQLModel, table=True):
+class OAuthFields(SQLModel):
+    """OAuth2 settings that incoming and outgoing channels share (auth_type `oauth2`). The
+    client secret is the channel's secret (secret_kind/secret_ref); the refresh token an admin
+    pasted and MSAL's token cache are stored encrypted, and only the cache is kept once the
+    pasted token has been exchanged."""
+
+    oauth_tenant: str | None = None
+    oauth_client_id: str | None = None
+    oauth_scopes: list[str] = Field(default_factory=list, sa_type=JSON, nullable=False)
+    oauth_authority: str | None = Field(default=None, description="None: Microsoft's, by tenant")
+    oauth_redirect_url: str | None = None
+    oauth_refresh_token: str | None = Field(default=None, description="ciphertext, until used")
+    token_cache: str | None = Field(default=None, description="MSAL's cache, ciphertext")
+    token_expires_at: datetime | None = Field(default=None, description="the access token's end")
+
+
+class Channel(OAuthFields, table=True):
     """Where mail comes from: an IMAP mailbox (or `pipe` for MTA delivery), how to read it and
     how its mail maps onto tickets. The password itself is never stored in clear."""
 
@@ -128,7 +144,7 @@ class Channel(SQLModel, table=True):
     outgoing: str | None = None
 
 
-class OutgoingChannel(SQLModel, table=True):
+class OutgoingChannel(OAuthFields, table=True):
     """Where mail goes out: an SMTP server and the From it sends as. The password itself is
     never stored in clear."""
 

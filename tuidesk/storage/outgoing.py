@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 from tuidesk.storage import checks
 from tuidesk.storage.checks import Collector, Invalid
 from tuidesk.storage.models import Channel, OutgoingChannel
+from tuidesk.storage.oauth_settings import check_oauth
 
 SECURITIES = ("ssl", "starttls")
 
@@ -38,6 +39,9 @@ def validate(out: OutgoingChannel) -> None:
     c.check("security", checks.one_of, out.security, SECURITIES, "security")
     out.host = c.check("host", checks.host, out.host) or out.host
     out.port = c.check("port", checks.port, out.port) or out.port
+    check_oauth(c, out)
+    if out.auth_type == "oauth2" and not out.username:
+        c.add("username", "OAuth2 needs the mailbox to send as (--username)")
     if out.username:
         c.check("username", checks.text, out.username, "username")
     out.from_address = c.check("from_address", checks.address, out.from_address) or out.from_address

@@ -1,0 +1,269 @@
+"""OAuth2 end to end with no internet: the suite's identity provider (HTTPS with its own CA,
+tests/servers/idp.py) hands out tokens through the real MSAL, Dovecot checks every XOAUTH2
+login at the provider, and aiosmtpd does the same for SMTP. The provider rotates refresh tokens
+strictly (a used one is dead), so a rotated token that tuidesk failed to keep fails the next
+poll here."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.engine.conftest import mail
+
+SECRET = "client-secret-that-must-never-show"
+IMAP_SCOPE = "https://outlook.office.com/IMAP.AccessAsUser.All"
+FIRST = mail("From: Alice <alice@customer.test>\nMessage-ID: <o1@customer.test>\nSubject: Printer")
+SECOND = mail("From: Bob <bob@customer.test>\nMessage-ID: <o2@customer.test>\nSubject: Scanner")
+_users = itertools.count()
+
+
+@dataclass
+class Box:
+    """A mailbox user known to Dovecot and to the identity provider, and a CA file trusting
+    both servers (one --ca-file serves the mail server and the sign-in server)."""
+
+    user: str
+    cas: Path
+
+
+@pytest.fixture
+def box(cli, oauth_dovecot, idp, tmp_path) -> Box:  # type: ignore[no-untyped-def]
+    user = f"o{os.getpid()}x{next(_users)}"
+    oauth_dovecot.add_user(user, f"unused-{user}")
+    idp.add_user(user)
+    cas = tmp_path / "cas.pem"
+    cas.write_text(Path(oauth_dovecot.ca_file).read_text() + Path(idp.ca_file).read_text())
+    cli.env["M365_SECRET"] = SECRET
+    cli("branch", "add", "Support", "--key", "SUP", "--address", "support@example.com")
+    return Box(user, cas)
+
+
+def add(cli, dovecot, idp, box: Box, client_id: str, *extra: str, name="m365", **kw):  # type: ignore[no-untyped-def]
+    return cli("channel", "add", name, "--host", "127.0.0.1", "--port", str(dovecot.imaps_port),
+               "--ssl", "--ca-file", str(box.cas), "--username", box.user, "--status", "active",
+               "--auth", "oauth2", "--authority", idp.authority(), "--client-id", client_id,
+               *extra, **kw)  # fmt: skip
+
+
+def with_refresh_token(cli, dovecot, idp, box: Box, name: str = "m365") -> str:  # type: ignore[no-untyped-def]
+    """A public client's channel holding a pasted refresh token; returns that token."""
+    idp.add_app("desk-public", None)
+    token = idp.issue_refresh_token("desk-public", box.user, [IMAP_SCOPE])
+    add(cli, dovecot, idp, box, "desk-public", "--scope", IMAP_SCOPE, "--refresh-token-stdin",
+        name=name, input=f"{token}\n".encode())  # fmt: skip
+    return token
+
+
+def poll(cli, check: bool = True) -> dict:  # type: ignore[no-untyped-def]
+    proc = cli("poll", "--json", check=check)
+    return {c["name"]: c for c in json.loads(proc.stdout)["channels"]}
+
+
+def channel(cli, name: str = "m365") -> dict:  # type: ignore[no-untyped-def]
+    return json.loads(cli("channel", "show", name, "--json").stdout)
+
+
+def test_client_credentials_read_the_mailbox_and_the_token_is_reused(cli, oauth_dovecot, idp, box):
+    idp.add_app("desk-app", SECRET, mailbox=box.user)
+    add(cli, oauth_dovecot, idp, box, "desk-app", "--client-secret-env", "M365_SECRET")
+    oauth_dovecot.append(box.user, "INBOX", FIRST)
+    assert poll(cli)["m365"]["created"] == 1
+    oauth_dovecot.append(box.user, "INBOX", SECOND)
+    assert poll(cli)["m365"]["created"] == 1
+    assert idp.token_requests("client_credentials") == 1  # the second poll used the cache
+    shown = channel(cli)
+    assert shown["sign_in"] == "token cache stored encrypted"
+    assert shown["token_expires_at"] is not None
+    test = json.loads(cli("channel", "test", "m365", "--json").stdout)
+    steps = {s["step"]: s["detail"] for s in test["steps"]}
+    assert steps["token"].startswith("client credentials: access token valid until")
+    assert steps["token"].endswith("renewed automatically")
+    assert steps["login"] == f"logged in as {box.user} (XOAUTH2)"
+
+
+def test_a_rotated_refresh_token_is_kept_across_restarts(cli, oauth_dovecot, idp, box):
+    idp.set_expires_in(120)  # under MSAL's 5-minute margin: every poll must refresh
+    with_refresh_token(cli, oauth_dovecot, idp, box)
+    for raw in (FIRST, SECOND, None):
+        if raw:
+            oauth_dovecot.append(box.user, "INBOX", raw)
+        result = poll(cli)["m365"]  # each poll its own process: only the database remembers
+        assert result["ok"], result["error"]
+    assert idp.token_requests("refresh_token") == 3
+    assert channel(cli)["sign_in"] == "token cache stored encrypted"  # the pasted one is gone
+    assert len(json.loads(cli("ticket", "list", "--json").stdout)) == 2
+
+
+def test_a_token_the_server_stops_taking_is_renewed_without_a_failed_poll(
+    cli, oauth_dovecot, idp, box
+):
+    with_refresh_token(cli, oauth_dovecot, idp, box)
+    assert poll(cli)["m365"]["ok"]
+    idp.expire_access_tokens()  # MSAL's cache still holds it as good for an hour
+    oauth_dovecot.append(box.user, "INBOX", FIRST)
+    result = poll(cli)["m365"]
+    assert (result["ok"], result["created"]) == (True, 1)
+    shown = json.loads(cli("channel", "list", "--json").stdout)[0]
+    assert (shown["status"], shown["failures"], shown["last_error"]) == ("active", 0, None)
+    assert idp.token_requests("refresh_token") == 2
+
+
+def test_a_revoked_sign_in_turns_the_channel_failing_and_the_others_go_on(
+    cli, oauth_dovecot, idp, box
+):
+    with_refresh_token(cli, oauth_dovecot, idp, box)
+    assert poll(cli)["m365"]["ok"]
+    other = f"{box.user}p"
+    oauth_dovecot.add_user(other, "pw-other")
+    cli.env["OTHER_PW"] = "pw-other"
+    cli("channel", "add", "plain", "--host", "127.0.0.1", "--port", str(oauth_dovecot.imaps_port),
+        "--ssl", "--ca-file", oauth_dovecot.ca_file, "--username", other,
+        "--password-env", "OTHER_PW", "--status", "active")  # fmt: skip
+    oauth_dovecot.append(other, "INBOX", SECOND)
+    idp.revoke(box.user)
+    results = poll(cli, check=False)
+    assert not results["m365"]["ok"]
+    assert "token: invalid_grant" in results["m365"]["error"]
+    assert (results["plain"]["ok"], results["plain"]["created"]) == (True, 1)
+    m365 = channel(cli)
+    assert m365["status"] == "failing"  # at once: no retry mends a revoked sign-in
+    assert "invalid_grant" in m365["last_error"]
+
+
+def test_a_device_code_sign_in_from_the_command_line(cli, oauth_dovecot, idp, box):
+    idp.add_app("desk-public", None)
+    add(cli, oauth_dovecot, idp, box, "desk-public", "--scope", IMAP_SCOPE)
+    assert channel(cli)["sign_in"].startswith("not signed in")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tuidesk", "channel", "auth", "m365"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli.env,
+    )  # fmt: skip
+    try:
+        code = idp.wait_for_device_code(timeout=60)
+        idp.approve_device(box.user, code)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err.decode()
+    text = out.decode()
+    assert code in text and "signed in; device code: access token valid until" in text
+    oauth_dovecot.append(box.user, "INBOX", FIRST)
+    assert poll(cli)["m365"]["created"] == 1
+    assert idp.token_requests("refresh_token") == 0  # the sign-in's token, from the cache
+
+
+def test_a_refused_device_sign_in_exits_1_and_keeps_nothing(cli, oauth_dovecot, idp, box):
+    idp.add_app("desk-public", None)
+    add(cli, oauth_dovecot, idp, box, "desk-public")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tuidesk", "channel", "auth", "m365"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli.env,
+    )  # fmt: skip
+    try:
+        idp.deny_device(idp.wait_for_device_code(timeout=60))
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 1
+    assert "sign-in failed: access_denied" in err.decode()
+    assert channel(cli)["sign_in"].startswith("not signed in")
+
+
+def test_the_authority_certificate_is_verified_with_the_ca_options(cli, oauth_dovecot, idp, box):
+    idp.add_app("desk-app", SECRET, mailbox=box.user)
+    add(cli, oauth_dovecot, idp, box, "desk-app", "--client-secret-env", "M365_SECRET")
+    cli("channel", "edit", "m365", "--ca-file", oauth_dovecot.ca_file)  # trusts Dovecot only
+    proc = cli("channel", "test", "m365", "--json", check=False)
+    result = json.loads(proc.stdout)
+    assert (proc.returncode, result["failed_step"]) == (1, "token")
+    assert "the certificate of localhost is not trusted" in result["error"]
+    # Plain IMAP (no mail CA needed): the sign-in server is trusted through the environment.
+    cli("channel", "edit", "m365", "--insecure-plain", "--port", str(oauth_dovecot.imap_port))
+    cli("channel", "edit", "m365", "--ca-file", idp.other_ca_file)
+    assert cli("channel", "test", "m365", check=False).returncode == 1
+    variables = ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")  # the first wins: set one at a time
+    for variable in variables:
+        env = cli.env
+        cli.env = {k: v for k, v in env.items() if k not in variables} | {variable: idp.ca_file}
+        try:
+            # --ca-file comes first; with none, the variable is used
+            assert cli("channel", "test", "m365", check=False).returncode == 1
+            _clear_ca_file(cli)
+            assert cli("channel", "test", "m365", check=False).returncode == 0
+        finally:
+            cli.env = env
+        assert cli("channel", "test", "m365", check=False).returncode == 1
+        cli("channel", "edit", "m365", "--ca-file", idp.other_ca_file)
+
+
+def _clear_ca_file(cli) -> None:  # type: ignore[no-untyped-def]
+    """`channel edit` cannot unset a path; the TOML door can."""
+    exported = cli("config", "export").stdout.decode()
+    lines = [line for line in exported.splitlines() if not line.startswith("ca_file")]
+    path = Path(cli.env["TUIDESK_HOME"]) / "no-ca.toml"
+    path.write_text("\n".join(lines))
+    cli("channel", "remove", "m365")
+    cli("config", "import", str(path))
+
+
+def test_replies_go_out_with_smtp_xoauth2(cli, oauth_dovecot, oauth_smtp, idp, box, tmp_path):
+    idp.add_app("desk-app", SECRET, mailbox=box.user)
+    cas = tmp_path / "smtp-cas.pem"
+    cas.write_text(Path(oauth_smtp.ca_file).read_text() + Path(idp.ca_file).read_text())
+    cli("outgoing", "add", "m365", "--host", "127.0.0.1", "--port", str(oauth_smtp.port),
+        "--starttls", "--ca-file", str(cas), "--username", box.user,
+        "--from", "support@example.com", "--auth", "oauth2", "--authority", idp.authority(),
+        "--client-id", "desk-app", "--client-secret-env", "M365_SECRET")  # fmt: skip
+    oauth_smtp.clear()
+    result = json.loads(
+        cli("outgoing", "test", "m365", "--send-to", "alice@customer.test", "--json").stdout
+    )
+    steps = {s["step"]: s["detail"] for s in result["steps"]}
+    assert result["ok"] and steps["login"] == f"logged in as {box.user} (XOAUTH2)"
+    (received,) = oauth_smtp.wait_for(1)
+    assert received.auth_user == box.user
+    # A token the server stops taking is renewed once, and the mail still goes.
+    idp.expire_access_tokens()
+    assert json.loads(cli("outgoing", "test", "m365", "--json").stdout)["ok"]
+    assert idp.token_requests("client_credentials") == 2
+    idp.add_app("desk-app", "a-new-secret", mailbox=box.user)  # the old secret is refused
+    idp.expire_access_tokens()
+    proc = cli("outgoing", "test", "m365", "--json", check=False)
+    failed = json.loads(proc.stdout)
+    assert (proc.returncode, failed["failed_step"]) == (1, "token")
+    assert "invalid_client" in failed["error"]
+
+
+def test_no_secret_or_token_is_ever_shown_logged_or_kept_in_clear(
+    cli, oauth_dovecot, idp, box, _isolated_home
+):
+    idp.add_app("desk-app", SECRET, mailbox=box.user)
+    add(cli, oauth_dovecot, idp, box, "desk-app", "--client-secret-env", "M365_SECRET")
+    pasted = with_refresh_token(cli, oauth_dovecot, idp, box, name="delegated")
+    oauth_dovecot.append(box.user, "INBOX", FIRST)
+    outputs = [cli("poll", "--json"), cli("poll")]
+    for args in (
+        ("channel", "show", "m365"), ("channel", "show", "delegated", "--json"),
+        ("channel", "list"), ("channel", "list", "--json"), ("channel", "test", "m365"),
+        ("channel", "test", "delegated", "--json"), ("config", "export"),
+    ):  # fmt: skip
+        outputs.append(cli(*args))
+    idp.revoke(box.user)
+    outputs.append(cli("poll", check=False))  # the error path says why, without the token
+    secrets = [SECRET, pasted, *idp.issued_tokens()]
+    assert len(secrets) > 4
+    for proc in outputs:
+        for secret in secrets:
+            assert secret.encode() not in proc.stdout + proc.stderr, proc.args
+    for path in _isolated_home.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert not any(secret.encode() in data for secret in secrets), path

@@ -1,0 +1,172 @@
+"""How a channel logs in, from the command line: the password and OAuth2 options that `channel
+add|edit` and `outgoing add|edit` share, and `channel auth` / `outgoing auth`, the device-code
+sign-in an admin on SSH completes in any browser."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from tuidesk.cli import ctx_of, fail, print_json
+from tuidesk.exit_codes import ExitCode
+
+Auth = Annotated[str | None, typer.Option("--auth", help="password (default) or oauth2.")]
+Tenant = Annotated[
+    str | None, typer.Option("--tenant", help="OAuth2: tenant ID or domain (Microsoft 365).")
+]
+ClientId = Annotated[str | None, typer.Option("--client-id", help="OAuth2: application ID.")]
+ClientSecretEnv = Annotated[
+    str | None, typer.Option("--client-secret-env", help="OAuth2: variable holding the secret.")
+]
+ClientSecretCommand = Annotated[
+    str | None,
+    typer.Option("--client-secret-command", help="OAuth2: command printing the client secret."),
+]
+Scope = Annotated[
+    list[str] | None,
+    typer.Option("--scope", help="OAuth2 scope (repeatable; default: Microsoft 365's)."),
+]
+Authority = Annotated[
+    str | None,
+    typer.Option(
+        "--authority", help="OAuth2 authority URL (default https://login.microsoftonline.com/T)."
+    ),
+]
+RedirectUrl = Annotated[str | None, typer.Option("--redirect-url", help="OAuth2 redirect URL.")]
+RefreshTokenStdin = Annotated[
+    bool,
+    typer.Option(
+        "--refresh-token-stdin", help="OAuth2: read a refresh token from stdin; stored encrypted."
+    ),
+]
+
+
+def secret(ctx: typer.Context, env: str | None, command: str | None, stdin: bool):  # type: ignore[no-untyped-def]
+    """(kind, ref) for the password; never the password in clear."""
+    chosen = [x for x in (env, command, stdin or None) if x]
+    if len(chosen) > 1:
+        raise fail(
+            "choose one of --password-env, --password-command, --password-stdin", ExitCode.USAGE
+        )
+    if env:
+        return "env", env
+    if command:
+        return "command", command
+    if stdin:
+        return "stored", _read_stdin(ctx, "password")
+    return None
+
+
+def _read_stdin(ctx: typer.Context, what: str) -> str:
+    """One line from standard input, encrypted at once with the machine's key."""
+    from tuidesk.credentials import encrypt
+
+    value = sys.stdin.readline().rstrip("\r\n")
+    if not value:
+        raise fail(f"no {what} on standard input", ExitCode.USAGE)
+    return encrypt(value, ctx_of(ctx).paths.config)
+
+
+def auth_values(
+    ctx: typer.Context,
+    *,
+    current: str | None,
+    auth: str | None,
+    password: tuple[str, str] | None,
+    tenant: str | None,
+    client_id: str | None,
+    client_secret_env: str | None,
+    client_secret_command: str | None,
+    scope: list[str] | None,
+    authority: str | None,
+    redirect_url: str | None,
+    refresh_token_stdin: bool,
+) -> dict[str, Any]:
+    """The login fields the options set (None: unchanged). `current` is the channel's auth
+    type before the change (None when adding). OAuth2 options need --auth oauth2 (or a channel
+    that has it); a pasted refresh token replaces the sign-in held so far."""
+    kind = auth or current or "password"
+    if kind not in ("password", "oauth2"):
+        raise fail(f"--auth is password or oauth2, not {kind!r}", ExitCode.USAGE)
+    given = {
+        "--tenant": tenant, "--client-id": client_id, "--client-secret-env": client_secret_env,
+        "--client-secret-command": client_secret_command, "--scope": scope,
+        "--authority": authority, "--redirect-url": redirect_url,
+        "--refresh-token-stdin": refresh_token_stdin or None,
+    }  # fmt: skip
+    oauth_given = [name for name, value in given.items() if value is not None]
+    if kind == "password" and oauth_given:
+        raise fail(f"{oauth_given[0]} is for --auth oauth2", ExitCode.USAGE)
+    if kind == "oauth2" and password is not None:
+        raise fail(
+            "OAuth2 takes a client secret (--client-secret-env or --client-secret-command), "
+            "not a password",
+            ExitCode.USAGE,
+        )
+    if client_secret_env and client_secret_command:
+        raise fail("choose one of --client-secret-env, --client-secret-command", ExitCode.USAGE)
+    values: dict[str, Any] = {"auth_type": auth}
+    if password is not None:
+        values["secret_kind"], values["secret_ref"] = password
+    if client_secret_env or client_secret_command:
+        values["secret_kind"] = "env" if client_secret_env else "command"
+        values["secret_ref"] = client_secret_env or client_secret_command
+    values |= {
+        "oauth_tenant": tenant, "oauth_client_id": client_id, "oauth_scopes": scope,
+        "oauth_authority": authority, "oauth_redirect_url": redirect_url,
+    }  # fmt: skip
+    if refresh_token_stdin:
+        values["oauth_refresh_token"] = _read_stdin(ctx, "refresh token")
+    if refresh_token_stdin or (auth is not None and auth != current):
+        values["token_cache"] = _CLEAR
+        values["token_expires_at"] = _CLEAR
+    return values
+
+
+class _Clear:
+    """Set the field to None (None itself means: leave it)."""
+
+
+_CLEAR = _Clear()
+
+
+def apply(row: Any, values: dict[str, Any]) -> None:
+    for key, value in values.items():
+        if isinstance(value, _Clear):
+            setattr(row, key, None)
+        elif value is not None:
+            setattr(row, key, value)
+
+
+def sign_in(ctx: typer.Context, table: str, name: str, as_json: bool) -> None:
+    """The device-code flow for one channel: print the code and the page, wait for the
+    sign-in, keep what it yields (encrypted) on the channel."""
+    from tuidesk.oauth import OAuthConfig, TokenError, device_sign_in
+    from tuidesk.storage.oauth_tokens import DbTokenStore
+    from tuidesk.storage.tables import tables
+
+    c = ctx_of(ctx)
+    with c.engine.connect() as conn:
+        rows = getattr(tables(conn), table)
+        row = conn.execute(rows.select().where(rows.c.name == name)).first()
+    what = "channel" if table == "channel" else "outgoing channel"
+    if row is None:
+        raise fail(f"no {what} named {name!r}")
+    if row.auth_type != "oauth2":
+        raise fail(f"{what} {name} logs in with a password: set --auth oauth2 first")
+    service = "imap" if table == "channel" else "smtp"
+    store = DbTokenStore(c.engine, table, row.id, c.paths.config)
+
+    def say(text: str) -> None:
+        typer.echo(text, err=as_json)
+
+    try:
+        token = device_sign_in(OAuthConfig.of(row, service), store, c.paths.config, say)
+    except TokenError as exc:
+        raise fail(str(exc)) from exc
+    if as_json:
+        print_json({"name": name, "signed_in": True, "expires_at": token.expires_at.isoformat()})
+    else:
+        typer.echo(f"signed in; {token.describe()}. Kept encrypted on {what} {name}.")
