@@ -267,3 +267,73 @@ def test_no_secret_or_token_is_ever_shown_logged_or_kept_in_clear(
         if path.is_file():
             data = path.read_bytes()
             assert not any(secret.encode() in data for secret in secrets), path
+
+
+def client_certificate(path: Path) -> str:
+    """An RSA key and its self-signed certificate in one PEM file (mode 0600), as an admin
+    exports an Entra ID app's certificate credential; returns the certificate's PEM."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "tuidesk test app")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+    path.write_bytes(key_pem + cert_pem)
+    path.chmod(0o600)
+    return cert_pem.decode()
+
+
+def test_a_certificate_signs_for_the_app_instead_of_a_secret(
+    cli, oauth_dovecot, idp, box, tmp_path
+):
+    pem = tmp_path / "app.pem"
+    idp.add_app("desk-cert", None, mailbox=box.user, certificate=client_certificate(pem))
+    add(cli, oauth_dovecot, idp, box, "desk-cert", "--client-certificate", str(pem))
+    assert channel(cli)["client_secret"] == f"certificate {pem}"
+    oauth_dovecot.append(box.user, "INBOX", FIRST)
+    assert poll(cli)["m365"]["created"] == 1
+    # A certificate the app does not have is refused by the provider, and said so.
+    other = tmp_path / "other.pem"
+    client_certificate(other)
+    cli("channel", "edit", "m365", "--client-certificate", str(other))
+    idp.expire_access_tokens()
+    proc = cli("channel", "test", "m365", "--json", check=False)
+    assert proc.returncode == 1 and "invalid_client" in json.loads(proc.stdout)["error"]
+
+
+def test_a_loose_or_wrong_certificate_file_is_refused_when_saved(
+    cli, oauth_dovecot, idp, box, tmp_path
+):
+    pem = tmp_path / "app.pem"
+    client_certificate(pem)
+    pem.chmod(0o644)
+    proc = add(cli, oauth_dovecot, idp, box, "desk-cert", "--client-certificate", str(pem),
+               check=False)  # fmt: skip
+    assert proc.returncode == 2 and "chmod 600" in proc.stderr.decode()
+    pem.write_bytes(pem.read_bytes().split(b"-----BEGIN CERTIFICATE")[0])
+    pem.chmod(0o600)
+    proc = add(cli, oauth_dovecot, idp, box, "desk-cert", "--client-certificate", str(pem),
+               check=False)  # fmt: skip
+    assert proc.returncode == 2 and "must hold an unencrypted private key and its certificate" in (
+        proc.stderr.decode()
+    )
+    proc = add(cli, oauth_dovecot, idp, box, "desk-cert", "--client-certificate", str(pem),
+               "--client-secret-env", "M365_SECRET", check=False)  # fmt: skip
+    assert proc.returncode == 2 and "choose one of" in proc.stderr.decode()

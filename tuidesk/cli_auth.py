@@ -4,6 +4,7 @@ sign-in an admin on SSH completes in any browser."""
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated, Any
 
@@ -23,6 +24,13 @@ ClientSecretEnv = Annotated[
 ClientSecretCommand = Annotated[
     str | None,
     typer.Option("--client-secret-command", help="OAuth2: command printing the client secret."),
+]
+ClientCertificate = Annotated[
+    str | None,
+    typer.Option(
+        "--client-certificate",
+        help="OAuth2: PEM file with the private key and certificate, instead of a secret.",
+    ),
 ]
 Scope = Annotated[
     list[str] | None,
@@ -79,6 +87,7 @@ def auth_values(
     client_id: str | None,
     client_secret_env: str | None,
     client_secret_command: str | None,
+    client_certificate: str | None,
     scope: list[str] | None,
     authority: str | None,
     redirect_url: str | None,
@@ -92,7 +101,8 @@ def auth_values(
         raise fail(f"--auth is password or oauth2, not {kind!r}", ExitCode.USAGE)
     given = {
         "--tenant": tenant, "--client-id": client_id, "--client-secret-env": client_secret_env,
-        "--client-secret-command": client_secret_command, "--scope": scope,
+        "--client-secret-command": client_secret_command,
+        "--client-certificate": client_certificate, "--scope": scope,
         "--authority": authority, "--redirect-url": redirect_url,
         "--refresh-token-stdin": refresh_token_stdin or None,
     }  # fmt: skip
@@ -105,14 +115,21 @@ def auth_values(
             "not a password",
             ExitCode.USAGE,
         )
-    if client_secret_env and client_secret_command:
-        raise fail("choose one of --client-secret-env, --client-secret-command", ExitCode.USAGE)
+    if len([x for x in (client_secret_env, client_secret_command, client_certificate) if x]) > 1:
+        raise fail(
+            "choose one of --client-secret-env, --client-secret-command, --client-certificate",
+            ExitCode.USAGE,
+        )
     values: dict[str, Any] = {"auth_type": auth}
     if password is not None:
         values["secret_kind"], values["secret_ref"] = password
     if client_secret_env or client_secret_command:
         values["secret_kind"] = "env" if client_secret_env else "command"
         values["secret_ref"] = client_secret_env or client_secret_command
+        values["oauth_certificate"] = _CLEAR
+    if client_certificate:
+        values["oauth_certificate"] = os.path.abspath(client_certificate)
+        values["secret_kind"] = values["secret_ref"] = _CLEAR
     values |= {
         "oauth_tenant": tenant, "oauth_client_id": client_id, "oauth_scopes": scope,
         "oauth_authority": authority, "oauth_redirect_url": redirect_url,

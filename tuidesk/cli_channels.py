@@ -13,6 +13,7 @@ from tuidesk.cli import app, ctx_of, fail, print_fields, print_json, print_steps
 from tuidesk.cli_auth import (
     Auth,
     Authority,
+    ClientCertificate,
     ClientId,
     ClientSecretCommand,
     ClientSecretEnv,
@@ -80,6 +81,7 @@ def channel_add(
     client_id: ClientId = None,
     client_secret_env: ClientSecretEnv = None,
     client_secret_command: ClientSecretCommand = None,
+    client_certificate: ClientCertificate = None,
     scope: Scope = None,
     authority: Authority = None,
     redirect_url: RedirectUrl = None,
@@ -94,10 +96,10 @@ def channel_add(
     if status not in ("active", "draft"):
         raise fail("--status is active or draft", ExitCode.USAGE)
     login = auth_values(
-        ctx, current=None, auth=auth, password=password, tenant=tenant, client_id=client_id,
+        ctx, current=None, password=password, auth=auth, tenant=tenant, client_id=client_id,
         client_secret_env=client_secret_env, client_secret_command=client_secret_command,
-        scope=scope, authority=authority, redirect_url=redirect_url,
-        refresh_token_stdin=refresh_token_stdin,
+        client_certificate=client_certificate, scope=scope, authority=authority,
+        redirect_url=redirect_url, refresh_token_stdin=refresh_token_stdin,
     )  # fmt: skip
     if password is None and auth != "oauth2":
         raise fail(
@@ -205,6 +207,7 @@ def channel_edit(
     client_id: ClientId = None,
     client_secret_env: ClientSecretEnv = None,
     client_secret_command: ClientSecretCommand = None,
+    client_certificate: ClientCertificate = None,
     scope: Scope = None,
     authority: Authority = None,
     redirect_url: RedirectUrl = None,
@@ -233,10 +236,11 @@ def channel_edit(
         with ctx_of(ctx).session() as session:
             channel = get_channel(session, name)
             login = auth_values(
-                ctx, current=channel.auth_type, auth=auth, password=password, tenant=tenant,
+                ctx, current=channel.auth_type, password=password, auth=auth, tenant=tenant,
                 client_id=client_id, client_secret_env=client_secret_env,
-                client_secret_command=client_secret_command, scope=scope, authority=authority,
-                redirect_url=redirect_url, refresh_token_stdin=refresh_token_stdin,
+                client_secret_command=client_secret_command, client_certificate=client_certificate,
+                scope=scope, authority=authority, redirect_url=redirect_url,
+                refresh_token_stdin=refresh_token_stdin,
             )  # fmt: skip
             apply(channel, login)
             apply(

@@ -12,6 +12,7 @@ from tuidesk.cli import app, ctx_of, fail, print_fields, print_json, print_steps
 from tuidesk.cli_auth import (
     Auth,
     Authority,
+    ClientCertificate,
     ClientId,
     ClientSecretCommand,
     ClientSecretEnv,
@@ -70,6 +71,7 @@ def outgoing_add(
     client_id: ClientId = None,
     client_secret_env: ClientSecretEnv = None,
     client_secret_command: ClientSecretCommand = None,
+    client_certificate: ClientCertificate = None,
     scope: Scope = None,
     authority: Authority = None,
     redirect_url: RedirectUrl = None,
@@ -82,10 +84,10 @@ def outgoing_add(
 
     password = secret(ctx, password_env, password_command, password_stdin)
     login = auth_values(
-        ctx, current=None, auth=auth, password=password, tenant=tenant, client_id=client_id,
+        ctx, current=None, password=password, auth=auth, tenant=tenant, client_id=client_id,
         client_secret_env=client_secret_env, client_secret_command=client_secret_command,
-        scope=scope, authority=authority, redirect_url=redirect_url,
-        refresh_token_stdin=refresh_token_stdin,
+        client_certificate=client_certificate, scope=scope, authority=authority,
+        redirect_url=redirect_url, refresh_token_stdin=refresh_token_stdin,
     )  # fmt: skip
     if password is None and auth != "oauth2":
         raise fail(
@@ -134,6 +136,7 @@ def outgoing_edit(
     client_id: ClientId = None,
     client_secret_env: ClientSecretEnv = None,
     client_secret_command: ClientSecretCommand = None,
+    client_certificate: ClientCertificate = None,
     scope: Scope = None,
     authority: Authority = None,
     redirect_url: RedirectUrl = None,
@@ -152,10 +155,11 @@ def outgoing_edit(
         with ctx_of(ctx).session() as session:
             out = get_outgoing(session, name)
             apply(out, auth_values(
-                ctx, current=out.auth_type, auth=auth, password=password, tenant=tenant,
+                ctx, current=out.auth_type, password=password, auth=auth, tenant=tenant,
                 client_id=client_id, client_secret_env=client_secret_env,
-                client_secret_command=client_secret_command, scope=scope, authority=authority,
-                redirect_url=redirect_url, refresh_token_stdin=refresh_token_stdin,
+                client_secret_command=client_secret_command, client_certificate=client_certificate,
+                scope=scope, authority=authority, redirect_url=redirect_url,
+                refresh_token_stdin=refresh_token_stdin,
             ))  # fmt: skip
             apply(out, values)
             save_outgoing(session, out, default=default)

@@ -61,6 +61,7 @@ class OAuthConfig:
     client_id: str
     secret_kind: str | None  # the client secret; None for a public client
     secret_ref: str | None
+    certificate: str | None  # or a PEM file with the key and certificate that sign for it
     scopes: tuple[str, ...]
     authority: str | None
     ca_file: str | None
@@ -72,14 +73,15 @@ class OAuthConfig:
         return cls(
             service=service, username=channel.username or "", tenant=channel.oauth_tenant,
             client_id=channel.oauth_client_id or "", secret_kind=channel.secret_kind,
-            secret_ref=channel.secret_ref, scopes=tuple(channel.oauth_scopes or ()),
+            secret_ref=channel.secret_ref, certificate=channel.oauth_certificate,
+            scopes=tuple(channel.oauth_scopes or ()),
             authority=channel.oauth_authority, ca_file=channel.ca_file,
             timeout=channel.timeout_ms / 1000,
         )  # fmt: skip
 
     @property
     def confidential(self) -> bool:
-        return self.secret_kind is not None
+        return self.secret_kind is not None or self.certificate is not None
 
     @property
     def authority_url(self) -> str:
@@ -177,18 +179,61 @@ def _application(config: OAuthConfig, cache: Any, config_dir: Path, *, public: b
     }
     try:
         if config.confidential and not public:
-            try:
-                secret = resolve(config.secret_kind, config.secret_ref, config_dir)
-            except SecretError as exc:
-                raise TokenError(f"client secret: {exc}") from exc
             return msal.ConfidentialClientApplication(
-                config.client_id, client_credential=secret, **options
+                config.client_id, client_credential=_credential(config, config_dir), **options
             )
         return msal.PublicClientApplication(config.client_id, **options)
     except TokenError:
         raise
     except Exception as exc:  # noqa: BLE001 - discovery fails with requests' or MSAL's errors
         raise TokenError(_unreachable(config, exc), permanent=False) from exc
+
+
+def _credential(config: OAuthConfig, config_dir: Path) -> str | dict[str, str]:
+    """The client secret, or the certificate's key and certificate for MSAL to sign with."""
+    if config.certificate:
+        try:
+            key, cert = read_certificate(config.certificate)
+        except ValueError as exc:
+            raise TokenError(f"client certificate: {exc}") from exc
+        return {"private_key": key, "public_certificate": cert}
+    try:
+        return resolve(config.secret_kind, config.secret_ref, config_dir)
+    except SecretError as exc:
+        raise TokenError(f"client secret: {exc}") from exc
+
+
+def read_certificate(path: str) -> tuple[str, str]:
+    """(private key, certificate) as PEM text from one file, checked: an unencrypted RSA key
+    (Entra ID signs client assertions with RSA), its certificate, and a file only its owner
+    reads. Raises ValueError saying what is wrong."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    try:
+        if os.stat(path).st_mode & 0o077:
+            raise ValueError(f"{path} is readable by others; run: chmod 600 {path}")
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror}") from exc
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+        cert = x509.load_pem_x509_certificate(data)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(
+            f"{path} must hold an unencrypted private key and its certificate, both PEM"
+        ) from exc
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ValueError(f"the key in {path} is not RSA")
+    if cert.public_key().public_numbers() != key.public_key().public_numbers():
+        raise ValueError(f"the certificate in {path} is not the key's")
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return key_pem.decode(), cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
 def _unreachable(config: OAuthConfig, exc: Exception) -> str:

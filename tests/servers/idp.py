@@ -68,6 +68,7 @@ from tests.servers.certs import HOST, write_cert
 GRANT_CLIENT_CREDENTIALS = "client_credentials"
 GRANT_REFRESH_TOKEN = "refresh_token"
 GRANT_DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 OIDC_SCOPES = frozenset({"openid", "profile", "offline_access", "email"})
 DEFAULT_TENANT = "contoso"
 _DEVICE_EXPIRES_IN = 900
@@ -77,8 +78,9 @@ _SOCKET_TIMEOUT = 10.0  # a client that stalls mid-request frees its thread afte
 @dataclass
 class _App:
     client_id: str
-    secret: str | None  # None: a public client
+    secret: str | None  # None: a public client (unless it has a certificate)
     mailbox: str | None  # owner of its client_credentials tokens
+    certificate: str | None = None  # PEM: signs its client assertions instead of a secret
 
 
 @dataclass
@@ -219,12 +221,21 @@ class FakeIdP:
 
     # -- control API for tests ----------------------------------------------------------------
 
-    def add_app(self, client_id: str, secret: str | None, *, mailbox: str | None = None) -> None:
+    def add_app(
+        self,
+        client_id: str,
+        secret: str | None,
+        *,
+        mailbox: str | None = None,
+        certificate: str | None = None,
+    ) -> None:
         """Register (or re-register: a new secret replaces the old) an app. `secret=None`
-        makes a public client. `mailbox` is the user whose mailbox the app's
+        makes a public client, unless `certificate` (PEM) is given: then the app proves
+        itself with a client assertion (a JWT signed by that certificate's key), as Entra ID
+        apps with a certificate credential do. `mailbox` is the user whose mailbox the app's
         client_credentials tokens open; it is added as a user."""
         with self._lock:
-            self._apps[client_id] = _App(client_id, secret, mailbox)
+            self._apps[client_id] = _App(client_id, secret, mailbox, certificate)
             if mailbox is not None:
                 self._users.add(mailbox)
 
@@ -451,17 +462,54 @@ class FakeIdP:
                 f"AADSTS70003: The app requested an unsupported grant type '{grant_type}'.",
             )
         with self._lock:
-            app = self._authenticate_client(client_id, secret, grant_type)
+            assertion = form.get("client_assertion")
+            if assertion is not None:
+                app = self._check_assertion(client_id, assertion, form, tenant)
+            else:
+                app = self._authenticate_client(client_id, secret, grant_type)
             if grant_type == GRANT_CLIENT_CREDENTIALS:
                 return self._client_credentials(app, form)
             if grant_type == GRANT_REFRESH_TOKEN:
                 return self._refresh(app, tenant, form)
             return self._redeem_device(app, tenant, form)
 
+    def _check_assertion(
+        self, client_id: str, assertion: str, form: dict[str, str], tenant: str
+    ) -> _App:
+        """A certificate credential: the JWT must be signed by the app's certificate key, for
+        this token endpoint, by and about the app, and not expired."""
+        import jwt
+        from cryptography import x509
+
+        app = self._apps.get(client_id)
+        if app is None:
+            raise _unknown_app(client_id)
+        bad = OAuthError(
+            "invalid_client",
+            "AADSTS700027: The certificate with identifier used to sign the client assertion "
+            f"is not registered on application {client_id}.",
+            401,
+        )
+        if app.certificate is None or form.get("client_assertion_type") != ASSERTION_TYPE:
+            raise bad
+        key = x509.load_pem_x509_certificate(app.certificate.encode()).public_key()
+        try:
+            claims = jwt.decode(
+                assertion, key, algorithms=["PS256", "RS256"],
+                audience=self.token_endpoint(tenant), issuer=client_id,
+            )  # fmt: skip
+        except jwt.PyJWTError as exc:
+            raise bad from exc
+        if claims.get("sub") != client_id:
+            raise bad
+        return app
+
     def _authenticate_client(self, client_id: str, secret: str | None, grant: str) -> _App:
         app = self._apps.get(client_id)
         if app is None:
             raise _unknown_app(client_id)
+        if app.certificate is not None and app.secret is None:
+            raise _secret_missing()
         if app.secret is None:
             if secret:
                 raise OAuthError(

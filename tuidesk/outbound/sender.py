@@ -25,6 +25,7 @@ def smtp_settings(row: Row) -> SmtpSettings:
         ca_file=row.ca_file, timeout_ms=row.timeout_ms, auth_type=row.auth_type,
         oauth_tenant=row.oauth_tenant, oauth_client_id=row.oauth_client_id,
         oauth_scopes=tuple(row.oauth_scopes or ()), oauth_authority=row.oauth_authority,
+        oauth_certificate=row.oauth_certificate,
     )  # fmt: skip
 
 

@@ -42,6 +42,7 @@ class SmtpSettings:
     oauth_client_id: str | None = None
     oauth_scopes: tuple[str, ...] = ()
     oauth_authority: str | None = None
+    oauth_certificate: str | None = None
 
     def __post_init__(self) -> None:
         if self.security not in SECURITIES:

@@ -64,6 +64,7 @@ class ImapChannel:
     oauth_client_id: str | None
     oauth_scopes: tuple[str, ...]
     oauth_authority: str | None
+    oauth_certificate: str | None
     ca_file: str | None
     timeout_ms: int
     folders: tuple[str, ...]

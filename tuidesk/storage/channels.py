@@ -167,6 +167,8 @@ def channel_dict(channel: Channel | OutgoingChannel) -> dict[str, Any]:
     data.pop("secret_kind")
     if channel.auth_type == "oauth2":
         data["client_secret"] = data.pop("password")
+        if channel.oauth_certificate:
+            data["client_secret"] = f"certificate {channel.oauth_certificate}"
         data["sign_in"] = sign_in_state(channel)
     for key, value in data.items():
         if isinstance(value, datetime | date):
@@ -180,6 +182,6 @@ def sign_in_state(channel: Channel | OutgoingChannel) -> str:
         return "token cache stored encrypted"
     if channel.oauth_refresh_token:
         return "refresh token stored encrypted, not used yet"
-    if channel.secret_kind:
+    if channel.secret_kind or channel.oauth_certificate:
         return "client credentials (app-only)"
     return "not signed in: sign in with a device code (`channel auth` or `outgoing auth`)"

@@ -67,7 +67,8 @@ class Agent(SQLModel, table=True):
 
 class OAuthFields(SQLModel):
     """OAuth2 settings that incoming and outgoing channels share (auth_type `oauth2`). The
-    client secret is the channel's secret (secret_kind/secret_ref); the refresh token an admin
+    client secret is the channel's secret (secret_kind/secret_ref), or a certificate file
+    signs for the application instead; the refresh token an admin
     pasted and MSAL's token cache are stored encrypted, and only the cache is kept once the
     pasted token has been exchanged."""
 
@@ -76,6 +77,9 @@ class OAuthFields(SQLModel):
     oauth_scopes: list[str] = Field(default_factory=list, sa_type=JSON, nullable=False)
     oauth_authority: str | None = Field(default=None, description="None: Microsoft's, by tenant")
     oauth_redirect_url: str | None = None
+    oauth_certificate: str | None = Field(
+        default=None, description="PEM file with the key and certificate, instead of a secret"
+    )
     oauth_refresh_token: str | None = Field(default=None, description="ciphertext, until used")
     token_cache: str | None = Field(default=None, description="MSAL's cache, ciphertext")
     token_expires_at: datetime | None = Field(default=None, description="the access token's end")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tuidesk.oauth import read_certificate
 from tuidesk.storage import checks
 from tuidesk.storage.checks import Collector
 from tuidesk.storage.models import Channel, OutgoingChannel
@@ -12,8 +13,8 @@ _TENANT = "a tenant ID (a GUID, a domain such as contoso.onmicrosoft.com, or org
 
 def check_oauth(c: Collector, row: Channel | OutgoingChannel) -> None:
     """Clean the auth settings in place, noting each bad field in `c`. OAuth2 needs a client
-    ID, and a tenant unless the authority is given in full; the client secret is optional (a
-    public client signs in with a refresh token or a device code)."""
+    ID, and a tenant unless the authority is given in full; a client secret or a certificate is
+    optional (a public client signs in with a refresh token or a device code)."""
     c.check("auth_type", checks.one_of, row.auth_type, AUTH_TYPES, "auth type")
     if row.auth_type != "oauth2":
         return
@@ -40,3 +41,9 @@ def check_oauth(c: Collector, row: Channel | OutgoingChannel) -> None:
     else:
         row.oauth_redirect_url = None
     row.oauth_scopes = c.check("oauth_scopes", checks.each, row.oauth_scopes, checks.scope) or []
+    if row.oauth_certificate:
+        if row.secret_kind:
+            c.add("oauth_certificate", "a client secret or a certificate, not both")
+        c.check("oauth_certificate", read_certificate, row.oauth_certificate)
+    else:
+        row.oauth_certificate = None
