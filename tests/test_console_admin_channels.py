@@ -132,7 +132,7 @@ async def test_a_channel_filled_in_every_group_is_saved(desk) -> None:
         set_field(app, "attach_original", True)
         await save(pilot)
         assert rows(app.screen) == [
-            ["support", "imap", "active", "imap.example.com:993", "never", ""]
+            ["support", "imap", "active", "imap.example.com:993", "never", "", "password"]
         ]
         assert_snapshot(app.export_screenshot(), "admin_channel_list")
         assert PASSWORD not in on_screen(app)
@@ -211,11 +211,19 @@ async def test_an_empty_password_keeps_the_stored_one(desk) -> None:
 async def test_invalid_input_is_refused_next_to_its_field_and_nothing_is_saved(
     desk, field, value, message
 ) -> None:
+    await refused_next_to_field(desk, field, value, message)
+
+
+async def refused_next_to_field(desk, field, value, message, *fills) -> None:  # type: ignore[no-untyped-def]
+    """A new channel form, filled (fill_connection, then each of `fills`), with `value` in
+    `field`: saving is refused with `message` under that field, and nothing is saved."""
     engine, admin, config = desk
     app = admin_app(engine, admin, secrets_dir=config)
     async with app.run_test(size=SIZE) as pilot:
         await new_form(pilot, "Channels")
         fill_connection(app)
+        for fill in fills:
+            fill(app)
         set_field(app, field, value)
         await pilot.press("ctrl+s")
         await until(pilot, lambda: error_of(app, field) != "", f"the {field} error")
@@ -340,8 +348,8 @@ async def test_an_outgoing_channel_is_saved_and_sends_a_test_mail(desk, smtp_sta
         set_field(app, "default", True)
         await save(pilot)
         assert rows(app.screen) == [
-            ["main", "smtp.example.com:587", "support@example.com", ""],
-            ["relay", f"127.0.0.1:{smtp_starttls.port}", "help@example.com", "yes"],
+            ["main", "smtp.example.com:587", "support@example.com", "", "password"],
+            ["relay", f"127.0.0.1:{smtp_starttls.port}", "help@example.com", "yes", "password"],
         ]
         assert PASSWORD not in on_screen(app)
         app.screen.query_one("#admin-rows").move_cursor(row=1)

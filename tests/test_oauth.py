@@ -9,14 +9,17 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.engine.conftest import mail
+from tests.servers.certs import write_client_certificate
 
 SECRET = "client-secret-that-must-never-show"
 IMAP_SCOPE = "https://outlook.office.com/IMAP.AccessAsUser.All"
@@ -36,7 +39,7 @@ class Box:
 
 @pytest.fixture
 def box(cli, oauth_dovecot, idp, tmp_path) -> Box:  # type: ignore[no-untyped-def]
-    user = f"o{os.getpid()}x{next(_users)}"
+    user = f"m365u{os.getpid()}x{next(_users)}"
     oauth_dovecot.add_user(user, f"unused-{user}")
     idp.add_user(user)
     cas = tmp_path / "cas.pem"
@@ -269,49 +272,18 @@ def test_no_secret_or_token_is_ever_shown_logged_or_kept_in_clear(
             assert not any(secret.encode() in data for secret in secrets), path
 
 
-def client_certificate(path: Path) -> str:
-    """An RSA key and its self-signed certificate in one PEM file (mode 0600), as an admin
-    exports an Entra ID app's certificate credential; returns the certificate's PEM."""
-    import datetime
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import NameOID
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "tuidesk test app")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )  # fmt: skip
-    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    )
-    path.write_bytes(key_pem + cert_pem)
-    path.chmod(0o600)
-    return cert_pem.decode()
-
-
 def test_a_certificate_signs_for_the_app_instead_of_a_secret(
     cli, oauth_dovecot, idp, box, tmp_path
 ):
     pem = tmp_path / "app.pem"
-    idp.add_app("desk-cert", None, mailbox=box.user, certificate=client_certificate(pem))
+    idp.add_app("desk-cert", None, mailbox=box.user, certificate=write_client_certificate(pem))
     add(cli, oauth_dovecot, idp, box, "desk-cert", "--client-certificate", str(pem))
     assert channel(cli)["client_secret"] == f"certificate {pem}"
     oauth_dovecot.append(box.user, "INBOX", FIRST)
     assert poll(cli)["m365"]["created"] == 1
     # A certificate the app does not have is refused by the provider, and said so.
     other = tmp_path / "other.pem"
-    client_certificate(other)
+    write_client_certificate(other)
     cli("channel", "edit", "m365", "--client-certificate", str(other))
     idp.expire_access_tokens()
     proc = cli("channel", "test", "m365", "--json", check=False)
@@ -322,7 +294,7 @@ def test_a_loose_or_wrong_certificate_file_is_refused_when_saved(
     cli, oauth_dovecot, idp, box, tmp_path
 ):
     pem = tmp_path / "app.pem"
-    client_certificate(pem)
+    write_client_certificate(pem)
     pem.chmod(0o644)
     proc = add(cli, oauth_dovecot, idp, box, "desk-cert", "--client-certificate", str(pem),
                check=False)  # fmt: skip
@@ -337,3 +309,42 @@ def test_a_loose_or_wrong_certificate_file_is_refused_when_saved(
     proc = add(cli, oauth_dovecot, idp, box, "desk-cert", "--client-certificate", str(pem),
                "--client-secret-env", "M365_SECRET", check=False)  # fmt: skip
     assert proc.returncode == 2 and "choose one of" in proc.stderr.decode()
+
+
+def test_the_watcher_reads_with_oauth2_and_logs_no_token(cli, oauth_dovecot, idp, box):
+    pasted = with_refresh_token(cli, oauth_dovecot, idp, box)
+    oauth_dovecot.append(box.user, "INBOX", FIRST)
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "tuidesk", "watch", "m365"], env=cli.env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        _until(lambda: _tickets(cli) == 1, "the first ticket")
+        time.sleep(1)  # into IDLE
+        oauth_dovecot.append(box.user, "INBOX", SECOND)
+        _until(lambda: _tickets(cli) == 2, "the second ticket, from IDLE")
+        # Signed out while watching: the next login fails, and the channel says why.
+        idp.revoke(box.user)
+        cli("channel", "edit", "m365", "--timeout-ms", "5000")  # new settings: it reconnects
+        oauth_dovecot.append(box.user, "INBOX", mail("From: c@customer.test\nSubject: Third"))
+        _until(lambda: channel(cli)["status"] == "failing", "the channel failing")
+    finally:
+        watcher.send_signal(signal.SIGTERM)
+        out, err = watcher.communicate(timeout=30)
+    assert watcher.returncode == 0, err
+    assert b"invalid_grant" in err
+    for secret in (pasted, *idp.issued_tokens()):
+        assert secret.encode() not in out + err
+
+
+def _tickets(cli) -> int:  # type: ignore[no-untyped-def]
+    return len(json.loads(cli("ticket", "list", "--json").stdout))
+
+
+def _until(condition, what: str, seconds: float = 30) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"no {what} within {seconds} s")

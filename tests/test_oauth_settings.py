@@ -103,9 +103,16 @@ def test_edit_switches_a_password_channel_to_oauth2_and_back(cli):
     assert shown(cli)["auth_type"] == "oauth2"
     cli("channel", "edit", "support", "--scope", "https://outlook.office365.com/.default")
     assert shown(cli)["oauth_scopes"] == ["https://outlook.office365.com/.default"]
+    proc = cli("channel", "edit", "support", "--auth", "password", check=False)
+    assert proc.returncode == 2 and "--auth password needs the password" in proc.stderr.decode()
     cli("channel", "edit", "support", "--auth", "password", "--password-env", "PW")
     data = shown(cli)
     assert (data["auth_type"], data["password"]) == ("password", "from environment variable PW")
+    # The password is never handed to an identity provider as a client secret.
+    cli("channel", "edit", "support", *OAUTH)
+    data = shown(cli)
+    assert data["client_secret"] == "not set"
+    assert data["sign_in"].startswith("not signed in")
 
 
 def test_an_outgoing_channel_takes_the_same_options(cli):

@@ -136,7 +136,18 @@ def auth_values(
     }  # fmt: skip
     if refresh_token_stdin:
         values["oauth_refresh_token"] = _read_stdin(ctx, "refresh token")
-    if refresh_token_stdin or (auth is not None and auth != current):
+    switched = current is not None and auth is not None and auth != current
+    if (
+        switched
+        and password is None
+        and not (client_secret_env or client_secret_command or client_certificate)
+    ):
+        if kind == "password":
+            raise fail("--auth password needs the password: --password-env, --password-command "
+                       "or --password-stdin", ExitCode.USAGE)  # fmt: skip
+        # The password must not go to an identity provider as a client secret.
+        values["secret_kind"] = values["secret_ref"] = _CLEAR
+    if refresh_token_stdin or switched:
         values["token_cache"] = _CLEAR
         values["token_expires_at"] = _CLEAR
     return values

@@ -275,7 +275,7 @@ def bearer(
     if state.cache:
         cache.deserialize(state.cache)
     if fresh:
-        for item in cache.find(msal.TokenCache.CredentialType.ACCESS_TOKEN):
+        for item in list(cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN)):
             cache.remove_at(item)
     app = _application(config, cache, config_dir)
     result: dict[str, Any] | None = None
@@ -311,8 +311,8 @@ def bearer(
         )
     if "access_token" not in result:
         raise TokenError(_failure(result), permanent=result.get("error") in _PERMANENT)
-    refresh_tokens = cache.find(msal.TokenCache.CredentialType.REFRESH_TOKEN)
-    renewable = config.confidential or bool(refresh_tokens)
+    refresh_tokens = cache.search(msal.TokenCache.CredentialType.REFRESH_TOKEN)
+    renewable = config.confidential or next(iter(refresh_tokens), None) is not None
     return _token(result, flow, renewable)
 
 

@@ -5,23 +5,27 @@ CLI and `config import` use; a password typed in is stored encrypted and never s
 from __future__ import annotations
 
 import os
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import Engine
 from sqlmodel import Session
 
-from tuidesk.credentials import describe, encrypt
+from tuidesk.credentials import SecretError, describe, encrypt
 from tuidesk.engine.decision import Decision
 from tuidesk.engine.rules import MAIL_PROPERTIES
 from tuidesk.screens.section import FormSpec, Report, Row, Section
 from tuidesk.storage.branches import list_branches
 from tuidesk.storage.channel_state import ChannelError
-from tuidesk.storage.channels import get_channel, list_channels, save_channel
+from tuidesk.storage.channels import get_channel, list_channels, save_channel, sign_in_state
 from tuidesk.storage.channels import validate as validate_channel
 from tuidesk.storage.checks import Invalid, address, iso_date
+from tuidesk.storage.db import read_session
 from tuidesk.storage.mappings import known_ticket_types
 from tuidesk.storage.models import Channel, OutgoingChannel
+from tuidesk.storage.oauth_tokens import DbTokenStore, MemoryTokenStore
 from tuidesk.storage.outgoing import (
     OutgoingError,
     get_outgoing,
@@ -34,17 +38,28 @@ from tuidesk.storage.queues import list_queues
 from tuidesk.storage.tables import aware
 from tuidesk.widgets.form import FieldSpec
 
+if TYPE_CHECKING:
+    from tuidesk.oauth import TokenStore
+
 PASSWORD_FROM = (
     ("typed here, stored encrypted", "stored"),
     ("an environment variable", "env"),
     ("a command's output", "command"),
+    ("none (public client: refresh token or device code)", "none"),
 )
+AUTH_TYPES = (
+    ("password", "password"),
+    ("oauth2 (XOAUTH2: Microsoft 365 and others)", "oauth2"),
+)
+SAVE_FIRST = "Save the channel first: signing in keeps tokens on it"
 MAPPING_SYNTAX = (
     "One per line: field <- property | default VALUE | restricted. Properties: "
     + ", ".join(MAIL_PROPERTIES)
     + ". E.g. `title <- subject`, `region <- sender | default EU | restricted`, "
     "`team | default Ops` (a default only)."
 )
+
+Login = Channel | OutgoingChannel  # both log in the same way: OAuthFields and a secret
 
 
 def _choices(*values: str) -> tuple[tuple[str, str], ...]:
@@ -65,56 +80,204 @@ def _path(text: str | None) -> str | None:
     return os.path.abspath(os.path.expanduser(text)) if text else None
 
 
-def _secret_fields(kind: str | None, ref: str | None, group: str) -> tuple[FieldSpec, ...]:
-    """Where the password comes from; the stored one is described, never put in the form."""
-    now = describe(kind, ref)
+def _login_fields(row: Login, group: str) -> tuple[FieldSpec, ...]:
+    """How a channel logs in: a password, or OAuth2 with the password fields holding the
+    client secret. What is stored (secret, refresh token) is described, never put in the
+    form."""
+    oauth = ("auth_type", "oauth2")  # these fields are shown for oauth2 only
+    held = sign_in_state(row) if row.auth_type == "oauth2" else "not signed in"
     return (
-        FieldSpec("password_from", "Password from", "choice", group, choices=PASSWORD_FROM),
         FieldSpec(
-            "password",
-            "Password",
-            "secret",
-            group,
-            help=f"Now: {now}. Leave empty to keep it; what you type is stored encrypted.",
-            placeholder="(unchanged)" if kind == "stored" else "",
+            "auth_type", "Authentication", "choice", group, choices=AUTH_TYPES,
+            help="oauth2: a token from the identity provider instead of a password (Microsoft "
+            "365); once saved, Ctrl+O signs in with a device code.",
         ),
         FieldSpec(
-            "password_ref",
-            "Variable or command",
-            group=group,
+            "password_from", "Password or secret from", "choice", group, choices=PASSWORD_FROM,
+            help="With oauth2 this is the client secret; none for a public client.",
+        ),
+        FieldSpec(
+            "password", "Password or secret", "secret", group,
+            help=f"Now: {describe(row.secret_kind, row.secret_ref)}. Leave empty to keep it; "
+            "what you type is stored encrypted.",
+            placeholder="(unchanged)" if row.secret_kind == "stored" else "",
+        ),
+        FieldSpec(
+            "password_ref", "Variable or command", group=group,
             help="With an environment variable: its name (SUPPORT_PW). With a command: the "
             "command printing it (pass show support).",
         ),
-    )
+        FieldSpec(
+            "oauth_tenant", "Tenant ID", group=group, when=oauth,
+            placeholder="contoso.onmicrosoft.com",
+            help="The tenant's ID or domain (Microsoft 365), or organizations.",
+        ),
+        FieldSpec("oauth_client_id", "Client ID", group=group, when=oauth,
+                  help="The application (client) ID registered for tuidesk."),
+        FieldSpec(
+            "oauth_authority", "Authority URL", group=group, when=oauth,
+            help="Empty: https://login.microsoftonline.com/TENANT. Other clouds or a private "
+            "authority: its URL.",
+        ),
+        FieldSpec(
+            "oauth_certificate", "Client certificate", group=group, when=oauth,
+            help="Instead of a secret (choose none above): a PEM file, mode 0600, with the "
+            "application's RSA key and its certificate.",
+        ),
+        FieldSpec("oauth_scopes", "Scopes", "list", group, when=oauth,
+                  help="Separate with commas; empty: Microsoft 365's defaults."),
+        FieldSpec("oauth_redirect_url", "Redirect URL", group=group, when=oauth,
+                  help="The application's redirect URL, if it has one."),
+        FieldSpec(
+            "oauth_refresh_token", "Refresh token", "secret", group, when=oauth,
+            help=f"Now: {held}. Paste one to replace the sign-in: stored encrypted, never "
+            "shown; empty keeps what is stored.",
+            placeholder="(unchanged)" if row.oauth_refresh_token or row.token_cache else "",
+        ),
+    )  # fmt: skip
 
 
-def _secret_values(kind: str | None, ref: str | None) -> dict[str, Any]:
+def _login_values(row: Login) -> dict[str, Any]:
+    """The login fields' values: never a secret or a token, only where they come from."""
+    kind = row.secret_kind
     return {
-        "password_from": kind or "stored",
-        "password_ref": ref if kind in ("env", "command") else "",
+        "auth_type": row.auth_type,
+        "password_from": kind or ("none" if row.auth_type == "oauth2" else "stored"),
+        "password_ref": row.secret_ref if kind in ("env", "command") else "",
+        "oauth_tenant": row.oauth_tenant,
+        "oauth_client_id": row.oauth_client_id,
+        "oauth_authority": row.oauth_authority,
+        "oauth_scopes": list(row.oauth_scopes or ()),
+        "oauth_redirect_url": row.oauth_redirect_url,
+        "oauth_certificate": row.oauth_certificate,
     }
 
 
 def _read_secret(
-    values: dict[str, Any], kind: str | None, ref: str | None, config_dir: Path | None
+    values: dict[str, Any], row: Login, auth: str, config_dir: Path | None
 ) -> tuple[str | None, str | None]:
     """(kind, ref) as the form asks, the typed password encrypted; raises Invalid naming the
     field when what the form says cannot be done."""
+    kind, ref = row.secret_kind, row.secret_ref
+    what = "client secret" if auth == "oauth2" else "password"
     chosen = values.get("password_from")
+    if chosen == "none":
+        if auth != "oauth2":
+            raise Invalid("a password is needed (none is for an OAuth2 public client)",
+                          "password_from")  # fmt: skip
+        return None, None
     if chosen == "stored":
         if values.get("password"):
             if config_dir is None:
-                raise Invalid("there is no config folder to keep the password in", "password")
+                raise Invalid(f"there is no config folder to keep the {what} in", "password")
             return "stored", encrypt(values["password"], config_dir)
         if kind == "stored":
             return kind, ref
-        raise Invalid("type the password to store", "password")
+        raise Invalid(f"type the {what} to store", "password")
     if chosen in ("env", "command"):
-        what = "the variable's name" if chosen == "env" else "the command"
+        source = "the variable's name" if chosen == "env" else "the command"
         if not (values.get("password_ref") or "").strip():
-            raise Invalid(f"give {what}", "password_ref")
+            raise Invalid(f"give {source}", "password_ref")
         return chosen, values["password_ref"].strip()
     return kind, ref
+
+
+def _apply_login(row: Login, values: dict[str, Any], config_dir: Path | None) -> dict[str, str]:
+    """The login fields onto `row` (incoming or outgoing); returns what could not be taken,
+    by field. As `channel edit --refresh-token-stdin` / `--auth`: a pasted refresh token, or
+    another auth type, drops the sign-in held so far (the token cache)."""
+    errors: dict[str, str] = {}
+    auth = values["auth_type"] or ""
+    changed = auth != row.auth_type
+    row.auth_type = auth
+    for name in ("oauth_tenant", "oauth_client_id", "oauth_authority", "oauth_redirect_url"):
+        setattr(row, name, values[name] or None)  # checked by storage (check_oauth)
+    row.oauth_scopes = list(values["oauth_scopes"])
+    row.oauth_certificate = _path(values["oauth_certificate"])
+    try:
+        row.secret_kind, row.secret_ref = _read_secret(values, row, auth, config_dir)
+    except Invalid as exc:
+        errors.update(exc.errors)
+    pasted = values.get("oauth_refresh_token") or ""
+    if pasted and auth != "oauth2":
+        errors["oauth_refresh_token"] = "a refresh token is for oauth2: choose it above"
+    elif pasted and config_dir is None:
+        errors["oauth_refresh_token"] = "there is no config folder to keep the token in"
+    elif pasted:
+        row.oauth_refresh_token = encrypt(pasted, config_dir)  # type: ignore[arg-type]
+    if pasted or changed:
+        row.token_cache, row.token_expires_at = None, None
+    return errors
+
+
+def _sign_in_cell(row: Login) -> str:
+    """The list's Sign-in column: when the access token ends, in local time."""
+    if row.auth_type != "oauth2":
+        return "password"
+    if row.token_expires_at is not None:
+        ends = aware(row.token_expires_at)
+        return f"{'ended' if ends <= datetime.now(UTC) else 'until'} {_when(ends)}"
+    if row.token_cache or row.oauth_refresh_token or row.secret_kind or row.oauth_certificate:
+        return "no token yet"
+    return "not signed in"
+
+
+def _login_test(
+    session: Session,
+    table: str,
+    stored_id: int | None,
+    row: Login,
+    values: dict[str, Any],
+    config_dir: Path | None,
+    report: Report,
+    run: Callable[[TokenStore | None], dict[str, Any]],
+) -> bool:
+    """A connection test (`run`) with somewhere to keep OAuth2 tokens: a saved channel keeps
+    what MSAL renews on its row; an unsaved one, or a refresh token pasted but not saved,
+    cannot be tried (the token would rotate and be lost), except an app-only client (a client
+    secret, no refresh token), whose tokens live in memory for this one test."""
+    tokens: TokenStore | None = None
+    if row.auth_type == "oauth2":
+        pasted = bool(values.get("oauth_refresh_token"))
+        if config_dir is None:
+            report("There is no config folder to keep tokens in")
+            return False
+        if stored_id is not None and not pasted:
+            tokens = DbTokenStore(session.get_bind(), table, stored_id, config_dir)  # type: ignore[arg-type]
+        elif stored_id is None and not pasted and row.secret_kind:
+            tokens = MemoryTokenStore()
+        else:
+            report(SAVE_FIRST)
+            return False
+    return _report_steps(run(tokens), report)
+
+
+def _device_sign_in(
+    engine: Engine,
+    table: str,
+    key: str,
+    config_dir: Path | None,
+    say: Report,
+    stop: Callable[[], bool],
+) -> tuple[bool, str]:
+    """The device-code sign-in of `channel auth` / `outgoing auth` with the saved settings;
+    what it yields is kept (encrypted) on the row. (passed, what to tell the admin)"""
+    from tuidesk.oauth import OAuthConfig, TokenError, device_sign_in
+
+    what = "channel" if table == "channel" else "outgoing channel"
+    with read_session(engine) as session:
+        row = get_channel(session, key) if table == "channel" else get_outgoing(session, key)
+    if row.auth_type != "oauth2":
+        return False, f"Save first: {what} {row.name} logs in with a password"
+    if config_dir is None or row.id is None:
+        return False, "Not signed in: there is no config folder to keep the tokens in"
+    store = DbTokenStore(engine, table, row.id, config_dir)
+    service = "imap" if table == "channel" else "smtp"
+    try:
+        token = device_sign_in(OAuthConfig.of(row, service), store, config_dir, say, stop)
+    except (TokenError, SecretError) as exc:
+        return False, f"Not signed in: {exc}"
+    return True, f"Signed in: {token.describe()}. Kept encrypted on {what} {row.name}."
 
 
 def parse_mappings(lines: list[str]) -> list[dict[str, Any]]:
@@ -170,7 +333,7 @@ class ChannelsSection(Section):
     """Incoming channels: IMAP mailboxes, and `pipe` channels an MTA delivers to."""
 
     title = "Channels"
-    columns = ("Name", "Kind", "Status", "Host", "Last poll", "Last error")
+    columns = ("Name", "Kind", "Status", "Host", "Last poll", "Last error", "Sign-in")
     test_label = "Test connection"
     can_preview = True
 
@@ -180,7 +343,8 @@ class ChannelsSection(Section):
     def rows(self, session: Session) -> list[Row]:
         return [
             Row(c.name, (c.name, c.kind, c.status, f"{c.host}:{c.port}" if c.kind == "imap" else "",
-                         _when(c.last_poll_at), c.last_error or ""))
+                         _when(c.last_poll_at), c.last_error or "",
+                         _sign_in_cell(c) if c.kind == "imap" else ""))
             for c in list_channels(session)
         ]  # fmt: skip
 
@@ -213,7 +377,7 @@ class ChannelsSection(Section):
                 help="ssl: implicit TLS. plain sends the password unencrypted: only when asked.",
             ),  # fmt: skip
             FieldSpec("username", "Username", group=conn),
-            *_secret_fields(channel.secret_kind, channel.secret_ref, conn),
+            *_login_fields(channel, conn),
             FieldSpec("reply_to", "Reply-to address", group=conn,
                       placeholder="support@example.com"),
             FieldSpec(
@@ -277,7 +441,7 @@ class ChannelsSection(Section):
                 "attach_original",
             )
         }  # fmt: skip
-        values |= _secret_values(channel.secret_kind, channel.secret_ref)
+        values |= _login_values(channel)
         values["branch"] = branch or ""
         values["queue"] = channel.queue or ""
         values["ticket_type"] = channel.ticket_type or ""
@@ -303,10 +467,9 @@ class ChannelsSection(Section):
         ):  # fmt: skip
             setattr(channel, name, values[name] or None)
         channel.ca_file = _path(values["ca_file"])
+        errors.update(_apply_login(channel, values, self.config_dir))
         steps: tuple[tuple[str, Any], ...] = (
             ("since", lambda: iso_date(values["since"])),
-            ("password", lambda: _read_secret(
-                values, channel.secret_kind, channel.secret_ref, self.config_dir)),
             ("field_mappings", lambda: parse_mappings(values["field_mappings"])),
             ("update_types", lambda: values["update_types"]),
         )  # fmt: skip
@@ -316,10 +479,7 @@ class ChannelsSection(Section):
             except Invalid as exc:  # a check for one value names no field: this one
                 errors.update({field or name: message for field, message in exc.errors.items()})
                 continue
-            if name == "password":
-                channel.secret_kind, channel.secret_ref = value
-            else:
-                setattr(channel, name, value)
+            setattr(channel, name, value)
         return errors
 
     def _unsaved(
@@ -367,7 +527,19 @@ class ChannelsSection(Section):
             report("a pipe channel has no mailbox to connect to")
             return False
         imap = imap_channel(channel.model_dump() | {"id": 0})
-        return _report_steps(test_channel(imap, self.config_dir or Path()), report)
+        stored_id = get_channel(session, key).id if key is not None else None
+        return _login_test(
+            session, "channel", stored_id, channel, values, self.config_dir, report,
+            lambda tokens: test_channel(imap, self.config_dir or Path(), tokens),
+        )  # fmt: skip
+
+    def can_sign_in(self, values: dict[str, Any]) -> bool:
+        return values.get("auth_type") == "oauth2" and values.get("kind") == "imap"
+
+    def sign_in(
+        self, engine: Engine, key: str, say: Report, stop: Callable[[], bool]
+    ) -> tuple[bool, str]:
+        return _device_sign_in(engine, "channel", key, self.config_dir, say, stop)
 
     def preview(
         self, session: Session, key: str | None, values: dict[str, Any], raw: bytes
@@ -384,8 +556,9 @@ class OutgoingSection(Section):
     """Outgoing SMTP channels: one is the default, used where no channel maps to another."""
 
     title = "Outgoing"
-    columns = ("Name", "Host", "From", "Default")
+    columns = ("Name", "Host", "From", "Default", "Sign-in")
     test_label = "Send test mail"
+    not_saved = frozenset({"test_to"})
 
     def __init__(self, config_dir: Path | None) -> None:
         self.config_dir = config_dir
@@ -394,7 +567,13 @@ class OutgoingSection(Section):
         return [
             Row(
                 o.name,
-                (o.name, f"{o.host}:{o.port}", o.from_address, "yes" if o.is_default else ""),
+                (
+                    o.name,
+                    f"{o.host}:{o.port}",
+                    o.from_address,
+                    "yes" if o.is_default else "",
+                    _sign_in_cell(o),
+                ),
             )
             for o in list_outgoing(session)
         ]
@@ -407,7 +586,7 @@ class OutgoingSection(Section):
             FieldSpec("security", "Security", "choice", choices=_choices("ssl", "starttls"),
                       help="Mail is never sent in plain text."),
             FieldSpec("username", "Username"),
-            *_secret_fields(out.secret_kind, out.secret_ref, ""),
+            *_login_fields(out, ""),
             FieldSpec("from_address", "From address", placeholder="support@example.com"),
             FieldSpec("from_name", "From name", placeholder="Example Support"),
             FieldSpec("reply_to", "Reply-to address"),
@@ -432,7 +611,7 @@ class OutgoingSection(Section):
             for name in ("name", "host", "port", "security", "username", "from_address",
                          "from_name", "reply_to", "ca_file", "timeout_ms")
         }  # fmt: skip
-        values |= _secret_values(out.secret_kind, out.secret_ref)
+        values |= _login_values(out)
         values["default"] = default
         title = "New outgoing channel" if key is None else f"Outgoing channel {out.name}"
         return FormSpec(title, self._fields(out), values)
@@ -443,13 +622,7 @@ class OutgoingSection(Section):
         out.port, out.timeout_ms = values["port"], values["timeout_ms"]  # checked by storage
         out.reply_to = values["reply_to"] or None
         out.ca_file = _path(values["ca_file"])
-        try:
-            out.secret_kind, out.secret_ref = _read_secret(
-                values, out.secret_kind, out.secret_ref, self.config_dir
-            )
-        except Invalid as exc:
-            return exc.errors
-        return {}
+        return _apply_login(out, values, self.config_dir)
 
     def save(self, session: Session, key: str | None, values: dict[str, Any]) -> str:
         out = get_outgoing(session, key) if key is not None else OutgoingChannel()
@@ -476,8 +649,9 @@ class OutgoingSection(Section):
         from tuidesk.outbound.smtp import test_outgoing
         from tuidesk.storage.outbox import test_mail
 
-        stored = get_outgoing(session, key).model_dump(exclude={"id"}) if key else {}
-        out = OutgoingChannel(**stored)
+        saved = get_outgoing(session, key) if key else None
+        stored_id = saved.id if saved is not None else None
+        out = OutgoingChannel(**(saved.model_dump(exclude={"id"}) if saved is not None else {}))
         errors = self._apply(out, values)
         send_to = None
         if values["test_to"]:
@@ -492,8 +666,18 @@ class OutgoingSection(Section):
         if errors:
             raise OutgoingError.of(errors)
         raw = test_mail(out, send_to) if send_to else None
-        result = test_outgoing(
-            smtp_settings(out), self.config_dir or Path(), send_to=send_to, raw=raw,
-            mail_from=out.from_address,
+        return _login_test(
+            session, "outgoing_channel", stored_id, out, values, self.config_dir, report,
+            lambda tokens: test_outgoing(
+                smtp_settings(out), self.config_dir or Path(), send_to=send_to, raw=raw,
+                mail_from=out.from_address, tokens=tokens,
+            ),
         )  # fmt: skip
-        return _report_steps(result, report)
+
+    def can_sign_in(self, values: dict[str, Any]) -> bool:
+        return values.get("auth_type") == "oauth2"
+
+    def sign_in(
+        self, engine: Engine, key: str, say: Report, stop: Callable[[], bool]
+    ) -> tuple[bool, str]:
+        return _device_sign_in(engine, "outgoing_channel", key, self.config_dir, say, stop)

@@ -1,19 +1,22 @@
 """The add/edit form of one admin section: save with Ctrl+S, each refusal shown next to its
 field; a test (Test connection, Send test mail) runs in a worker and reports step by step;
-a preview shows the engine's decision for a mail under the values not yet saved."""
+a preview shows the engine's decision for a mail under the values not yet saved; an OAuth2
+channel's device-code sign-in runs in a worker too, its code shown until the admin is done."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from rich.text import Text
 from sqlalchemy import Engine
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer, Select, Static
 
 from tuidesk.engine.text import clean_line
 from tuidesk.screens.section import Section
@@ -37,6 +40,13 @@ class EditScreen(Screen[str | None]):
             id="edit.preview",
             tooltip="What these values would do to a mail",
         ),  # fmt: skip
+        Binding(
+            "ctrl+o",
+            "sign_in",
+            "Sign in",
+            id="edit.sign_in",
+            tooltip="Sign in with a device code (OAuth2, the saved settings); tokens are kept",
+        ),  # fmt: skip
     ]
 
     def __init__(self, engine: Engine, section: Section, key: str | None) -> None:
@@ -46,7 +56,10 @@ class EditScreen(Screen[str | None]):
         self.key = key
         with read_session(engine) as session:
             self.spec = section.form(session, key)
-        self._lines: list[str] = []  # the running test's report
+        self._lines: list[Text] = []  # the running test's or sign-in's report
+        self._saved: dict[str, Any] | None = None  # the form as it was opened
+        self._sign_in = section.can_sign_in(self.spec.values)
+        self._stop = threading.Event()  # ends a sign-in's wait
 
     def compose(self) -> ComposeResult:
         with Vertical(id="edit"):
@@ -55,21 +68,44 @@ class EditScreen(Screen[str | None]):
             yield Static("", id="edit-result")
         yield Footer()
 
+    def on_mount(self) -> None:
+        self._saved, _ = self.form.read()
+
+    def on_unmount(self) -> None:
+        self._stop.set()
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "test":
             return self.section.test_label is not None
         if action == "preview":
             return self.section.can_preview
+        if action == "sign_in":
+            return self._sign_in
         return True
+
+    @on(Select.Changed)
+    def _choice_changed(self, _event: Select.Changed) -> None:
+        """The Sign in key comes and goes with the auth type chosen."""
+        values, _ = self.form.read()
+        offered = self.section.can_sign_in(values)
+        if offered != self._sign_in:
+            self._sign_in = offered
+            self.refresh_bindings()
 
     @property
     def form(self) -> Form:
         return self.query_one(Form)
 
     def _report(self, line: str) -> None:
+        self._lines = [Text(clean_line(part)) for part in line.split("\n")]
+        self._show()
+
+    def _show(self) -> None:
+        if not self.is_attached:  # a worker's line after the admin left
+            return
         result = self.query_one("#edit-result", Static)
         result.display = True
-        result.update(Text("\n".join(clean_line(part) for part in line.split("\n"))))
+        result.update(Text("\n").join(self._lines))
 
     def action_save(self) -> None:
         values, unreadable = self.form.read()
@@ -86,6 +122,7 @@ class EditScreen(Screen[str | None]):
         self.dismiss(saved)
 
     def action_cancel(self) -> None:
+        self._stop.set()
         self.dismiss(None)
 
     def action_test(self) -> None:
@@ -96,8 +133,7 @@ class EditScreen(Screen[str | None]):
             self.form.show_errors(unreadable)
             return
         self.form.show_errors({})
-        self._lines = [f"{self.section.test_label}..."]
-        self._report(self._lines[0])
+        self._report(f"{self.section.test_label}...")
         self._run_test(values)
 
     @work(thread=True, exclusive=True, group="test")
@@ -113,9 +149,9 @@ class EditScreen(Screen[str | None]):
             passed = False
         self.app.call_from_thread(self._add_line, "PASSED" if passed else "FAILED")
 
-    def _add_line(self, line: str) -> None:
-        self._lines.append(clean_line(line))
-        self._report("\n".join(self._lines))
+    def _add_line(self, line: str, style: str = "") -> None:
+        self._lines.append(Text(clean_line(line), style=style))
+        self._show()
 
     def action_preview(self) -> None:
         if not self.section.can_preview:
@@ -127,3 +163,39 @@ class EditScreen(Screen[str | None]):
             self.form.show_errors(unreadable)
             return
         self.app.push_screen(PreviewScreen(self.engine, self.section, self.key, values))
+
+    def action_sign_in(self) -> None:
+        """The device-code sign-in, with the settings as saved: changes not saved yet would
+        not be what the tokens are kept for."""
+        if not self._sign_in:
+            return
+        values, _ = self.form.read()
+        if self.key is None or self._changed(values):
+            self._report("Save first: signing in uses the saved settings and keeps its tokens")
+            return
+        self._stop.set()  # a sign-in already waiting gives way
+        self._stop = threading.Event()
+        self._report("Sign in with a device code...")
+        self._run_sign_in(self.key, self._stop)
+
+    def _changed(self, values: dict[str, Any]) -> bool:
+        def saved(form: dict[str, Any]) -> dict[str, Any]:
+            return {k: v for k, v in form.items() if k not in self.section.not_saved}
+
+        return self._saved is not None and saved(values) != saved(self._saved)
+
+    @work(thread=True, exclusive=True, group="sign-in")
+    def _run_sign_in(self, key: str, stop: threading.Event) -> None:
+        def later(show: Callable[..., None], *args: Any) -> None:
+            if not stop.is_set():  # cancelled: the admin left or started again
+                self.app.call_from_thread(show, *args)
+
+        def say(text: str) -> None:  # the code and the page: what the admin must read
+            later(self._add_line, text, "bold reverse")
+            later(self._add_line, "Waiting for the sign-in; Escape leaves and cancels it.")
+
+        try:
+            signed_in, text = self.section.sign_in(self.engine, key, say, stop.is_set)
+        except Invalid as exc:  # e.g. removed or renamed meanwhile
+            signed_in, text = False, f"Not signed in: {exc}"
+        later(self._add_line, text, "bold" if signed_in else "bold red")

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from tuidesk.widgets.form import FieldSpec
@@ -33,12 +34,17 @@ Report = Callable[[str], None]  # a line of a test's progress, shown as it comes
 
 class Section:
     """One kind of thing an admin configures. Subclasses set the class attributes and
-    implement rows/form/save/remove; `test` and `preview` are optional."""
+    implement rows/form/save/remove; `test`, `preview` and `sign_in` are optional."""
 
     title: ClassVar[str]
     columns: ClassVar[tuple[str, ...]]
     test_label: ClassVar[str | None] = None  # e.g. "Test connection"; None: no test
     can_preview: ClassVar[bool] = False
+    not_saved: ClassVar[frozenset[str]] = frozenset()  # form fields only a test uses
+
+    def can_sign_in(self, values: dict[str, Any]) -> bool:
+        """Whether a form with these values offers a sign-in (an OAuth2 channel's)."""
+        return False
 
     def rows(self, session: Session) -> list[Row]:
         raise NotImplementedError
@@ -62,4 +68,12 @@ class Section:
 
     def preview(self, session: Session, key: str | None, values: dict[str, Any], raw: bytes) -> Any:
         """The engine's dry-run decision for `raw` under the form's unsaved values."""
+        raise NotImplementedError
+
+    def sign_in(
+        self, engine: Engine, key: str, say: Report, stop: Callable[[], bool]
+    ) -> tuple[bool, str]:
+        """Runs in a worker thread: an interactive sign-in with the saved settings of `key`,
+        `say` telling the admin what to do meanwhile (a code and a page), until done or
+        `stop()`. Returns (signed in, what to tell the admin)."""
         raise NotImplementedError

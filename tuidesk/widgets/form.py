@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widget import Widget
@@ -18,6 +19,9 @@ from textual.widgets import Checkbox, Input, Label, Select, Static, TextArea
 
 from tuidesk.engine.text import clean_line
 
+# A field with `when=(name, value)` is shown only while the choice `name` is `value` (the
+# OAuth2 settings under auth type oauth2); hidden, it keeps its value and is still read.
+#
 # kind -> how the value is typed in:
 #   text, number   one line
 #   secret         one line, masked; left empty it keeps what is stored
@@ -39,6 +43,7 @@ class FieldSpec:
     help: str = ""
     choices: tuple[tuple[str, str], ...] = ()  # (label, value)
     placeholder: str = ""
+    when: tuple[str, str] | None = None  # (choice field, value): shown only then
 
 
 def widget_id(name: str) -> str:
@@ -63,12 +68,14 @@ class Form(VerticalScroll):
     Form .-invalid { background: $error 30%; }
     Form #error-form { color: $error; text-style: bold; display: none; margin-left: 0; }
     Form #error-form.-shown { display: block; }
+    Form .-hidden, Form .form-error.-hidden { display: none; }
     """
 
     def __init__(self, specs: Iterable[FieldSpec], values: dict[str, Any], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.specs = tuple(specs)
         self.initial = values
+        self._parts: dict[str, list[Widget]] = {}  # a `when` field's row, help and error
 
     def compose(self) -> ComposeResult:
         yield Static("", id="error-form", classes="form-error")
@@ -77,12 +84,36 @@ class Form(VerticalScroll):
             if spec.group and spec.group != group:
                 group = spec.group
                 yield Static(spec.group, classes="form-group")
-            with Horizontal(classes="form-row"):
+            parts: list[Widget] = []
+            with Horizontal(classes="form-row") as row:
+                parts.append(row)
                 yield Label(spec.label, classes="form-label")
                 yield self._widget(spec, self.initial.get(spec.name))
             if spec.help:
-                yield Static(Text(spec.help), classes="form-help")
-            yield Static("", id=f"error-{spec.name}", classes="form-error")
+                parts.append(Static(Text(spec.help), classes="form-help"))
+                yield parts[-1]
+            parts.append(Static("", id=f"error-{spec.name}", classes="form-error"))
+            yield parts[-1]
+            if spec.when is not None:
+                self._parts[spec.name] = parts
+                field, value = spec.when
+                self._show_field(spec.name, self.initial.get(field) == value)
+
+    def _show_field(self, name: str, shown: bool) -> None:
+        for part in self._parts.get(name, ()):
+            part.set_class(not shown, "-hidden")
+
+    @on(Select.Changed)
+    def _choice_changed(self, _event: Select.Changed) -> None:
+        """Fields shown only under a choice come and go with it."""
+        chosen: dict[str, Any] = {}
+        for spec in self.specs:
+            if spec.when is not None:
+                field, value = spec.when
+                if field not in chosen:
+                    widget = self.query_one(f"#{widget_id(field)}", Select)
+                    chosen[field] = None if widget.value is Select.NULL else widget.value
+                self._show_field(spec.name, chosen[field] == value)
 
     def _widget(self, spec: FieldSpec, value: Any) -> Widget:
         wid = widget_id(spec.name)
@@ -143,6 +174,8 @@ class Form(VerticalScroll):
         for spec in self.specs:
             message = errors.get(spec.name, "")
             self._set_error(spec.name, message)
+            if message:
+                self._show_field(spec.name, True)  # an error is never hidden
             widget = self.query_one(f"#{widget_id(spec.name)}")
             widget.set_class(bool(message), "-invalid")
             if message and first is None:
