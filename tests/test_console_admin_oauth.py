@@ -293,6 +293,37 @@ async def test_a_pasted_token_or_another_auth_type_drops_the_token_cache(desk) -
     assert (back.token_cache, back.token_expires_at) == (None, None)
 
 
+async def test_switching_the_auth_type_never_reuses_the_password_as_a_secret(desk) -> None:
+    engine, admin, config = desk
+    add_channel(engine, secret_kind="stored", secret_ref=encrypt("imap-password", config))
+    app = admin_app(engine, admin, secrets_dir=config)
+    async with app.run_test(size=SIZE) as pilot:
+        await edit_channel(pilot)
+        set_field(app, "auth_type", "oauth2")  # the secret fields left as they were
+        set_field(app, "oauth_tenant", "contoso.onmicrosoft.com")
+        set_field(app, "oauth_client_id", "00000000-0000-0000-0000-00000000c0de")
+        await save(pilot)
+        oauth = channel(engine)
+        assert oauth is not None and (oauth.secret_kind, oauth.secret_ref) == (None, None)
+        await edit_channel(pilot)
+        set_field(app, "auth_type", "password")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: error_of(app, "password_from") != "", "a password asked for")
+        assert error_of(app, "password_from").startswith("a password is needed")
+    assert channel(engine).auth_type == "oauth2"  # type: ignore[union-attr]
+    # And a client secret is no password: switching back asks for one.
+    add_channel(engine, name="secret", auth_type="oauth2", oauth_tenant="contoso",
+                oauth_client_id="app", secret_kind="env", secret_ref="M365_SECRET")  # fmt: skip
+    app = admin_app(engine, admin, secrets_dir=config)
+    async with app.run_test(size=SIZE) as pilot:
+        await edit_channel(pilot, "secret")
+        set_field(app, "auth_type", "password")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: error_of(app, "password") != "", "the password asked for")
+        assert error_of(app, "password").startswith("type the password")
+    assert channel(engine, "secret").secret_ref == "M365_SECRET"  # type: ignore[union-attr]
+
+
 async def test_test_connection_needs_a_saved_channel_to_keep_tokens(desk) -> None:
     engine, admin, config = desk
     app = admin_app(engine, admin, secrets_dir=config)

@@ -135,3 +135,21 @@ def test_device_sign_in_needs_an_oauth2_channel(cli):
     assert proc.returncode == 1
     assert "logs in with a password: set --auth oauth2 first" in proc.stderr.decode()
     assert cli("channel", "auth", "nope", check=False).returncode == 1
+
+
+def test_the_token_step_says_when_it_ends_and_warns_in_time_when_it_cannot_be_renewed():
+    from datetime import UTC, datetime, timedelta
+
+    from tuidesk.oauth import Token
+
+    now = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
+    soon, later = now + timedelta(minutes=5), now + timedelta(hours=1)
+    renewed = Token("eyJ-access-token", later, "refresh token", renewable=True).describe(now)
+    assert renewed.startswith("refresh token: access token valid until ")
+    assert renewed.endswith(", renewed automatically")
+    lasting = Token("eyJ-access-token", later, "device code", renewable=False).describe(now)
+    assert lasting.endswith("and it cannot be renewed: sign in again before then")
+    assert not lasting.startswith("WARNING")
+    ending = Token("eyJ-access-token", soon, "device code", renewable=False).describe(now)
+    assert ending.startswith("WARNING: device code: access token valid until")
+    assert all("eyJ" not in text for text in (renewed, lasting, ending))

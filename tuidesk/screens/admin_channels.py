@@ -182,6 +182,18 @@ def _read_secret(
     return kind, ref
 
 
+def _secret_given(values: dict[str, Any], row: Login) -> bool:
+    """Whether the form names a secret other than the one stored: typed, or another source."""
+    chosen = values.get("password_from")
+    if values.get("password") or chosen == "none":
+        return True
+    return (
+        chosen != row.secret_kind
+        or (values.get("password_ref") or "").strip() != (row.secret_ref or "")
+        and chosen in ("env", "command")
+    )
+
+
 def _apply_login(row: Login, values: dict[str, Any], config_dir: Path | None) -> dict[str, str]:
     """The login fields onto `row` (incoming or outgoing); returns what could not be taken,
     by field. As `channel edit --refresh-token-stdin` / `--auth`: a pasted refresh token, or
@@ -194,10 +206,18 @@ def _apply_login(row: Login, values: dict[str, Any], config_dir: Path | None) ->
         setattr(row, name, values[name] or None)  # checked by storage (check_oauth)
     row.oauth_scopes = list(values["oauth_scopes"])
     row.oauth_certificate = _path(values["oauth_certificate"])
-    try:
-        row.secret_kind, row.secret_ref = _read_secret(values, row, auth, config_dir)
-    except Invalid as exc:
-        errors.update(exc.errors)
+    if changed and row.secret_kind and not _secret_given(values, row):
+        # As `channel edit --auth`: a password never goes to an identity provider as a client
+        # secret, and a client secret is no password.
+        if auth == "oauth2":
+            row.secret_kind, row.secret_ref = None, None
+        else:
+            errors["password"] = "type the password (or choose where it comes from)"
+    else:
+        try:
+            row.secret_kind, row.secret_ref = _read_secret(values, row, auth, config_dir)
+        except Invalid as exc:
+            errors.update(exc.errors)
     pasted = values.get("oauth_refresh_token") or ""
     if pasted and auth != "oauth2":
         errors["oauth_refresh_token"] = "a refresh token is for oauth2: choose it above"
