@@ -4,7 +4,8 @@ strip_controls, never as markup; `e` swaps the visible text for the full one (qu
 
 Every change names the version the agent saw (`expected=`): a ticket someone else changed
 meanwhile is reloaded, not overwritten. A thread worker asks for the ticket's version every
-second, so the view follows changes from any process; messages are updated in place, so the
+second (on PostgreSQL, when a notification says something changed), so the view follows
+changes from any process; messages are updated in place, so the
 scroll position stays."""
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from tuidesk.screens.dialogs import TextChoiceScreen
 from tuidesk.screens.pickers import ChoiceScreen
 from tuidesk.screens.reply import NoteScreen, ReplyScreen, ReplyTarget
 from tuidesk.storage.blobs import BlobStore
+from tuidesk.storage.changes import ChangeWaiter
 from tuidesk.storage.db import DatabaseUnavailable, read_session, transaction
 from tuidesk.storage.models import PRIORITIES, TICKET_STATUSES, Agent
 from tuidesk.storage.tables import aware
@@ -44,6 +46,7 @@ from tuidesk.storage.views import custom_field_rows, show_ticket
 from tuidesk.widgets.ticket_list import Clock
 
 POLL_S = 1.0  # another agent's change shows within this plus one read
+RECHECK_S = 5.0  # on PostgreSQL a notification wakes the watch; this catches a missed one
 _DIRECTION_STYLE = {"in": "cyan", "out": "green", "note": "yellow"}
 _READ_ERRORS = (SQLAlchemyError, DatabaseUnavailable)
 _GONE = object()  # the version of a ticket that no longer exists
@@ -160,25 +163,27 @@ class TicketScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="watch")
     def _watch(self) -> None:
-        """Until the screen goes: the ticket's version every second; say when it moved."""
+        """Until the screen goes: the ticket's version whenever PostgreSQL says something
+        changed (and every RECHECK_S besides), or every second on SQLite; say when it moved."""
         seen: Any = None
         failed: str | None = None
-        while not self._stop.is_set():
-            try:
-                with self.engine.connect() as conn:
-                    version: Any = ticket_version(conn, self.number)
-            except TicketError:
-                version = _GONE
-            except _READ_ERRORS as exc:
-                if str(exc) != failed:  # once per new error, not every second
-                    failed = str(exc)
-                    self.post_message(self.Told(f"Cannot read the ticket: {exc}", "error"))
-            else:
-                failed = None
-                if version != seen:
-                    seen = version
-                    self.post_message(self.Changed())
-            self._stop.wait(POLL_S)
+        with ChangeWaiter(self.engine, stop=self._stop) as changes:
+            while not self._stop.is_set():
+                try:
+                    with self.engine.connect() as conn:
+                        version: Any = ticket_version(conn, self.number)
+                except TicketError:
+                    version = _GONE
+                except _READ_ERRORS as exc:
+                    if str(exc) != failed:  # once per new error, not every second
+                        failed = str(exc)
+                        self.post_message(self.Told(f"Cannot read the ticket: {exc}", "error"))
+                else:
+                    failed = None
+                    if version != seen:
+                        seen = version
+                        self.post_message(self.Changed())
+                changes.wait(max(POLL_S, RECHECK_S) if changes.listening else POLL_S)
 
     @work(thread=True, exclusive=True, group="ticket")
     def _read(self) -> None:
