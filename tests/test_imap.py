@@ -127,6 +127,41 @@ def test_a_poller_killed_mid_batch_loses_and_duplicates_nothing(cli, dovecot, ma
     assert len(folder_uids(dovecot, mailbox, "Done")) == total
 
 
+def test_a_poller_whose_lease_was_taken_stops_at_once_and_counts_no_failure(
+    cli, dovecot, mailbox, db_engine
+):
+    from sqlalchemy import update
+
+    from tuidesk.storage.db import transaction
+    from tuidesk.storage.tables import tables, utcnow
+
+    add_channel(cli, dovecot, mailbox, "--success-folder", "Done")
+    total = 400
+    c = dovecot.client(mailbox)
+    for i in range(total):
+        c.append("INBOX", mail(f"From: s{i}@customer.test\nMessage-ID: <s{i}@c>\nSubject: s{i}"))
+    c.logout()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tuidesk", "poll", "--json"], env=cli.env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(folder_uids(dovecot, mailbox, "Done")) == 0:
+        time.sleep(0.02)
+    with transaction(db_engine) as conn:  # as if it stalled and another host took over
+        lease = tables(conn).channel_lease
+        stolen = conn.execute(
+            update(lease).values(holder="elsewhere:1", expires_at=utcnow() + timedelta(hours=1))
+        ).rowcount
+    out, err = proc.communicate(timeout=120)
+    assert stolen == 1 and proc.returncode == 0, err
+    (result,) = json.loads(out)["channels"]
+    assert result["ok"] and 0 < result["fetched"] < total, result
+    assert len(folder_uids(dovecot, mailbox, "INBOX")) == total - result["fetched"]
+    shown = json.loads(cli("channel", "show", "support", "--json").stdout)
+    assert (shown["failures"], shown["last_error"]) == (0, None)
+
+
 def test_two_pollers_at_once_give_no_duplicates(cli, dovecot, mailbox):
     add_channel(cli, dovecot, mailbox)
     c = dovecot.client(mailbox)

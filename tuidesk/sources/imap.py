@@ -119,6 +119,11 @@ def why_not_now(channel: ImapChannel, now: datetime) -> str | None:
     return f"skip window {window}" if window else None
 
 
+class LeaseLost(Exception):
+    """Another poller holds the channel now (this one stalled past its lease): stop at once.
+    What was committed stays; the rest is the new holder's, never read by both."""
+
+
 class StepFailed(Exception):
     """A connection step failed; `step` names which, the message says why in plain words.
     `permanent`: no retry can mend it before an admin acts (a revoked sign-in)."""
@@ -309,6 +314,9 @@ class Poller:
                 return result
         try:
             self._poll(channel, result, max_messages)
+        except LeaseLost as exc:
+            result.skipped = str(exc)
+            return result
         except Exception as exc:  # noqa: BLE001 - one channel's failure is its own
             result.ok, result.error = False, explain(exc)
             permanent = isinstance(exc, StepFailed) and exc.permanent
@@ -447,7 +455,9 @@ class MailboxSession:
             self._move(target_uids, target)
         with transaction(self.poller.engine) as conn:
             save_folder_position(conn, self.channel.id, folder, uidvalidity, committed[-1][0])
-            acquire_lease(conn, self.channel.id, self.poller.holder)
+            kept = acquire_lease(conn, self.channel.id, self.poller.holder)
+        if not kept:
+            raise LeaseLost("another poller took the lease")
 
     def _move(self, uids: list[int], target: str) -> None:
         """MOVE where the server has it, else COPY, flag \\Deleted and expunge those UIDs."""

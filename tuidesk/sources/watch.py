@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from tuidesk.net import explain
 from tuidesk.sources.imap import (
+    LeaseLost,
     MailboxSession,
     Poller,
     PollResult,
@@ -95,6 +96,9 @@ class Watcher:
             try:
                 self._session(name, channel)
                 failures = 0
+            except LeaseLost as exc:  # it stalled and another watcher took over: stand by
+                self.log(f"{name}: {exc}; standing by")
+                self.stop.wait(NOT_NOW_WAIT_S / 3)
             except Exception as exc:  # noqa: BLE001 - log, count, back off, reconnect
                 failures += 1
                 permanent = isinstance(exc, StepFailed) and exc.permanent
@@ -135,4 +139,6 @@ class Watcher:
 
     def _renew(self, channel_id: int) -> None:
         with transaction(self.engine) as conn:
-            acquire_lease(conn, channel_id, self.holder)
+            kept = acquire_lease(conn, channel_id, self.holder)
+        if not kept:
+            raise LeaseLost("another watcher took the lease")
