@@ -5,7 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test bench lint format servers
+.PHONY: run test bench lint format servers fuzz
+
+FUZZ_SECONDS ?= 60
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +45,12 @@ bench: $(STAMP) servers
 	$(BIN)/python -m bench.imap
 	$(BIN)/python -m bench.outbound
 	$(BIN)/python -m bench.console
+	$(BIN)/python -m bench.peer --keep-venv
+
+# A time-boxed campaign of hostile mail against the parser, classifier, quote stripper, the
+# whole engine and the ingest path (SQLite in a temporary folder); exit 1 on any finding.
+fuzz: $(STAMP)
+	$(BIN)/python -m bench.fuzz --seconds $(FUZZ_SECONDS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -422,8 +422,12 @@ def _inner_messages(part: Message) -> list[Message]:
 
 
 def _text_payload(part: Message) -> str:
-    """The start of a leaf part's decoded text; huge bodies are cut before decoding."""
-    raw = part.get_payload()
+    """The start of a leaf part's decoded text; huge bodies are cut before decoding. A body
+    the email package cannot even read (a charset like idna, a NUL in its name) is no text."""
+    try:
+        raw = part.get_payload()
+    except Exception:
+        return ""
     if not isinstance(raw, str):
         return ""
     if len(raw) > _MAX_TEXT:  # cut at a line end so base64 quads stay whole

@@ -134,7 +134,7 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
     candidates: list[str] = []
     if charset:
         cs = charset.strip().strip('"').lower()
-        with contextlib.suppress(LookupError):
+        with contextlib.suppress(LookupError, ValueError):  # ValueError: a NUL in the name
             candidates.append(codecs.lookup(cs).name)
     for fallback in _FALLBACK_CHARSETS:
         if fallback not in candidates:
@@ -142,7 +142,7 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
     for cs in candidates:
         try:
             return data.decode(cs)
-        except (UnicodeDecodeError, LookupError):
+        except (UnicodeError, LookupError):  # UnicodeError: idna and other picky codecs
             continue
     # UTF-8 cut off mid-character (names truncated by webmail) reads better than cp1252.
     try:
@@ -208,7 +208,7 @@ def message_ids(value: str) -> tuple[str, ...]:
 def sanitize_filename(name: str, fallback: str) -> str:
     """A name that is safe to show and to save: no folders, no controls, no leading dots."""
     name = strip_controls(name).replace("\\", "/").rsplit("/", 1)[-1]
-    name = _UNSAFE_FILENAME.sub("_", name).strip().lstrip(".").strip()
+    name = re.sub(r"^[\s.]+", "", _UNSAFE_FILENAME.sub("_", name)).strip()
     if name in ("", ".", ".."):
         name = fallback
     if len(name) > FILENAME_LIMIT:

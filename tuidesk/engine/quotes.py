@@ -189,7 +189,7 @@ def _visible_segments(segments: list[tuple[str, bool]], patterns: _Separators) -
 
 def _probe(line: str) -> str:
     """The part of a line separators are matched against: no edges, no invisible characters."""
-    line = line[:_PROBE_LEN]
+    line = line.lstrip()[:_PROBE_LEN]  # indent first: a long indent must not hide the text
     if not (line.isascii() and line.isprintable()):  # the common case needs no regex
         line = strip_controls(line)
     return line.strip()

@@ -3,6 +3,7 @@ run; a name from a mail can neither replace an existing file nor land outside th
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,8 +40,8 @@ class SaveRequest:
 def safe_name(filename: str) -> str:
     """The last part of the name only, on one line, not hidden: a name like `../../.bashrc`
     becomes `bashrc`."""
-    name = clean_line(filename, 200).replace("\\", "/").rpartition("/")[2].strip()
-    return name.lstrip(".").strip() or "attachment"
+    name = clean_line(filename, 200).replace("\\", "/").rpartition("/")[2]
+    return re.sub(r"^[\s.]+", "", name).strip() or "attachment"  # ". .bashrc" too
 
 
 def save_file(data: bytes, filename: str, folder: Path) -> Path:
