@@ -286,6 +286,33 @@ class DovecotServer:
         if root is not None:
             shutil.rmtree(root, ignore_errors=True)
 
+    def kill(self) -> None:
+        """SIGKILL the whole process group at once, as a crash or a pulled plug would: open
+        connections die mid-command. Unlike stop(), the folder (config, users, mail) stays, so
+        restart() brings the same server back on the same ports."""
+        proc, self.proc = self.proc, None
+        if proc is None:
+            raise RuntimeError("Dovecot not running")
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+    def restart(self, timeout: float = _GREETING_TIMEOUT) -> DovecotServer:
+        """Start again after kill(): same folder, ports, users and mail; returns once both
+        ports greet. A port still held by someone else gives up after `timeout`."""
+        if self.proc is not None or self.root is None:
+            raise RuntimeError("restart() follows kill()")
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self._launch()
+                return self
+            except _PortTaken:
+                self.proc = None
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
     def __enter__(self) -> DovecotServer:
         return self.start()
 

@@ -3,7 +3,9 @@ SQLAlchemy Core on the ingest path's connection."""
 
 from __future__ import annotations
 
+import os
 import re
+import socket
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -40,8 +42,32 @@ def in_skip_window(windows: list[str], now: datetime) -> str | None:
     return None
 
 
+def holder_is_dead(holder: str) -> bool:
+    """True only when `holder` ("hostname:pid", or "hostname:pid:console") names a process
+    on this host that no longer exists. A holder on another host, or one we cannot read, is
+    never called dead: we cannot see its processes, so only its lease's expiry frees it.
+    A reused pid makes a dead holder look alive: that only costs the wait for expiry."""
+    host, _, rest = holder.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) <= 0:
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # EPERM: it exists, as another user
+        return False
+    return False
+
+
 def acquire_lease(conn: Connection, channel_id: int, holder: str) -> bool:
-    """Take or renew the channel's lease; False when another live holder has it."""
+    """Take or renew the channel's lease; False when another live holder has it.
+
+    A lease normally frees itself LEASE_SECONDS after its last renewal. A holder that was
+    killed on this very host (SIGKILL, the OOM killer, a crashed cron run) is taken over at
+    once instead: its pid is gone, so nothing can still be working the channel, and the next
+    poller need not wait half a minute. The takeover is a compare-and-set on the dead
+    holder's name, so two pollers racing for it cannot both win."""
     lease = tables(conn).channel_lease
     now = utcnow()
     expires = now + timedelta(seconds=LEASE_SECONDS)
@@ -53,8 +79,18 @@ def acquire_lease(conn: Connection, channel_id: int, holder: str) -> bool:
     ).rowcount
     if taken:
         return True
-    if conn.execute(select(lease.c.holder).where(lease.c.channel_id == channel_id)).first():
-        return False
+    current = conn.execute(select(lease.c.holder).where(lease.c.channel_id == channel_id)).first()
+    if current:
+        if not holder_is_dead(current.holder):
+            return False
+        return bool(
+            conn.execute(
+                update(lease)
+                .where(lease.c.channel_id == channel_id)
+                .where(lease.c.holder == current.holder)
+                .values(holder=holder, expires_at=expires)
+            ).rowcount
+        )
     insert_ignoring_conflict(
         conn,
         lease,
