@@ -41,11 +41,7 @@ test: $(STAMP) servers
 	$(BIN)/pytest -q
 
 bench: $(STAMP) servers
-	$(BIN)/python -m bench.ingest
-	$(BIN)/python -m bench.imap
-	$(BIN)/python -m bench.outbound
-	$(BIN)/python -m bench.console
-	$(BIN)/python -m bench.peer --keep-venv
+	$(BIN)/python -m bench --keep-venv
 
 # A time-boxed campaign of hostile mail against the parser, classifier, quote stripper, the
 # whole engine and the ingest path (SQLite in a temporary folder); exit 1 on any finding.

@@ -23,6 +23,8 @@ from typing import Any
 
 from sqlalchemy import Engine, insert
 
+from bench.table import headline
+
 TARGET_FIRST_PAINT_S = 1.0
 TARGET_KEY_MS = 100.0
 SIZE = (120, 36)
@@ -205,6 +207,30 @@ def main() -> None:
             f"  {target}"
         )
     print(f"(importing the console, before the first paint: {imported * 1000:.0f} ms)")
+    at = f"console at {args.n:,} tickets"
+    headline("console", f"{at}: first paint", f"{first_paint * 1000:.0f} ms",
+             f"< {TARGET_FIRST_PAINT_S:.0f} s", first_paint < TARGET_FIRST_PAINT_S)  # fmt: skip
+    for figure, labels in (
+        ("j/k, g/G, PgDn", ("j (down)", "k (up)", "G (last)", "g (first)", "PgDn")),
+        ("`/` and Esc (focus moves)", ("/ (open search)", "Esc (clear search)")),
+    ):
+        groups = [sorted(v * 1000 for v in times[k]) for k in labels if times.get(k)]
+        if not groups:
+            continue
+        medians = [statistics.median(ms) for ms in groups]
+        p95s = [ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))] for ms in groups]
+        headline(
+            "console",
+            f"{at}: {figure}",
+            f"median {_span(medians)} ms, p95 {_span(p95s)} ms",
+            f"< {TARGET_KEY_MS:.0f} ms",
+            max(p95s) < TARGET_KEY_MS,
+        )
+
+
+def _span(values: list[float]) -> str:
+    low, high = min(values), max(values)
+    return f"{low:.0f}" if round(low) == round(high) else f"{low:.0f}-{high:.0f}"
 
 
 if __name__ == "__main__":

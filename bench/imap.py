@@ -1,6 +1,7 @@
 """IMAP throughput and IDLE latency against a local Dovecot.
 
-    python -m bench.imap [--n N] [--idle-n M] [--skip-idle] [--profile K]
+    python -m bench.imap [--n N] [--idle-n M] [--channels K] [--skip-idle] [--skip-pollers]
+                         [--profile K]
 
 Starts a private Dovecot (tests/servers/dovecot.py), APPENDs N messages built from the shared
 corpus (each with a unique Message-ID) to INBOX in MULTIAPPEND chunks over one logged-in
@@ -12,6 +13,12 @@ subprocess with its peak memory (ru_maxrss through bench.ingest's launcher):
   * `tuidesk poll --json` of the same INBOX into a fresh SQLite home (no move folders), then
     the same poll again with nothing new (the fixed cost: start-up, TLS, login, SELECT);
   * the same poll of the copied folder with `--success-folder Done`, for the cost of MOVE;
+  * two pollers on PostgreSQL: INBOX split into K folders (default 4: 1,250 mails each at
+    N=5000, copied server-side), one channel each, on one database of a private PostgreSQL
+    (tests/servers/postgres.py); one `tuidesk poll --json` over all channels, then two started
+    together on a fresh database (the channel leases split the channels between them), mails/s
+    of each (first start to last exit), and what the database holds: one ingest_log row per
+    mail, no Message-ID twice, no duplicate outcome, one ticket per `created` (printed);
   * IDLE latency: `tuidesk watch` running, M mails APPENDed one at a time, each timed from
     the start of its APPEND to the moment its ingest_log row is visible in the SQLite file
     (read-only connection, polled every 5 ms), next to a plain imapclient IDLE (the server's
@@ -63,6 +70,7 @@ from bench.ingest import (
     tuidesk_cmd,
     tuidesk_env,
 )
+from bench.table import headline
 
 POLL_TARGET = 0.5  # tuidesk poll messages/s over raw FETCH messages/s
 IDLE_MEDIAN_TARGET = 1.0  # seconds, APPEND to committed ticket
@@ -538,6 +546,254 @@ def measure_idle(server: Any, n: int, work: Path) -> Idle:
 
 
 # --------------------------------------------------------------------------------------------
+# Two pollers on PostgreSQL
+
+POLLERS_FOLDER = "Pollers"
+
+
+@dataclass
+class PollerRun:
+    processes: int
+    expected: int  # mails in the channels' folders
+    wall: float = 0.0  # first start to last exit
+    fetched: int = 0
+    cpu: float = 0.0  # all poll processes, user + sys
+    peak_kb: int = 0  # the largest of them
+    split: list[dict[str, int]] = field(default_factory=list)  # per process: channel -> fetched
+    skipped: list[int] = field(default_factory=list)  # per process: channels it found leased
+    walls: list[float] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    rows: int = 0  # ingest_log rows
+    ids: int = 0  # distinct Message-IDs among them
+    no_id: int = 0
+    repeated_ids: int = 0  # Message-IDs with more than one ingest_log row
+    outcomes: dict[str, int] = field(default_factory=dict)
+    tickets: int = 0
+    repeated_messages: int = 0  # stored inbound messages beyond one per Message-ID
+
+    @property
+    def rate(self) -> float:
+        return self.fetched / self.wall if self.wall else 0.0
+
+    @property
+    def exactly_once(self) -> bool:
+        return (
+            not self.failures
+            and self.fetched == self.expected
+            and self.rows == self.expected
+            and self.ids + self.no_id == self.rows
+            and self.repeated_ids == 0
+            and self.outcomes.get("duplicate", 0) == 0
+            and self.tickets == self.outcomes.get("created", 0)
+            and self.repeated_messages == 0
+        )
+
+
+def spread_into_folders(client: Any, k: int, per: int) -> list[str]:
+    """Server-side COPY of K disjoint runs of PER messages of INBOX into folders of their own."""
+    client.select_folder("INBOX", readonly=True)
+    uids = sorted(client.search())
+    names = []
+    for i in range(k):
+        name = f"{POLLERS_FOLDER}{i + 1}"
+        if not client.folder_exists(name):
+            client.create_folder(name)
+        part = uids[i * per : (i + 1) * per]
+        for start in range(0, len(part), 1000):
+            client.copy(part[start : start + 1000], name)
+        names.append(name)
+    client.unselect_folder()
+    return names
+
+
+def pollers_home(
+    home: Path, url: str, port: int, ca_file: str, folders: list[str]
+) -> dict[str, str]:
+    """A home on the PostgreSQL database `url` with one active channel per folder (ch1...)."""
+    env = setup_home(home, url)
+    env[PASSWORD_ENV] = PASSWORD
+    for i, folder in enumerate(folders, 1):
+        cmd = [*tuidesk_cmd(), "channel", "add", f"ch{i}", "--host", "127.0.0.1", "--port",
+               str(port), "--ssl", "--ca-file", ca_file, "--username", USER, "--password-env",
+               PASSWORD_ENV, "--status", "active", "--folder", folder]  # fmt: skip
+        _check(run_measured(cmd, env=env, cwd=home), f"tuidesk channel add ch{i}")
+    return env
+
+
+def run_pollers(env: dict[str, str], processes: int, expected: int, url: str) -> PollerRun:
+    """PROCESSES `tuidesk poll --json` over all channels, started together; then what the
+    database holds."""
+    import threading
+
+    result = PollerRun(processes, expected)
+    runs: list[Any] = [None] * processes
+    cmd = [*tuidesk_cmd(), "poll", "--json"]
+    home = Path(env["TUIDESK_HOME"])
+
+    def one(i: int) -> None:
+        runs[i] = run_measured(cmd, env=env, cwd=home)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(processes)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    result.wall = time.perf_counter() - t0
+    for i, run in enumerate(runs, 1):
+        result.cpu += run.cpu
+        result.peak_kb = max(result.peak_kb, run.maxrss_kb)
+        result.walls.append(run.wall)
+        try:
+            channels = json.loads(run.stdout)["channels"]
+        except (ValueError, KeyError):
+            tail = " | ".join((run.stderr or run.stdout).strip().splitlines()[-3:])
+            result.failures.append(f"poll {i} exited {run.rc}: {tail}")
+            result.split.append({})
+            result.skipped.append(0)
+            continue
+        if run.rc != 0:
+            errors = "; ".join(f"{c['name']}: {c['error']}" for c in channels if c["error"])
+            result.failures.append(f"poll {i} exited {run.rc}: {errors}")
+        result.split.append({c["name"]: c["fetched"] for c in channels if c["fetched"]})
+        result.skipped.append(sum(1 for c in channels if c["ok"] and not c["fetched"]))
+        result.fetched += sum(c["fetched"] for c in channels)
+
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        result.rows, result.ids, result.no_id = conn.execute(
+            "SELECT count(*), count(DISTINCT message_id), count(*) - count(message_id) "
+            "FROM ingest_log"
+        ).fetchone()
+        (result.repeated_ids,) = conn.execute(
+            "SELECT count(*) FROM (SELECT message_id FROM ingest_log WHERE message_id IS NOT "
+            "NULL GROUP BY message_id HAVING count(*) > 1) AS repeated"
+        ).fetchone()
+        result.outcomes = dict(
+            conn.execute("SELECT outcome, count(*) FROM ingest_log GROUP BY outcome").fetchall()
+        )
+        (result.tickets,) = conn.execute("SELECT count(*) FROM ticket").fetchone()
+        (result.repeated_messages,) = conn.execute(
+            "SELECT count(message_id) - count(DISTINCT message_id) FROM message "
+            "WHERE message_id LIKE '%bench.tuidesk.invalid%'"
+        ).fetchone()
+    return result
+
+
+@dataclass
+class Pollers:
+    skipped: str = ""
+    channels: int = 0
+    per_channel: int = 0
+    runs: list[PollerRun] = field(default_factory=list)
+
+
+def measure_pollers(server: Any, client: Any, k: int, work: Path) -> Pollers:
+    """K channels (folders of INBOX/K messages each) on one PostgreSQL database: one `tuidesk
+    poll` over all of them, then, on a fresh database, two started together."""
+    from tests.servers.postgres import PostgresServer
+
+    result = Pollers(channels=k)
+    result.per_channel = folder_count(client, "INBOX") // k
+    if result.per_channel < 1:
+        result.skipped = f"fewer messages in INBOX than channels ({k})"
+        return result
+    pg: PostgresServer | None = None
+    try:
+        pg = PostgresServer()
+        pg.start()
+    except Exception as exc:  # noqa: BLE001 - no server here: say so, measure the rest
+        result.skipped = f"PostgreSQL unavailable: {exc.__class__.__name__}: {exc}"
+        if pg is not None:
+            with contextlib.suppress(Exception):
+                pg.stop()
+        return result
+    try:
+        folders = spread_into_folders(client, k, result.per_channel)
+        for folder in folders:  # warm Dovecot's index and cache for both runs alike
+            measure_raw(f"warm {folder}", server.imaps_port, server.ca_file, folder, 500)
+        for processes in (1, 2):
+            database = f"pollers{processes}"
+            pg.execute(f"CREATE DATABASE {database}")
+            env = pollers_home(work / f"home-{database}", pg.url(database), server.imaps_port,
+                               server.ca_file, folders)  # fmt: skip
+            expected = k * result.per_channel
+            result.runs.append(run_pollers(env, processes, expected, pg.url(database)))
+    finally:
+        try:
+            pg.stop()
+        except Exception as exc:  # noqa: BLE001 - report, go on
+            print(f"could not stop PostgreSQL: {exc}", file=sys.stderr)
+    return result
+
+
+def print_pollers(pollers: Pollers) -> None:
+    print(
+        f"\nTwo pollers on PostgreSQL: {pollers.channels} channels (folders of "
+        f"{pollers.per_channel:,} INBOX mails each, copied server-side) on one database; one "
+        "`tuidesk poll --json` over all of them, then two started together on a fresh "
+        "database (channel leases split the channels)"
+    )
+    if pollers.skipped:
+        print(f"  skipped: {pollers.skipped}")
+        headline("imap", "two pollers on PostgreSQL", f"not run: {pollers.skipped}",
+                 "every mail once", None)  # fmt: skip
+        return
+    rows = []
+    for run in pollers.runs:
+        label = f"(e) {run.processes} tuidesk poll -> PostgreSQL"
+        split = "; ".join(
+            f"p{i}: " + (", ".join(f"{n} {c}" for n, c in sorted(ch.items())) or "nothing")
+            for i, ch in enumerate(run.split, 1)
+        )
+        rows.append(Row(label, run.fetched, run.wall, run.peak_kb, run.cpu, note=split))
+    print_table(rows)
+    print(
+        "wall: first start to last exit, start-up included; CPU %: all poll processes (their\n"
+        "analysis workers included), over wall; Dovecot's and PostgreSQL's CPU not counted."
+    )
+    for run in pollers.runs:
+        outcomes = ", ".join(f"{v} {k}" for k, v in sorted(run.outcomes.items()))
+        walls = " / ".join(f"{w:.2f}" for w in run.walls)
+        print(
+            f"  {run.processes} process{'es' if run.processes > 1 else ''} (each {walls} s; "
+            f"channels found leased and left: {'/'.join(map(str, run.skipped))}): "
+            f"{run.fetched:,} fetched of {run.expected:,}; ingest_log {run.rows:,} rows, "
+            f"{run.ids:,} distinct Message-IDs ({run.no_id} without), {run.repeated_ids} "
+            f"Message-IDs logged twice; {outcomes}; {run.tickets:,} tickets, "
+            f"{run.repeated_messages} messages stored twice: every mail exactly once: "
+            f"{'yes' if run.exactly_once else 'NO'}"
+        )
+        for failure in run.failures:
+            print(f"    {failure}")
+    if len(pollers.runs) == 2:
+        one, two = pollers.runs
+        speedup = two.rate / one.rate if one.rate else 0.0
+        print(
+            f"  two pollers / one: {two.rate:,.0f} / {one.rate:,.0f} mails/s = {speedup:.2f} "
+            f"on {os.cpu_count()} CPUs (no target set)"
+        )
+        total = one.expected
+        headline(
+            "imap",
+            f"two pollers on PostgreSQL, {pollers.channels} channels x "
+            f"{pollers.per_channel:,} mails",
+            f"1 poller {one.rate:,.0f}, 2 pollers {two.rate:,.0f} mails/s ({speedup:.2f}x)",
+            "none set",
+            None,
+        )
+        headline(
+            "imap",
+            "two pollers on PostgreSQL: every mail exactly once",
+            f"{two.rows:,} ingest rows for {total:,} mails, {two.repeated_ids} repeated, "
+            f"{two.outcomes.get('duplicate', 0)} duplicates, {two.tickets:,} tickets",
+            "each mail one row, no duplicates",
+            one.exactly_once and two.exactly_once,
+        )
+
+
+# --------------------------------------------------------------------------------------------
 # Report
 
 
@@ -603,12 +859,30 @@ def print_idle(idle: Idle, n: int) -> None:
     )
 
 
+def headline_idle(idle: Idle, n: int) -> None:
+    figure = f"IDLE, APPEND to committed ticket ({n} mails)"
+    target = f"median < {IDLE_MEDIAN_TARGET:.0f} s"
+    if idle.skipped or not idle.latencies:
+        why = idle.skipped or idle.failure.split(";")[0] or "no mail committed"
+        headline("imap", figure, f"not measured: {why}", target, None if idle.skipped else False)
+        return
+    ms = [1000 * x for x in idle.latencies]
+    median = statistics.median(idle.latencies)
+    lost = f", {idle.lost} lost" if idle.lost else ""
+    headline("imap", figure, f"median {statistics.median(ms):.0f} ms, p95 {_pct(ms, 95):.0f} ms"
+             f"{lost}", target, median < IDLE_MEDIAN_TARGET and not idle.failure)  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m bench.imap", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     ap.add_argument("--n", type=int, default=5000, help="messages to poll (default 5000)")
     ap.add_argument("--idle-n", type=int, default=50, help="IDLE mails timed (default 50)")
     ap.add_argument("--skip-idle", action="store_true", help="leave the IDLE latency out")
+    ap.add_argument("--channels", type=int, default=4,
+                    help="channels for the two-pollers figure (default 4)")  # fmt: skip
+    ap.add_argument("--skip-pollers", action="store_true",
+                    help="leave the two-pollers-on-PostgreSQL figure out")  # fmt: skip
     ap.add_argument("--profile", type=int, default=0, metavar="K",
                     help="also cProfile `tuidesk poll` of K messages into SQLite")  # fmt: skip
     ap.add_argument("--worker", help=argparse.SUPPRESS)
@@ -623,8 +897,8 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.worker:
         raise SystemExit(f"unknown worker {args.worker!r}")
-    if args.n < 1 or args.idle_n < 1 or args.profile < 0:
-        ap.error("--n and --idle-n must be at least 1, --profile not negative")
+    if args.n < 1 or args.idle_n < 1 or args.channels < 1 or args.profile < 0:
+        ap.error("--n, --idle-n and --channels must be at least 1, --profile not negative")
 
     sys.path.insert(0, str(ROOT))
     from tests.servers.dovecot import DovecotServer
@@ -717,6 +991,18 @@ def main(argv: list[str] | None = None) -> None:
             f"without; {extra:+.2f} s over the loop, {1000 * extra / max(moved, 1):+.2f} ms per "
             f"moved message ({moved} moved)"
         )
+        headline(
+            "imap",
+            f"`tuidesk poll` of {poll_row.mails:,} corpus mails vs raw FETCH",
+            f"{poll_row.rate:,.0f} vs {raw_rate:,.0f} mails/s ({ratio:.2f})",
+            f">= {POLL_TARGET}",
+            ratio >= POLL_TARGET,
+        )
+
+        if args.skip_pollers:
+            print("\nTwo pollers on PostgreSQL: skipped (--skip-pollers)")
+        else:
+            print_pollers(measure_pollers(server, client, args.channels, work))
 
         if args.profile:
             profile_poll(server, client, args.profile, work)
@@ -726,7 +1012,9 @@ def main(argv: list[str] | None = None) -> None:
         else:
             client.logout()
             client = None
-            print_idle(measure_idle(server, args.idle_n, work), args.idle_n)
+            idle = measure_idle(server, args.idle_n, work)
+            print_idle(idle, args.idle_n)
+            headline_idle(idle, args.idle_n)
 
         print(f"\nbench took {time.perf_counter() - started:.0f} s")
     finally:

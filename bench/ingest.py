@@ -37,6 +37,8 @@ from fnmatch import fnmatch
 from importlib.metadata import version
 from pathlib import Path
 
+from bench.table import headline
+
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
 PYTHON = sys.executable
@@ -767,6 +769,13 @@ def main(argv: list[str] | None = None) -> None:
                 f"{parse_rate:.0f} mails/s = {ratio:.2f}  (target >= {IMPORT_TARGET}, floor >= "
                 f"{IMPORT_FLOOR})  {_verdict_import(ratio)}"
             )
+            headline(
+                "ingest",
+                f"`tuidesk import` -> {label} vs stdlib parse ({imp.mails:,} mails)",
+                f"{imp.rate:,.0f} vs {parse_rate:,.0f} mails/s ({ratio:.2f})",
+                f">= {IMPORT_TARGET} (floor {IMPORT_FLOOR})",
+                ratio >= IMPORT_TARGET,
+            )
             if imp.cpu and parse_cpu_rate:
                 cpu_rate = imp.mails / imp.cpu
                 print(
@@ -774,11 +783,22 @@ def main(argv: list[str] | None = None) -> None:
                     f"CPU not counted): {cpu_rate:.0f} / {parse_cpu_rate:.0f} = "
                     f"{cpu_rate / parse_cpu_rate:.2f}"
                 )
+        if not pg_rows:
+            headline("ingest", "`tuidesk import` -> PostgreSQL vs stdlib parse",
+                     f"not run: {pg_note.removeprefix('(e) PostgreSQL skipped: ')}",
+                     f">= {IMPORT_TARGET} (floor {IMPORT_FLOOR})", None)  # fmt: skip
         pipe_ratio = pipe_med / sqla_s if sqla_s else float("inf")
         print(
             f"  pipe per mail / import sqlalchemy: {1000 * pipe_med:.0f} / "
             f"{1000 * sqla_s:.0f} ms = {pipe_ratio:.2f}  (target <= {PIPE_TARGET})  "
             f"{'PASS' if pipe_ratio <= PIPE_TARGET else 'MISS'}"
+        )
+        headline(
+            "ingest",
+            f'`tuidesk pipe` per mail vs `python -c "import sqlalchemy"` ({len(walls)} mails)',
+            f"median {1000 * pipe_med:.0f} vs {1000 * sqla_s:.0f} ms ({pipe_ratio:.2f})",
+            f"<= {PIPE_TARGET:.0f}x",
+            pipe_ratio <= PIPE_TARGET,
         )
 
         if pipe_mails:

@@ -31,6 +31,7 @@ from bench.ingest import (
     setup_home,
     tuidesk_cmd,
 )
+from bench.table import headline
 
 PASSWORD_ENV = "BENCH_SMTP_PASSWORD"
 PASSWORD = "bench-pw"
@@ -138,6 +139,14 @@ def main(argv: list[str] | None = None) -> None:
     print_table(rows)
     ratio = (report["sent"] / send.wall) / (raw_data["n"] / raw.wall)
     print(f"\nsend / raw smtplib: {ratio:.2f} (wall clocks, start-up included)")
+    headline(
+        "outbound",
+        f"`tuidesk send` of {args.n:,} replies vs raw smtplib",
+        f"{report['sent'] / send.wall:,.0f} vs {raw_data['n'] / raw.wall:,.0f} mails/s "
+        f"({ratio:.2f})",
+        "none set",
+        None,
+    )
     print(f"\nbench took {time.perf_counter() - started:.0f} s")
 
 

@@ -55,6 +55,7 @@ from bench.ingest import (
     setup_home,
     tuidesk_cmd,
 )
+from bench.table import headline
 
 HELPDESK_VERSION = "2.6.1"
 DJANGO_VERSION = "5.2.19"  # django-helpdesk 2.6.1 requires Django >= 5.2
@@ -561,6 +562,8 @@ def main(argv: list[str] | None = None) -> int:
         created = ensure_venv(venv)
     except PeerUnavailable as exc:
         print(f"bench.peer: cannot install the peer ({' '.join(PINS)}): {exc}", file=sys.stderr)
+        headline("peer", "`tuidesk import` vs django-helpdesk get_email",
+                 "not run: the peer could not be installed", f">= {TARGET:.0f}x", None)  # fmt: skip
         return 2
     work = Path(tempfile.mkdtemp(prefix="tuidesk-bench-peer-"))
     try:
@@ -634,6 +637,15 @@ def main(argv: list[str] | None = None) -> int:
             f"{peer_sub.rate:.0f} mails/s = {sub_ratio:.1f}x"
         )
         print_markdown(results, peer, machine, split.excluded)
+        headline(
+            "peer",
+            f"`tuidesk import` vs django-helpdesk get_email ({split.kept:,} mails, best of "
+            f"{args.runs})",
+            f"{same.rate:,.0f} vs {peer.rate:,.1f} mails/s ({same_ratio:.1f}x); on the "
+            f"{n_sub:,} both make tickets of {sub_ratio:.1f}x",
+            f">= {TARGET:.0f}x",
+            same_ratio >= TARGET,
+        )
         print(f"\nbench took {time.perf_counter() - started:.0f} s")
     except RuntimeError as exc:
         print(f"bench.peer: {exc}", file=sys.stderr)
