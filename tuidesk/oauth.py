@@ -255,11 +255,23 @@ def _failure(result: dict[str, Any]) -> str:
     return f"{error}: {description[0][:200]}" if description else str(error)
 
 
+def _expires_at(result: dict[str, Any]) -> datetime:
+    return datetime.now(UTC) + timedelta(seconds=int(result.get("expires_in") or 0))
+
+
 def _token(result: dict[str, Any], flow: str, renewable: bool) -> Token:
-    expires_in = int(result.get("expires_in") or 0)
-    return Token(
-        result["access_token"], datetime.now(UTC) + timedelta(seconds=expires_in), flow, renewable
-    )
+    return Token(result["access_token"], _expires_at(result), flow, renewable)
+
+
+def _cache(store: TokenStore) -> tuple[TokenState, Any]:
+    """What the store holds, and MSAL's cache filled from it."""
+    import msal
+
+    state = store.load()
+    cache = msal.SerializableTokenCache()
+    if state.cache:
+        cache.deserialize(state.cache)
+    return state, cache
 
 
 def bearer(
@@ -270,10 +282,7 @@ def bearer(
     access token (the server refused it: revoked, or its clock disagrees)."""
     import msal
 
-    state = store.load()
-    cache = msal.SerializableTokenCache()
-    if state.cache:
-        cache.deserialize(state.cache)
+    state, cache = _cache(store)
     if fresh:
         for item in list(cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN)):
             cache.remove_at(item)
@@ -298,11 +307,7 @@ def bearer(
         raise TokenError(_unreachable(config, exc), permanent=False) from exc
     finally:
         if cache.has_state_changed or pasted_used:
-            expires = (
-                _token(result, flow, True).expires_at
-                if result and "access_token" in result
-                else None
-            )
+            expires = _expires_at(result) if result and "access_token" in result else None
             store.save(cache.serialize(), expires, drop_pasted=pasted_used)
     if result is None:
         raise TokenError(
@@ -326,12 +331,8 @@ def device_sign_in(
     """A device-code sign-in (MSAL's public-client flow): `say` gets the code and the page to
     enter it on; this returns once the user has signed in, or raises. `stop` ends the wait
     early (the console's Cancel)."""
-    import msal
 
-    state = store.load()
-    cache = msal.SerializableTokenCache()
-    if state.cache:
-        cache.deserialize(state.cache)
+    _, cache = _cache(store)
     app = _application(config, cache, config_dir, public=True)
     scopes = config.scopes_for(app_only=False)
     try:
