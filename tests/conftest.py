@@ -210,15 +210,13 @@ def mailbox(dovecot: DovecotServer, cli: Cli) -> str:
 
 
 @pytest.fixture
-def admin_db(_isolated_home: Path, sqlite_template: Path) -> Iterator[tuple[Any, int]]:
+def admin_db(db_url: str) -> Iterator[tuple[Any, int]]:
     """A database with one branch and an admin (returned with the engine) and an agent."""
     from tuidesk.storage.agents import save_agent
     from tuidesk.storage.branches import save_branch
     from tuidesk.storage.db import make_engine, session_scope
 
-    path = _isolated_home / "tuidesk.sqlite3"
-    shutil.copy(sqlite_template, path)
-    engine = make_engine(f"sqlite:///{path}")
+    engine = make_engine(db_url)
     with session_scope(engine) as s:
         save_branch(s, name="Support", key="SUP", addresses=["support@example.com"], domains=[])
         admin = save_agent(s, name="Ada Admin", email="ada@example.com", role="admin", login="ada")

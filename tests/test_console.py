@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -41,21 +40,19 @@ def pinned() -> datetime:
 
 
 @pytest.fixture
-def db_path(_isolated_home: Path, sqlite_template: Path) -> Path:
-    path = _isolated_home / "tuidesk.sqlite3"
-    shutil.copy(sqlite_template, path)
-    return path
+def blobs(_isolated_home: Path) -> BlobStore:
+    return BlobStore(_isolated_home / "blobs")
 
 
 @pytest.fixture
-def engine(db_path: Path):  # type: ignore[no-untyped-def]
+def engine(db_url: str, blobs: BlobStore):  # type: ignore[no-untyped-def]
     """Three tickets at fixed times (SUP-1 oldest, SUP-3 newest), one on the Sales branch, one
     assigned to an agent and queued in Billing, the newest with a hostile subject."""
-    engine = make_engine(f"sqlite:///{db_path}")
+    engine = make_engine(db_url)
     with session_scope(engine) as s:
         save_branch(s, name="Support", key="SUP", addresses=["support@example.com"], domains=[])
         save_branch(s, name="Sales", key="SAL", addresses=["sales@example.com"], domains=[])
-    ingestor = Ingestor(engine, BlobStore(db_path.parent / "blobs"), source="import")
+    ingestor = Ingestor(engine, blobs, source="import")
     ingestor.ingest(mail("From: Alice <alice@customer.test>\nSubject: Printer on fire"))
     ingestor.ingest(
         mail("From: bob@shop.test\nTo: sales@example.com\nSubject: Invoice question"),
@@ -67,10 +64,12 @@ def engine(db_path: Path):  # type: ignore[no-untyped-def]
     times[3] = datetime(2024, 3, 2, 11, 15)
     with transaction(engine) as conn:
         t = tables(conn)
-        queue = conn.execute(insert(t.queue).values(name="Billing", colour="magenta")).lastrowid
+        queue = conn.execute(
+            insert(t.queue).values(name="Billing", colour="magenta")
+        ).inserted_primary_key[0]
         agent = conn.execute(
             insert(t.agent).values(name="Dana Agent", email="dana@example.com", role="agent")
-        ).lastrowid
+        ).inserted_primary_key[0]
         for number, when in times.items():
             conn.execute(
                 update(t.ticket)
@@ -192,7 +191,7 @@ async def test_sort_and_status_keys_reorder_and_filter(engine) -> None:
 
 
 async def test_a_ticket_piped_by_another_process_appears_and_the_selection_stays(
-    engine, db_path: Path, _isolated_home: Path
+    engine, db_url: str, _isolated_home: Path
 ) -> None:
     app = TuideskApp(engine, clock=pinned)
     async with app.run_test(size=SIZE) as pilot:
@@ -201,7 +200,7 @@ async def test_a_ticket_piped_by_another_process_appears_and_the_selection_stays
         assert tickets.selected == 2
         env = os.environ | {
             "TUIDESK_HOME": str(_isolated_home),
-            "TUIDESK_DATABASE_URL": f"sqlite:///{db_path}",
+            "TUIDESK_DATABASE_URL": db_url,
         }
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "tuidesk", "pipe", env=env, stdin=asyncio.subprocess.PIPE
@@ -213,8 +212,8 @@ async def test_a_ticket_piped_by_another_process_appears_and_the_selection_stays
         assert "Fresh mail" in tickets.render_line(1).text
 
 
-async def test_a_new_ticket_leaves_a_scrolled_list_where_it_was(engine, db_path: Path) -> None:
-    ingestor = Ingestor(engine, BlobStore(db_path.parent / "blobs"), source="import")
+async def test_a_new_ticket_leaves_a_scrolled_list_where_it_was(engine, blobs: BlobStore) -> None:
+    ingestor = Ingestor(engine, blobs, source="import")
     for i in range(60):
         ingestor.ingest(mail(f"From: c{i}@customer.test\nSubject: Question {i}"))
     app = TuideskApp(engine, clock=pinned)
@@ -266,8 +265,8 @@ async def test_a_hostile_subject_and_body_are_shown_literally(engine) -> None:
         assert_snapshot(svg, "console_hostile")
 
 
-async def test_first_run_shows_the_welcome_screen(db_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{db_path}")
+async def test_first_run_shows_the_welcome_screen(db_url: str) -> None:
+    engine = make_engine(db_url)
     app = TuideskApp(engine, clock=pinned)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: isinstance(app.screen, WelcomeScreen), "the welcome")
@@ -277,14 +276,16 @@ async def test_first_run_shows_the_welcome_screen(db_path: Path) -> None:
     engine.dispose()
 
 
-async def test_the_welcome_screen_leaves_when_the_first_ticket_arrives(db_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{db_path}")
+async def test_the_welcome_screen_leaves_when_the_first_ticket_arrives(
+    db_url: str, blobs: BlobStore
+) -> None:
+    engine = make_engine(db_url)
     app = TuideskApp(engine, clock=pinned)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: isinstance(app.screen, WelcomeScreen), "the welcome")
         with session_scope(engine) as s:
             save_branch(s, name="Support", key="SUP", addresses=["support@example.com"], domains=[])
-        Ingestor(engine, BlobStore(db_path.parent / "blobs"), source="import").ingest(
+        Ingestor(engine, blobs, source="import").ingest(
             mail("From: first@customer.test\nSubject: Hello")
         )
         await until(pilot, lambda: isinstance(app.screen, MainScreen), "the list")
@@ -369,12 +370,14 @@ def test_a_wrong_keymap_is_refused_before_the_console_starts(
     assert proc.returncode == 2 and error in proc.stderr.decode()
 
 
-async def test_the_issues_hostile_subject_reaches_the_screen_as_text(db_path: Path) -> None:
+async def test_the_issues_hostile_subject_reaches_the_screen_as_text(
+    db_url: str, blobs: BlobStore
+) -> None:
     """Markup, an OSC 52 clipboard write and a bidi override, raw and RFC 2047-encoded."""
-    engine = make_engine(f"sqlite:///{db_path}")
+    engine = make_engine(db_url)
     with session_scope(engine) as s:
         save_branch(s, name="Support", key="SUP", addresses=["support@example.com"], domains=[])
-    ingestor = Ingestor(engine, BlobStore(db_path.parent / "blobs"), source="import")
+    ingestor = Ingestor(engine, blobs, source="import")
     ingestor.ingest(mail("From: a@x.test\nSubject: [link=http://x]hi[/link]\x1b]52;c;aGk=\x07"))
     ingestor.ingest(
         mail("From: b@x.test\nSubject: =?utf-8?q?[b]x[/b]=E2=80=AE=1B]52;c;aGk=3D=07?=")

@@ -17,7 +17,6 @@ from sqlalchemy import select, update
 from tests.snapshots import assert_snapshot
 from tests.test_console import SIZE, pinned, until
 from tuidesk.ingest import Ingestor
-from tuidesk.screens import ticket as ticket_screen
 from tuidesk.screens.app import TuideskApp
 from tuidesk.screens.attachments import SaveFilesScreen, safe_name, save_file
 from tuidesk.screens.dialogs import ConfirmScreen, TextChoiceScreen
@@ -50,12 +49,10 @@ def printer_mail() -> bytes:
 
 
 @pytest.fixture
-def engine(_isolated_home: Path, sqlite_template: Path):  # type: ignore[no-untyped-def]
+def engine(_isolated_home: Path, db_url: str):  # type: ignore[no-untyped-def]
     """SUP-1 from Alice with a PDF, at a fixed time; agents Dana (at the keys) and Sam; the
     queue Billing; branches Support and Sales. No outgoing channel: tests add one."""
-    path = _isolated_home / "tuidesk.sqlite3"
-    path.write_bytes(sqlite_template.read_bytes())
-    engine = make_engine(f"sqlite:///{path}")
+    engine = make_engine(db_url)
     with session_scope(engine) as s:
         save_branch(s, name="Support", key="SUP", addresses=["support@example.com"], domains=[])
         save_branch(s, name="Sales", key="SAL", addresses=["sales@example.com"], domains=[])
@@ -258,13 +255,16 @@ async def test_a_note_is_added_with_the_agent_as_its_author(engine) -> None:
         await until(pilot, lambda: len(screen.query(".message")) == 2, "the note shown")
 
 
-async def test_a_change_made_meanwhile_is_not_overwritten_and_the_agent_is_told(
-    engine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(ticket_screen, "POLL_S", 3600)  # the view must not catch up by itself
+async def test_a_change_made_meanwhile_is_not_overwritten_and_the_agent_is_told(engine) -> None:
     app = app_for(engine)
     async with app.run_test(size=SIZE) as pilot:
         screen = await opened(pilot)
+        # The view must not catch up by itself (by polling, or by NOTIFY on PostgreSQL): the
+        # change lands between the agent's last look and the key.
+        screen._stop.set()
+        watching = [w for w in app.workers if w.node is screen and w.group == "watch"]
+        assert watching
+        await until(pilot, lambda: not any(w.is_running for w in watching), "the watcher stopped")
         with transaction(engine) as conn:  # Sam, in another console
             update_ticket(conn, "1", status="closed")
         await pilot.press("s")

@@ -41,7 +41,6 @@ from tuidesk.engine.parse import content_hash
 from tuidesk.sources.files import iter_mails
 from tuidesk.storage.db import make_engine
 
-SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 OUTCOMES = ("created", "commented", "ignored", "duplicate", "quarantined")
 _HEADER_LINE = re.compile(rb"^[A-Za-z][A-Za-z0-9-]*:[ \t]")
 
@@ -247,7 +246,6 @@ SISIMAI_LABELS = json.loads((CORPUS / "sisimai" / "labels.json").read_text())
 FLANKER_EXPECTED = json.loads((CORPUS / "flanker" / "expected.json").read_text())
 
 
-@SQLITE_ONLY
 def test_bounces_complaints_and_auto_replies_in_the_corpus_never_become_tickets(
     desk: Cli, db_url: str
 ):
@@ -338,7 +336,6 @@ def import_one(cli: Cli, path: Path) -> dict[str, Any]:
     return only_ticket(cli)
 
 
-@SQLITE_ONLY
 @pytest.mark.parametrize("name", sorted(DJANGO_EXPECTED), ids=lambda n: Path(n).name)
 def test_django_helpdesk_mail_gives_the_expected_title_and_description(
     desk: Cli, name: str, _isolated_home: Path
@@ -368,7 +365,6 @@ def test_django_helpdesk_mail_gives_the_expected_title_and_description(
         assert any(c.startswith(expected["attachment_starts_with"].encode()) for c in contents)
 
 
-@SQLITE_ONLY
 @pytest.mark.parametrize(
     ("name", "field"),
     [
@@ -388,7 +384,6 @@ def test_django_helpdesk_quirks_we_do_not_copy(desk: Cli, name: str, field: str)
 # --- forwarded mail -----------------------------------------------------------------------------
 
 
-@SQLITE_ONLY
 @pytest.mark.parametrize(
     ("name", "own_text", "forwarded_text"),
     [
@@ -447,7 +442,6 @@ MAIL_PARSER_ATTACHMENTS: dict[str, dict[str, Any]] = {
 }  # fmt: skip
 
 
-@SQLITE_ONLY
 def test_mail_parser_attachment_counts_and_names(desk: Cli, _isolated_home: Path):
     paths = {name: MAIL_PARSER / "tests" / "mails" / name for name in MAIL_PARSER_ATTACHMENTS}
     summary = import_json(desk, list(paths.values()))
@@ -471,7 +465,6 @@ def test_mail_parser_attachment_counts_and_names(desk: Cli, _isolated_home: Path
             assert len(blob(_isolated_home, a["sha256"])) == a["size"]
 
 
-@SQLITE_ONLY
 def test_a_newsletter_is_ignored_but_a_dry_run_still_lists_its_five_attachments(desk: Cli):
     raw = (MAIL_PARSER / "tests" / "mails" / "mail_test_5").read_bytes()
     decision = json.loads(desk("pipe", "--dry-run", "--json", input=raw).stdout)
@@ -487,7 +480,6 @@ def test_a_newsletter_is_ignored_but_a_dry_run_still_lists_its_five_attachments(
 # --- bugs found in the corpus -------------------------------------------------------------------
 
 
-@SQLITE_ONLY
 def test_a_cr_line_ending_mail_that_starts_with_an_mbox_from_line_is_imported_whole(desk: Cli):
     path = CORPUS / "sisimai" / "maildir" / "mac" / "lhost-x6-01.eml"
     summary = import_json(desk, [path])

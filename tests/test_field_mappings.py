@@ -126,8 +126,7 @@ def test_a_reply_to_a_ticket_of_a_type_not_taking_updates_opens_a_new_ticket(des
     assert pipe(desk, again)["action"] == "commented"
 
 
-@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_channels_from_before_mappings_get_none(db_url, _isolated_home):
+def test_channels_from_before_mappings_get_none(_isolated_home):
     from alembic import command
     from sqlalchemy import text
 

@@ -29,7 +29,6 @@ import pytest
 
 from tests.conftest import Cli
 
-SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 DATABASE_FILES = re.compile(r"^tuidesk\.sqlite3(-wal|-shm|-journal)?$")
 MB = 1024 * 1024
@@ -201,7 +200,6 @@ def test_a_mail_with_5000_mime_parts_is_quarantined_for_the_part_limit(desk: Cli
 # --- headers ------------------------------------------------------------------------------------
 
 
-@SQLITE_ONLY
 def test_a_1_mb_subject_line_gives_a_ticket_with_a_capped_title(desk: Cli):
     subject = b"printer on fire " * (MB // 16)
     ticket = created(desk, raw_mail(b"Subject: " + subject + b"\r\n", b"See subject.\r\n"))
@@ -211,7 +209,6 @@ def test_a_1_mb_subject_line_gives_a_ticket_with_a_capped_title(desk: Cli):
     assert len(ticket["messages"][0]["subject"]) <= 250
 
 
-@SQLITE_ONLY
 def test_a_1_mb_header_that_is_not_the_subject_does_not_stop_the_ticket(desk: Cli):
     ticket = created(
         desk, raw_mail(b"Subject: short\r\nX-Padding: " + b"x" * MB + b"\r\n", b"Body.\r\n")
@@ -220,7 +217,6 @@ def test_a_1_mb_header_that_is_not_the_subject_does_not_stop_the_ticket(desk: Cl
     assert ticket["messages"][0]["body"] == "Body."
 
 
-@SQLITE_ONLY
 def test_nul_bytes_in_subject_sender_name_and_body_are_dropped(desk: Cli):
     raw = (
         b"From: Ali\x00ce <alice@customer.test>\r\nTo: support@example.com\r\n"
@@ -250,7 +246,6 @@ def test_nul_bytes_in_message_ids_html_and_content_type_still_make_a_clean_ticke
     assert with_nul == []
 
 
-@SQLITE_ONLY
 @pytest.mark.parametrize(
     "raw_subject",
     [
@@ -286,7 +281,6 @@ def test_ansi_escapes_and_bidi_overrides_leave_the_title_and_rich_markup_stays_l
 # --- bodies and charsets ------------------------------------------------------------------------
 
 
-@SQLITE_ONLY
 def test_broken_base64_in_the_body_and_an_attachment_still_makes_a_ticket(desk: Cli):
     raw = raw_mail(
         b"Subject: broken base64\r\nContent-Type: multipart/mixed; boundary=XX\r\n",
@@ -304,7 +298,6 @@ def test_broken_base64_in_the_body_and_an_attachment_still_makes_a_ticket(desk: 
     assert [a["filename"] for a in message["attachments"]] == ["invoice.pdf"]
 
 
-@SQLITE_ONLY
 @pytest.mark.parametrize(
     ("charset", "subject", "body"),
     [
@@ -331,7 +324,6 @@ def test_unknown_and_bogus_charsets_are_read_as_text(
     assert ticket["messages"][0]["body"] == "Grüße aus Köln"
 
 
-@SQLITE_ONLY
 @pytest.mark.parametrize(
     "disposition",
     [
@@ -362,18 +354,15 @@ def test_an_attachment_named_with_dot_dot_slash_is_stored_under_its_base_name(
 # --- refused mail -------------------------------------------------------------------------------
 
 
-@SQLITE_ONLY
 def test_empty_stdin_is_quarantined_as_an_empty_message(desk: Cli):
     assert quarantined(desk, b"") == "empty message"
 
 
-@SQLITE_ONLY
 def test_a_mail_without_from_is_quarantined_for_having_no_sender(desk: Cli):
     raw = b"To: support@example.com\r\nSubject: who am I\r\n\r\nNobody signed this.\r\n"
     assert quarantined(desk, raw) == "no sender address"
 
 
-@SQLITE_ONLY
 def test_mime_nested_3000_levels_deep_is_quarantined_not_crashed(desk: Cli):
     depth = 3000
     body = "".join(
@@ -389,7 +378,6 @@ def test_mime_nested_3000_levels_deep_is_quarantined_not_crashed(desk: Cli):
     assert "recursion" in reason.lower() or "nested" in reason.lower()
 
 
-@SQLITE_ONLY
 def test_a_mail_over_the_size_limit_is_quarantined_then_retried_once_the_limit_is_raised(
     desk: Cli, sandbox: Sandbox
 ):

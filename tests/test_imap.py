@@ -10,8 +10,6 @@ import sys
 import time
 from datetime import datetime, timedelta
 
-import pytest
-
 from tests.engine.conftest import mail
 
 
@@ -224,7 +222,6 @@ def test_max_limits_how_many_mails_one_pass_takes(cli, dovecot, mailbox):
     assert poll(cli)["support"]["fetched"] == 3
 
 
-@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_channel_test_names_the_step_that_failed(cli, dovecot, mailbox):
     def test(name):  # type: ignore[no-untyped-def]
         proc = cli("channel", "test", name, "--json", check=False)
@@ -387,7 +384,6 @@ def test_watch_picks_up_mail_that_lands_between_its_poll_and_its_idle(cli, dovec
         engine.dispose()
 
 
-@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_watch_follows_rule_and_setting_changes_made_while_it_runs(cli, dovecot, mailbox):
     add_channel(cli, dovecot, mailbox, "--success-folder", "Done")
     watcher = subprocess.Popen(
