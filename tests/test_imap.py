@@ -268,28 +268,30 @@ def _closed_port() -> int:
     return free_port()
 
 
-def _ticket_count(cli) -> int:  # type: ignore[no-untyped-def]
+def start_watch(cli, *names: str, stdout: int = subprocess.DEVNULL):  # type: ignore[no-untyped-def]
+    return subprocess.Popen(
+        [sys.executable, "-m", "tuidesk", "watch", *names], env=cli.env,
+        stdout=stdout, stderr=subprocess.PIPE,
+    )  # fmt: skip
+
+
+def wait_for_tickets(cli, n: int, seconds: float = 30) -> int:  # type: ignore[no-untyped-def]
+    """Wait until there are n tickets (or the time is up); how many there are."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and len(tickets(cli)) < n:
+        time.sleep(0.1)
     return len(tickets(cli))
 
 
 def test_watch_turns_mail_into_tickets_as_it_arrives_and_stops_on_sigterm(cli, dovecot, mailbox):
     add_channel(cli, dovecot, mailbox, "--success-folder", "Done")
     dovecot.append(mailbox, "INBOX", FIRST)  # waiting before the watcher starts
-    watcher = subprocess.Popen(
-        [sys.executable, "-m", "tuidesk", "watch", "support"], env=cli.env,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
+    watcher = start_watch(cli, "support", stdout=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and _ticket_count(cli) < 1:
-            time.sleep(0.2)
-        assert _ticket_count(cli) == 1
+        assert wait_for_tickets(cli, 1) == 1
         time.sleep(1)  # let it settle into IDLE
         dovecot.append(mailbox, "INBOX", mail("From: dan@customer.test\nSubject: Second"))
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and _ticket_count(cli) < 2:
-            time.sleep(0.1)
-        assert _ticket_count(cli) == 2
+        assert wait_for_tickets(cli, 2) == 2
         # While it watches, a cron poll finds the lease taken and leaves the channel alone.
         assert poll(cli)["support"]["fetched"] == 0
     finally:
@@ -310,10 +312,7 @@ def test_watch_reconnects_with_backoff_once_the_password_is_right(cli, dovecot, 
         "--password-command", f"cat {secret}", "--status", "active")  # fmt: skip
     cli("channel", "edit", "support", "--max-tries", "10")
     dovecot.append(mailbox, "INBOX", FIRST)
-    watcher = subprocess.Popen(
-        [sys.executable, "-m", "tuidesk", "watch"], env=cli.env,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
+    watcher = start_watch(cli, stdout=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -323,10 +322,7 @@ def test_watch_reconnects_with_backoff_once_the_password_is_right(cli, dovecot, 
             time.sleep(0.2)
         assert shown["failures"] >= 1 and "login" in shown["last_error"]
         secret.write_text(dovecot.password(mailbox) + "\n")
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and _ticket_count(cli) < 1:
-            time.sleep(0.2)
-        assert _ticket_count(cli) == 1
+        assert wait_for_tickets(cli, 1) == 1
     finally:
         watcher.send_signal(signal.SIGINT)
         _, err = watcher.communicate(timeout=30)
@@ -360,10 +356,7 @@ def test_watch_picks_up_mail_that_lands_between_its_poll_and_its_idle(cli, dovec
             return conn.execute(text("SELECT count(*) FROM ticket")).scalar_one()
 
     log = "line of a large log file\n" * 400_000
-    watcher = subprocess.Popen(
-        [sys.executable, "-m", "tuidesk", "watch"], env=cli.env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
+    watcher = start_watch(cli)
     client = dovecot.client(mailbox)
     try:
         deadline = time.monotonic() + 20
@@ -386,25 +379,37 @@ def test_watch_picks_up_mail_that_lands_between_its_poll_and_its_idle(cli, dovec
 
 def test_watch_follows_rule_and_setting_changes_made_while_it_runs(cli, dovecot, mailbox):
     add_channel(cli, dovecot, mailbox, "--success-folder", "Done")
-    watcher = subprocess.Popen(
-        [sys.executable, "-m", "tuidesk", "watch"], env=cli.env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
+    watcher = start_watch(cli)
     try:
         dovecot.append(mailbox, "INBOX", FIRST)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and _ticket_count(cli) < 1:
-            time.sleep(0.2)
+        wait_for_tickets(cli, 1)
         cli("branch", "add", "Sales", "--key", "SAL", "--address", "sales@example.com")
         cli("channel", "edit", "support", "--success-folder", "Handled")
         time.sleep(1)
         dovecot.append(mailbox, "INBOX", mail("From: f@x.test\nTo: sales@example.com\nSubject: q"))
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and _ticket_count(cli) < 2:
-            time.sleep(0.2)
+        wait_for_tickets(cli, 2)
         assert [t["ref"] for t in tickets(cli)] == ["SAL-2", "SUP-1"]
         assert len(folder_uids(dovecot, mailbox, "Handled")) == 1
         assert len(folder_uids(dovecot, mailbox, "Done")) == 1
     finally:
         watcher.send_signal(signal.SIGTERM)
         watcher.wait(timeout=30)
+
+
+def test_watch_takes_a_settings_change_made_while_it_idles_within_seconds(cli, dovecot, mailbox):
+    """The folder to read moves while the watcher IDLEs on INBOX: nothing arrives there to
+    wake it, yet the mail in the new folder is taken within a lease renewal, not 25 min on."""
+    add_channel(cli, dovecot, mailbox)
+    dovecot.append(mailbox, "Support", mail("From: x@x.test\nSubject: placeholder"))
+    watcher = start_watch(cli)
+    try:
+        dovecot.append(mailbox, "INBOX", FIRST)
+        wait_for_tickets(cli, 1)
+        time.sleep(1)  # back in IDLE on INBOX
+        cli("channel", "edit", "support", "--folder", "Support")
+        wait_for_tickets(cli, 2, seconds=40)
+        assert sorted(t["title"] for t in tickets(cli)) == ["Printer", "placeholder"]
+    finally:
+        watcher.send_signal(signal.SIGTERM)
+        watcher.wait(timeout=30)
+    assert watcher.returncode == 0, watcher.stderr.read().decode()  # type: ignore[union-attr]

@@ -356,12 +356,17 @@ class MailboxSession:
         except Exception:  # noqa: BLE001 - the connection may already be gone
             self.client.shutdown()
 
-    def wait_for_mail(self, seconds: float, stop: Event, renew: Callable[[], None]) -> bool:
+    def wait_for_mail(self, seconds: float, stop: Event, renew: Callable[[], bool]) -> bool:
         """IDLE on the first folder for up to `seconds`; True once the server announces mail.
-        Without IDLE, just wait: the caller polls at an interval instead."""
+        Without IDLE, just wait: the caller polls at an interval instead. Either way `renew`
+        runs every LEASE_RENEW_S: it keeps the lease, and returns True to end the wait early
+        (the channel's settings changed, so the caller reconnects with them)."""
         client = self.client
+        deadline = time.monotonic() + seconds
         if not client.has_capability("IDLE"):
-            stop.wait(seconds)
+            while not stop.wait(max(0.0, min(LEASE_RENEW_S, deadline - time.monotonic()))):
+                if time.monotonic() >= deadline or renew():
+                    break
             return False
         folder = self.channel.folders[0]
         info = client.select_folder(folder)
@@ -369,14 +374,14 @@ class MailboxSession:
             return True  # arrived after the poll's SEARCH: IDLE would never announce it
         client.idle()
         try:
-            deadline = time.monotonic() + seconds
             renewed = time.monotonic()
             while not stop.is_set() and time.monotonic() < deadline:
                 responses = client.idle_check(timeout=1)
                 if any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses):
                     return True
                 if time.monotonic() - renewed > LEASE_RENEW_S:
-                    renew()
+                    if renew():
+                        return False
                     renewed = time.monotonic()
             return False
         finally:

@@ -113,7 +113,6 @@ class Watcher:
 
     def _session(self, name: str, channel) -> None:  # type: ignore[no-untyped-def]
         session = MailboxSession(self.poller, channel, parallel=False)
-        channel_id = channel.id
         idle = session.client.has_capability("IDLE")
         self.log(f"{name}: connected, {'waiting on IDLE' if idle else 'polling'}")
         try:
@@ -127,18 +126,22 @@ class Watcher:
                 result = PollResult(name)
                 session.poll(result)
                 with transaction(self.engine) as conn:
-                    record_success(conn, channel_id)
+                    record_success(conn, channel.id)
                 self.polled(name)
                 if result.fetched:
                     counts = ", ".join(f"{n} {k}" for k, n in sorted(result.counts.items()))
                     self.log(f"{name}: {result.fetched} fetched: {counts}")
                 wait = IDLE_RENEW_S if idle and len(channel.folders) == 1 else POLL_INTERVAL_S
-                session.wait_for_mail(wait, self.stop, lambda: self._renew(channel_id))
+                session.wait_for_mail(wait, self.stop, lambda: self._renew(name, channel))
         finally:
             session.close()
 
-    def _renew(self, channel_id: int) -> None:
+    def _renew(self, name: str, channel) -> bool:  # type: ignore[no-untyped-def]
+        """Keep the lease while waiting; True when the channel's settings changed meanwhile
+        (a folder added, a new password, paused), so they apply within seconds, not at the
+        next mail or the next IDLE renewal."""
         with transaction(self.engine) as conn:
-            kept = acquire_lease(conn, channel_id, self.holder)
+            kept = acquire_lease(conn, channel.id, self.holder)
         if not kept:
             raise LeaseLost("another watcher took the lease")
+        return self._channel(name) != channel
