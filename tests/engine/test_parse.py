@@ -224,3 +224,14 @@ def test_counting_parts_without_reading_them_agrees_with_reading_every_corpus_ma
     for path in files:
         raw = path.read_bytes()
         assert outcome(raw, body=False) == outcome(raw, body=True), path
+
+
+def test_a_to_line_of_60000_addresses_is_read_up_to_its_cap_and_cut_between_addresses():
+    many = "".join(
+        "To: " + ", ".join(f"user{i * 30 + j}@example.com" for j in range(30)) + "\n"
+        for i in range(2000)
+    )
+    parsed = parse_mail(mail(f"From: a@x.test\n{many}Subject: blast"))
+    addresses = [a.email for a in parsed.to]
+    assert 1000 < len(addresses) < 5000
+    assert addresses == [f"user{i}@example.com" for i in range(len(addresses))]

@@ -23,6 +23,7 @@ from tuidesk.engine.text import clean_line, html_to_text, normalize_newlines, st
 
 TITLE_LIMIT = 250
 FILENAME_LIMIT = 180
+ADDRESS_LIMIT = 64 * 1024  # characters of one address header kind read: ~2,000 addresses
 _FALLBACK_CHARSETS = ("utf-8",)
 _MSGID = re.compile(r"<[^<>\s\x00-\x1f\x7f]+>")
 _UNSAFE_FILENAME = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
@@ -182,15 +183,25 @@ def _undo_surrogates(text: str) -> str:
         return decode_bytes(text.encode("ascii", "surrogateescape"), None)
 
 
-def _header_str(msg: Message, name: str) -> str:
-    values = msg.get_all(name) or []
-    return ", ".join(
-        _undo_surrogates(v) if isinstance(v, str) else decode_header_value(v) for v in values
-    )
+def _header_str(msg: Message, name: str, limit: int | None = None) -> str:
+    """Every `name` header, joined with commas; the values past `limit` characters are not
+    even decoded."""
+    out: list[str] = []
+    size = 0
+    for v in msg.get_all(name) or []:
+        out.append(_undo_surrogates(v) if isinstance(v, str) else decode_header_value(v))
+        size += len(out[-1]) + 2
+        if limit is not None and size > limit:
+            break
+    return ", ".join(out)
 
 
 def parse_addresses(msg: Message, name: str) -> tuple[Address, ...]:
-    raw = _header_str(msg, name)
+    """At most ADDRESS_LIMIT characters of them, cut after an address: a To line of tens of
+    thousands of addresses is an attack or a blast, and parsing it all would take minutes."""
+    raw = _header_str(msg, name, ADDRESS_LIMIT)
+    if len(raw) > ADDRESS_LIMIT:
+        raw = raw[: max(raw.rfind(",", 0, ADDRESS_LIMIT), 0)]
     if not raw:
         return ()
     out: list[Address] = []
