@@ -11,6 +11,8 @@ import time
 from datetime import datetime, timedelta
 
 from tests.engine.conftest import mail
+from tests.servers.dovecot import DovecotServer
+from tuidesk.storage.channel_state import LEASE_SECONDS
 
 
 def add_channel(cli, dovecot, user, *extra, name="support"):  # type: ignore[no-untyped-def]
@@ -60,7 +62,7 @@ def test_new_mail_becomes_tickets_and_each_outcome_moves_to_its_folder(cli, dove
     result = poll(cli)["support"]
     assert result == {
         "name": "support", "ok": True, "fetched": 3, "created": 1, "commented": 0,
-        "ignored": 1, "duplicates": 0, "quarantined": 1, "error": None,
+        "ignored": 1, "duplicates": 0, "quarantined": 1, "error": None, "skipped": None,
     }  # fmt: skip
     dovecot.append(mailbox, "INBOX", REPLY)
     assert poll(cli)["support"]["commented"] == 1
@@ -413,3 +415,33 @@ def test_watch_takes_a_settings_change_made_while_it_idles_within_seconds(cli, d
         watcher.send_signal(signal.SIGTERM)
         watcher.wait(timeout=30)
     assert watcher.returncode == 0, watcher.stderr.read().decode()  # type: ignore[union-attr]
+
+
+def test_watch_without_idle_holds_its_lease_between_polls_and_takes_a_settings_change(cli):
+    """A server that offers no IDLE is polled every POLL_INTERVAL_S (60 s), longer than a
+    lease lives: the watcher renews it while it waits, so a cron poll meanwhile leaves the
+    channel alone, and a folder added meanwhile is read within seconds."""
+    server = DovecotServer(idle=False).start()
+    try:
+        server.add_user("noidle", "pw-noidle")
+        cli.env["TUIDESK_TEST_PW"] = "pw-noidle"
+        cli("branch", "add", "Support", "--key", "SUP", "--address", "support@example.com")
+        add_channel(cli, server, "noidle")
+        server.append("noidle", "INBOX", FIRST)
+        server.append("noidle", "Support", mail("From: b@x.test\nSubject: in Support"))
+        watcher = start_watch(cli, stdout=subprocess.PIPE)
+        try:
+            assert wait_for_tickets(cli, 1) == 1
+            time.sleep(LEASE_SECONDS + 5)  # a lease not renewed would have lapsed by now
+            server.append("noidle", "INBOX", mail("From: c@x.test\nSubject: second"))
+            cron = poll(cli)["support"]
+            assert cron["fetched"] == 0 and "holds the lease" in cron["skipped"]
+            cli("channel", "edit", "support", "--folder", "INBOX", "--folder", "Support")
+            assert wait_for_tickets(cli, 3) == 3
+        finally:
+            watcher.send_signal(signal.SIGTERM)
+            _out, err = watcher.communicate(timeout=30)
+        assert watcher.returncode == 0, err
+        assert b"polling" in err
+    finally:
+        server.stop()

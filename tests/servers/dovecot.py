@@ -73,7 +73,7 @@ first_valid_gid = 1
 mail_location = maildir:~/Maildir
 mail_fsync = never
 mailbox_idle_check_interval = 1 secs
-
+{capability}
 namespace inbox {{
   inbox = yes
   separator = /
@@ -133,12 +133,22 @@ active_value = true
 """
 
 
+# Dovecot 2.3's own capabilities after login, without IDLE.
+_NO_IDLE = (
+    "imap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE SORT SORT=DISPLAY"
+    " THREAD=REFERENCES THREAD=REFS THREAD=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL CATENATE"
+    " UNSELECT CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 CONDSTORE QRESYNC ESEARCH"
+    " ESORT SEARCHRES WITHIN CONTEXT=SEARCH LIST-STATUS BINARY MOVE LITERAL+\n"
+)
+
+
 class DovecotServer:
     def __init__(
         self,
         user: str = "support",
         password: str = "secret",
         oauth2_introspection_url: str | None = None,
+        idle: bool = True,
     ) -> None:
         self.binary = dovecot_binary()
         self.version = dovecot_version(self.binary)
@@ -165,6 +175,7 @@ class DovecotServer:
         # When set, XOAUTH2 and OAUTHBEARER are offered too, their tokens checked by RFC 7662
         # introspection at this URL (see tests/servers/idp.py: FakeIdP.introspection_url).
         self.oauth2_introspection_url = oauth2_introspection_url
+        self.idle = idle  # False: a server that does not offer IDLE (the watcher polls)
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -220,6 +231,7 @@ class DovecotServer:
                 oauth2_mechanisms=" xoauth2 oauthbearer" if oauth2 else "",
                 password_passdb_filter="\n  mechanisms = plain login" if oauth2 else "",
                 oauth2_passdb=_OAUTH2_PASSDB.format(root=self.root) if oauth2 else "",
+                capability="" if self.idle else _NO_IDLE,
             )
         )
         if self.as_root:

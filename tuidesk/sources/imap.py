@@ -287,6 +287,7 @@ class PollResult:
             "duplicates": self.counts["duplicate"],
             "quarantined": self.counts["quarantined"],
             "error": self.error,
+            "skipped": self.skipped,  # why the channel was not read (paused, leased, ...)
         }
 
 
