@@ -426,26 +426,26 @@ async def test_the_sign_in_key_is_there_for_oauth2_only(desk) -> None:
         assert channel(engine, "m365").token_cache is None  # type: ignore[union-attr]
 
 
-async def test_the_sign_in_message_is_shown_as_text(desk, monkeypatch) -> None:
+async def test_the_sign_in_message_is_shown_as_text(desk, idp) -> None:
     """What the identity provider says is shown as it is: never read as markup."""
     engine, admin, config = desk
-    add_channel(engine, auth_type="oauth2", oauth_tenant="contoso", oauth_client_id="app",
-                secret_kind=None, secret_ref=None)  # fmt: skip
-
-    def sign_in(self, engine, key, say, stop):  # type: ignore[no-untyped-def]
-        say("Open [bold]https://example.test/device[/bold] and enter [link=x]CODE-42[/link]")
-        return False, "Not signed in: sign-in failed: access_denied: [red]no[/red]"
-
-    monkeypatch.setattr(ChannelsSection, "sign_in", sign_in)
+    idp.add_app("desk-app", None)
+    idp.device_message = "Open [bold]{uri}[/bold] and enter [link=x]{code}[/link]\x1b[31m"
+    add_channel(engine, auth_type="oauth2", oauth_client_id="desk-app", secret_kind=None,
+                secret_ref=None, oauth_authority=idp.authority(), ca_file=idp.ca_file)  # fmt: skip
     app = admin_app(engine, admin, secrets_dir=config)
     async with app.run_test(size=SIZE) as pilot:
         await edit_channel(pilot)
         await pilot.press("ctrl+o")
+        await until(pilot, lambda: "[/link]" in result_text(app), "the code")
+        code = idp.wait_for_device_code()
+        idp.deny_device(code, why="[red]no[/red] \x1b]52;c;aGk=\x07")
         await until(pilot, lambda: "Not signed in" in result_text(app), "the outcome")
+        uri = f"https://localhost:{idp.port}/devicelogin"
         assert result_text(app) == (
-            "Sign in with a device code... Open [bold]https://example.test/device[/bold] and "
-            "enter [link=x]CODE-42[/link] Waiting for the sign-in; Escape leaves and cancels "
-            "it. Not signed in: sign-in failed: access_denied: [red]no[/red]"
+            f"Sign in with a device code... Open [bold]{uri}[/bold] and enter "
+            f"[link=x]{code}[/link] Waiting for the sign-in; Escape leaves and cancels it. "
+            "Not signed in: sign-in failed: access_denied: [red]no[/red]"
         )
 
 

@@ -104,6 +104,14 @@ class _AccessToken:
     revoked: bool = False
 
 
+# What a device flow asks the user to do; tests may set FakeIdP.device_message to another
+# text with the same {uri} and {code} fields.
+DEVICE_MESSAGE = (
+    "To sign in, use a web browser to open the page {uri} and enter the code {code} to "
+    "authenticate."
+)
+
+
 @dataclass
 class _DeviceFlow:
     device_code: str
@@ -113,6 +121,7 @@ class _DeviceFlow:
     expires_at: float
     state: str = "pending"  # pending, approved, denied, expired, redeemed
     username: str | None = None
+    denial: str | None = None  # the error description the client gets when denied
 
 
 class OAuthError(Exception):
@@ -144,6 +153,7 @@ class FakeIdP:
         self._access: dict[str, _AccessToken] = {}
         self._devices: list[_DeviceFlow] = []
         self._expires_in = 3600
+        self.device_message = DEVICE_MESSAGE
         self._requests: list[tuple[str, str | None]] = []
 
     # -- life cycle ---------------------------------------------------------------------------
@@ -309,11 +319,16 @@ class FakeIdP:
             flow.state = "approved"
             flow.username = username
 
-    def deny_device(self, user_code: str | None = None, *, expired: bool = False) -> None:
-        """The user refuses the device flow (the client's next poll: `access_denied`), or with
-        `expired=True` lets it run out (`expired_token`)."""
+    def deny_device(
+        self, user_code: str | None = None, *, expired: bool = False, why: str | None = None
+    ) -> None:
+        """The user refuses the device flow (the client's next poll: `access_denied`, with
+        `why` as its description if given), or with `expired=True` lets it run out
+        (`expired_token`)."""
         with self._lock:
-            self._pending_flow(user_code).state = "expired" if expired else "denied"
+            flow = self._pending_flow(user_code)
+            flow.state = "expired" if expired else "denied"
+            flow.denial = why
 
     def wait_for_device_code(self, timeout: float = 10) -> str:
         """The user code of the latest pending device flow, once a client has started one:
@@ -385,6 +400,7 @@ class FakeIdP:
             self._devices.clear()
             self._requests.clear()
             self._expires_in = 3600
+            self.device_message = DEVICE_MESSAGE
 
     # -- the endpoints (called from the request threads) --------------------------------------
 
@@ -439,10 +455,7 @@ class FakeIdP:
             "verification_uri": uri,
             "expires_in": _DEVICE_EXPIRES_IN,
             "interval": 1,
-            "message": (
-                f"To sign in, use a web browser to open the page {uri} and enter the code "
-                f"{user_code} to authenticate."
-            ),
+            "message": self.device_message.format(uri=uri, code=user_code),
         }
 
     def _token(
@@ -597,7 +610,9 @@ class FakeIdP:
                 "'device_code' is not valid. This device code has expired."
             )  # fmt: skip
         if flow.state == "denied":
-            raise OAuthError("access_denied", "AADSTS70019: The user refused the sign-in.")
+            raise OAuthError(
+                "access_denied", flow.denial or "AADSTS70019: The user refused the sign-in."
+            )
         assert flow.state == "approved" and flow.username is not None
         flow.state = "redeemed"
         grant = _Grant(app.client_id, flow.username, flow.scopes, "")
