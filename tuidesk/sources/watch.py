@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from tuidesk.net import explain
 from tuidesk.sources.imap import (
+    ImapChannel,
     LeaseLost,
     MailboxSession,
     Poller,
@@ -72,7 +73,7 @@ class Watcher:
             while thread.is_alive():  # a timed join lets signal handlers run promptly
                 thread.join(timeout=0.5)
 
-    def _channel(self, name: str):  # type: ignore[no-untyped-def]
+    def _channel(self, name: str) -> ImapChannel | None:
         found = load_imap_channels(self.engine, [name])
         return found[0] if found else None
 
@@ -111,7 +112,7 @@ class Watcher:
                 with transaction(self.engine) as conn:
                     release_lease(conn, channel.id, self.holder)
 
-    def _session(self, name: str, channel) -> None:  # type: ignore[no-untyped-def]
+    def _session(self, name: str, channel: ImapChannel) -> None:
         session = MailboxSession(self.poller, channel, parallel=False)
         idle = session.client.has_capability("IDLE")
         self.log(f"{name}: connected, {'waiting on IDLE' if idle else 'polling'}")
@@ -136,7 +137,7 @@ class Watcher:
         finally:
             session.close()
 
-    def _renew(self, name: str, channel) -> bool:  # type: ignore[no-untyped-def]
+    def _renew(self, name: str, channel: ImapChannel) -> bool:
         """Keep the lease while waiting; True when the channel's settings changed meanwhile
         (a folder added, a new password, paused), so they apply within seconds, not at the
         next mail or the next IDLE renewal."""
