@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, insert, update
 
 from bench.table import headline
 
@@ -43,13 +43,15 @@ def build_database(path: Path, n: int) -> Engine:
     start = datetime(2025, 11, 1, tzinfo=UTC)
     with engine.begin() as conn:
         t = tables(conn)
+        # The fresh database's default branch (Support, id 1) takes its address; Sales is 2.
+        conn.execute(
+            update(t.branch).where(t.branch.c.key == "SUP")
+            .values(addresses=["support@example.com"], created_at=start)
+        )  # fmt: skip
         conn.execute(
             insert(t.branch),
-            [
-                {"name": name, "key": key, "addresses": [f"{name.lower()}@example.com"],
-                 "domains": [], "is_default": key == "SUP", "created_at": start}
-                for name, key in (("Support", "SUP"), ("Sales", "SAL"))
-            ],
+            {"name": "Sales", "key": "SAL", "addresses": ["sales@example.com"], "domains": [],
+             "is_default": False, "created_at": start},
         )  # fmt: skip
         conn.execute(
             insert(t.queue),

@@ -380,11 +380,10 @@ def setup_home(home: Path, db_url: str | None = None) -> dict[str, str]:
     env = tuidesk_env(home, db_url)
     _check(
         run_measured(
-            [*tuidesk_cmd(), "branch", "add", "Support", "--key", "SUP",
-             "--address", "support@example.com", "--default"],
+            [*tuidesk_cmd(), "branch", "edit", "Support", "--address", "support@example.com"],
             env=env, cwd=home,
         ),
-        "tuidesk branch add",
+        "tuidesk branch edit",
     )  # fmt: skip
     return env
 

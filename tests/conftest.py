@@ -193,7 +193,7 @@ def mailer(cli: Cli, smtp_starttls: SmtpServer) -> Cli:
     """A Support branch (support@example.com) and the outgoing channel `main` on the suite's
     STARTTLS server, emptied of earlier tests' mail."""
     smtp_starttls.clear()
-    cli("branch", "add", "Support", "--key", "SUP", "--address", "support@example.com")
+    cli("branch", "edit", "Support", "--address", "support@example.com")
     add_outgoing(cli, smtp_starttls)
     return cli
 
@@ -205,7 +205,7 @@ def mailbox(dovecot: DovecotServer, cli: Cli) -> str:
     user = f"u{os.getpid()}x{next(_users)}"
     dovecot.add_user(user, f"pw-{user}")
     cli.env["TUIDESK_TEST_PW"] = f"pw-{user}"
-    cli("branch", "add", "Support", "--key", "SUP", "--address", "support@example.com")
+    cli("branch", "edit", "Support", "--address", "support@example.com")
     return user
 
 
@@ -213,12 +213,19 @@ def mailbox(dovecot: DovecotServer, cli: Cli) -> str:
 def admin_db(db_url: str) -> Iterator[tuple[Any, int]]:
     """A database with one branch and an admin (returned with the engine) and an agent."""
     from tuidesk.storage.agents import save_agent
-    from tuidesk.storage.branches import save_branch
+    from tuidesk.storage.branches import get_branch, save_branch
     from tuidesk.storage.db import make_engine, session_scope
 
     engine = make_engine(db_url)
     with session_scope(engine) as s:
-        save_branch(s, name="Support", key="SUP", addresses=["support@example.com"], domains=[])
+        save_branch(
+            s,
+            name="Support",
+            key="SUP",
+            addresses=["support@example.com"],
+            domains=[],
+            branch=get_branch(s, "SUP"),
+        )
         admin = save_agent(s, name="Ada Admin", email="ada@example.com", role="admin", login="ada")
         save_agent(s, name="Dana Agent", email="dana@example.com", role="agent", login="dana")
         admin_id = admin.id

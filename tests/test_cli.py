@@ -27,12 +27,17 @@ def test_branches_have_exactly_one_default_which_cannot_be_removed(cli):
     cli("branch", "add", "First", "--key", "ONE")
     cli("branch", "add", "Second", "--key", "TWO", "--address", "Two@Example.com")
     rows = js(cli, "branch", "list")
-    assert [(r["key"], r["default"]) for r in rows] == [("ONE", True), ("TWO", False)]
-    assert rows[1]["addresses"] == ["two@example.com"]
-    proc = cli("branch", "remove", "First", check=False)
+    assert [(r["key"], r["default"]) for r in rows] == [
+        ("SUP", True),
+        ("ONE", False),
+        ("TWO", False),
+    ]
+    assert rows[2]["addresses"] == ["two@example.com"]
+    proc = cli("branch", "remove", "Support", check=False)
     assert proc.returncode == 1 and b"default branch" in proc.stderr
     cli("branch", "edit", "Second", "--default")
-    assert [r["default"] for r in js(cli, "branch", "list")] == [False, True]
+    assert [r["default"] for r in js(cli, "branch", "list")] == [False, False, True]
+    cli("branch", "remove", "Support")
     cli("branch", "remove", "First")
     assert [r["key"] for r in js(cli, "branch", "list")] == ["TWO"]
 
@@ -44,7 +49,7 @@ def test_an_address_can_route_to_one_branch_only(cli):
 
 
 def test_ticket_list_filters_by_status_and_branch_newest_first(cli):
-    cli("branch", "add", "Support", "--key", "SUP", "--address", "support@example.com")
+    cli("branch", "edit", "Support", "--address", "support@example.com")
     cli("branch", "add", "Sales", "--key", "SAL", "--address", "sales@example.com")
     for i, to in enumerate(["support", "sales", "support"]):
         cli("pipe", input=mail(f"From: c{i}@x.test\nTo: {to}@example.com\nSubject: t{i}"))
@@ -110,7 +115,6 @@ def test_config_import_rejects_unknown_settings_and_writes_nothing(cli, tmp_path
 
 
 def test_quarantine_retry_and_drop(cli, tmp_path):
-    cli("branch", "add", "Support", "--key", "SUP")
     no_sender = mail("To: support@example.com\nSubject: who")
     cli("pipe", input=no_sender)
     cli("pipe", input=b"")

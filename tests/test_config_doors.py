@@ -162,7 +162,7 @@ def test_type_edit_replaces_the_fields_and_a_rename_follows_into_the_rules(cli):
 
 
 def test_a_queue_in_use_cannot_be_removed(cli):
-    cli("branch", "add", "Support", "--key", "SUP", "--address", "support@example.com")
+    cli("branch", "edit", "Support", "--address", "support@example.com")
     cli("queue", "add", "Tier 1")
     cli("pipe", input=mail("From: c@customer.test\nTo: support@example.com\nSubject: help"))
     cli("ticket", "set", "SUP-1", "--queue", "Tier 1")

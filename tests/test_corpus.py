@@ -107,7 +107,7 @@ REVIEWED_QUARANTINE: dict[str, tuple[str, str]] = {
 
 @pytest.fixture
 def desk(cli: Cli) -> Cli:
-    cli("branch", "add", "Support", "--key", "SUP", "--address", "support@example.com", "--default")
+    cli("branch", "edit", "Support", "--address", "support@example.com", "--default")
     return cli
 
 

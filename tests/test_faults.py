@@ -317,7 +317,7 @@ def test_the_imap_server_killed_mid_fetch_fails_the_poll_and_the_next_one_settle
     dovecot, user = own_dovecot, "fault"
     dovecot.add_user(user, "pw-fault")
     cli.env["TUIDESK_TEST_PW"] = "pw-fault"
-    cli("branch", "add", "Support", "--key", "SUP", "--address", "support@example.com")
+    cli("branch", "edit", "Support", "--address", "support@example.com")
     add_channel(cli, dovecot, user, "--success-folder", "Done",
                 "--exclusion-folder", "Ignored", "--fail-folder", "Failed")  # fmt: skip
     # Large enough mail that fetching each batch of 50 takes a while.
@@ -415,7 +415,7 @@ def test_a_pipe_with_the_database_gone_exits_75_and_the_retry_delivers(cli, db_u
     """The MTA keeps a mail the pipe answered 75 to and delivers it again later: that later
     delivery must work and give exactly one ticket, whether the database could not be reached
     at all or went away in the middle of the transaction."""
-    cli("branch", "add", "Support", "--key", "SUP", "--address", "support@example.com", "--default")
+    cli("branch", "edit", "Support", "--address", "support@example.com", "--default")
     port = int(re.search(r":(\d+)/", db_url).group(1))  # type: ignore[union-attr]
     relay = Relay(port)
     relayed = cli.__class__(cli.env["TUIDESK_HOME"], db_url.replace(f":{port}/", f":{relay.port}/"))
@@ -462,7 +462,7 @@ def test_a_full_disk_while_storing_an_attachment_defers_the_mail_and_loses_nothi
     from tuidesk.storage.tables import tables
 
     rng = seeded()
-    cli("branch", "add", "Support", "--key", "SUP", "--address", "support@example.com", "--default")
+    cli("branch", "edit", "Support", "--address", "support@example.com", "--default")
     data = rng.randbytes(2 * LIMIT)
     encoded = base64.encodebytes(data).decode()
     raw = mail(

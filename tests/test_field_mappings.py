@@ -18,7 +18,7 @@ METEO = CORPUS / "mail-parser" / "tests" / "mails" / "mail_test_2"
 def desk(cli, tmp_path):  # type: ignore[no-untyped-def]
     """A Support branch, the ticket types Incident (three custom fields) and Change (none), and
     a pipe channel `support` that opens Incident tickets."""
-    cli("branch", "add", "Support", "--key", "SUP", "--address", "support@example.com", "--default")
+    cli("branch", "edit", "Support", "--address", "support@example.com", "--default")
     conf = tmp_path / "types.toml"
     conf.write_text(
         '[[ticket_type]]\nname = "Incident"\nfield = [{ name = "impact" }, { name = "files" },'

@@ -90,7 +90,7 @@ def sandbox(
 
 @pytest.fixture
 def desk(cli: Cli) -> Cli:
-    cli("branch", "add", "Support", "--key", "SUP", "--address", "support@example.com", "--default")
+    cli("branch", "edit", "Support", "--address", "support@example.com", "--default")
     return cli
 
 

@@ -428,7 +428,7 @@ def test_watch_without_idle_holds_its_lease_between_polls_and_takes_a_settings_c
     try:
         server.add_user("noidle", "pw-noidle")
         cli.env["TUIDESK_TEST_PW"] = "pw-noidle"
-        cli("branch", "add", "Support", "--key", "SUP", "--address", "support@example.com")
+        cli("branch", "edit", "Support", "--address", "support@example.com")
         add_channel(cli, server, "noidle")
         server.append("noidle", "INBOX", FIRST)
         server.append("noidle", "Support", mail("From: b@x.test\nSubject: in Support"))

@@ -12,7 +12,7 @@ from tests.engine.conftest import mail
 
 @pytest.fixture
 def desk(cli):  # type: ignore[no-untyped-def]
-    cli("branch", "add", "Support", "--key", "SUP", "--address", "support@example.com")
+    cli("branch", "edit", "Support", "--address", "support@example.com")
     return cli
 
 
@@ -72,12 +72,9 @@ def test_analysing_in_a_second_process_gives_the_same_outcomes_in_the_same_order
 ):
     from tuidesk.ingest import Ingestor
     from tuidesk.storage.blobs import BlobStore
-    from tuidesk.storage.branches import save_branch
-    from tuidesk.storage.db import make_engine, session_scope
+    from tuidesk.storage.db import make_engine
 
     engine = make_engine(db_url)
-    with session_scope(engine) as s:
-        save_branch(s, name="Support", key="SUP", addresses=[], domains=[])
     raws = mails(7, "par") + [b"", mails(1, "par")[0]] + mails(5, "more")
     raws.insert(3, mail("From: c0@customer.test\nIn-Reply-To: <par0@c>\nSubject: Re: par 0"))
     ingestor = Ingestor(engine, BlobStore(_isolated_home / "blobs"), source="import")
@@ -98,14 +95,11 @@ def test_a_mail_another_process_logged_meanwhile_is_a_duplicate_and_its_batch_st
 
     from tuidesk.ingest import Ingestor
     from tuidesk.storage.blobs import BlobStore
-    from tuidesk.storage.branches import save_branch
-    from tuidesk.storage.db import make_engine, session_scope
+    from tuidesk.storage.db import make_engine
     from tuidesk.storage.lookup import StorageLookup
     from tuidesk.storage.tables import tables
 
     engine = make_engine(db_url)
-    with session_scope(engine) as s:
-        save_branch(s, name="Support", key="SUP", addresses=[], domains=[])
     ingestor = Ingestor(engine, BlobStore(_isolated_home / "blobs"), source="import")
     away = [
         mail(f"From: c{i}@customer.test\nAuto-Submitted: auto-replied\nSubject: away {i}")

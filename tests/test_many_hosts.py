@@ -173,7 +173,7 @@ def test_two_watchers_take_each_mail_once_and_one_takes_over_when_the_other_dies
 @pytest.fixture
 def branch(cli):  # type: ignore[no-untyped-def]
     """The CLI, on a database with a Support branch (no mailbox needed)."""
-    cli("branch", "add", "Support", "--key", "SUP", "--address", "support@example.com")
+    cli("branch", "edit", "Support", "--address", "support@example.com")
     return cli
 
 

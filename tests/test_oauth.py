@@ -45,7 +45,7 @@ def box(cli, oauth_dovecot, idp, tmp_path) -> Box:  # type: ignore[no-untyped-de
     cas = tmp_path / "cas.pem"
     cas.write_text(Path(oauth_dovecot.ca_file).read_text() + Path(idp.ca_file).read_text())
     cli.env["M365_SECRET"] = SECRET
-    cli("branch", "add", "Support", "--key", "SUP", "--address", "support@example.com")
+    cli("branch", "edit", "Support", "--address", "support@example.com")
     return Box(user, cas)
 
 

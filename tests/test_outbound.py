@@ -23,7 +23,7 @@ class Desk:
     def __init__(self, cli: Cli, smtp: SmtpServer, tmp_path: Path) -> None:
         self.cli, self.smtp, self.tmp = cli, smtp, tmp_path
         cli.env["SMTP_PW"] = PASSWORD
-        cli("branch", "add", "Support", "--key", "SUP", "--address", "support@example.com")
+        cli("branch", "edit", "Support", "--address", "support@example.com")
 
     def outgoing(self, name: str = "main", *extra: str, server: SmtpServer | None = None) -> None:
         add_outgoing(self.cli, server or self.smtp, name, *extra)

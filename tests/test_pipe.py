@@ -17,7 +17,7 @@ from tests.engine.conftest import mail
 
 @pytest.fixture
 def desk(cli):  # type: ignore[no-untyped-def]
-    cli("branch", "add", "Support", "--key", "SUP", "--address", "support@example.com", "--default")
+    cli("branch", "edit", "Support", "--address", "support@example.com", "--default")
     cli("branch", "add", "Sales", "--key", "SAL", "--address", "sales@example.com")
     return cli
 

@@ -28,7 +28,7 @@ from tuidesk.storage.ticket_list import (
 @pytest.fixture
 def desk(cli: Cli) -> Cli:
     """Two branches and four tickets from four customers."""
-    cli("branch", "add", "Support", "--key", "SUP", "--address", "support@example.com")
+    cli("branch", "edit", "Support", "--address", "support@example.com")
     cli("branch", "add", "Sales", "--key", "SAL", "--address", "sales@example.com")
     for n, (who, to, subject) in enumerate(
         [
