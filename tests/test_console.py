@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import insert, update
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Static
 
 from tests.engine.conftest import mail
 from tests.snapshots import assert_snapshot
@@ -277,9 +277,32 @@ async def test_first_run_shows_the_welcome_screen(db_url: str) -> None:
     app = TuideskApp(engine, clock=pinned)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: isinstance(app.screen, WelcomeScreen), "the welcome")
-        assert_snapshot(app.export_screenshot(), "console_welcome")
+        assert "Press A" not in str(app.screen.query_one(Static).render())
+        await pilot.press("A")  # an agent, not an admin: no set-up key
+        assert isinstance(app.screen, WelcomeScreen)
         await pilot.press("enter")
         assert isinstance(app.screen, MainScreen)
+    engine.dispose()
+
+
+async def test_the_welcome_screen_offers_the_admin_console_to_set_up(db_url: str) -> None:
+    """A fresh database: its first user is an admin, and `A` opens the admin console in place
+    of the welcome; leaving it shows the (empty) ticket list."""
+    from tuidesk.screens.admin import AdminScreen
+    from tuidesk.storage.agents import current_login, identify
+
+    engine = make_engine(db_url)
+    with session_scope(engine) as s:
+        admin_id = identify(s, current_login("ada")).id
+    app = TuideskApp(engine, clock=pinned, agent_id=admin_id)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, WelcomeScreen), "the welcome")
+        assert_snapshot(app.export_screenshot(), "console_welcome")
+        await pilot.press("A")
+        await until(pilot, lambda: isinstance(app.screen, AdminScreen), "the admin console")
+        assert not any(isinstance(s, WelcomeScreen) for s in app.screen_stack)
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, MainScreen), "the ticket list")
     engine.dispose()
 
 

@@ -93,7 +93,7 @@ class TuideskApp(App[None]):
         with self.engine.connect() as conn:
             self.is_admin = is_admin(conn, self.agent_id)
             if is_first_run(conn):
-                self.push_screen(WelcomeScreen())
+                self.push_screen(WelcomeScreen(admin=self.is_admin))
         if self.config_dir is not None:
             self.run_worker(self._start_engine, thread=True, group="engine", name="engine")
 
