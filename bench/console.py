@@ -39,7 +39,7 @@ def build_database(path: Path, n: int) -> Engine:
     from tuidesk.storage.schema import open_database
     from tuidesk.storage.tables import tables
 
-    engine = open_database(f"sqlite:///{path}")
+    engine = open_database(f"sqlite:///{path}", create=True)
     start = datetime(2025, 11, 1, tzinfo=UTC)
     with engine.begin() as conn:
         t = tables(conn)

@@ -378,6 +378,7 @@ def tuidesk_env(home: Path, db_url: str | None = None) -> dict[str, str]:
 def setup_home(home: Path, db_url: str | None = None) -> dict[str, str]:
     home.mkdir(parents=True, exist_ok=True)
     env = tuidesk_env(home, db_url)
+    _check(run_measured([*tuidesk_cmd(), "db", "upgrade"], env=env, cwd=home), "tuidesk db upgrade")
     _check(
         run_measured(
             [*tuidesk_cmd(), "branch", "edit", "Support", "--address", "support@example.com"],

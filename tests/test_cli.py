@@ -100,6 +100,7 @@ role = "admin"
     # A second database fed the export ends up with the same export.
     other = cli.__class__(tmp_path / "h2", f"sqlite:///{tmp_path / 'other.sqlite3'}")
     (tmp_path / "h2").mkdir()
+    other("db", "upgrade")
     other("config", "import", str(exported))
     assert other("config", "export").stdout.decode() == text
     proc = cli("pipe", "--json", input=mail("From: x@stranger.test\nSubject: hi"))

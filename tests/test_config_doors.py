@@ -140,6 +140,7 @@ def test_what_the_cli_saves_exports_and_imports_back_the_same(cli, tmp_path):
     cli("config", "export", str(exported))
     (tmp_path / "h2").mkdir()
     other = cli.__class__(tmp_path / "h2", f"sqlite:///{tmp_path / 'other.sqlite3'}")
+    other("db", "upgrade")
     other("config", "import", str(exported))
     assert other("config", "export").stdout.decode() == exported.read_text()
     other("config", "import", str(exported))  # again: an update, not a duplicate

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from tuidesk.exit_codes import ExitCode
-from tuidesk.paths import Paths, resolve_paths
+from tuidesk.paths import Paths, resolve_paths, tighten_notice
 
 app = typer.Typer(
     help="tuidesk: a terminal-first helpdesk. Run with no command to open the console.",
@@ -42,10 +42,20 @@ class Context:
 
     @property
     def engine(self):  # type: ignore[no-untyped-def]
+        """The database, which must exist: only `create_database` makes one."""
         if self._engine is None:
             from tuidesk.storage.schema import open_database
 
             self._engine = open_database(self.db_url)
+        return self._engine
+
+    def create_database(self):  # type: ignore[no-untyped-def]
+        """The console and `db upgrade`: the database, made if missing (in an existing folder,
+        or in the default data folder)."""
+        if self._engine is None:
+            from tuidesk.storage.schema import open_database
+
+            self._engine = open_database(self.db_url, create=True, home=self.paths.data)
         return self._engine
 
     @property
@@ -91,16 +101,6 @@ def fail(message: str, code: ExitCode = ExitCode.FAILURE) -> typer.Exit:
     return typer.Exit(int(code))
 
 
-def _redact_url(url: str) -> str:
-    """Never print a database password."""
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - an unparseable URL is shown without its middle
-        return url.split("@")[-1]
-
-
 @app.callback(invoke_without_command=True)
 def main_callback(
     ctx: typer.Context,
@@ -117,10 +117,14 @@ def main_callback(
     ] = False,
 ) -> None:
     ctx.obj = Context(db)
+    notice = tighten_notice(ctx.obj.paths)
+    if notice:
+        typer.echo(notice, err=True)
     if ctx.invoked_subcommand is None:
         from tuidesk.storage.agents import UnknownAgent, current_login, identify
 
         c = ctx.obj
+        c.create_database()
         try:
             with c.session() as session:
                 agent_id = identify(session, current_login(agent)).id
@@ -141,16 +145,19 @@ def paths(ctx: typer.Context) -> None:
     c = ctx_of(ctx)
     typer.echo(f"data:       {c.paths.data}")
     typer.echo(f"config:     {c.paths.config}")
-    typer.echo(f"database:   {_redact_url(c.db_url)}")
+    from tuidesk.storage.schema import shown_url
+
+    typer.echo(f"database:   {shown_url(c.db_url)}")
     typer.echo(f"blobs:      {c.paths.blobs}")
 
 
 @db_app.command("upgrade")
 def db_upgrade(ctx: typer.Context) -> None:
-    """Bring the schema up to date (the CLI also does this on start)."""
+    """Create the database, or bring its schema up to date (every command does that on start;
+    only this and the console create one)."""
     from tuidesk.storage.schema import HEAD_REVISION
 
-    _ = ctx_of(ctx).engine
+    ctx_of(ctx).create_database()
     typer.echo(f"schema at revision {HEAD_REVISION}")
 
 
@@ -477,9 +484,13 @@ from tuidesk import cli_agents, cli_channels, cli_config, cli_outbound  # noqa: 
 
 def main() -> None:
     from tuidesk.storage.db import DatabaseUnavailable
+    from tuidesk.storage.schema import NoDatabase
 
     try:
         app()
     except DatabaseUnavailable as exc:
         typer.echo(f"tuidesk: database unavailable: {exc}", err=True)
         sys.exit(ExitCode.TEMPFAIL)
+    except NoDatabase as exc:
+        typer.echo(f"tuidesk: {exc}", err=True)
+        sys.exit(ExitCode.FAILURE)

@@ -8,6 +8,8 @@ import os
 import subprocess
 from pathlib import Path
 
+from tuidesk.paths import make_private_dir
+
 KINDS = ("env", "command", "stored")
 KEY_FILE = "secret.key"
 COMMAND_TIMEOUT_S = 30
@@ -24,7 +26,7 @@ def _fernet(config_dir: Path, create: bool):  # type: ignore[no-untyped-def]
     if not path.exists():
         if not create:
             raise SecretError(f"no key at {path}: the stored secret cannot be read")
-        config_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(config_dir)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as fh:
             fh.write(Fernet.generate_key())

@@ -15,15 +15,21 @@ from tuidesk.exit_codes import ExitCode
 def deliver(
     raw: bytes, *, db_url: str, channel: str | None, as_json: bool, dry_run: bool
 ) -> ExitCode:
-    """Exit 0 only once the outcome is committed; 75 on any failure before that."""
+    """Exit 0 only once the outcome is committed; 75 on any failure before that, a missing
+    database included (a mistyped URL must not create one where nobody looks)."""
     try:
         from tuidesk.ingest import Ingestor
-        from tuidesk.paths import resolve_paths
+        from tuidesk.paths import resolve_paths, tighten_notice
         from tuidesk.storage.blobs import BlobStore
         from tuidesk.storage.schema import open_database
 
-        blobs = BlobStore(resolve_paths().blobs)
-        ingestor = Ingestor(open_database(db_url), blobs, source="pipe", channel=channel)
+        paths = resolve_paths()
+        notice = tighten_notice(paths)
+        if notice:
+            sys.stderr.write(notice + "\n")
+        ingestor = Ingestor(
+            open_database(db_url), BlobStore(paths.blobs), source="pipe", channel=channel
+        )
         if dry_run:
             decision = ingestor.dry_run(raw).as_dict()
             _write(

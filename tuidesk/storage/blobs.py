@@ -7,6 +7,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from tuidesk.paths import PRIVATE_DIR
+
 
 class BlobStore:
     """Names are sha256 hex digests, so nothing a mail says can steer where bytes land."""
@@ -25,8 +27,10 @@ class BlobStore:
         target = self.path(digest)
         if target.exists():
             return digest
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        if not target.parent.is_dir():
+            for folder in (self.root, target.parent):
+                folder.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")  # mode 0600
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)

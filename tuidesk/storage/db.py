@@ -76,7 +76,7 @@ def session_scope(engine: Engine) -> Iterator[Session]:
     from sqlmodel import Session
 
     writer = engine.execution_options(**{WRITE_OPTION: True})
-    with _unavailable_on_error(), Session(writer, expire_on_commit=False) as session:
+    with unavailable_on_error(), Session(writer, expire_on_commit=False) as session:
         yield session
         session.commit()
 
@@ -86,21 +86,21 @@ def read_session(engine: Engine) -> Iterator[Session]:
     """An ORM session that only reads: on SQLite it begins deferred, beside any writer."""
     from sqlmodel import Session
 
-    with _unavailable_on_error(), Session(engine, expire_on_commit=False) as session:
+    with unavailable_on_error(), Session(engine, expire_on_commit=False) as session:
         yield session
 
 
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Connection]:
     """One Core transaction, for the ingest path: no ORM, so the pipe starts fast."""
-    with _unavailable_on_error(), engine.connect() as conn:
+    with unavailable_on_error(), engine.connect() as conn:
         conn.execution_options(**{WRITE_OPTION: True})
         with conn.begin():
             yield conn
 
 
 @contextmanager
-def _unavailable_on_error() -> Iterator[None]:
+def unavailable_on_error() -> Iterator[None]:
     """Lock and connection errors become DatabaseUnavailable, so every door can answer 'try
     again' (the pipe exits 75)."""
     try:

@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 if TYPE_CHECKING:
     from alembic.config import Config
 
-from tuidesk.storage.db import DatabaseUnavailable
+from tuidesk.storage.db import DatabaseUnavailable, unavailable_on_error
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 # The newest migration's revision; tests check it matches Alembic's head.
@@ -20,11 +20,13 @@ HEAD_REVISION = "0009"
 
 
 def current_revision(engine: Engine) -> str | None:
-    try:
-        with engine.connect() as conn:
+    """None when the database holds no tuidesk schema; DatabaseUnavailable when it cannot be
+    reached (that is "try later", not "no database")."""
+    with unavailable_on_error(), engine.connect() as conn:
+        try:
             return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    except SQLAlchemyError:
-        return None
+        except SQLAlchemyError:
+            return None
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -38,7 +40,11 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 def upgrade_schema(engine: Engine) -> bool:
     """Upgrade to the newest revision; True when anything ran."""
-    if current_revision(engine) == HEAD_REVISION:
+    return _upgrade_from(current_revision(engine), engine)
+
+
+def _upgrade_from(revision: str | None, engine: Engine) -> bool:
+    if revision == HEAD_REVISION:
         return False
     from alembic import command
 
@@ -50,12 +56,61 @@ def upgrade_schema(engine: Engine) -> bool:
     return True
 
 
-def open_database(url: str) -> Engine:
-    """An engine on an up-to-date schema; a SQLite file's folder is made if missing."""
+class NoDatabase(Exception):
+    """The URL names no tuidesk database. Only the console and `db upgrade` make one: a
+    mistyped URL must not send an MTA's mail into a new database nobody looks at."""
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL; None for another database or an in-memory one."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def open_database(url: str, *, create: bool = False, home: Path | None = None) -> Engine:
+    """An engine on an up-to-date schema. With `create`, a SQLite file is made (0600, in an
+    existing folder, or in `home`, the default data folder, made 0700 if missing) and an empty
+    database gets the schema; without it, both raise NoDatabase."""
     from tuidesk.storage.db import make_engine
 
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    missing = f"no tuidesk database at {shown_url(url)}; run `tuidesk db upgrade` to create it"
+    path = sqlite_file(url)
+    if path is not None and not path.exists():
+        if not create:
+            raise NoDatabase(missing)
+        _create_sqlite_file(path, home)
     engine = make_engine(url)
-    upgrade_schema(engine)
+    revision = current_revision(engine)
+    if revision is None and not create:
+        engine.dispose()
+        raise NoDatabase(missing)
+    _upgrade_from(revision, engine)
     return engine
+
+
+def _create_sqlite_file(path: Path, home: Path | None) -> None:
+    import os
+
+    from tuidesk.paths import PRIVATE_FILE, make_private_dir
+
+    folder = path.parent
+    if home is not None and folder.resolve() == home.resolve():
+        make_private_dir(folder)
+    elif not folder.is_dir():
+        raise NoDatabase(f"cannot create {path}: there is no folder {folder}")
+    # SQLite gives its -wal and -shm files the database file's mode.
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE))
+
+
+def shown_url(url: str) -> str:
+    """The URL without its password."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - an unparseable URL is shown without its middle
+        return url.split("@")[-1]
