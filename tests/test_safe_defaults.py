@@ -111,8 +111,8 @@ def test_data_and_config_folders_are_private_and_every_file_in_them_0600(tmp_pat
         return proc
 
     run("db", "upgrade")
-    run("channel", "add", "support", "--host", "imap.example.com", "--port", "993", "--username", "u",
-        "--password-stdin", input=b"S3cr3t\n")  # fmt: skip
+    run("channel", "add", "support", "--host", "imap.example.com", "--port", "993",
+        "--username", "u", "--password-stdin", input=b"S3cr3t\n")  # fmt: skip
     with_file = mail(
         "From: a@customer.test\nSubject: Logs\nMIME-Version: 1.0\n"
         'Content-Type: multipart/mixed; boundary="b"',
