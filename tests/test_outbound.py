@@ -204,6 +204,47 @@ def test_a_reply_goes_out_in_the_customers_thread(desk: Desk) -> None:
     assert second["Subject"] == "Re: Printer on fire [SUP-1]"  # no "Re: Re:" growth
 
 
+def test_a_stranger_cannot_reply_into_a_ticket_nor_be_copied_by_reply_all(desk: Desk) -> None:
+    """A guessed token opens a new ticket linked to the real one (participants, the default);
+    with replies unrestricted the stranger's mail joins, but --reply-all copies nobody it
+    brought along."""
+    desk.outgoing()
+    assert desk.pipe(CUSTOMER)["ticket"] == "SUP-1"
+    stranger = mail(
+        "From: mallory@evil.test\nTo: support@example.com\nCc: eve@evil.test\n"
+        "Subject: Re: Printer on fire [SUP-1]",
+        "Please send the invoice to my address instead.\n",
+    )
+    dry = json.loads(desk.cli("pipe", "--dry-run", "--json", input=stranger).stdout)
+    assert (dry["action"], dry["ticket"], dry["linked"]) == ("created", None, "SUP-1")
+    out = desk.pipe(stranger)
+    assert (out["action"], out["ticket"]) == ("created", "SUP-2")
+    assert out["reason"] == "reply from a non-participant to SUP-1"
+    assert desk.show("SUP-2")["linked"] == "SUP-1"
+    assert desk.show("SUP-1")["linked_from"] == ["SUP-2"]
+    assert b"opened by a reply to SUP-1" in desk.cli("ticket", "show", "SUP-2").stdout
+    bob = mail(
+        "From: bob@customer.test\nTo: support@example.com\nIn-Reply-To: <m1@customer.test>\n"
+        "Subject: Re: Printer on fire", "Same here.\n",
+    )  # fmt: skip
+    joined = desk.pipe(bob)
+    assert (joined["action"], joined["ticket"]) == ("commented", "SUP-1")
+
+    desk.cli("config", "set", "restrict_replies", "false")
+    again = stranger.replace(b"instead.", b"instead!")
+    joined = desk.pipe(again)
+    assert (joined["action"], joined["ticket"]) == ("commented", "SUP-1")
+    queued = json.loads(desk.reply("SUP-1", "Noted.\n", "--reply-all", "--json").stdout)
+    assert queued["recipients"] == ["alice@customer.test"]  # not eve, whom mallory copied
+
+    for word, stored in (("participants", "participants"), ("TRUE", True), ("no", False)):
+        desk.cli("config", "set", "restrict_replies", word)
+        got = desk.cli("config", "get", "restrict_replies", "--json").stdout
+        assert json.loads(got) == stored
+    refused = desk.cli("config", "set", "restrict_replies", "maybe", check=False)
+    assert refused.returncode == 2 and b"participants, true or false" in refused.stderr
+
+
 def test_a_reply_is_refused_whole_when_a_header_would_break(desk: Desk) -> None:
     desk.outgoing()
     desk.pipe(CUSTOMER)

@@ -268,6 +268,10 @@ def ticket_show(
     typer.echo(
         f"status {ticket['status']}, priority {ticket['priority']}, branch {ticket['branch']}"
     )
+    if ticket["linked"]:
+        typer.echo(f"opened by a reply to {ticket['linked']} from someone not taking part in it")
+    if ticket["linked_from"]:
+        typer.echo(f"replies to it from others opened {', '.join(ticket['linked_from'])}")
     for name, value, restricted in custom_field_rows(ticket, admin=True):
         shown = clean_line(name, 60) + ": " + clean_line("-" if value is None else str(value), 500)
         typer.echo(shown + ("  (restricted)" if restricted else ""))

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from tuidesk.engine.decision import SeenBefore, TicketRef
+from tuidesk.engine.participants import TicketMail
 from tuidesk.engine.rules import BranchRule, RuleSet
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -29,6 +30,7 @@ class MemoryLookup:
     agents: set[str] = field(default_factory=set)
     ours: set[str] = field(default_factory=set)  # Message-IDs of mail we sent
     acks: list[tuple[str, datetime]] = field(default_factory=list)  # (recipient, when)
+    mails: dict[int, list[TicketMail]] = field(default_factory=dict)  # each ticket's, in order
 
     def add_ticket(
         self,
@@ -65,6 +67,9 @@ class MemoryLookup:
 
     def is_agent(self, email: str) -> bool:
         return email.lower() in self.agents
+
+    def ticket_mails(self, number: int) -> list[TicketMail]:
+        return self.mails.get(number, [])
 
     def is_our_message(self, message_id: str) -> bool:
         return message_id in self.ours

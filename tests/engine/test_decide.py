@@ -12,7 +12,7 @@ from tuidesk.engine.decision import Action
 from tuidesk.engine.fields import FALLBACK_TITLE, title_from_subject
 from tuidesk.engine.parse import content_hash
 from tuidesk.engine.process import analyse, decide, resolve
-from tuidesk.engine.rules import BranchRule, ChannelRule, CustomFieldRule, RuleSet
+from tuidesk.engine.rules import BranchRule, ChannelRule, CustomFieldRule, ReplyMode, RuleSet
 
 
 def run(raw: bytes, rules: RuleSet, lookup: MemoryLookup, **kw):  # type: ignore[no-untyped-def]
@@ -272,7 +272,7 @@ def test_references_join_the_ticket_too(rules, lookup):
 
 
 def test_restricted_replies_from_a_stranger_open_a_new_ticket(rules, lookup):
-    rules = replace(rules, restrict_replies=True)
+    rules = replace(rules, restrict_replies=ReplyMode.REQUESTER)
     lookup.add_ticket(42, requester="alice@customer.test")
     lookup.agents.add("agent@example.com")
     stranger = run(mail("From: mallory@x.test\nSubject: Re: [SUP-42]"), rules, lookup)

@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from tuidesk.engine.parse import Address, ParsedMail
+from tuidesk.engine.participants import TicketMail
 from tuidesk.engine.rules import BranchRule
 
 
@@ -81,6 +82,7 @@ class Decision:
     first_outcome: str | None = None
     acknowledge: bool = False  # queue an acknowledgement to the requester of the new ticket
     bounced_message_ids: tuple[str, ...] = ()  # our mails this bounce reports as undelivered
+    linked: TicketRef | None = None  # the ticket a reply that could not join it answered
 
     def as_dict(self) -> dict[str, Any]:
         """The whole decision, as `pipe --dry-run` prints it."""
@@ -97,6 +99,7 @@ class Decision:
             "fields": vars(self.fields) if self.fields else None,
             "body": self.body,
             "acknowledge": self.acknowledge,
+            "linked": self.linked.ref if self.linked else None,
             "attachments": [
                 {"filename": a.filename, "content_type": a.content_type, "size": len(a.data)}
                 for a in (self.mail.attachments if self.mail else [])
@@ -118,6 +121,9 @@ class Lookup(Protocol):
     ) -> TicketRef | None: ...
 
     def is_agent(self, email: str) -> bool: ...
+
+    def ticket_mails(self, number: int) -> Sequence[TicketMail]:
+        """Who sent and received each mail of the ticket, oldest first."""
 
     def is_our_message(self, message_id: str) -> bool:
         """True when we sent a mail with this Message-ID: it has come back to us."""

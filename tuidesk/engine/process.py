@@ -205,11 +205,11 @@ def resolve(
     decision.requester, decision.branch = mail.sender, analysis.branch
     assert decision.branch is not None
 
-    ticket, reopen, thread_steps = find_ticket(mail, rules, lookup, now, channel)
-    steps.extend(thread_steps)
-    if ticket:
-        decision.action, decision.ticket, decision.reopen = Action.COMMENTED, ticket, reopen
-        decision.reason = thread_steps[-1].rule
+    thread = find_ticket(mail, rules, lookup, now, channel)
+    steps.extend(thread.steps)
+    if thread.ticket:
+        decision.action, decision.ticket = Action.COMMENTED, thread.ticket
+        decision.reopen, decision.reason = thread.reopen, thread.steps[-1].rule
         decision.body = _visible_reply(mail, rules)
         steps.append(Step("quotes", "stripped", "visible text is the new part of the reply"))
         return decision
@@ -217,7 +217,8 @@ def resolve(
     decision.fields = analysis.fields
     decision.body = mail.text
     decision.attach_original = rules.attach_original or bool(channel and channel.attach_original)
-    decision.reason = f"new ticket in {decision.branch.key}"
+    decision.linked = thread.linked
+    decision.reason = thread.refusal or f"new ticket in {decision.branch.key}"
     steps.extend(map_step)
     decision.acknowledge, ack_step = acknowledge(mail.sender, rules, lookup, now)
     steps.append(ack_step)

@@ -3,9 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from typing import Any
 
 from tuidesk.engine.parse import Limits
+
+
+class ReplyMode(StrEnum):
+    """Who may add to a ticket by mail: the `restrict_replies` setting's three values."""
+
+    ANYONE = "false"
+    REQUESTER = "true"  # the requester and agents
+    PARTICIPANTS = "participants"  # see engine.participants
+
+    @classmethod
+    def of(cls, value: bool | str) -> ReplyMode:
+        """A stored value: true/false as before this mode existed, or the mode's word."""
+        if isinstance(value, bool):
+            return cls.REQUESTER if value else cls.ANYONE
+        return cls(value)
 
 
 @dataclass(frozen=True)
@@ -71,7 +87,8 @@ class RuleSet:
     autoreply_keywords: tuple[str, ...] = ()
     autoreply_senders: tuple[str, ...] = ()
     reply_separators: tuple[str, ...] | None = None
-    restrict_replies: bool = False
+    restrict_replies: ReplyMode = ReplyMode.PARTICIPANTS
+    free_mail_domains: tuple[str, ...] = ()
     reopen_max_age_days: int | None = None
     default_queue: str | None = None
     default_ticket_type: str | None = None

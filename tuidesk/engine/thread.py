@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from tuidesk.engine.decision import Lookup, Step, TicketRef
 from tuidesk.engine.parse import ParsedMail
-from tuidesk.engine.rules import ChannelRule, RuleSet
+from tuidesk.engine.participants import reply_refusal
+from tuidesk.engine.rules import ChannelRule, ReplyMode, RuleSet
 
 # Nine digits keep every token inside a 32-bit ticket number.
 _TOKEN = re.compile(r"\b([A-Za-z][A-Za-z0-9]{0,15})-(\d{1,9})\b")
@@ -26,15 +28,27 @@ def subject_token(subject: str, rules: RuleSet) -> tuple[str, int] | None:
     return None
 
 
+class Threading(NamedTuple):
+    """Where a mail goes: `ticket` to comment on (None: a new ticket), whether to reopen it,
+    the steps taken, and for a new ticket opened by a reply the ticket it answered (`linked`)
+    with why it could not join it (`refusal`)."""
+
+    ticket: TicketRef | None
+    reopen: bool
+    steps: list[Step]
+    linked: TicketRef | None = None
+    refusal: str = ""
+
+
 def find_ticket(
     mail: ParsedMail,
     rules: RuleSet,
     lookup: Lookup,
     now: datetime,
     channel: ChannelRule | None = None,
-) -> tuple[TicketRef | None, bool, list[Step]]:
-    """(ticket to comment on or None for a new one, whether to reopen it, the steps taken).
-    A channel's `update_types` limit which types of ticket its mail may add to."""
+) -> Threading:
+    """A channel's `update_types` limit which types of ticket its mail may add to; the reply
+    mode (`restrict_replies`) who may add to a ticket at all."""
     steps: list[Step] = []
     ticket: TicketRef | None = None
     token = subject_token(mail.subject, rules)
@@ -52,18 +66,19 @@ def find_ticket(
     if ticket is None:
         if not steps:
             steps.append(Step("thread", "new", "no ticket token or known message reference"))
-        return None, False, steps
+        return Threading(None, False, steps)
 
     sender = mail.sender.email if mail.sender else ""
-    if (
-        rules.restrict_replies
-        and sender != ticket.requester_email.lower()
-        and not lookup.is_agent(sender)
-    ):
-        steps.append(
-            Step("thread", "new", f"{sender} is neither requester nor agent (replies restricted)")
-        )
-        return None, False, steps
+    number = ticket.number
+    refusal = reply_refusal(
+        sender, ticket.requester_email, lambda: lookup.ticket_mails(number), rules, lookup.is_agent
+    )
+    if refusal:
+        steps.append(Step("thread", "new", f"{refusal}: a new ticket linked to {ticket.ref}"))
+        who = "a non-participant" if rules.restrict_replies is ReplyMode.PARTICIPANTS else (
+            "neither the requester nor an agent"
+        )  # fmt: skip
+        return Threading(None, False, steps, ticket, f"reply from {who} to {ticket.ref}")
     if channel and channel.update_types and ticket.ticket_type not in channel.update_types:
         kind = ticket.ticket_type or "untyped"
         steps.append(
@@ -73,7 +88,7 @@ def find_ticket(
                 f"{ticket.ref} is a {kind} ticket, which does not take updates by email",
             )
         )
-        return None, False, steps
+        return Threading(None, False, steps)
     if ticket.status in _CLOSED:
         age = now - ticket.updated_at
         limit = rules.reopen_max_age_days
@@ -81,7 +96,7 @@ def find_ticket(
             steps.append(
                 Step("thread", "new", f"{ticket.ref} {ticket.status} over {limit} days ago")
             )
-            return None, False, steps
+            return Threading(None, False, steps)
         steps.append(Step("thread", ticket.ref, f"reopens {ticket.status} ticket"))
-        return ticket, True, steps
-    return ticket, False, steps
+        return Threading(ticket, True, steps)
+    return Threading(ticket, False, steps)

@@ -10,6 +10,7 @@ from typing import Any
 from sqlmodel import Session
 
 from tuidesk.engine.decision import Decision
+from tuidesk.engine.rules import ReplyMode
 from tuidesk.ingest import dry_run
 from tuidesk.screens.section import FormSpec, Row, Section
 from tuidesk.storage.checks import Collector, Invalid
@@ -88,7 +89,20 @@ _OUTBOX = "Outbox"
 RULE_FIELDS: tuple[FieldSpec, ...] = (
     _setting("allowed_domains", "Allowed sender domains", "list", _WHO, placeholder="example.com"),
     _setting("blocked_senders", "Blocked senders", "list", _WHO, placeholder="*@spam.example"),
-    _setting("restrict_replies", "Restrict replies", "flag", _WHO),
+    _setting(
+        "restrict_replies",
+        "Who may reply",
+        "choice",
+        _WHO,
+        choices=(
+            ("Participants", "participants"),
+            ("Requester and agents", "true"),
+            ("Anyone", "false"),
+        ),
+    ),
+    _setting(
+        "free_mail_domains", "More free-mail domains", "list", _WHO, placeholder="mail.example"
+    ),
     _setting("reopen_max_age_days", "Reopen within (days)", "number", _WHO, "empty: no limit"),
     _setting("autoreply_keywords", "Auto-reply keywords", "lines", _LOOPS),
     _setting("autoreply_senders", "Auto-reply senders", "list", _LOOPS),
@@ -150,6 +164,7 @@ class RulesSection(Section):
         values = dict(stored)
         # The form shows lists of text; waits are stored as numbers.
         values["outbox_retry_seconds"] = [str(v) for v in stored["outbox_retry_seconds"]]
+        values["restrict_replies"] = ReplyMode.of(stored["restrict_replies"]).value
         choices = {
             "default_queue": tuple((q.name, q.name) for q in list_queues(session)),
             "default_ticket_type": tuple(

@@ -170,6 +170,7 @@ def apply_decision(
                 source="email",
                 created_at=now,
                 updated_at=now,
+                linked_ticket_id=decision.linked.number if decision.linked else None,
             ),
         ).inserted_primary_key[0]
         ref = ticket_ref(branch.key, ticket_id)

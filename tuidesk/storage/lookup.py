@@ -10,6 +10,7 @@ from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from tuidesk.engine.decision import SeenBefore, TicketRef
+from tuidesk.engine.participants import TicketMail
 from tuidesk.storage.tables import aware, tables
 
 # Ticket numbers are 32-bit everywhere; larger numbers name no ticket (and PostgreSQL would
@@ -152,9 +153,10 @@ class StorageLookup:
         return self._ref(self.conn.execute(query.order_by(message.c.id.desc()).limit(1)).scalar())
 
     def is_agent(self, email: str) -> bool:
-        agent = self.t.agent
-        query = select(agent.c.id).where(func.lower(agent.c.email) == email.lower())
-        return self.conn.execute(query).first() is not None
+        return is_agent(self.conn, email)
+
+    def ticket_mails(self, number: int) -> list[TicketMail]:
+        return ticket_mails(self.conn, number)
 
     def is_our_message(self, message_id: str) -> bool:
         outbox = self.t.outbox
@@ -169,3 +171,24 @@ class StorageLookup:
             outbox.c.created_at >= since,
         )
         return int(self.conn.execute(query).scalar_one())
+
+
+def is_agent(conn: Connection, email: str) -> bool:
+    agent = tables(conn).agent
+    query = select(agent.c.id).where(func.lower(agent.c.email) == email.lower())
+    return conn.execute(query).first() is not None
+
+
+def ticket_mails(conn: Connection, number: int) -> list[TicketMail]:
+    """Who sent and received each mail of a ticket, oldest first: what decides who takes part
+    in it (engine.participants), for the engine and for a reply to all."""
+    message = tables(conn).message
+    rows = conn.execute(
+        select(message.c.direction, message.c.from_email, message.c.to, message.c.cc)
+        .where(message.c.ticket_id == number)
+        .order_by(message.c.id)
+    )
+    return [
+        TicketMail(row.direction, row.from_email, tuple(a["email"] for a in [*row.to, *row.cc]))
+        for row in rows
+    ]

@@ -33,9 +33,10 @@ from tuidesk.engine.compose import (
     with_ref,
 )
 from tuidesk.engine.parse import Address
+from tuidesk.engine.participants import Participants
 from tuidesk.engine.text import strip_controls
 from tuidesk.storage.blobs import BlobStore
-from tuidesk.storage.lookup import parse_ref, ticket_ref
+from tuidesk.storage.lookup import is_agent, parse_ref, ticket_mails, ticket_ref
 from tuidesk.storage.settings import get_settings
 from tuidesk.storage.tables import Tables, aware, tables, utcnow
 
@@ -256,7 +257,16 @@ def queue_reply(
     ours = {out.from_address.lower(), *(a.lower() for a in ticket.branch_addresses)}
     copies = [Address("", a.strip()) for a in cc if a.strip()]
     if reply_all and parent is not None and parent.direction == "in":
-        copies += [Address(a.get("name", ""), a["email"]) for a in parent.cc + parent.to]
+        # Only people taking part: a stranger's mail let onto the ticket invites nobody.
+        taking_part = Participants(
+            ticket.requester.email, ticket_mails(conn, ticket.number),
+            lambda email: is_agent(conn, email), get_settings(conn)["free_mail_domains"],
+        )  # fmt: skip
+        copies += [
+            Address(a.get("name", ""), a["email"])
+            for a in parent.cc + parent.to
+            if a["email"] in taking_part
+        ]
     to = checked_address(ticket.requester, "To")
     seen = {to.email.lower()}
     cc_list: list[Address] = []

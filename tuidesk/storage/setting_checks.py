@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from sqlmodel import Session, select
 
+from tuidesk.engine.rules import ReplyMode
 from tuidesk.storage import checks
 from tuidesk.storage.checks import Collector, Invalid
 from tuidesk.storage.models import Queue, TicketType
@@ -61,6 +62,17 @@ def _flag(value: Any) -> bool:
     if word in _FALSE:
         return False
     raise Invalid(f"this is true or false (yes/no, 1/0), not {value!r}")
+
+
+def _reply_mode(value: Any) -> bool | str:
+    """true and false as before, or `participants`: stored as given, so an export of an older
+    database reads the same."""
+    if isinstance(value, str) and value.strip().lower() == ReplyMode.PARTICIPANTS:
+        return ReplyMode.PARTICIPANTS.value
+    try:
+        return _flag(value)
+    except Invalid:
+        raise Invalid(f"this is participants, true or false, not {value!r}") from None
 
 
 def _count(what: str, low: int) -> Callable[[Any], int]:
@@ -137,7 +149,8 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "reply_separators": _optional(_texts("patterns", checks.regex)),
     "aliases": _aliases,
     "outgoing_addresses": _texts("addresses", checks.address),
-    "restrict_replies": _flag,
+    "restrict_replies": _reply_mode,
+    "free_mail_domains": _texts("domains", checks.domain),
     "reopen_max_age_days": _optional(_count("the age in days", 1)),
     "default_queue": _optional(_name("a queue name")),
     "default_ticket_type": _optional(_name("a ticket type name")),
@@ -157,7 +170,7 @@ _DICTS = frozenset({"aliases", "field_defaults"})
 _LISTS = frozenset(
     {
         "allowed_domains", "blocked_senders", "autoreply_keywords", "autoreply_senders",
-        "reply_separators", "outgoing_addresses", "outbox_retry_seconds",
+        "reply_separators", "outgoing_addresses", "outbox_retry_seconds", "free_mail_domains",
     }
 )  # fmt: skip
 

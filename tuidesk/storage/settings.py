@@ -7,7 +7,14 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from tuidesk.engine.parse import Limits
-from tuidesk.engine.rules import BranchRule, ChannelRule, CustomFieldRule, FieldMapping, RuleSet
+from tuidesk.engine.rules import (
+    BranchRule,
+    ChannelRule,
+    CustomFieldRule,
+    FieldMapping,
+    ReplyMode,
+    RuleSet,
+)
 from tuidesk.storage.tables import tables
 
 # key -> (default, help). Every rule the engine reads; `config export` writes them all.
@@ -19,7 +26,13 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "reply_separators": (None, "regexes that end the new text of a reply; unset = built-in list"),
     "aliases": ({}, "alias address -> primary support address"),
     "outgoing_addresses": ([], "addresses we send from; mail from them is a loop"),
-    "restrict_replies": (False, "replies from anyone but the requester or an agent open a ticket"),
+    "restrict_replies": (
+        "participants",
+        "who may add to a ticket by mail: participants (the requester, anyone in To/Cc of its"
+        " mails, agents, the requester's colleagues), true (the requester and agents) or false"
+        " (anyone); anyone else opens a new ticket linked to it",
+    ),
+    "free_mail_domains": ([], "more free-mail domains: sharing one makes nobody a colleague"),
     "reopen_max_age_days": (None, "a reply to a ticket closed longer ago opens a new one"),
     "default_queue": (None, "queue for new tickets when the channel names none"),
     "default_ticket_type": (None, "ticket type for new tickets when the channel names none"),
@@ -96,7 +109,8 @@ def load_rules(conn: Connection, overrides: dict[str, Any] | None = None) -> Rul
         autoreply_keywords=tuple(s["autoreply_keywords"]),
         autoreply_senders=tuple(s["autoreply_senders"]),
         reply_separators=tuple(separators) if separators is not None else None,
-        restrict_replies=bool(s["restrict_replies"]),
+        restrict_replies=ReplyMode.of(s["restrict_replies"]),
+        free_mail_domains=tuple(s["free_mail_domains"]),
         reopen_max_age_days=s["reopen_max_age_days"],
         default_queue=s["default_queue"],
         default_ticket_type=s["default_ticket_type"],

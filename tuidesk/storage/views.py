@@ -70,6 +70,13 @@ def custom_field_rows(ticket: dict[str, Any], *, admin: bool) -> list[tuple[str,
     ]
 
 
+def _refs(session: Session, where: Any) -> list[str]:
+    query = select(Ticket.id, Branch.key).join(Branch, Branch.id == Ticket.branch_id)
+    return [
+        ticket_ref(key, id_) for id_, key in session.exec(query.where(where).order_by(Ticket.id))
+    ]
+
+
 def _ticket_query():  # type: ignore[no-untyped-def]
     return (
         select(
@@ -119,6 +126,10 @@ def show_ticket(session: Session, ref: str) -> dict[str, Any] | None:
     if row is None or (key and row[1].key.upper() != key):
         return None
     data = _ticket_dict(*row)
+    # A reply that could not join a ticket (a non-participant's) opened another, linked to it.
+    linked = row[0].linked_ticket_id
+    data["linked"] = next(iter(_refs(session, Ticket.id == linked)), None) if linked else None
+    data["linked_from"] = _refs(session, Ticket.linked_ticket_id == number)
     messages = session.exec(
         select(Message).where(Message.ticket_id == number).order_by(Message.created_at, Message.id)
     ).all()
