@@ -13,7 +13,9 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select, update
+from textual.widgets import Static
 
+from tests.engine.conftest import mail
 from tests.snapshots import assert_snapshot
 from tests.test_console import SIZE, pinned, until
 from tuidesk.ingest import Ingestor
@@ -453,3 +455,20 @@ def test_a_saved_name_never_leaves_the_folder(tmp_path: Path) -> None:
     assert not outside.exists()
     assert save_file(b"y", "/etc/passwd", folder) == folder / "passwd"
     assert len(list(folder.iterdir())) == 3
+
+
+async def test_a_ticket_opened_by_a_strangers_reply_shows_the_ticket_it_answered(
+    engine, _isolated_home: Path
+) -> None:
+    stranger = mail("From: mallory@evil.test\nTo: support@example.com\nSubject: Re: [SUP-1] x")
+    Ingestor(engine, BlobStore(_isolated_home / "blobs"), source="import").ingest(stranger)
+    app = app_for(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        for number, shown in ((2, "reply to SUP-1 from someone not taking part"),
+                              (1, "replies from others opened SUP-2")):  # fmt: skip
+            app.push_screen(TicketScreen(engine, number, clock=pinned))
+            screen = app.screen
+            await until(pilot, lambda s=screen: s.ticket is not None, "the ticket")
+            await pilot.pause()
+            assert shown in str(screen.query_one("#fields", Static).render())
+            app.pop_screen()

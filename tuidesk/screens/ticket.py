@@ -230,6 +230,10 @@ class TicketScreen(Screen[None]):
             ("Created", _when(t["created_at"], self.clock)),
             ("Updated", _when(t["updated_at"], self.clock)),
         ]
+        if t["linked"]:  # a stranger's reply to that ticket opened this one
+            rows.append(("Linked", f"reply to {t['linked']} from someone not taking part in it"))
+        if t["linked_from"]:
+            rows.append(("Linked", "replies from others opened " + ", ".join(t["linked_from"])))
         for name, value in rows:
             text.append(f"\n{name:<10}", style="dim")
             text.append(value)
