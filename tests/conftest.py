@@ -35,7 +35,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Never touch the developer's own data or config."""
     home = tmp_path / "home"
-    home.mkdir()
+    home.mkdir(mode=0o700)  # as tuidesk makes it: a looser one is tightened, with a notice
     monkeypatch.setenv("TUIDESK_HOME", str(home))
     monkeypatch.delenv("TUIDESK_DATABASE_URL", raising=False)
     return home
@@ -120,6 +120,7 @@ def db_url(request: pytest.FixtureRequest, _isolated_home: Path) -> str:
     if request.param == "sqlite":
         path = _isolated_home / "tuidesk.sqlite3"
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        path.chmod(0o600)
         return f"sqlite:///{path}"
     server: PostgresServer = request.getfixturevalue("postgres")
     name = f"t{os.getpid()}_{next(_counter)}"
