@@ -169,6 +169,17 @@ def test_a_mistyped_sqlite_url_never_creates_a_database(tmp_path):
     assert cli("pipe", input=FIRST).returncode == 0
 
 
+def test_a_file_that_is_no_database_is_refused_not_overwritten(tmp_path):
+    junk = tmp_path / "notes.txt"
+    junk.write_bytes(b"my notes, not a database\n" * 100)
+    cli = fresh(tmp_path, f"sqlite:///{junk}")
+    proc = cli("pipe", input=FIRST, check=False)
+    assert proc.returncode == 75 and b"is no database tuidesk can open" in proc.stderr
+    proc = cli("db", "upgrade", check=False)
+    assert proc.returncode == 1 and b"is no database tuidesk can open" in proc.stderr
+    assert junk.read_bytes() == b"my notes, not a database\n" * 100
+
+
 def test_the_console_and_db_upgrade_make_the_default_data_folder(tmp_path):
     cli = fresh(tmp_path)
     assert cli("pipe", input=FIRST, check=False).returncode == 75

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -25,7 +25,11 @@ def current_revision(engine: Engine) -> str | None:
     with unavailable_on_error(), engine.connect() as conn:
         try:
             return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-        except SQLAlchemyError:
+        except OperationalError as exc:
+            if "no such table" not in str(exc.orig):  # SQLite's word for it; else: locked, gone
+                raise
+            return None
+        except SQLAlchemyError:  # PostgreSQL's undefined table; a file that is no database
             return None
 
 
@@ -84,7 +88,11 @@ def open_database(url: str, *, create: bool = False, home: Path | None = None) -
             raise NoDatabase(missing)
         _create_sqlite_file(path, home)
     engine = make_engine(url)
-    revision = current_revision(engine)
+    try:
+        revision = current_revision(engine)
+    except DatabaseError as exc:  # e.g. a file that is no SQLite database at all
+        engine.dispose()
+        raise NoDatabase(f"{shown_url(url)} is no database tuidesk can open: {exc.orig}") from exc
     if revision is None and not create:
         engine.dispose()
         raise NoDatabase(missing)
