@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperCommand
 
 from tuidesk.exit_codes import ExitCode
 from tuidesk.paths import Paths, resolve_paths
@@ -154,7 +155,20 @@ def db_upgrade(ctx: typer.Context) -> None:
     typer.echo(f"schema at revision {HEAD_REVISION}")
 
 
-@app.command()
+class _MtaCommand(TyperCommand):
+    """`pipe` as an MTA runs it: a command line it cannot parse bounces (64), in this spelling
+    as in `tuidesk pipe`'s own parser (tuidesk/pipe.py)."""
+
+    def parse_args(self, ctx, args):  # type: ignore[no-untyped-def]
+        try:
+            return super().parse_args(ctx, args)
+        except Exception as exc:
+            if getattr(exc, "exit_code", None) == ExitCode.USAGE:  # click's UsageError
+                exc.exit_code = int(ExitCode.EX_USAGE)  # type: ignore[attr-defined]
+            raise
+
+
+@app.command(cls=_MtaCommand)
 def pipe(
     ctx: typer.Context,
     channel: Annotated[str | None, typer.Option(help="Channel whose mapping applies.")] = None,
@@ -164,7 +178,8 @@ def pipe(
     ] = False,
 ) -> None:
     """Read one mail from stdin (for an MTA: `|tuidesk pipe`). Exit 0 only once committed,
-    75 when the database is unavailable so the MTA retries."""
+    64 for an unknown channel or option (the MTA bounces), 75 when the database is unavailable
+    (the MTA retries)."""
     from tuidesk.pipe import deliver
 
     raw = sys.stdin.buffer.read()

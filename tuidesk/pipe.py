@@ -15,15 +15,20 @@ from tuidesk.exit_codes import ExitCode
 def deliver(
     raw: bytes, *, db_url: str, channel: str | None, as_json: bool, dry_run: bool
 ) -> ExitCode:
-    """Exit 0 only once the outcome is committed; 75 on any failure before that."""
+    """Exit 0 only once the outcome is committed; 64 for a channel that does not exist (the
+    MTA's pipe command is wrong: retrying cannot help); 75 on any other failure before commit."""
     try:
-        from tuidesk.ingest import Ingestor
+        from tuidesk.ingest import Ingestor, UnknownChannel
         from tuidesk.paths import resolve_paths
         from tuidesk.storage.blobs import BlobStore
         from tuidesk.storage.schema import open_database
 
         blobs = BlobStore(resolve_paths().blobs)
-        ingestor = Ingestor(open_database(db_url), blobs, source="pipe", channel=channel)
+        try:
+            ingestor = Ingestor(open_database(db_url), blobs, source="pipe", channel=channel)
+        except UnknownChannel as exc:
+            sys.stderr.write(f"tuidesk pipe: --channel: {exc}\n")
+            return ExitCode.EX_USAGE
         if dry_run:
             decision = ingestor.dry_run(raw).as_dict()
             _write(
@@ -56,10 +61,11 @@ def _steps(decision: dict[str, Any]) -> str:
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
-        """A mistyped pipe command in the MTA's config must defer mail, not bounce it."""
+        """A mistyped pipe command in the MTA's config fails every mail alike: deferring would
+        retry it for days unseen, so the mail bounces (64) and the postmaster reads why."""
         self.print_usage(sys.stderr)
         sys.stderr.write(f"tuidesk pipe: {message}\n")
-        sys.exit(ExitCode.TEMPFAIL)
+        sys.exit(ExitCode.EX_USAGE)
 
 
 def main(argv: list[str]) -> int:
