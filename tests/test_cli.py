@@ -105,7 +105,7 @@ def test_config_import_rejects_unknown_settings_and_writes_nothing(cli, tmp_path
     bad = tmp_path / "bad.toml"
     bad.write_text('[settings]\nallowed_domains = ["a.test"]\nno_such_rule = 1\n')
     proc = cli("config", "import", str(bad), check=False)
-    assert proc.returncode == 1 and b"no_such_rule" in proc.stderr
+    assert proc.returncode == 2 and b"no_such_rule" in proc.stderr
     assert "a.test" not in cli("config", "export").stdout.decode()
 
 

@@ -481,8 +481,10 @@ def config_import(ctx: typer.Context, file: Path) -> None:
     try:
         with ctx_of(ctx).session() as session:
             counts = import_config(session, file.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise fail(f"{file}: not UTF-8 text", ExitCode.USAGE) from exc
     except (ConfigError, OSError) as exc:
-        raise fail(str(exc)) from exc
+        raise fail(str(exc), ExitCode.USAGE) from exc
     typer.echo(", ".join(f"{v} {k}" for k, v in counts.items()))
 
 
