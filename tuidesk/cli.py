@@ -238,14 +238,18 @@ def ticket_list(
     ctx: typer.Context,
     status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
     branch: Annotated[str | None, typer.Option(help="Only this branch (key or name).")] = None,
-    limit: Annotated[int | None, typer.Option(help="At most this many.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="At most this many.")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Every ticket that matches, newest first."""
+    from tuidesk.storage.checks import Invalid
     from tuidesk.storage.views import list_tickets
 
-    with ctx_of(ctx).session() as session:
-        tickets = list_tickets(session, status=status, branch=branch, limit=limit)
+    try:
+        with ctx_of(ctx).session() as session:
+            tickets = list_tickets(session, status=status, branch=branch, limit=limit)
+    except Invalid as exc:
+        raise fail(str(exc), ExitCode.USAGE) from exc
     if as_json:
         print_json(tickets)
         return

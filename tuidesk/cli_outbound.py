@@ -351,10 +351,13 @@ def outbox_list(
     as_json: Json = False,
 ) -> None:
     """The newest outgoing mail, with status, tries and the server's last answer."""
-    from tuidesk.storage.outbox import list_outbox
+    from tuidesk.storage.outbox import OutboundError, list_outbox
 
-    with ctx_of(ctx).engine.connect() as conn:
-        rows = list_outbox(conn, status)
+    try:
+        with ctx_of(ctx).engine.connect() as conn:
+            rows = list_outbox(conn, status)
+    except OutboundError as exc:
+        raise fail(str(exc), ExitCode.USAGE) from exc
     if as_json:
         print_json(rows)
         return
