@@ -126,7 +126,7 @@ def main_callback(
             with c.session() as session:
                 agent_id = identify(session, current_login(agent)).id
         except UnknownAgent as exc:
-            raise fail(str(exc)) from exc
+            raise fail(str(exc), ExitCode.USAGE) from exc
         from tuidesk.screens.app import run_console
         from tuidesk.screens.keymap import KeymapError
 
@@ -272,7 +272,7 @@ def ticket_show(
     with ctx_of(ctx).session() as session:
         ticket = show_ticket(session, ref)
     if ticket is None:
-        raise fail(f"no ticket {ref}")
+        raise fail(f"no ticket {ref}", ExitCode.USAGE)
     if as_json:
         print_json(ticket)
         return
@@ -318,7 +318,7 @@ def branch_add(
             )  # fmt: skip
             typer.echo(f"added branch {b.name} ({b.key})")
     except BranchError as exc:
-        raise fail(str(exc)) from exc
+        raise fail(str(exc), ExitCode.USAGE) from exc
 
 
 @branch_app.command("edit")
@@ -348,7 +348,7 @@ def branch_edit(
             )
             typer.echo(f"saved branch {b.name} ({b.key})")
     except BranchError as exc:
-        raise fail(str(exc)) from exc
+        raise fail(str(exc), ExitCode.USAGE) from exc
 
 
 @branch_app.command("remove")
@@ -360,7 +360,7 @@ def branch_remove(ctx: typer.Context, name: str) -> None:
         with ctx_of(ctx).session() as session:
             remove_branch(session, get_branch(session, name))
     except BranchError as exc:
-        raise fail(str(exc)) from exc
+        raise fail(str(exc), ExitCode.USAGE) from exc
     typer.echo(f"removed branch {name}")
 
 
@@ -422,7 +422,7 @@ def quarantine_show(
     with ctx_of(ctx).session() as session:
         item = get_quarantined(session, qid)
         if item is None:
-            raise fail(f"no quarantined mail {qid}")
+            raise fail(f"no quarantined mail {qid}", ExitCode.USAGE)
         data = item.raw
     if raw:
         sys.stdout.buffer.write(data)
@@ -444,7 +444,7 @@ def quarantine_retry(
     c = ctx_of(ctx)
     outcome = retry_quarantined(c.engine, c.blobs, qid)
     if outcome is None:
-        raise fail(f"no quarantined mail {qid}")
+        raise fail(f"no quarantined mail {qid}", ExitCode.USAGE)
     if as_json:
         print_json(outcome.as_dict())
     else:
@@ -458,7 +458,7 @@ def quarantine_drop(ctx: typer.Context, qid: Annotated[int, typer.Argument(metav
 
     with ctx_of(ctx).session() as session:
         if not drop_quarantined(session, qid):
-            raise fail(f"no quarantined mail {qid}")
+            raise fail(f"no quarantined mail {qid}", ExitCode.USAGE)
     typer.echo(f"dropped {qid}")
 
 
