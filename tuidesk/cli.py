@@ -88,6 +88,8 @@ def print_steps(result: dict[str, Any], as_json: bool) -> None:
 
 
 def fail(message: str, code: ExitCode = ExitCode.FAILURE) -> typer.Exit:
+    """Say why on stderr. A refusal, nothing done, passes USAGE (2); 1 is for a command that
+    ran and failed (the README's exit code table)."""
     typer.echo(f"tuidesk: {message}", err=True)
     return typer.Exit(int(code))
 
