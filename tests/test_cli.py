@@ -34,7 +34,7 @@ def test_branches_have_exactly_one_default_which_cannot_be_removed(cli):
     ]
     assert rows[2]["addresses"] == ["two@example.com"]
     proc = cli("branch", "remove", "Support", check=False)
-    assert proc.returncode == 1 and b"default branch" in proc.stderr
+    assert proc.returncode == 2 and b"default branch" in proc.stderr
     cli("branch", "edit", "Second", "--default")
     assert [r["default"] for r in js(cli, "branch", "list")] == [False, False, True]
     cli("branch", "remove", "Support")
@@ -45,7 +45,7 @@ def test_branches_have_exactly_one_default_which_cannot_be_removed(cli):
 def test_an_address_can_route_to_one_branch_only(cli):
     cli("branch", "add", "A", "--key", "AAA", "--address", "x@example.com")
     proc = cli("branch", "add", "B", "--key", "BBB", "--address", "x@example.com", check=False)
-    assert proc.returncode == 1 and b"already routes to A" in proc.stderr
+    assert proc.returncode == 2 and b"already routes to A" in proc.stderr
 
 
 def test_ticket_list_filters_by_status_and_branch_newest_first(cli):
@@ -58,7 +58,7 @@ def test_ticket_list_filters_by_status_and_branch_newest_first(cli):
     assert [t["ref"] for t in js(cli, "ticket", "list", "--limit", "1")] == ["SUP-3"]
     assert js(cli, "ticket", "list", "--status", "closed") == []
     assert "messages" not in js(cli, "ticket", "list")[0]
-    assert cli("ticket", "show", "SAL-1", check=False).returncode == 1
+    assert cli("ticket", "show", "SAL-1", check=False).returncode == 2
 
 
 def test_config_export_then_import_restores_every_rule(cli, tmp_path):
@@ -111,7 +111,7 @@ def test_config_import_rejects_unknown_settings_and_writes_nothing(cli, tmp_path
     bad = tmp_path / "bad.toml"
     bad.write_text('[settings]\nallowed_domains = ["a.test"]\nno_such_rule = 1\n')
     proc = cli("config", "import", str(bad), check=False)
-    assert proc.returncode == 1 and b"no_such_rule" in proc.stderr
+    assert proc.returncode == 2 and b"no_such_rule" in proc.stderr
     assert "a.test" not in cli("config", "export").stdout.decode()
 
 
@@ -131,4 +131,4 @@ def test_quarantine_retry_and_drop(cli, tmp_path):
     for item in remaining:
         cli("quarantine", "drop", str(item["id"]))
     assert js(cli, "quarantine", "list") == []
-    assert cli("quarantine", "drop", "999", check=False).returncode == 1
+    assert cli("quarantine", "drop", "999", check=False).returncode == 2

@@ -132,9 +132,9 @@ def test_an_outgoing_channel_takes_the_same_options(cli):
 def test_device_sign_in_needs_an_oauth2_channel(cli):
     add(cli, "--password-env", "PW")
     proc = cli("channel", "auth", "support", check=False)
-    assert proc.returncode == 1
+    assert proc.returncode == 2
     assert "logs in with a password: set --auth oauth2 first" in proc.stderr.decode()
-    assert cli("channel", "auth", "nope", check=False).returncode == 1
+    assert cli("channel", "auth", "nope", check=False).returncode == 2
 
 
 def test_the_token_step_says_when_it_ends_and_warns_in_time_when_it_cannot_be_renewed():

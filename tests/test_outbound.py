@@ -91,7 +91,7 @@ def test_outgoing_channels_from_the_command_line(desk: Desk) -> None:
     }
     assert listed == {"main": True, "stored": False}
     refused = cli("outgoing", "remove", "main", check=False)
-    assert refused.returncode == 1 and b"default" in refused.stderr
+    assert refused.returncode == 2 and b"default" in refused.stderr
     cli("outgoing", "edit", "stored", "--name", "Help desk", "--starttls", "--port", "587")
     data = json.loads(cli("outgoing", "show", "stored", "--json").stdout)
     assert (data["from_name"], data["security"], data["port"]) == ("Help desk", "starttls", 587)
@@ -250,17 +250,18 @@ def test_a_reply_is_refused_whole_when_a_header_would_break(desk: Desk) -> None:
     desk.pipe(CUSTOMER)
     for cc in ("eve@evil.test\r\nBcc: victim@example.net", "eve@evil.test\nBcc: x@y.test", "nope"):
         proc = desk.reply("SUP-1", "hi\n", "--cc", cc, check=False)
-        assert proc.returncode == 1 and b"refused" in proc.stderr or b"not a plain" in proc.stderr
+        assert proc.returncode == 2
+        assert b"refused" in proc.stderr or b"not a plain" in proc.stderr
     assert desk.outbox() == [] and len(desk.show("SUP-1")["messages"]) == 1
 
 
 def test_without_an_outgoing_channel_nothing_is_stored(desk: Desk) -> None:
     desk.pipe(CUSTOMER)
     proc = desk.reply("SUP-1", "hi\n", check=False)
-    assert proc.returncode == 1 and b"outgoing add" in proc.stderr
+    assert proc.returncode == 2 and b"outgoing add" in proc.stderr
     assert desk.outbox() == [] and len(desk.show("SUP-1")["messages"]) == 1
     missing = desk.reply("SUP-99", "hi\n", check=False)
-    assert missing.returncode == 1 and b"no ticket SUP-99" in missing.stderr
+    assert missing.returncode == 2 and b"no ticket SUP-99" in missing.stderr
     usage = desk.cli("reply", "SUP-1", check=False)  # no text given
     assert usage.returncode == 2
 

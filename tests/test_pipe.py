@@ -115,9 +115,14 @@ def test_a_channel_mapping_applies_to_its_mail(desk, tmp_path):
     assert [a["filename"] for a in t["messages"][0]["attachments"]] == ["original.eml"]
 
 
-def test_an_unknown_channel_exits_75_so_the_mail_is_kept(desk):
-    proc = desk("pipe", "--channel", "nope", input=mail("From: a@b.test"), check=False)
-    assert proc.returncode == 75 and b"nope" in proc.stderr
+def test_an_unknown_channel_exits_64_so_the_mta_bounces_it_to_the_postmaster(desk):
+    """Retrying cannot make the channel exist: a deferred mail would wait for days unseen."""
+    url = desk.env["TUIDESK_DATABASE_URL"]
+    for spelling in (["pipe"], ["--db", url, "pipe"]):  # our own parser, and typer's
+        proc = desk(*spelling, "--channel", "nope", input=mail("From: a@b.test"), check=False)
+        assert proc.returncode == 64, proc.stderr
+        assert b"tuidesk pipe: --channel: no channel named 'nope'" in proc.stderr
+    assert json.loads(desk("ticket", "list", "--json").stdout) == []
 
 
 def test_an_unreachable_database_exits_75(cli):
@@ -188,9 +193,12 @@ def test_the_pipe_path_imports_neither_textual_nor_the_orm_nor_typer(desk):
     assert proc.stdout.decode().splitlines()[-1] == "[]"
 
 
-def test_a_mistyped_pipe_command_defers_the_mail(desk):
-    proc = desk("pipe", "--no-such-flag", input=mail("From: a@b.test"), check=False)
-    assert proc.returncode == 75 and b"--no-such-flag" in proc.stderr
+def test_a_mistyped_pipe_command_bounces_the_mail_with_64(desk):
+    url = desk.env["TUIDESK_DATABASE_URL"]
+    for spelling in (["pipe"], ["--db", url, "pipe"]):
+        proc = desk(*spelling, "--no-such-flag", input=mail("From: a@b.test"), check=False)
+        assert proc.returncode == 64 and b"--no-such-flag" in proc.stderr, proc.stderr
+    assert json.loads(desk("ticket", "list", "--json").stdout) == []
 
 
 def test_the_typer_spelling_with_a_global_db_option_delivers_too(desk):

@@ -127,7 +127,7 @@ def test_a_change_since_the_agent_looked_is_not_overwritten(desk: Cli, db_engine
             update_ticket(conn, "SUP-1")
     moved = json.loads(desk("ticket", "set", "SUP-1", "--branch", "Sales", "--json").stdout)
     assert moved == {"ticket": "SAL-1", "changes": {"branch": "SAL"}}
-    assert desk("ticket", "set", "SAL-1", "--status", "bogus", check=False).returncode == 1
+    assert desk("ticket", "set", "SAL-1", "--status", "bogus", check=False).returncode == 2
 
 
 def test_drafts_outlive_the_editor(desk: Cli, db_engine) -> None:
@@ -162,6 +162,6 @@ def test_updated_at_moves_the_list(desk: Cli, db_engine) -> None:
 def test_an_unknown_agent_is_not_let_into_the_console(desk: Cli) -> None:
     desk("agent", "add", "alice", "--email", "alice@example.com")
     proc = desk("--agent", "mallory", check=False)  # no command: the console
-    assert proc.returncode == 1
+    assert proc.returncode == 2
     assert b"mallory is not an agent here" in proc.stderr
     assert b"tuidesk agent add 'mallory'" in proc.stderr

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperCommand
 
 from tuidesk.exit_codes import ExitCode
 from tuidesk.paths import Paths, resolve_paths, tighten_notice
@@ -97,6 +98,8 @@ def print_steps(result: dict[str, Any], as_json: bool) -> None:
 
 
 def fail(message: str, code: ExitCode = ExitCode.FAILURE) -> typer.Exit:
+    """Say why on stderr. A refusal, nothing done, passes USAGE (2); 1 is for a command that
+    ran and failed (the README's exit code table)."""
     typer.echo(f"tuidesk: {message}", err=True)
     return typer.Exit(int(code))
 
@@ -129,7 +132,7 @@ def main_callback(
             with c.session() as session:
                 agent_id = identify(session, current_login(agent)).id
         except UnknownAgent as exc:
-            raise fail(str(exc)) from exc
+            raise fail(str(exc), ExitCode.USAGE) from exc
         from tuidesk.screens.app import run_console
         from tuidesk.screens.keymap import KeymapError
 
@@ -161,7 +164,20 @@ def db_upgrade(ctx: typer.Context) -> None:
     typer.echo(f"schema at revision {HEAD_REVISION}")
 
 
-@app.command()
+class _MtaCommand(TyperCommand):
+    """`pipe` as an MTA runs it: a command line it cannot parse bounces (64), in this spelling
+    as in `tuidesk pipe`'s own parser (tuidesk/pipe.py)."""
+
+    def parse_args(self, ctx, args):  # type: ignore[no-untyped-def]
+        try:
+            return super().parse_args(ctx, args)
+        except Exception as exc:
+            if getattr(exc, "exit_code", None) == ExitCode.USAGE:  # click's UsageError
+                exc.exit_code = int(ExitCode.EX_USAGE)  # type: ignore[attr-defined]
+            raise
+
+
+@app.command(cls=_MtaCommand)
 def pipe(
     ctx: typer.Context,
     channel: Annotated[str | None, typer.Option(help="Channel whose mapping applies.")] = None,
@@ -171,7 +187,8 @@ def pipe(
     ] = False,
 ) -> None:
     """Read one mail from stdin (for an MTA: `|tuidesk pipe`). Exit 0 only once committed,
-    75 when the database is unavailable so the MTA retries."""
+    64 for an unknown channel or option (the MTA bounces), 75 when the database is unavailable
+    (the MTA retries)."""
     from tuidesk.pipe import deliver
 
     raw = sys.stdin.buffer.read()
@@ -230,14 +247,18 @@ def ticket_list(
     ctx: typer.Context,
     status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
     branch: Annotated[str | None, typer.Option(help="Only this branch (key or name).")] = None,
-    limit: Annotated[int | None, typer.Option(help="At most this many.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="At most this many.")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Every ticket that matches, newest first."""
+    from tuidesk.storage.checks import Invalid
     from tuidesk.storage.views import list_tickets
 
-    with ctx_of(ctx).session() as session:
-        tickets = list_tickets(session, status=status, branch=branch, limit=limit)
+    try:
+        with ctx_of(ctx).session() as session:
+            tickets = list_tickets(session, status=status, branch=branch, limit=limit)
+    except Invalid as exc:
+        raise fail(str(exc), ExitCode.USAGE) from exc
     if as_json:
         print_json(tickets)
         return
@@ -260,7 +281,7 @@ def ticket_show(
     with ctx_of(ctx).session() as session:
         ticket = show_ticket(session, ref)
     if ticket is None:
-        raise fail(f"no ticket {ref}")
+        raise fail(f"no ticket {ref}", ExitCode.USAGE)
     if as_json:
         print_json(ticket)
         return
@@ -310,7 +331,7 @@ def branch_add(
             )  # fmt: skip
             typer.echo(f"added branch {b.name} ({b.key})")
     except BranchError as exc:
-        raise fail(str(exc)) from exc
+        raise fail(str(exc), ExitCode.USAGE) from exc
 
 
 @branch_app.command("edit")
@@ -340,7 +361,7 @@ def branch_edit(
             )
             typer.echo(f"saved branch {b.name} ({b.key})")
     except BranchError as exc:
-        raise fail(str(exc)) from exc
+        raise fail(str(exc), ExitCode.USAGE) from exc
 
 
 @branch_app.command("remove")
@@ -352,7 +373,7 @@ def branch_remove(ctx: typer.Context, name: str) -> None:
         with ctx_of(ctx).session() as session:
             remove_branch(session, get_branch(session, name))
     except BranchError as exc:
-        raise fail(str(exc)) from exc
+        raise fail(str(exc), ExitCode.USAGE) from exc
     typer.echo(f"removed branch {name}")
 
 
@@ -414,7 +435,7 @@ def quarantine_show(
     with ctx_of(ctx).session() as session:
         item = get_quarantined(session, qid)
         if item is None:
-            raise fail(f"no quarantined mail {qid}")
+            raise fail(f"no quarantined mail {qid}", ExitCode.USAGE)
         data = item.raw
     if raw:
         sys.stdout.buffer.write(data)
@@ -436,7 +457,7 @@ def quarantine_retry(
     c = ctx_of(ctx)
     outcome = retry_quarantined(c.engine, c.blobs, qid)
     if outcome is None:
-        raise fail(f"no quarantined mail {qid}")
+        raise fail(f"no quarantined mail {qid}", ExitCode.USAGE)
     if as_json:
         print_json(outcome.as_dict())
     else:
@@ -450,7 +471,7 @@ def quarantine_drop(ctx: typer.Context, qid: Annotated[int, typer.Argument(metav
 
     with ctx_of(ctx).session() as session:
         if not drop_quarantined(session, qid):
-            raise fail(f"no quarantined mail {qid}")
+            raise fail(f"no quarantined mail {qid}", ExitCode.USAGE)
     typer.echo(f"dropped {qid}")
 
 
@@ -477,8 +498,10 @@ def config_import(ctx: typer.Context, file: Path) -> None:
     try:
         with ctx_of(ctx).session() as session:
             counts = import_config(session, file.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise fail(f"{file}: not UTF-8 text", ExitCode.USAGE) from exc
     except (ConfigError, OSError) as exc:
-        raise fail(str(exc)) from exc
+        raise fail(str(exc), ExitCode.USAGE) from exc
     typer.echo(", ".join(f"{v} {k}" for k, v in counts.items()))
 
 

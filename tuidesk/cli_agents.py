@@ -93,11 +93,11 @@ def agent_remove(ctx: typer.Context, name: str) -> None:
     with ctx_of(ctx).session() as session:
         agent = find_agent(session, name)
         if agent is None:
-            raise fail(f"no agent {name!r}")
+            raise fail(f"no agent {name!r}", ExitCode.USAGE)
         try:
             remove_agent(session, agent)
         except AgentError as exc:
-            raise fail(str(exc)) from exc
+            raise fail(str(exc), ExitCode.USAGE) from exc
     typer.echo(f"removed agent {name}")
 
 
@@ -127,7 +127,7 @@ def ticket_set(
                 queue=UNSET if queue is None else (queue or None),
             )  # fmt: skip
     except TicketError as exc:
-        raise fail(str(exc)) from exc
+        raise fail(str(exc), ExitCode.USAGE) from exc
     if as_json:
         print_json({"ticket": done.ref, "changes": done.changes})
     else:

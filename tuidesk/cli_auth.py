@@ -181,9 +181,11 @@ def sign_in(ctx: typer.Context, table: str, name: str, as_json: bool) -> None:
         row = conn.execute(rows.select().where(rows.c.name == name)).first()
     what = "channel" if table == "channel" else "outgoing channel"
     if row is None:
-        raise fail(f"no {what} named {name!r}")
+        raise fail(f"no {what} named {name!r}", ExitCode.USAGE)
     if row.auth_type != "oauth2":
-        raise fail(f"{what} {name} logs in with a password: set --auth oauth2 first")
+        raise fail(
+            f"{what} {name} logs in with a password: set --auth oauth2 first", ExitCode.USAGE
+        )
     service = "imap" if table == "channel" else "smtp"
     store = DbTokenStore(c.engine, table, row.id, c.paths.config)
 

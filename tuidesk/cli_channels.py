@@ -359,7 +359,7 @@ def channel_show(
         with ctx_of(ctx).session() as session:
             data = channel_dict(get_channel(session, name))
     except ChannelError as exc:
-        raise fail(str(exc)) from exc
+        raise fail(str(exc), ExitCode.USAGE) from exc
     print_fields(data, as_json)
 
 
@@ -373,7 +373,7 @@ def channel_remove(ctx: typer.Context, name: str) -> None:
         with ctx_of(ctx).session() as session:
             session.delete(get_channel(session, name))
     except ChannelError as exc:
-        raise fail(str(exc)) from exc
+        raise fail(str(exc), ExitCode.USAGE) from exc
     typer.echo(f"removed channel {name}")
 
 
@@ -388,7 +388,7 @@ def channel_test(
     c = ctx_of(ctx)
     channels = load_imap_channels(c.engine, [name])
     if not channels:
-        raise fail(f"no IMAP channel named {name!r}")
+        raise fail(f"no IMAP channel named {name!r}", ExitCode.USAGE)
     result = test_channel(
         channels[0],
         c.paths.config,

@@ -105,7 +105,7 @@ def outgoing_add(
         with ctx_of(ctx).session() as session:
             try:
                 get_outgoing(session, name)
-                raise fail(f"an outgoing channel named {name!r} exists already")
+                raise fail(f"an outgoing channel named {name!r} exists already", ExitCode.USAGE)
             except OutgoingError:
                 save_outgoing(session, out, default=default)
     except OutgoingError as exc:
@@ -195,7 +195,7 @@ def outgoing_show(ctx: typer.Context, name: str, as_json: Json = False) -> None:
         with ctx_of(ctx).session() as session:
             data = channel_dict(get_outgoing(session, name))
     except OutgoingError as exc:
-        raise fail(str(exc)) from exc
+        raise fail(str(exc), ExitCode.USAGE) from exc
     print_fields(data, as_json)
 
 
@@ -208,7 +208,7 @@ def outgoing_remove(ctx: typer.Context, name: str) -> None:
         with ctx_of(ctx).session() as session:
             remove_outgoing(session, name)
     except OutgoingError as exc:
-        raise fail(str(exc)) from exc
+        raise fail(str(exc), ExitCode.USAGE) from exc
     typer.echo(f"removed outgoing channel {name}")
 
 
@@ -231,7 +231,7 @@ def outgoing_test(
         out = tables(conn).outgoing_channel
         row = conn.execute(out.select().where(out.c.name == name)).first()
     if row is None:
-        raise fail(f"no outgoing channel named {name!r}")
+        raise fail(f"no outgoing channel named {name!r}", ExitCode.USAGE)
     raw = test_mail(row, send_to) if send_to else None
     tokens = DbTokenStore(c.engine, "outgoing_channel", row.id, c.paths.config)
     result = test_outgoing(
@@ -301,7 +301,7 @@ def reply(
                 status=status, quote=quote, html=html,
             )  # fmt: skip
     except (OutboundError, HeaderInjection) as exc:
-        raise fail(str(exc)) from exc
+        raise fail(str(exc), ExitCode.USAGE) from exc
     if as_json:
         print_json(queued.as_dict())
     else:
@@ -321,7 +321,7 @@ def note(
         with transaction(ctx_of(ctx).engine) as conn:
             done = add_note(conn, ref, text)
     except OutboundError as exc:
-        raise fail(str(exc)) from exc
+        raise fail(str(exc), ExitCode.USAGE) from exc
     typer.echo(f"added note to {done}")
 
 
@@ -351,10 +351,13 @@ def outbox_list(
     as_json: Json = False,
 ) -> None:
     """The newest outgoing mail, with status, tries and the server's last answer."""
-    from tuidesk.storage.outbox import list_outbox
+    from tuidesk.storage.outbox import OutboundError, list_outbox
 
-    with ctx_of(ctx).engine.connect() as conn:
-        rows = list_outbox(conn, status)
+    try:
+        with ctx_of(ctx).engine.connect() as conn:
+            rows = list_outbox(conn, status)
+    except OutboundError as exc:
+        raise fail(str(exc), ExitCode.USAGE) from exc
     if as_json:
         print_json(rows)
         return
@@ -374,5 +377,5 @@ def outbox_retry(ctx: typer.Context, mail_id: Annotated[int, typer.Argument(meta
 
     with transaction(ctx_of(ctx).engine) as conn:
         if not retry(conn, mail_id):
-            raise fail(f"no failed mail #{mail_id}")
+            raise fail(f"no failed mail #{mail_id}", ExitCode.USAGE)
     typer.echo(f"queued #{mail_id} again")

@@ -15,10 +15,11 @@ from tuidesk.exit_codes import ExitCode
 def deliver(
     raw: bytes, *, db_url: str, channel: str | None, as_json: bool, dry_run: bool
 ) -> ExitCode:
-    """Exit 0 only once the outcome is committed; 75 on any failure before that, a missing
-    database included (a mistyped URL must not create one where nobody looks)."""
+    """Exit 0 only once the outcome is committed; 64 for a channel that does not exist (the
+    MTA's pipe command is wrong: retrying cannot help); 75 on any other failure before commit,
+    a missing database included (a mistyped URL must not create one where nobody looks)."""
     try:
-        from tuidesk.ingest import Ingestor
+        from tuidesk.ingest import Ingestor, UnknownChannel
         from tuidesk.paths import resolve_paths, tighten_notice
         from tuidesk.storage.blobs import BlobStore
         from tuidesk.storage.schema import open_database
@@ -27,9 +28,12 @@ def deliver(
         notice = tighten_notice(paths)
         if notice:
             sys.stderr.write(notice + "\n")
-        ingestor = Ingestor(
-            open_database(db_url), BlobStore(paths.blobs), source="pipe", channel=channel
-        )
+        blobs = BlobStore(paths.blobs)
+        try:
+            ingestor = Ingestor(open_database(db_url), blobs, source="pipe", channel=channel)
+        except UnknownChannel as exc:
+            sys.stderr.write(f"tuidesk pipe: --channel: {exc}\n")
+            return ExitCode.EX_USAGE
         if dry_run:
             decision = ingestor.dry_run(raw).as_dict()
             _write(
@@ -62,10 +66,11 @@ def _steps(decision: dict[str, Any]) -> str:
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
-        """A mistyped pipe command in the MTA's config must defer mail, not bounce it."""
+        """A mistyped pipe command in the MTA's config fails every mail alike: deferring would
+        retry it for days unseen, so the mail bounces (64) and the postmaster reads why."""
         self.print_usage(sys.stderr)
         sys.stderr.write(f"tuidesk pipe: {message}\n")
-        sys.exit(ExitCode.TEMPFAIL)
+        sys.exit(ExitCode.EX_USAGE)
 
 
 def main(argv: list[str]) -> int:

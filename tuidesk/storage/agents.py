@@ -55,6 +55,8 @@ def save_agent(
     if login is not None and not _LOGIN.match(login):
         c.add("login", f"{login!r} is not a login name")
     for other in session.exec(select(Agent).where(Agent.id != (agent.id if agent else None))):
+        if other.name == name:
+            c.add("name", f"an agent named {name!r} exists already")
         if other.email.lower() == email:
             c.add("email", f"{email} is already {other.name}")
         if login and other.login == login:

@@ -97,23 +97,20 @@ def import_config(session: Session, text: str) -> dict[str, int]:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}") from exc
+    _check_sections(doc)
     counts: dict[str, int] = {}
     for item in doc.get("branch", []):
         try:
-            existing = get_branch(session, item["name"])
-        except BranchError:
-            existing = None
-        try:
             save_branch(
                 session,
-                name=item["name"],
-                key=item["key"],
+                name=item.get("name", ""),
+                key=item.get("key", ""),
                 addresses=item.get("addresses", []),
                 domains=item.get("domains", []),
                 default=item.get("default", False),
-                branch=existing,
+                branch=_existing(get_branch, session, item.get("name")),
             )
-        except (BranchError, KeyError) as exc:
+        except BranchError as exc:
             raise ConfigError(f"branch {item.get('name')!r}: {exc}") from exc
     counts["branches"] = len(doc.get("branch", []))
     for item in doc.get("queue", []):
@@ -152,30 +149,73 @@ def import_config(session: Session, text: str) -> dict[str, int]:
             raise ConfigError(f"outgoing {item.get('name')!r}: {exc}") from exc
     counts["outgoing"] = len(doc.get("outgoing", []))
     for item in doc.get("channel", []):
-        channel = session.exec(select(Channel).where(Channel.name == item["name"])).first()
-        channel = channel or Channel(name=item["name"])
+        name = item.get("name")
+        channel = session.exec(select(Channel).where(Channel.name == name)).first()
+        channel = channel or Channel(name=name)
         for key, value in item.items():
             if key not in Channel.model_fields or key == "id":
-                raise ConfigError(f"channel {item['name']!r}: unknown field {key!r}")
+                raise ConfigError(f"channel {name!r}: unknown field {key!r}")
             setattr(channel, key, value)
         try:
             save_channel(session, channel)
         except ChannelError as exc:
-            raise ConfigError(f"channel {item['name']!r}: {exc}") from exc
+            raise ConfigError(f"channel {name!r}: {exc}") from exc
     counts["channels"] = len(doc.get("channel", []))
     for item in doc.get("agent", []):
+        email = str(item.get("email", ""))
         try:
             found = session.exec(
-                select(Agent).where(func.lower(Agent.email) == item["email"].lower())
+                select(Agent).where(func.lower(Agent.email) == email.strip().lower())
             ).first()
             save_agent(
-                session, name=item["name"], email=item["email"], role=item.get("role", "agent"),
+                session, name=item.get("name", ""), email=email, role=item.get("role", "agent"),
                 login=item.get("login"), agent=found,
             )  # fmt: skip
-        except (AgentError, KeyError) as exc:
+        except AgentError as exc:
             raise ConfigError(f"agent {item.get('name')!r}: {exc}") from exc
     counts["agents"] = len(doc.get("agent", []))
     return counts
+
+
+# Each list section, the name its refusals start with, and what its entries must not repeat: an
+# entry updates the row it matches, so two entries for one row would leave the last one's values.
+_ENTRIES = {
+    "branch": ("branch", ("name",)),
+    "queue": ("queue", ("name",)),
+    "ticket_type": ("ticket type", ("name",)),
+    "outgoing": ("outgoing", ("name",)),
+    "channel": ("channel", ("name",)),
+    "agent": ("agent", ("name", "email", "login")),
+}
+_REPEATED = {
+    "name": "named twice in this file",
+    "email": "{value} is already {first} in this file",
+    "login": "login {value} is already {first} in this file",
+}
+
+
+def _check_sections(doc: dict[str, Any]) -> None:
+    """Refuse, before anything is written, a section the format does not have (a typo would be
+    skipped in silence), one that is not a list of tables, and an entry repeating an earlier
+    one's name (or an agent's address or login; any case): as `agent add` refuses a second."""
+    unknown = sorted(set(doc) - {"settings", *_ENTRIES})
+    if unknown:
+        raise ConfigError(f"unknown section {unknown[0]!r}: settings, {', '.join(_ENTRIES)}")
+    for section, (what, keys) in _ENTRIES.items():
+        entries = doc.get(section, [])
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise ConfigError(f"{section} must be a list of tables: [[{section}]]")
+        for key in keys:
+            first: dict[str, Any] = {}
+            for entry in entries:
+                value = entry.get(key)
+                if not isinstance(value, str) or not value.strip():
+                    continue  # the save function says what is wrong with it
+                folded = value.strip().casefold()
+                if folded in first:
+                    words = _REPEATED[key].format(value=value, first=first[folded])
+                    raise ConfigError(f"{what} {entry.get('name')!r}: {words}")
+                first[folded] = entry.get("name")
 
 
 def _existing(find: Callable[[Session, str], T], session: Session, name: Any) -> T | None:

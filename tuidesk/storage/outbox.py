@@ -546,7 +546,9 @@ def list_outbox(conn: Connection, status: str | None = None, limit: int = 200) -
         .order_by(outbox.c.id.desc())
         .limit(limit)
     )  # fmt: skip
-    if status:
+    if status is not None:
+        if status not in STATUSES:
+            raise OutboundError(f"status must be one of {', '.join(STATUSES)}")
         query = query.where(outbox.c.status == status)
     return [
         {

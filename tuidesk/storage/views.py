@@ -8,8 +8,10 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from tuidesk.storage import checks
 from tuidesk.storage.lookup import parse_ref, ticket_ref
 from tuidesk.storage.models import (
+    TICKET_STATUSES,
     Agent,
     Attachment,
     Branch,
@@ -105,12 +107,16 @@ def list_tickets(
     branch: str | None = None,
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Every matching ticket, newest first."""
+    """Every matching ticket, newest first. A status no ticket can have, or a branch that does
+    not exist, is refused (Invalid): an empty list would read as "no such tickets"."""
     query = _ticket_query()
-    if status:
-        query = query.where(Ticket.status == status)
-    if branch:
-        query = query.where((Branch.key == branch.upper()) | (Branch.name == branch))
+    if status is not None:
+        query = query.where(Ticket.status == checks.one_of(status, TICKET_STATUSES, "status"))
+    if branch is not None:
+        named = (Branch.key == branch.upper()) | (Branch.name == branch)
+        if session.exec(select(Branch.id).where(named)).first() is None:
+            raise checks.Invalid(f"no branch {branch!r}")
+        query = query.where(named)
     query = query.order_by(col(Ticket.created_at).desc(), col(Ticket.id).desc())
     if limit:
         query = query.limit(limit)
