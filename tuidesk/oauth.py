@@ -7,13 +7,14 @@ MSAL keeps what it learns in a token cache, which the TokenStore saves the momen
 rotated refresh token is on disk before the access token it came with is used, so a crash never
 strands a channel with a dead refresh token.
 
-Errors say what went wrong in plain words and never carry a secret or a token."""
+Errors say what went wrong in plain words and never carry a secret or a token: the identity
+provider's own words are masked of every secret and token the request sent."""
 
 from __future__ import annotations
 
 import os
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from tuidesk.credentials import SecretError, resolve
+from tuidesk.redact import redact
 
 MICROSOFT_HOST = "login.microsoftonline.com"
 # Scopes by service and by whether the token is the application's own (client credentials)
@@ -248,11 +250,23 @@ def _unreachable(config: OAuthConfig, exc: Exception) -> str:
     return f"cannot reach the sign-in server {config.host}: {type(exc).__name__}"
 
 
-def _failure(result: dict[str, Any]) -> str:
-    """MSAL's error as one short line: the code and the first line of its description."""
+def _failure(result: dict[str, Any], sent: Iterable[str | None] = ()) -> str:
+    """MSAL's error as one short line: the code and the first line of its description, with
+    what the request `sent` masked (before the cut, so no piece of a secret is left)."""
     error = result.get("error", "error")
-    description = (result.get("error_description") or "").strip().splitlines()
+    description = redact(result.get("error_description") or "", sent).strip().splitlines()
     return f"{error}: {description[0][:200]}" if description else str(error)
+
+
+def _sent(app: Any, state: TokenState, cache: Any) -> list[str]:
+    """What a token request may send the identity provider: the client secret and every
+    refresh token held."""
+    import msal
+
+    held = cache.search(msal.TokenCache.CredentialType.REFRESH_TOKEN)
+    credential = getattr(app, "client_credential", None)  # a dict for a certificate
+    candidates = (credential, state.refresh_token, *(item["secret"] for item in held))
+    return [c for c in candidates if isinstance(c, str)]
 
 
 def _expires_at(result: dict[str, Any]) -> datetime:
@@ -287,6 +301,7 @@ def bearer(
         for item in list(cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN)):
             cache.remove_at(item)
     app = _application(config, cache, config_dir)
+    sent = _sent(app, state, cache)
     result: dict[str, Any] | None = None
     flow, pasted_used = "refresh token", False
     try:
@@ -315,7 +330,7 @@ def bearer(
             "device code (tuidesk channel auth NAME)"
         )
     if "access_token" not in result:
-        raise TokenError(_failure(result), permanent=result.get("error") in _PERMANENT)
+        raise TokenError(_failure(result, sent), permanent=result.get("error") in _PERMANENT)
     refresh_tokens = cache.search(msal.TokenCache.CredentialType.REFRESH_TOKEN)
     renewable = config.confidential or next(iter(refresh_tokens), None) is not None
     return _token(result, flow, renewable)
@@ -350,7 +365,7 @@ def device_sign_in(
     if "access_token" not in result:
         if stop():
             raise TokenError("sign-in cancelled")
-        raise TokenError(f"sign-in failed: {_failure(result)}")
+        raise TokenError(f"sign-in failed: {_failure(result, [flow.get('device_code')])}")
     token = _token(result, "device code", "refresh_token" in result)
     store.save(cache.serialize(), token.expires_at, drop_pasted=True)
     return token
