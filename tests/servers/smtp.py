@@ -21,8 +21,9 @@ client sends base64 of `user=U\x01auth=Bearer TOKEN\x01\x01`, and it is in only 
 answered `535 5.7.3 Authentication unsuccessful` at once, Microsoft's answer.
 
 With `echo_auth=True` every refused AUTH echoes what the client sent in its 535, as some
-servers do (the password in clear and in the base64 the client sent; the XOAUTH2 answer and
-the token in it): the redaction tests show that none of it reaches tuidesk's output."""
+servers do (the password in clear and the base64 of `\0user\0password` the client sent; the
+XOAUTH2 answer and the token in it), and AUTH LOGIN is not offered, so smtplib logs in with
+PLAIN: the redaction tests show that none of it reaches tuidesk's output."""
 
 from __future__ import annotations
 
@@ -116,9 +117,9 @@ class _Handler:
                 ok = self.server.users.get(user) == data.password.decode(errors="replace")
             if ok:
                 return AuthResult(success=True, auth_data=user)
-            if self.server.echo_auth:
-                sent = b"\0" + data.login + b"\0" if mechanism == "PLAIN" else b""
-                echo = f"{data.password.decode(errors='replace')} ({_b64(sent + data.password)})"
+            if self.server.echo_auth:  # PLAIN only: LOGIN is not offered
+                sent = b"\0" + data.login + b"\0" + data.password
+                echo = f"{data.password.decode(errors='replace')} ({_b64(sent)})"
                 return AuthResult(
                     success=False, handled=False, message=f"535 5.7.8 {mechanism} {user} {echo}"
                 )
@@ -231,6 +232,8 @@ class SmtpServer:
             "server_hostname": "localhost",
             "authenticator": handler.authenticate,
         }
+        if self.echo_auth:
+            options["auth_exclude_mechanism"] = ["LOGIN"]
         if self.mode == "starttls":
             options |= {"tls_context": tls, "auth_required": True, "auth_require_tls": True}
         elif self.mode == "ssl":
