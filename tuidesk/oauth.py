@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from tuidesk.credentials import SecretError, resolve
+from tuidesk.net import explain, tls_context
 from tuidesk.redact import redact
 
 MICROSOFT_HOST = "login.microsoftonline.com"
@@ -142,29 +143,41 @@ def xoauth2(user: str, token: str) -> str:
     return f"user={user}\x01auth=Bearer {token}\x01\x01"
 
 
+def authority_context(ca_file: str | None) -> ssl.SSLContext:
+    """What the authority's certificate is checked against: the system store, plus the
+    channel's CA file, plus REQUESTS_CA_BUNDLE and SSL_CERT_FILE when set, all at once. A
+    --ca-file given for a private mail server must not cost Microsoft's public sign-in its
+    trust (hybrid Exchange)."""
+    bundles = (os.environ.get(name) for name in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"))
+    return tls_context(ca_file, *bundles)
+
+
 def http_session(ca_file: str | None):  # type: ignore[no-untyped-def]
-    """The HTTP client MSAL talks through. The authority's certificate is checked against
-    `ca_file`, else REQUESTS_CA_BUNDLE or SSL_CERT_FILE, else the system store; the
-    environment is otherwise ignored, so no variable can turn verification off."""
+    """The HTTP client MSAL talks through: HTTPS verified with `authority_context`, whatever
+    `verify` a caller passes. The environment is otherwise ignored (no proxy), so no variable
+    can turn verification off."""
     import requests
+    from requests.adapters import HTTPAdapter
+
+    context = authority_context(ca_file)
+
+    class Verified(HTTPAdapter):
+        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+            super().init_poolmanager(*args, **kwargs, ssl_context=context)
+
+        def build_connection_pool_key_attributes(  # type: ignore[no-untyped-def]
+            self, request, verify, cert=None
+        ):
+            return super().build_connection_pool_key_attributes(request, True, cert)
+
+        def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+            conn.cert_reqs = "CERT_REQUIRED"
+            conn.ca_certs = conn.ca_cert_dir = None  # all in `context`: none added per connection
 
     session = requests.Session()
     session.trust_env = False
-    session.verify = (
-        ca_file
-        or os.environ.get("REQUESTS_CA_BUNDLE")
-        or os.environ.get("SSL_CERT_FILE")
-        or _system_store()
-    )
+    session.mount("https://", Verified())
     return session
-
-
-def _system_store() -> str | bool:
-    paths = ssl.get_default_verify_paths()
-    for candidate in (paths.cafile, paths.openssl_cafile, paths.capath):
-        if candidate and os.path.exists(candidate):
-            return candidate
-    return True  # requests' own bundle
 
 
 def _application(config: OAuthConfig, cache: Any, config_dir: Path, *, public: bool = False):  # type: ignore[no-untyped-def]
@@ -172,10 +185,14 @@ def _application(config: OAuthConfig, cache: Any, config_dir: Path, *, public: b
     national cloud or a private authority is taken as given."""
     import msal
 
+    try:
+        http_client = http_session(config.ca_file)
+    except OSError as exc:  # ssl.SSLError too: not PEM
+        raise TokenError(f"a CA file for {config.host} cannot be used ({explain(exc)})") from exc
     options: dict[str, Any] = {
         "authority": config.authority_url,
         "token_cache": cache,
-        "http_client": http_session(config.ca_file),
+        "http_client": http_client,
         "instance_discovery": config.host == MICROSOFT_HOST,
         "timeout": config.timeout,
     }
