@@ -162,6 +162,8 @@ def http_session(ca_file: str | None):  # type: ignore[no-untyped-def]
     context = authority_context(ca_file)
 
     class Verified(HTTPAdapter):
+        """Every HTTPS connection through `context`, with verification required."""
+
         def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
             super().init_poolmanager(*args, **kwargs, ssl_context=context)
 
