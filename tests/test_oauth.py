@@ -10,6 +10,7 @@ import itertools
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -19,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from tests.engine.conftest import mail
-from tests.servers.certs import write_client_certificate
+from tests.servers.certs import write_cert, write_client_certificate
+from tuidesk.oauth import authority_context
 
 SECRET = "client-secret-that-must-never-show"
 IMAP_SCOPE = "https://outlook.office.com/IMAP.AccessAsUser.All"
@@ -180,41 +182,45 @@ def test_a_refused_device_sign_in_exits_1_and_keeps_nothing(cli, oauth_dovecot, 
     assert channel(cli)["sign_in"].startswith("not signed in")
 
 
-def test_the_authority_certificate_is_verified_with_the_ca_options(cli, oauth_dovecot, idp, box):
+def test_the_authority_is_verified_against_the_system_store_ca_file_and_environment(
+    cli, oauth_dovecot, idp, box
+):
+    """Hybrid Exchange: --ca-file names the private mail server's CA, and the sign-in server
+    (Microsoft's, trusted through the system store, or a private one named in the
+    environment) must still be trusted: the authority is verified against all of them at
+    once, never against --ca-file alone. No variable turns verification off."""
     idp.add_app("desk-app", SECRET, mailbox=box.user)
     add(cli, oauth_dovecot, idp, box, "desk-app", "--client-secret-env", "M365_SECRET")
-    cli("channel", "edit", "m365", "--ca-file", oauth_dovecot.ca_file)  # trusts Dovecot only
+    cli("channel", "edit", "m365", "--ca-file", oauth_dovecot.ca_file)  # the mail server's only
+    variables = ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE")
+    env = {k: v for k, v in cli.env.items() if k not in variables}
+    cli.env = env
     proc = cli("channel", "test", "m365", "--json", check=False)
     result = json.loads(proc.stdout)
     assert (proc.returncode, result["failed_step"]) == (1, "token")
     assert "the certificate of localhost is not trusted" in result["error"]
-    # Plain IMAP (no mail CA needed): the sign-in server is trusted through the environment.
-    cli("channel", "edit", "m365", "--insecure-plain", "--port", str(oauth_dovecot.imap_port))
-    cli("channel", "edit", "m365", "--ca-file", idp.other_ca_file)
+    for variable in variables[:2]:
+        cli.env = env | {variable: idp.ca_file}
+        proc = cli("channel", "test", "m365", "--json", check=False)
+        steps = {s["step"]: s["ok"] for s in json.loads(proc.stdout)["steps"]}
+        assert (proc.returncode, steps["token"], steps["login"]) == (0, True, True), variable
+    cli.env = env | {"REQUESTS_CA_BUNDLE": "", "CURL_CA_BUNDLE": "", "PYTHONHTTPSVERIFY": "0"}
     assert cli("channel", "test", "m365", check=False).returncode == 1
-    variables = ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")  # the first wins: set one at a time
-    for variable in variables:
-        env = cli.env
-        cli.env = {k: v for k, v in env.items() if k not in variables} | {variable: idp.ca_file}
-        try:
-            # --ca-file comes first; with none, the variable is used
-            assert cli("channel", "test", "m365", check=False).returncode == 1
-            _clear_ca_file(cli)
-            assert cli("channel", "test", "m365", check=False).returncode == 0
-        finally:
-            cli.env = env
-        assert cli("channel", "test", "m365", check=False).returncode == 1
-        cli("channel", "edit", "m365", "--ca-file", idp.other_ca_file)
 
 
-def _clear_ca_file(cli) -> None:  # type: ignore[no-untyped-def]
-    """`channel edit` cannot unset a path; the TOML door can."""
-    exported = cli("config", "export").stdout.decode()
-    lines = [line for line in exported.splitlines() if not line.startswith("ca_file")]
-    path = Path(cli.env["TUIDESK_HOME"]) / "no-ca.toml"
-    path.write_text("\n".join(lines))
-    cli("channel", "remove", "m365")
-    cli("config", "import", str(path))
+def test_the_authority_context_adds_every_ca_to_the_system_store(monkeypatch, tmp_path):
+    """SSL_CERT_FILE replaces OpenSSL's default bundle; the system's is added back."""
+    cas = {name: str(write_cert(tmp_path, name, f"tuidesk {name} CA")[0]) for name in "abc"}
+    monkeypatch.setenv("SSL_CERT_FILE", cas["a"])
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", cas["b"])
+    system = ssl.get_default_verify_paths().openssl_cafile
+    expected = {
+        str(cert["subject"]) for cert in ssl.create_default_context(cafile=system).get_ca_certs()
+    }
+    expected |= {f"((('commonName', 'tuidesk {name} CA'),),)" for name in "abc"}
+    context = authority_context(cas["c"])
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert {str(cert["subject"]) for cert in context.get_ca_certs()} >= expected
 
 
 def test_replies_go_out_with_smtp_xoauth2(cli, oauth_dovecot, oauth_smtp, idp, box, tmp_path):

@@ -3,17 +3,24 @@ verifies, and errors in the words an admin needs."""
 
 from __future__ import annotations
 
+import os
 import socket
 import ssl
 
 
-def tls_context(ca_file: str | None) -> ssl.SSLContext:
-    """Verification always on: the system store, plus a private CA when `ca_file` is given
-    (added to the store, never replacing it, never switching verification off). A CA file
-    that cannot be read raises OSError (ssl.SSLError when it is not PEM)."""
+def tls_context(*ca_files: str | None) -> ssl.SSLContext:
+    """Verification always on: the system store, plus each CA file given (added to the
+    store, never replacing it, never switching verification off). SSL_CERT_FILE replaces the
+    system's bundle in OpenSSL's defaults; the system's is added back. A CA file that cannot
+    be read raises OSError (ssl.SSLError when it is not PEM)."""
     context = ssl.create_default_context()
-    if ca_file:
-        context.load_verify_locations(cafile=ca_file)
+    paths = ssl.get_default_verify_paths()
+    system = paths.openssl_cafile
+    if os.path.isfile(system) and os.path.realpath(paths.cafile or "") != os.path.realpath(system):
+        context.load_verify_locations(cafile=system)
+    for ca_file in ca_files:
+        if ca_file:
+            context.load_verify_locations(cafile=ca_file)
     return context
 
 

@@ -7,13 +7,14 @@ MSAL keeps what it learns in a token cache, which the TokenStore saves the momen
 rotated refresh token is on disk before the access token it came with is used, so a crash never
 strands a channel with a dead refresh token.
 
-Errors say what went wrong in plain words and never carry a secret or a token."""
+Errors say what went wrong in plain words and never carry a secret or a token: the identity
+provider's own words are masked of every secret and token the request sent."""
 
 from __future__ import annotations
 
 import os
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,6 +22,8 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from tuidesk.credentials import SecretError, resolve
+from tuidesk.net import explain, tls_context
+from tuidesk.redact import redact
 
 MICROSOFT_HOST = "login.microsoftonline.com"
 # Scopes by service and by whether the token is the application's own (client credentials)
@@ -140,29 +143,43 @@ def xoauth2(user: str, token: str) -> str:
     return f"user={user}\x01auth=Bearer {token}\x01\x01"
 
 
+def authority_context(ca_file: str | None) -> ssl.SSLContext:
+    """What the authority's certificate is checked against: the system store, plus the
+    channel's CA file, plus REQUESTS_CA_BUNDLE and SSL_CERT_FILE when set, all at once. A
+    --ca-file given for a private mail server must not cost Microsoft's public sign-in its
+    trust (hybrid Exchange)."""
+    bundles = (os.environ.get(name) for name in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"))
+    return tls_context(ca_file, *bundles)
+
+
 def http_session(ca_file: str | None):  # type: ignore[no-untyped-def]
-    """The HTTP client MSAL talks through. The authority's certificate is checked against
-    `ca_file`, else REQUESTS_CA_BUNDLE or SSL_CERT_FILE, else the system store; the
-    environment is otherwise ignored, so no variable can turn verification off."""
+    """The HTTP client MSAL talks through: HTTPS verified with `authority_context`, whatever
+    `verify` a caller passes. The environment is otherwise ignored (no proxy), so no variable
+    can turn verification off."""
     import requests
+    from requests.adapters import HTTPAdapter
+
+    context = authority_context(ca_file)
+
+    class Verified(HTTPAdapter):
+        """Every HTTPS connection through `context`, with verification required."""
+
+        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+            super().init_poolmanager(*args, **kwargs, ssl_context=context)
+
+        def build_connection_pool_key_attributes(  # type: ignore[no-untyped-def]
+            self, request, verify, cert=None
+        ):
+            return super().build_connection_pool_key_attributes(request, True, cert)
+
+        def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+            conn.cert_reqs = "CERT_REQUIRED"
+            conn.ca_certs = conn.ca_cert_dir = None  # all in `context`: none added per connection
 
     session = requests.Session()
     session.trust_env = False
-    session.verify = (
-        ca_file
-        or os.environ.get("REQUESTS_CA_BUNDLE")
-        or os.environ.get("SSL_CERT_FILE")
-        or _system_store()
-    )
+    session.mount("https://", Verified())
     return session
-
-
-def _system_store() -> str | bool:
-    paths = ssl.get_default_verify_paths()
-    for candidate in (paths.cafile, paths.openssl_cafile, paths.capath):
-        if candidate and os.path.exists(candidate):
-            return candidate
-    return True  # requests' own bundle
 
 
 def _application(config: OAuthConfig, cache: Any, config_dir: Path, *, public: bool = False):  # type: ignore[no-untyped-def]
@@ -170,10 +187,14 @@ def _application(config: OAuthConfig, cache: Any, config_dir: Path, *, public: b
     national cloud or a private authority is taken as given."""
     import msal
 
+    try:
+        http_client = http_session(config.ca_file)
+    except OSError as exc:  # ssl.SSLError too: not PEM
+        raise TokenError(f"a CA file for {config.host} cannot be used ({explain(exc)})") from exc
     options: dict[str, Any] = {
         "authority": config.authority_url,
         "token_cache": cache,
-        "http_client": http_session(config.ca_file),
+        "http_client": http_client,
         "instance_discovery": config.host == MICROSOFT_HOST,
         "timeout": config.timeout,
     }
@@ -248,11 +269,23 @@ def _unreachable(config: OAuthConfig, exc: Exception) -> str:
     return f"cannot reach the sign-in server {config.host}: {type(exc).__name__}"
 
 
-def _failure(result: dict[str, Any]) -> str:
-    """MSAL's error as one short line: the code and the first line of its description."""
+def _failure(result: dict[str, Any], sent: Iterable[str | None] = ()) -> str:
+    """MSAL's error as one short line: the code and the first line of its description, with
+    what the request `sent` masked (before the cut, so no piece of a secret is left)."""
     error = result.get("error", "error")
-    description = (result.get("error_description") or "").strip().splitlines()
+    description = redact(result.get("error_description") or "", sent).strip().splitlines()
     return f"{error}: {description[0][:200]}" if description else str(error)
+
+
+def _sent(app: Any, state: TokenState, cache: Any) -> list[str]:
+    """What a token request may send the identity provider: the client secret and every
+    refresh token held."""
+    import msal
+
+    held = cache.search(msal.TokenCache.CredentialType.REFRESH_TOKEN)
+    credential = getattr(app, "client_credential", None)  # a dict for a certificate
+    candidates = (credential, state.refresh_token, *(item["secret"] for item in held))
+    return [c for c in candidates if isinstance(c, str)]
 
 
 def _expires_at(result: dict[str, Any]) -> datetime:
@@ -287,6 +320,7 @@ def bearer(
         for item in list(cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN)):
             cache.remove_at(item)
     app = _application(config, cache, config_dir)
+    sent = _sent(app, state, cache)
     result: dict[str, Any] | None = None
     flow, pasted_used = "refresh token", False
     try:
@@ -315,7 +349,7 @@ def bearer(
             "device code (tuidesk channel auth NAME)"
         )
     if "access_token" not in result:
-        raise TokenError(_failure(result), permanent=result.get("error") in _PERMANENT)
+        raise TokenError(_failure(result, sent), permanent=result.get("error") in _PERMANENT)
     refresh_tokens = cache.search(msal.TokenCache.CredentialType.REFRESH_TOKEN)
     renewable = config.confidential or next(iter(refresh_tokens), None) is not None
     return _token(result, flow, renewable)
@@ -350,7 +384,7 @@ def device_sign_in(
     if "access_token" not in result:
         if stop():
             raise TokenError("sign-in cancelled")
-        raise TokenError(f"sign-in failed: {_failure(result)}")
+        raise TokenError(f"sign-in failed: {_failure(result, [flow.get('device_code')])}")
     token = _token(result, "device code", "refresh_token" in result)
     store.save(cache.serialize(), token.expires_at, drop_pasted=True)
     return token

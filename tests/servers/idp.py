@@ -40,7 +40,10 @@ The model, kept small:
   token out; `set_expires_in(s)` sets the lifetime of access tokens issued from now on.
 - Scopes are echoed (minus openid/profile/offline_access), not enforced, except that
   client_credentials wants `RESOURCE/.default` scopes as Microsoft does.
-- `requests` lists (path, grant_type or None) of every request, so tests count calls."""
+- `requests` lists (path, grant_type or None) of every request, so tests count calls.
+- `echo_credentials = True` (until `reset`) makes a refused client secret or refresh token
+  come back quoted in the error description, as a careless provider might: the redaction
+  tests show that it never reaches the product's output."""
 
 from __future__ import annotations
 
@@ -154,6 +157,7 @@ class FakeIdP:
         self._devices: list[_DeviceFlow] = []
         self._expires_in = 3600
         self.device_message = DEVICE_MESSAGE
+        self.echo_credentials = False
         self._requests: list[tuple[str, str | None]] = []
 
     # -- life cycle ---------------------------------------------------------------------------
@@ -401,6 +405,7 @@ class FakeIdP:
             self._requests.clear()
             self._expires_in = 3600
             self.device_message = DEVICE_MESSAGE
+            self.echo_credentials = False
 
     # -- the endpoints (called from the request threads) --------------------------------------
 
@@ -538,12 +543,16 @@ class FakeIdP:
         elif not secrets.compare_digest(secret, app.secret):
             raise OAuthError(
                 "invalid_client",
-                f"AADSTS7000215: Invalid client secret provided. Ensure the secret being sent "
-                f"in the request is the client secret value, not the client secret ID, for a "
-                f"secret added to app '{client_id}'.",
+                f"AADSTS7000215: Invalid client secret provided{self._echo(secret)}. Ensure the "
+                f"secret being sent in the request is the client secret value, not the client "
+                f"secret ID, for a secret added to app '{client_id}'.",
                 401,
             )
         return app
+
+    def _echo(self, credential: str) -> str:
+        """The refused credential quoted, for a description, when `echo_credentials`."""
+        return f" ('{credential}')" if self.echo_credentials else ""
 
     def _client_credentials(self, app: _App, form: dict[str, str]) -> dict[str, Any]:
         scopes = form.get("scope", "").split()
@@ -568,13 +577,14 @@ class FakeIdP:
         if grant is None or grant.client_id != app.client_id:
             raise OAuthError(
                 "invalid_grant",
-                "AADSTS9002313: Invalid request. Request is malformed or invalid: the refresh "
-                "token is unknown or was issued to another client.",
+                f"AADSTS9002313: Invalid request{self._echo(token)}. Request is malformed or "
+                "invalid: the refresh token is unknown or was issued to another client.",
             )
         if grant.revoked:
             raise OAuthError(
                 "invalid_grant",
-                "AADSTS50173: The provided grant has expired due to it being revoked, a fresh "
+                f"AADSTS50173: The provided grant{self._echo(token)} has expired due to it "
+                "being revoked, a fresh "
                 "auth token is needed. The user might have changed or reset their password.",
             )
         if grant.current != token:

@@ -18,7 +18,12 @@ With `token_check` (e.g. `SmtpServer(mode, token_check=idp.access_token_owner)`,
 tests/servers/idp.py) the server also offers AUTH XOAUTH2, as Microsoft 365 does: the
 client sends base64 of `user=U\x01auth=Bearer TOKEN\x01\x01`, and it is in only if
 `token_check(TOKEN)` names U (the token is live and opens U's mailbox); anything else is
-answered `535 5.7.3 Authentication unsuccessful` at once, Microsoft's answer."""
+answered `535 5.7.3 Authentication unsuccessful` at once, Microsoft's answer.
+
+With `echo_auth=True` every refused AUTH echoes what the client sent in its 535, as some
+servers do (the password in clear and the base64 of `\0user\0password` the client sent; the
+XOAUTH2 answer and the token in it), and AUTH LOGIN is not offered, so smtplib logs in with
+PLAIN: the redaction tests show that none of it reaches tuidesk's output."""
 
 from __future__ import annotations
 
@@ -28,7 +33,7 @@ import shutil
 import ssl
 import tempfile
 import threading
-from base64 import b64decode
+from base64 import b64decode, b64encode
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,6 +117,12 @@ class _Handler:
                 ok = self.server.users.get(user) == data.password.decode(errors="replace")
             if ok:
                 return AuthResult(success=True, auth_data=user)
+            if self.server.echo_auth:  # PLAIN only: LOGIN is not offered
+                sent = b"\0" + data.login + b"\0" + data.password
+                echo = f"{data.password.decode(errors='replace')} ({_b64(sent)})"
+                return AuthResult(
+                    success=False, handled=False, message=f"535 5.7.8 {mechanism} {user} {echo}"
+                )
         # handled=False: aiosmtpd then answers 535 itself (the default, handled=True, would
         # send no answer at all and leave the client waiting).
         return AuthResult(success=False, handled=False)
@@ -142,9 +153,14 @@ class _OAuthHandler(_Handler):
         assert check is not None
         if user and token and check(token) == user:
             return AuthResult(success=True, auth_data=user)
+        echo = f" {_b64(blob)} (token {token})" if self.server.echo_auth else ""
         return AuthResult(
-            success=False, handled=False, message="535 5.7.3 Authentication unsuccessful"
+            success=False, handled=False, message=f"535 5.7.3 Authentication unsuccessful{echo}"
         )
+
+
+def _b64(data: bytes) -> str:
+    return b64encode(data).decode()
 
 
 class SmtpServer:
@@ -156,6 +172,7 @@ class SmtpServer:
         user: str = "support",
         password: str = "secret",
         token_check: Callable[[str], str | None] | None = None,
+        echo_auth: bool = False,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
@@ -166,6 +183,7 @@ class SmtpServer:
         self.default_user = user
         # AUTH XOAUTH2 when set: the owner (user name) of a live access token, else None.
         self.token_check = token_check
+        self.echo_auth = echo_auth  # a refused AUTH echoes the credentials in its 535
         self.root: Path | None = None
         self._controller: Controller | None = None
         self._cert: Path | None = None
@@ -214,6 +232,8 @@ class SmtpServer:
             "server_hostname": "localhost",
             "authenticator": handler.authenticate,
         }
+        if self.echo_auth:
+            options["auth_exclude_mechanism"] = ["LOGIN"]
         if self.mode == "starttls":
             options |= {"tls_context": tls, "auth_required": True, "auth_require_tls": True}
         elif self.mode == "ssl":

@@ -18,6 +18,7 @@ from typing import Any
 from tuidesk.credentials import SecretError, resolve
 from tuidesk.net import explain, tls_context
 from tuidesk.oauth import OAuthConfig, Token, TokenError, TokenStore, bearer, xoauth2
+from tuidesk.redact import redact
 
 SECURITIES = ("ssl", "starttls")
 
@@ -230,7 +231,9 @@ def _login(
         password = resolve(settings.secret_kind, settings.secret_ref, config_dir)
     except SecretError as exc:
         raise SendError("login", str(exc)) from exc
-    _authenticate(client, user, lambda: client.login(user, password))
+    # AUTH LOGIN sends the password, AUTH PLAIN this string (both in base64).
+    sent = [password, f"\0{user}\0{password}"]
+    _authenticate(client, user, lambda: client.login(user, password), sent)
     done("login", f"logged in as {user}")
 
 
@@ -256,9 +259,11 @@ def _oauth2_login(
 
     token = fetch(fresh=False)
     done("token", token.describe())
+    sent: list[str] = []  # every token tried and the SASL string that carried it
 
     def login(access_token: str) -> None:
         answer = xoauth2(user, access_token)
+        sent.extend((access_token, answer))
 
         def respond(challenge: bytes | None = None) -> str:
             return answer if challenge is None else ""
@@ -277,33 +282,36 @@ def _oauth2_login(
         except smtplib.SMTPAuthenticationError:
             refused = True
 
-    _authenticate(client, user, first_try)
+    _authenticate(client, user, first_try, sent)
     if refused:  # refused before its time (revoked, clocks apart): renewed once, tried again
         token = fetch(fresh=True)
-        _authenticate(client, user, lambda: login(token.access_token))
+        _authenticate(client, user, lambda: login(token.access_token), sent)
     done("login", f"logged in as {user} (XOAUTH2)")
 
 
-def _authenticate(client: smtplib.SMTP, user: str, login: Callable[[], object]) -> None:
-    """Run `login`, turning smtplib's errors into SendErrors an admin can act on."""
+def _authenticate(
+    client: smtplib.SMTP, user: str, login: Callable[[], object], sent: list[str]
+) -> None:
+    """Run `login`, turning smtplib's errors into SendErrors an admin can act on. The
+    server's answer may echo what the login sent (`sent`): it is masked, and the SendError
+    is not chained to smtplib's error, so no traceback shows the answer either."""
+    code: int | None = None
     try:
         login()
+        return
     except smtplib.SMTPAuthenticationError as exc:
-        raise SendError(
-            "login", f"login refused for {user} ({_why(exc)})", code=exc.smtp_code
-        ) from exc
-    except smtplib.SMTPNotSupportedError as exc:
-        raise SendError("login", "the server does not offer AUTH (login)") from exc
+        message, code = f"login refused for {user} ({_why(exc)})", exc.smtp_code
+    except smtplib.SMTPNotSupportedError:
+        message = "the server does not offer AUTH (login)"
     except smtplib.SMTPResponseException as exc:
-        raise SendError("login", _why(exc), code=exc.smtp_code) from exc
+        message, code = _why(exc), exc.smtp_code
     except (smtplib.SMTPServerDisconnected, OSError) as exc:
-        raise SendError("login", _why(exc)) from exc
-    except smtplib.SMTPException as exc:
+        message = _why(exc)
+    except smtplib.SMTPException:
         # smtplib's own "No suitable authentication method found" (e.g. only XOAUTH2 offered).
         offered = client.esmtp_features.get("auth", "").strip()
-        raise SendError(
-            "login", f"no login method tuidesk can use (the server offers AUTH {offered})"
-        ) from exc
+        message = f"no login method tuidesk can use (the server offers AUTH {offered})"
+    raise SendError("login", redact(message, sent), code=code)
 
 
 def send(

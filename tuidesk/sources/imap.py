@@ -22,7 +22,8 @@ from sqlalchemy import Engine, select
 
 from tuidesk.credentials import SecretError, resolve
 from tuidesk.net import explain, tls_context
-from tuidesk.oauth import OAuthConfig, Token, TokenError, TokenStore, bearer
+from tuidesk.oauth import OAuthConfig, Token, TokenError, TokenStore, bearer, xoauth2
+from tuidesk.redact import redact
 from tuidesk.storage.apply import Outcome
 from tuidesk.storage.blobs import BlobStore
 from tuidesk.storage.channel_state import (
@@ -190,13 +191,14 @@ def connect(  # type: ignore[no-untyped-def]
             client.shutdown()
             raise
         done("token", token.describe())
+    sent: list[str] = []  # what the login sends: the server's refusal may echo any of it
     try:
         if token is not None:
-            _oauth2_login(client, channel, config_dir, token, tokens)  # type: ignore[arg-type]
+            _oauth2_login(client, channel, config_dir, token, tokens, sent)  # type: ignore[arg-type]
         else:
-            client.login(
-                channel.username, resolve(channel.secret_kind, channel.secret_ref, config_dir)
-            )
+            password = resolve(channel.secret_kind, channel.secret_ref, config_dir)
+            sent.append(password)
+            client.login(channel.username, password)
     except StepFailed:
         client.shutdown()
         raise
@@ -206,25 +208,36 @@ def connect(  # type: ignore[no-untyped-def]
     except LoginError as exc:
         client.shutdown()
         what = "token" if token is not None else "login"
-        raise StepFailed(
-            "login", f"{what} refused for {channel.username} ({explain(exc)})"
-        ) from exc
+        refused = f"{what} refused for {channel.username} ({explain(exc)})"
+        # Not chained: a traceback would show the reply unmasked.
+        raise StepFailed("login", redact(refused, sent)) from None
     done("login", f"logged in as {channel.username}" + (" (XOAUTH2)" if token else ""))
     return client
 
 
 def _oauth2_login(  # type: ignore[no-untyped-def]
-    client, channel: ImapChannel, config_dir: Path, token: Token, tokens: TokenStore
+    client,
+    channel: ImapChannel,
+    config_dir: Path,
+    token: Token,
+    tokens: TokenStore,
+    sent: list[str],
 ) -> None:
     """AUTHENTICATE XOAUTH2; a refused token is renewed once and tried again, so a token the
-    server stopped taking before its time costs no failed poll."""
+    server stopped taking before its time costs no failed poll. Each token tried, and the
+    SASL string that carried it, goes to `sent`."""
     from imapclient.exceptions import LoginError
 
+    def login(token: Token) -> None:
+        sent.extend((token.access_token, xoauth2(channel.username, token.access_token)))
+        client.oauth2_login(channel.username, token.access_token)
+
     try:
-        client.oauth2_login(channel.username, token.access_token)
+        login(token)
+        return
     except LoginError:
-        token = _token(channel, tokens, config_dir, fresh=True)
-        client.oauth2_login(channel.username, token.access_token)
+        pass  # renewed outside this handler: the refusal may echo the token, never chain it
+    login(_token(channel, tokens, config_dir, fresh=True))
 
 
 def _token(channel: ImapChannel, tokens: TokenStore, config_dir: Path, *, fresh: bool) -> Token:
