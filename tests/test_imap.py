@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from tests.engine.conftest import mail
 from tests.servers.dovecot import DovecotServer
-from tuidesk.storage.channel_state import LEASE_SECONDS
+from tuidesk.intervals import LEASE_SECONDS
 
 
 def add_channel(cli, dovecot, user, *extra, name="support"):  # type: ignore[no-untyped-def]
@@ -422,12 +422,15 @@ def test_watch_takes_a_settings_change_made_while_it_idles_within_seconds(cli, d
 
 def test_watch_without_idle_holds_its_lease_between_polls_and_takes_a_settings_change(cli):
     """A server that offers no IDLE is polled every POLL_INTERVAL_S (60 s), longer than a
-    lease lives: the watcher renews it while it waits, so a cron poll meanwhile leaves the
-    channel alone, and a folder added meanwhile is read within seconds."""
+    lease lives (30 s): the watcher renews it while it waits, so a cron poll meanwhile leaves
+    the channel alone, and a folder added meanwhile is read within seconds. On a clock a
+    quarter as long (TUIDESK_TIME_SCALE), so the test waits 9 s where a lease lapses, not 35."""
+    scale = 0.25
     server = DovecotServer(idle=False).start()
     try:
         server.add_user("noidle", "pw-noidle")
         cli.env["TUIDESK_TEST_PW"] = "pw-noidle"
+        cli.env["TUIDESK_TIME_SCALE"] = str(scale)
         cli("branch", "edit", "Support", "--address", "support@example.com")
         add_channel(cli, server, "noidle")
         server.append("noidle", "INBOX", FIRST)
@@ -435,7 +438,8 @@ def test_watch_without_idle_holds_its_lease_between_polls_and_takes_a_settings_c
         watcher = start_watch(cli, stdout=subprocess.PIPE)
         try:
             assert wait_for_tickets(cli, 1) == 1
-            time.sleep(LEASE_SECONDS + 5)  # a lease not renewed would have lapsed by now
+            # A lease not renewed would have lapsed by now; the next poll is 6 s off still.
+            time.sleep((LEASE_SECONDS + 5) * scale)
             server.append("noidle", "INBOX", mail("From: c@x.test\nSubject: second"))
             cron = poll(cli)["support"]
             assert cron["fetched"] == 0 and "holds the lease" in cron["skipped"]

@@ -19,13 +19,13 @@ from sqlalchemy import text
 
 from tests.engine.conftest import mail
 from tests.test_console import SIZE, loaded, pinned, until
+from tuidesk.intervals import LEASE_SECONDS
 from tuidesk.screens import main as main_screen
 from tuidesk.screens import ticket as ticket_screen
 from tuidesk.screens.app import TuideskApp
 from tuidesk.screens.ticket import TicketScreen
 from tuidesk.storage import changes as changes_module
 from tuidesk.storage.changes import ChangeWaiter
-from tuidesk.storage.channel_state import LEASE_SECONDS
 from tuidesk.storage.db import make_engine, session_scope, transaction
 from tuidesk.storage.ticket_list import change_token
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine, select
 
 from tuidesk.credentials import SecretError, resolve
+from tuidesk.intervals import LEASE_RENEW_S
 from tuidesk.net import explain, tls_context
 from tuidesk.oauth import OAuthConfig, Token, TokenError, TokenStore, bearer, xoauth2
 from tuidesk.redact import redact
@@ -45,7 +46,6 @@ if TYPE_CHECKING:
 
 FETCH_BATCH = 50
 _TUPLES = ("folders", "skip_windows", "oauth_scopes")
-LEASE_RENEW_S = 10  # well inside the 30 s a lease lives
 
 
 @dataclass(frozen=True)

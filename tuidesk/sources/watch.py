@@ -11,6 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from tuidesk.intervals import NOT_NOW_WAIT_S, POLL_INTERVAL_S
 from tuidesk.net import explain
 from tuidesk.sources.imap import (
     ImapChannel,
@@ -33,8 +34,6 @@ from tuidesk.storage.db import transaction
 
 # RFC 2177: clients should re-issue IDLE at least every 29 minutes; servers drop it at 30.
 IDLE_RENEW_S = 25 * 60
-POLL_INTERVAL_S = 60
-NOT_NOW_WAIT_S = 30
 BACKOFF_S = (2, 5, 15, 30, 60, 120, 300)
 
 

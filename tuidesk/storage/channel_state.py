@@ -11,11 +11,11 @@ from typing import Any
 
 from sqlalchemy import Connection, case, delete, insert, select, update
 
+from tuidesk.intervals import LEASE_SECONDS
 from tuidesk.storage.apply import insert_ignoring_conflict
 from tuidesk.storage.checks import Invalid
 from tuidesk.storage.tables import aware, tables, utcnow
 
-LEASE_SECONDS = 30
 _WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
 
 
