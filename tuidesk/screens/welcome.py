@@ -31,10 +31,10 @@ class WelcomeScreen(Screen[None]):
         Binding(
             "A",
             "set_up",
-            "Set up",
+            "Admin",
             id="welcome.set_up",
-            tooltip="The admin console: mail channels, outgoing mail, branches, agents",
-        ),  # fmt: skip
+            tooltip="Set up in the admin console: mail channels, outgoing mail, branches, agents",
+        ),
     ]
 
     def __init__(self, *, admin: bool = False) -> None:
@@ -63,7 +63,8 @@ class WelcomeScreen(Screen[None]):
         yield Footer()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return self.admin if action == "set_up" else True
+        """The app's own idea of the role: it asks again at the admin console's door."""
+        return getattr(self.app, "is_admin", self.admin) if action == "set_up" else True
 
     def action_continue(self) -> None:
         self.dismiss()
