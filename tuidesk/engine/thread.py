@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from tuidesk.engine.decision import Lookup, Step, TicketRef
 from tuidesk.engine.parse import ParsedMail
 from tuidesk.engine.participants import reply_refusal
+from tuidesk.engine.refs import refs_in
 from tuidesk.engine.rules import ChannelRule, ReplyMode, RuleSet
 
-# Nine digits keep every token inside a 32-bit ticket number.
-_TOKEN = re.compile(r"\b([A-Za-z][A-Za-z0-9]{0,15})-(\d{1,9})\b")
 # A reply names its parent in In-Reply-To and the newest References; a mail listing thousands
 # is hostile, and the last few are the ones that can belong to a ticket.
 MAX_REFERENCES = 50
@@ -21,8 +19,7 @@ _CLOSED = ("closed", "resolved")
 
 def subject_token(subject: str, rules: RuleSet) -> tuple[str, int] | None:
     """The right-most `KEY-N` in the subject whose KEY is one of our branch keys."""
-    for match in reversed(list(_TOKEN.finditer(subject))):
-        key, number = match.group(1), int(match.group(2))
+    for key, number in refs_in(subject):
         if rules.branch_by_key(key):
             return key.upper(), number
     return None

@@ -10,9 +10,9 @@ from sqlalchemy import Connection, Table, insert, select, update
 
 from tuidesk.engine.decision import Action, Decision
 from tuidesk.engine.parse import Address
+from tuidesk.engine.refs import ticket_ref
 from tuidesk.engine.text import strip_controls
 from tuidesk.storage.blobs import BlobStore
-from tuidesk.storage.lookup import ticket_ref
 from tuidesk.storage.tables import Tables, tables, utcnow
 
 

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import re
-
 from sqlmodel import Session, col, select
 
+from tuidesk.engine.refs import is_key
 from tuidesk.storage import checks
 from tuidesk.storage.checks import Collector, Invalid
 from tuidesk.storage.models import Branch, Ticket
-
-_KEY = re.compile(r"^[A-Z][A-Z0-9]{0,15}$")
 
 
 class BranchError(Invalid):
@@ -57,7 +54,7 @@ def save_branch(
     """Add a branch, or update `branch`. The key is what tickets are called by (`SUP-42`)."""
     c = Collector()
     key = key.strip().upper()
-    if not _KEY.match(key):
+    if not is_key(key):
         c.add("key", "key must be a letter then up to 15 letters or digits, e.g. SUP")
     name = c.check("name", checks.text, name, "name") or name
     addresses = sorted(c.check("addresses", checks.each, addresses, checks.address) or [])

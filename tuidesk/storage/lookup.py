@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -11,26 +10,12 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from tuidesk.engine.decision import SeenBefore, TicketRef
 from tuidesk.engine.participants import TicketMail
+from tuidesk.engine.refs import ticket_ref
 from tuidesk.storage.tables import aware, tables
 
 # Ticket numbers are 32-bit everywhere; larger numbers name no ticket (and PostgreSQL would
 # refuse to compare them with an INTEGER column).
 MAX_TICKET_NUMBER = 2**31 - 1
-
-
-_REF = re.compile(r"^\s*(?:([A-Za-z][A-Za-z0-9]*)-)?(\d+)\s*$")
-
-
-def ticket_ref(key: str, number: int) -> str:
-    return f"{key}-{number}"
-
-
-def parse_ref(ref: str) -> tuple[str | None, int] | None:
-    """`SUP-42` or `42`."""
-    match = _REF.match(ref)
-    return (
-        (match.group(1).upper() if match.group(1) else None, int(match.group(2))) if match else None
-    )
 
 
 class StorageLookup:

@@ -34,9 +34,10 @@ from tuidesk.engine.compose import (
 )
 from tuidesk.engine.parse import Address
 from tuidesk.engine.participants import Participants
+from tuidesk.engine.refs import parse_ref, ticket_ref
 from tuidesk.engine.text import strip_controls
 from tuidesk.storage.blobs import BlobStore
-from tuidesk.storage.lookup import is_agent, parse_ref, ticket_mails, ticket_ref
+from tuidesk.storage.lookup import is_agent, ticket_mails
 from tuidesk.storage.settings import get_settings
 from tuidesk.storage.tables import Tables, aware, tables, utcnow
 

@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlalchemy import Connection, func, or_, select, update
 
+from tuidesk.engine.refs import ticket_ref
 from tuidesk.storage.apply import insert_ignoring_conflict
-from tuidesk.storage.lookup import ticket_ref
 from tuidesk.storage.models import PRIORITIES, TICKET_STATUSES
 from tuidesk.storage.outbox import OutboundError, find_ticket
 from tuidesk.storage.tables import aware, tables, utcnow

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, case, func, or_, select
 
-from tuidesk.storage.lookup import ticket_ref
+from tuidesk.engine.refs import ticket_ref
 from tuidesk.storage.tables import aware, tables
 
 VIEWS = ("all", "mine", "unassigned", "open", "pending", "closed", "every")

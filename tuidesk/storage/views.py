@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from tuidesk.engine.refs import parse_ref, ticket_ref
 from tuidesk.storage import checks
-from tuidesk.storage.lookup import parse_ref, ticket_ref
 from tuidesk.storage.models import (
     TICKET_STATUSES,
     Agent,
