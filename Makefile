@@ -38,7 +38,7 @@ servers:
 test: $(STAMP) servers
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto
 
 bench: $(STAMP) servers
 	$(BIN)/python -m bench --keep-venv

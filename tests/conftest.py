@@ -8,6 +8,8 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -146,26 +148,61 @@ def session(db_engine):  # type: ignore[no-untyped-def]
 
 
 class Cli:
-    """`tuidesk` as a subprocess, exactly as an MTA or cron runs it."""
+    """`tuidesk` as cron, an MTA or a shell runs it: the same entry point (pipe's own parser,
+    typer for the rest) and the same exit codes, stdin, stdout and stderr. It runs in this
+    process, in a fraction of a process's start-up; `process=True` (for the object, or a call)
+    runs `python -m tuidesk` instead, where the process itself is what is tested."""
 
-    def __init__(self, home: Path, db_url: str) -> None:
+    def __init__(self, home: Path, db_url: str, *, process: bool = False) -> None:
         self.env = os.environ | {"TUIDESK_HOME": str(home), "TUIDESK_DATABASE_URL": db_url}
+        self.process = process
 
     def __call__(
-        self, *args: str, input: bytes | None = None, check: bool = True
+        self,
+        *args: str,
+        input: bytes | None = None,
+        check: bool = True,
+        process: bool | None = None,
     ) -> subprocess.CompletedProcess[bytes]:
-        proc = subprocess.run(
+        in_a_process = self.process if process is None else process
+        proc = (self._spawn if in_a_process else self._run)(list(args), input)
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"tuidesk {' '.join(args)} exited {proc.returncode}:\n{proc.stderr.decode()}"
+            )
+        return proc
+
+    def _spawn(self, args: list[str], input: bytes | None) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
             [sys.executable, "-m", "tuidesk", *args],
             input=input,
             capture_output=True,
             env=self.env,
             timeout=600,
         )
-        if check and proc.returncode != 0:
-            raise AssertionError(
-                f"tuidesk {' '.join(args)} exited {proc.returncode}:\n{proc.stderr.decode()}"
-            )
-        return proc
+
+    def _run(self, args: list[str], input: bytes | None) -> subprocess.CompletedProcess[bytes]:
+        """typer's test runner swaps stdin, stdout, stderr and the environment for the call
+        (a variable this Cli dropped is unset for it)."""
+        from typer.testing import CliRunner
+
+        from tuidesk.entry import run
+
+        env: dict[str, str | None] = {k: None for k in os.environ if k not in self.env}
+        env |= self.env
+        with _IN_PROCESS, CliRunner().isolation(input=input or b"", env=env) as (out, err, _):
+            try:
+                code = run(args)
+            except Exception:  # noqa: BLE001 - as the process would: a traceback, exit 1
+                traceback.print_exc()
+                code = 1
+            sys.stdout.flush()
+            sys.stderr.flush()
+            return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+
+
+# One command at a time in this process: the runner swaps sys.stdout and the environment.
+_IN_PROCESS = threading.Lock()
 
 
 @pytest.fixture

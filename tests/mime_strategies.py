@@ -649,7 +649,7 @@ class IngestSandbox:
 
         from tuidesk.ingest import Ingestor
         from tuidesk.storage.blobs import BlobStore
-        from tuidesk.storage.branches import save_branch
+        from tuidesk.storage.branches import get_branch, save_branch
         from tuidesk.storage.db import make_engine, session_scope
 
         self.root.mkdir(parents=True, exist_ok=True)
@@ -662,7 +662,7 @@ class IngestSandbox:
         with session_scope(self.engine) as s:
             save_branch(
                 s, name="Support", key="SUP", addresses=["support@example.com"], domains=[],
-                default=True,
+                default=True, branch=get_branch(s, "SUP"),
             )  # fmt: skip
         self.ingestor = Ingestor(self.engine, BlobStore(self.data), source="import")
         self.before = self._outside()

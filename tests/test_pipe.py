@@ -119,7 +119,9 @@ def test_an_unknown_channel_exits_64_so_the_mta_bounces_it_to_the_postmaster(des
     """Retrying cannot make the channel exist: a deferred mail would wait for days unseen."""
     url = desk.env["TUIDESK_DATABASE_URL"]
     for spelling in (["pipe"], ["--db", url, "pipe"]):  # our own parser, and typer's
-        proc = desk(*spelling, "--channel", "nope", input=mail("From: a@b.test"), check=False)
+        proc = desk(
+            *spelling, "--channel", "nope", input=mail("From: a@b.test"), check=False, process=True
+        )
         assert proc.returncode == 64, proc.stderr
         assert b"tuidesk pipe: --channel: no channel named 'nope'" in proc.stderr
     assert json.loads(desk("ticket", "list", "--json").stdout) == []
@@ -127,7 +129,7 @@ def test_an_unknown_channel_exits_64_so_the_mta_bounces_it_to_the_postmaster(des
 
 def test_an_unreachable_database_exits_75(cli):
     proc = cli.__class__(cli.env["TUIDESK_HOME"], "postgresql://u@127.0.0.1:9/none")(
-        "pipe", input=mail("From: a@b.test"), check=False
+        "pipe", input=mail("From: a@b.test"), check=False, process=True
     )
     assert proc.returncode == 75, proc.stderr
 
@@ -158,7 +160,9 @@ def test_parallel_pipes_all_succeed(desk):
         mail(f"From: c{i}@customer.test\nMessage-ID: <p{i}@c>\nSubject: n{i}") for i in range(12)
     ]
     with ThreadPoolExecutor(max_workers=12) as pool:
-        procs = list(pool.map(lambda r: desk("pipe", "--json", input=r, check=False), raws))
+        procs = list(
+            pool.map(lambda r: desk("pipe", "--json", input=r, check=False, process=True), raws)
+        )
     assert [p.returncode for p in procs] == [0] * 12, [p.stderr for p in procs]
     refs = sorted(json.loads(p.stdout)["ticket"] for p in procs)
     assert len(set(refs)) == 12
@@ -170,7 +174,7 @@ def test_the_same_mail_piped_in_parallel_still_gives_one_ticket(desk):
 
     def deliver(_: int) -> dict:
         barrier.wait()
-        return json.loads(desk("pipe", "--json", input=raw).stdout)
+        return json.loads(desk("pipe", "--json", input=raw, process=True).stdout)
 
     with ThreadPoolExecutor(max_workers=6) as pool:
         outs = list(pool.map(deliver, range(6)))
@@ -196,7 +200,9 @@ def test_the_pipe_path_imports_neither_textual_nor_the_orm_nor_typer(desk):
 def test_a_mistyped_pipe_command_bounces_the_mail_with_64(desk):
     url = desk.env["TUIDESK_DATABASE_URL"]
     for spelling in (["pipe"], ["--db", url, "pipe"]):
-        proc = desk(*spelling, "--no-such-flag", input=mail("From: a@b.test"), check=False)
+        proc = desk(
+            *spelling, "--no-such-flag", input=mail("From: a@b.test"), check=False, process=True
+        )
         assert proc.returncode == 64 and b"--no-such-flag" in proc.stderr, proc.stderr
     assert json.loads(desk("ticket", "list", "--json").stdout) == []
 

@@ -70,6 +70,12 @@ class Context:
 
         return session_scope(self.engine)
 
+    def close(self) -> None:
+        """The connections go when the command ends (a long-lived caller runs many)."""
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
 
 def ctx_of(ctx: typer.Context) -> Context:
     return ctx.obj
@@ -120,6 +126,7 @@ def main_callback(
     ] = False,
 ) -> None:
     ctx.obj = Context(db)
+    ctx.call_on_close(ctx.obj.close)
     notice = tighten_notice(ctx.obj.paths)
     if notice:
         typer.echo(notice, err=True)
@@ -509,15 +516,24 @@ def config_import(ctx: typer.Context, file: Path) -> None:
 from tuidesk import cli_agents, cli_channels, cli_config, cli_outbound  # noqa: E402, F401
 
 
-def main() -> None:
+def run(argv: list[str]) -> int:
+    """The typer commands on `argv`; the exit code. `main` for the shell, and the tests' way of
+    running a command in their own process."""
     from tuidesk.storage.db import DatabaseUnavailable
     from tuidesk.storage.schema import NoDatabase
 
     try:
-        app()
+        app(argv, prog_name="tuidesk")
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
     except DatabaseUnavailable as exc:
         typer.echo(f"tuidesk: database unavailable: {exc}", err=True)
-        sys.exit(ExitCode.TEMPFAIL)
+        return ExitCode.TEMPFAIL
     except NoDatabase as exc:
         typer.echo(f"tuidesk: {exc}", err=True)
-        sys.exit(ExitCode.FAILURE)
+        return ExitCode.FAILURE
+    return ExitCode.OK
+
+
+def main() -> None:
+    sys.exit(run(sys.argv[1:]))

@@ -6,11 +6,16 @@ from __future__ import annotations
 import sys
 
 
-def main() -> None:
-    if sys.argv[1:2] == ["pipe"]:
+def run(argv: list[str]) -> int:
+    """The exit code of `tuidesk ARGV...`."""
+    if argv[:1] == ["pipe"]:
         from tuidesk.pipe import main as pipe_main
 
-        sys.exit(pipe_main(sys.argv[2:]))
-    from tuidesk.cli import main as cli_main
+        return pipe_main(argv[1:])
+    from tuidesk.cli import run as cli_run
 
-    cli_main()
+    return cli_run(argv)
+
+
+def main() -> None:
+    sys.exit(run(sys.argv[1:]))
