@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test bench lint format servers fuzz
+.PHONY: run test test-fast bench lint format servers fuzz
 
 FUZZ_SECONDS ?= 60
 
@@ -39,6 +39,11 @@ test: $(STAMP) servers
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -q -n auto
+
+# The quick loop while working: the engine, and storage through the CLI, on SQLite, with no
+# server to start (no PostgreSQL, Dovecot, SMTP or identity provider) and no console.
+test-fast: $(STAMP)
+	$(BIN)/pytest -q -n auto -m "not servers" -k "not postgresql" --ignore-glob='tests/test_console*'
 
 bench: $(STAMP) servers
 	$(BIN)/python -m bench --keep-venv

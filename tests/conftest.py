@@ -33,6 +33,25 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         raise pytest.UsageError(f"mail corpus not found at {CORPUS}: clone with shared/ beside")
 
 
+# What a test needs a server for: its fixtures, or a module that starts servers of its own.
+# `make test-fast` leaves these out (`-m "not servers"`), and PostgreSQL (`-k "not postgresql"`).
+SERVER_FIXTURES = frozenset(
+    {"postgres", "dovecot", "smtp_starttls", "smtp_ssl", "idp_server", "idp", "oauth_dovecot",
+     "oauth_smtp", "mailer", "mailbox"}
+)  # fmt: skip
+SERVER_MODULES = frozenset(
+    {"test_console_tmux", "test_dovecot_server", "test_faults", "test_imap", "test_many_hosts",
+     "test_oauth_servers", "test_redaction", "test_smtp"}
+)  # fmt: skip
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.module.__name__.rpartition(".")[2] if item.module else ""  # type: ignore[attr-defined]
+        if module in SERVER_MODULES or SERVER_FIXTURES & set(item.fixturenames):  # type: ignore[attr-defined]
+            item.add_marker(pytest.mark.servers)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Never touch the developer's own data or config."""
