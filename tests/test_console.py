@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -97,8 +98,10 @@ def engine(db_url: str, blobs: BlobStore):  # type: ignore[no-untyped-def]
 
 
 async def until(pilot, condition: Callable[[], bool], what: str) -> None:  # type: ignore[no-untyped-def]
-    """Wait for the workers to bring the screen to `condition`; generous, never a speed test."""
-    for _ in range(400):
+    """Wait for the workers to bring the screen to `condition`; generous (a minute, for a
+    machine busy with other work), never a speed test."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
         await pilot.pause()
         if condition():
             return
