@@ -90,6 +90,7 @@ def test_channel_add_show_edit_and_remove(cli):
     assert json.loads(cli("channel", "list", "--json").stdout) == []
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # validation: once
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -81,6 +81,7 @@ def test_a_priority_mapping_and_its_default(desk):
     assert json.loads(desk("channel", "show", "support", "--json").stdout)["field_mappings"] == []
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # validation: once
 @pytest.mark.parametrize(
     ("args", "message"),
     [

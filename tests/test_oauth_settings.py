@@ -63,6 +63,7 @@ def test_an_exported_oauth_channel_imports_without_its_tokens(cli, tmp_path):
     assert data["sign_in"] == "client credentials (app-only)"
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # validation: once
 @pytest.mark.parametrize(
     ("args", "message"),
     [
