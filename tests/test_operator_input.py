@@ -56,7 +56,9 @@ BAD_FILES = {
     ),
     "a misspelt section": ('[[agents]]\nname = "Ann"\n', "unknown section 'agents'"),
     "a table for a list": ('[branch]\nname = "Help"\nkey = "HLP"\n', "branch must be a list"),
-    "a channel without a name": ('[[channel]]\nqueue = "A"\n', "channel None: name must not"),
+    "a channel without a name": ('[[channel]]\nqueue = "A"\n', "a [[channel]] without a name"),
+    "an agent without a name": ('[[agent]]\nemail = "a@x.test"\n', "a [[agent]] without a name"),
+    "a name that is no text": ('[[branch]]\nname = 7\nkey = "SEV"\n', "a [[branch]] without a n"),
 }
 
 

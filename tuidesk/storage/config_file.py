@@ -8,18 +8,16 @@ from typing import Any, TypeVar
 
 from sqlmodel import Session, func, select
 
-from tuidesk.storage.agents import AgentError, list_agents, save_agent
-from tuidesk.storage.branches import BranchError, get_branch, list_branches, save_branch
-from tuidesk.storage.channel_state import ChannelError
+from tuidesk.storage.agents import list_agents, save_agent
+from tuidesk.storage.branches import get_branch, list_branches, save_branch
 from tuidesk.storage.channels import save_channel
 from tuidesk.storage.checks import Invalid
 from tuidesk.storage.models import Agent, Channel, OutgoingChannel
-from tuidesk.storage.outgoing import OutgoingError, list_outgoing, save_outgoing
-from tuidesk.storage.queues import QueueError, get_queue, list_queues, save_queue
+from tuidesk.storage.outgoing import list_outgoing, save_outgoing
+from tuidesk.storage.queues import get_queue, list_queues, save_queue
 from tuidesk.storage.setting_checks import describe, save_settings
 from tuidesk.storage.settings import SETTINGS, get_settings
 from tuidesk.storage.ticket_types import (
-    TicketTypeError,
     get_ticket_type,
     list_ticket_types,
     save_ticket_type,
@@ -92,34 +90,46 @@ class ConfigError(ValueError):
 
 
 def import_config(session: Session, text: str) -> dict[str, int]:
-    """Upsert everything by name; return how many of each were written."""
+    """Upsert everything by name; return how many of each were written. Any refusal is a
+    ConfigError naming the entry, and the caller's transaction writes nothing."""
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}") from exc
     _check_sections(doc)
-    counts: dict[str, int] = {}
-    for item in doc.get("branch", []):
-        try:
-            save_branch(
-                session,
-                name=item.get("name", ""),
-                key=item.get("key", ""),
-                addresses=item.get("addresses", []),
-                domains=item.get("domains", []),
-                default=item.get("default", False),
-                branch=_existing(get_branch, session, item.get("name")),
-            )
-        except BranchError as exc:
-            raise ConfigError(f"branch {item.get('name')!r}: {exc}") from exc
-    counts["branches"] = len(doc.get("branch", []))
-    for item in doc.get("queue", []):
-        _import_queue(session, item)
-    counts["queues"] = len(doc.get("queue", []))
-    for item in doc.get("ticket_type", []):
-        _import_ticket_type(session, item)
-    counts["ticket_types"] = len(doc.get("ticket_type", []))
-    # After the queues and types, so default_queue can name one this same file adds.
+    return {count: step(session, doc) for count, step in _STEPS}
+
+
+def _import_branch(session: Session, item: dict[str, Any]) -> None:
+    save_branch(
+        session,
+        name=item["name"],
+        key=item.get("key", ""),
+        addresses=item.get("addresses", []),
+        domains=item.get("domains", []),
+        default=item.get("default", False),
+        branch=_existing(get_branch, session, item["name"]),
+    )
+
+
+def _import_queue(session: Session, item: dict[str, Any]) -> None:
+    _no_unknown(item, {"name", "colour"})
+    queue = _existing(get_queue, session, item["name"])
+    colour = item.get("colour", queue.colour if queue else "default")
+    save_queue(session, name=item["name"], colour=colour, queue=queue)
+
+
+def _import_ticket_type(session: Session, item: dict[str, Any]) -> None:
+    _no_unknown(item, {"name", "field"})
+    save_ticket_type(
+        session,
+        name=item["name"],
+        fields=item.get("field", []),
+        ticket_type=_existing(get_ticket_type, session, item["name"]),
+    )
+
+
+def _import_settings(session: Session, doc: dict[str, Any]) -> int:
     settings = doc.get("settings", {})
     if not isinstance(settings, dict):
         raise ConfigError("settings must be a table: [settings]")
@@ -127,54 +137,76 @@ def import_config(session: Session, text: str) -> dict[str, int]:
         save_settings(session, settings)
     except Invalid as exc:
         raise ConfigError(describe(exc)) from exc
-    counts["settings"] = len(settings)
-    # Outgoing first: a channel names the outgoing channel its replies go through.
-    for item in doc.get("outgoing", []):
-        found = session.exec(
-            select(OutgoingChannel).where(OutgoingChannel.name == item.get("name"))
-        ).first()
-        values = {k: v for k, v in item.items() if k != "is_default"}
-        unknown = set(values) - set(OutgoingChannel.model_fields) | ({"id"} & set(values))
-        if unknown:
-            raise ConfigError(
-                f"outgoing {item.get('name')!r}: unknown field {sorted(unknown)[0]!r}"
-            )
-        try:
-            out = found or OutgoingChannel(**values)
-            for key, value in values.items():
-                setattr(out, key, value)
-            save_outgoing(session, out, default=bool(item.get("is_default")))
-            session.flush()
-        except (OutgoingError, ValueError) as exc:
-            raise ConfigError(f"outgoing {item.get('name')!r}: {exc}") from exc
-    counts["outgoing"] = len(doc.get("outgoing", []))
-    for item in doc.get("channel", []):
-        name = item.get("name")
-        channel = session.exec(select(Channel).where(Channel.name == name)).first()
-        channel = channel or Channel(name=name)
-        for key, value in item.items():
-            if key not in Channel.model_fields or key == "id":
-                raise ConfigError(f"channel {name!r}: unknown field {key!r}")
-            setattr(channel, key, value)
-        try:
-            save_channel(session, channel)
-        except ChannelError as exc:
-            raise ConfigError(f"channel {name!r}: {exc}") from exc
-    counts["channels"] = len(doc.get("channel", []))
-    for item in doc.get("agent", []):
-        email = str(item.get("email", ""))
-        try:
-            found = session.exec(
-                select(Agent).where(func.lower(Agent.email) == email.strip().lower())
-            ).first()
-            save_agent(
-                session, name=item.get("name", ""), email=email, role=item.get("role", "agent"),
-                login=item.get("login"), agent=found,
-            )  # fmt: skip
-        except AgentError as exc:
-            raise ConfigError(f"agent {item.get('name')!r}: {exc}") from exc
-    counts["agents"] = len(doc.get("agent", []))
-    return counts
+    return len(settings)
+
+
+def _import_outgoing(session: Session, item: dict[str, Any]) -> None:
+    values = {k: v for k, v in item.items() if k != "is_default"}
+    _no_unknown(values, set(OutgoingChannel.model_fields) - {"id"})
+    found = session.exec(
+        select(OutgoingChannel).where(OutgoingChannel.name == item["name"])
+    ).first()
+    out = found or OutgoingChannel(**values)
+    for key, value in values.items():
+        setattr(out, key, value)
+    save_outgoing(session, out, default=bool(item.get("is_default")))
+    session.flush()
+
+
+def _import_channel(session: Session, item: dict[str, Any]) -> None:
+    _no_unknown(item, set(Channel.model_fields) - {"id"})
+    channel = session.exec(select(Channel).where(Channel.name == item["name"])).first()
+    channel = channel or Channel(name=item["name"])
+    for key, value in item.items():
+        setattr(channel, key, value)
+    save_channel(session, channel)
+
+
+def _import_agent(session: Session, item: dict[str, Any]) -> None:
+    email = str(item.get("email", ""))
+    found = session.exec(
+        select(Agent).where(func.lower(Agent.email) == email.strip().lower())
+    ).first()
+    save_agent(
+        session, name=item["name"], email=email, role=item.get("role", "agent"),
+        login=item.get("login"), agent=found,
+    )  # fmt: skip
+
+
+def _no_unknown(item: dict[str, Any], known: set[str]) -> None:
+    unknown = sorted(set(item) - known)
+    if unknown:
+        raise Invalid(f"unknown field {unknown[0]!r}")
+
+
+def _entries(section: str, save: Callable[[Session, dict[str, Any]], None]) -> _Step:
+    """A list section's step: each entry saved in turn, a refusal naming the entry."""
+
+    def step(session: Session, doc: dict[str, Any]) -> int:
+        what, entries = _ENTRIES[section][0], doc.get(section, [])
+        for item in entries:
+            try:
+                save(session, item)
+            except ValueError as exc:  # Invalid and its kin: the save functions' refusals
+                raise ConfigError(f"{what} {item['name']!r}: {exc}") from exc
+        return len(entries)
+
+    return step
+
+
+_Step = Callable[[Session, dict[str, Any]], int]
+# The count each step reports, in the order they are written: settings after queues and ticket
+# types (default_queue may name one this file adds), outgoing before channels (a channel names
+# the outgoing channel its replies go through).
+_STEPS: tuple[tuple[str, _Step], ...] = (
+    ("branches", _entries("branch", _import_branch)),
+    ("queues", _entries("queue", _import_queue)),
+    ("ticket_types", _entries("ticket_type", _import_ticket_type)),
+    ("settings", _import_settings),
+    ("outgoing", _entries("outgoing", _import_outgoing)),
+    ("channels", _entries("channel", _import_channel)),
+    ("agents", _entries("agent", _import_agent)),
+)
 
 
 # Each list section, the name its refusals start with, and what its entries must not repeat: an
@@ -205,6 +237,9 @@ def _check_sections(doc: dict[str, Any]) -> None:
         entries = doc.get(section, [])
         if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
             raise ConfigError(f"{section} must be a list of tables: [[{section}]]")
+        for entry in entries:
+            if not isinstance(entry.get("name"), str):
+                raise ConfigError(f'a [[{section}]] without a name: each needs name = "..."')
         for key in keys:
             first: dict[str, Any] = {}
             for entry in entries:
@@ -224,32 +259,3 @@ def _existing(find: Callable[[Session, str], T], session: Session, name: Any) ->
         return find(session, name) if isinstance(name, str) else None
     except Invalid:
         return None
-
-
-def _import_queue(session: Session, item: dict[str, Any]) -> None:
-    name = item.get("name")
-    try:
-        unknown = sorted(set(item) - {"name", "colour"})
-        if unknown:
-            raise QueueError(f"unknown field {unknown[0]!r}")
-        queue = _existing(get_queue, session, name)
-        colour = item.get("colour", queue.colour if queue else "default")
-        save_queue(session, name=name, colour=colour, queue=queue)
-    except QueueError as exc:
-        raise ConfigError(f"queue {name!r}: {exc}") from exc
-
-
-def _import_ticket_type(session: Session, item: dict[str, Any]) -> None:
-    name = item.get("name")
-    try:
-        unknown = sorted(set(item) - {"name", "field"})
-        if unknown:
-            raise TicketTypeError(f"unknown field {unknown[0]!r}")
-        save_ticket_type(
-            session,
-            name=name,
-            fields=item.get("field", []),
-            ticket_type=_existing(get_ticket_type, session, name),
-        )
-    except TicketTypeError as exc:
-        raise ConfigError(f"ticket type {name!r}: {exc}") from exc
