@@ -38,6 +38,7 @@ servers:
 test: $(STAMP) servers
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/pytest -q -n auto
 
 # The quick loop while working: the engine, and storage through the CLI, on SQLite, with no

@@ -647,7 +647,7 @@ class IngestSandbox:
     def __post_init__(self) -> None:
         import shutil
 
-        from tuidesk.ingest import Ingestor
+        from tuidesk.services.ingest import Ingestor
         from tuidesk.storage.blobs import BlobStore
         from tuidesk.storage.branches import get_branch, save_branch
         from tuidesk.storage.db import make_engine, session_scope

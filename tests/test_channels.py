@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tuidesk import credentials
+from tuidesk.auth import credentials
 from tuidesk.storage.channel_state import (
     ChannelError,
     acquire_lease,

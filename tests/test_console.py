@@ -18,13 +18,13 @@ from textual.widgets import DataTable, Static
 
 from tests.engine.conftest import mail
 from tests.snapshots import assert_snapshot
-from tuidesk.ingest import Ingestor
 from tuidesk.screens.app import TuideskApp
 from tuidesk.screens.help import HelpScreen
 from tuidesk.screens.main import MainScreen
 from tuidesk.screens.quarantine import QuarantineScreen
 from tuidesk.screens.ticket import TicketScreen
 from tuidesk.screens.welcome import WelcomeScreen
+from tuidesk.services.ingest import Ingestor
 from tuidesk.storage.blobs import BlobStore
 from tuidesk.storage.branches import get_branch, save_branch
 from tuidesk.storage.db import make_engine, session_scope, transaction

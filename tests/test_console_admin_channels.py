@@ -23,7 +23,7 @@ from tests.admin_pilot import (
 )
 from tests.conftest import CORPUS
 from tests.snapshots import assert_snapshot
-from tuidesk.credentials import resolve
+from tuidesk.auth.credentials import resolve
 from tuidesk.screens.admin import AdminScreen
 from tuidesk.screens.edit import EditScreen
 from tuidesk.screens.preview import PreviewScreen

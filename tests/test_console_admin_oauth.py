@@ -33,7 +33,7 @@ from tests.test_console_admin_channels import (
     save,
     steps,
 )
-from tuidesk.credentials import encrypt, resolve
+from tuidesk.auth.credentials import encrypt, resolve
 from tuidesk.screens.admin import AdminScreen
 from tuidesk.screens.admin_channels import ChannelsSection, OutgoingSection
 from tuidesk.screens.edit import EditScreen

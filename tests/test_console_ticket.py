@@ -18,13 +18,13 @@ from textual.widgets import Static
 from tests.engine.conftest import mail
 from tests.snapshots import assert_snapshot
 from tests.test_console import SIZE, pinned, until
-from tuidesk.ingest import Ingestor
 from tuidesk.screens.app import TuideskApp
 from tuidesk.screens.attachments import SaveFilesScreen, safe_name, save_file
 from tuidesk.screens.dialogs import ConfirmScreen, TextChoiceScreen
 from tuidesk.screens.pickers import ChoiceScreen
 from tuidesk.screens.reply import NoteScreen, ReplyScreen
 from tuidesk.screens.ticket import TicketScreen
+from tuidesk.services.ingest import Ingestor
 from tuidesk.storage.agents import find_agent, save_agent
 from tuidesk.storage.blobs import BlobStore
 from tuidesk.storage.branches import get_branch, save_branch

@@ -70,7 +70,7 @@ def test_a_missing_path_is_a_usage_error(desk, tmp_path):
 def test_analysing_in_a_second_process_gives_the_same_outcomes_in_the_same_order(
     db_url, _isolated_home
 ):
-    from tuidesk.ingest import Ingestor
+    from tuidesk.services.ingest import Ingestor
     from tuidesk.storage.blobs import BlobStore
     from tuidesk.storage.db import make_engine
 
@@ -93,7 +93,7 @@ def test_a_mail_another_process_logged_meanwhile_is_a_duplicate_and_its_batch_st
     mail is a duplicate and the others are logged all the same."""
     from sqlalchemy import func, select
 
-    from tuidesk.ingest import Ingestor
+    from tuidesk.services.ingest import Ingestor
     from tuidesk.storage.blobs import BlobStore
     from tuidesk.storage.db import make_engine
     from tuidesk.storage.lookup import StorageLookup

@@ -21,7 +21,7 @@ import pytest
 
 from tests.engine.conftest import mail
 from tests.servers.certs import write_cert, write_client_certificate
-from tuidesk.oauth import authority_context
+from tuidesk.auth.oauth import authority_context
 
 SECRET = "client-secret-that-must-never-show"
 IMAP_SCOPE = "https://outlook.office.com/IMAP.AccessAsUser.All"

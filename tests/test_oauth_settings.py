@@ -141,7 +141,7 @@ def test_device_sign_in_needs_an_oauth2_channel(cli):
 def test_the_token_step_says_when_it_ends_and_warns_in_time_when_it_cannot_be_renewed():
     from datetime import UTC, datetime, timedelta
 
-    from tuidesk.oauth import Token
+    from tuidesk.auth.oauth import Token
 
     now = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
     soon, later = now + timedelta(minutes=5), now + timedelta(hours=1)

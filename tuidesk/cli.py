@@ -173,7 +173,7 @@ def db_upgrade(ctx: typer.Context) -> None:
 
 class _MtaCommand(TyperCommand):
     """`pipe` as an MTA runs it: a command line it cannot parse bounces (64), in this spelling
-    as in `tuidesk pipe`'s own parser (tuidesk/pipe.py)."""
+    as in `tuidesk pipe`'s own parser (tuidesk/services/pipe.py)."""
 
     def parse_args(self, ctx, args):  # type: ignore[no-untyped-def]
         try:
@@ -196,7 +196,7 @@ def pipe(
     """Read one mail from stdin (for an MTA: `|tuidesk pipe`). Exit 0 only once committed,
     64 for an unknown channel or option (the MTA bounces), 75 when the database is unavailable
     (the MTA retries)."""
-    from tuidesk.pipe import deliver
+    from tuidesk.services.pipe import deliver
 
     raw = sys.stdin.buffer.read()
     code = deliver(
@@ -217,7 +217,7 @@ def import_(
     """Import mail from files. Running it again changes nothing."""
     from collections import Counter
 
-    from tuidesk.ingest import Ingestor, UnknownChannel
+    from tuidesk.services.ingest import Ingestor, UnknownChannel
     from tuidesk.sources.files import count_mails, iter_mails
 
     c = ctx_of(ctx)
@@ -459,7 +459,7 @@ def quarantine_retry(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Process a quarantined mail again (after a rule or limit changed)."""
-    from tuidesk.storage.quarantine import retry_quarantined
+    from tuidesk.services.ingest import retry_quarantined
 
     c = ctx_of(ctx)
     outcome = retry_quarantined(c.engine, c.blobs, qid)

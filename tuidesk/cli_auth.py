@@ -69,7 +69,7 @@ def secret(ctx: typer.Context, env: str | None, command: str | None, stdin: bool
 
 def _read_stdin(ctx: typer.Context, what: str) -> str:
     """One line from standard input, encrypted at once with the machine's key."""
-    from tuidesk.credentials import encrypt
+    from tuidesk.auth.credentials import encrypt
 
     value = sys.stdin.readline().rstrip("\r\n")
     if not value:
@@ -171,7 +171,7 @@ def apply(row: Any, values: dict[str, Any]) -> None:
 def sign_in(ctx: typer.Context, table: str, name: str, as_json: bool) -> None:
     """The device-code flow for one channel: print the code and the page, wait for the
     sign-in, keep what it yields (encrypted) on the channel."""
-    from tuidesk.oauth import OAuthConfig, TokenError, device_sign_in
+    from tuidesk.auth.oauth import OAuthConfig, TokenError, device_sign_in
     from tuidesk.storage.oauth_tokens import DbTokenStore
     from tuidesk.storage.tables import tables
 

@@ -469,7 +469,7 @@ def watch(
     until SIGTERM or Ctrl-C."""
     import signal
 
-    from tuidesk.daemon import Daemon
+    from tuidesk.services.daemon import Daemon
 
     c = ctx_of(ctx)
     channels = _imap_channels(ctx, names)

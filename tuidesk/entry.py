@@ -9,7 +9,7 @@ import sys
 def run(argv: list[str]) -> int:
     """The exit code of `tuidesk ARGV...`."""
     if argv[:1] == ["pipe"]:
-        from tuidesk.pipe import main as pipe_main
+        from tuidesk.services.pipe import main as pipe_main
 
         return pipe_main(argv[1:])
     from tuidesk.cli import run as cli_run

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tuidesk.credentials import SecretError, resolve
+from tuidesk.auth.credentials import SecretError, resolve
+from tuidesk.auth.oauth import OAuthConfig, Token, TokenError, TokenStore, bearer, xoauth2
 from tuidesk.net import explain, tls_context
-from tuidesk.oauth import OAuthConfig, Token, TokenError, TokenStore, bearer, xoauth2
 from tuidesk.redact import redact
 
 SECURITIES = ("ssl", "starttls")

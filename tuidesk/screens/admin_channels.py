@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from tuidesk.credentials import SecretError, describe, encrypt
+from tuidesk.auth.credentials import SecretError, describe, encrypt
 from tuidesk.engine.decision import Decision
 from tuidesk.engine.rules import MAIL_PROPERTIES
 from tuidesk.screens.section import FormSpec, Report, Row, Section
@@ -39,7 +39,7 @@ from tuidesk.storage.tables import aware
 from tuidesk.widgets.form import FieldSpec
 
 if TYPE_CHECKING:
-    from tuidesk.oauth import TokenStore
+    from tuidesk.auth.oauth import TokenStore
 
 PASSWORD_FROM = (
     ("typed here, stored encrypted", "stored"),
@@ -282,7 +282,7 @@ def _device_sign_in(
 ) -> tuple[bool, str]:
     """The device-code sign-in of `channel auth` / `outgoing auth` with the saved settings;
     what it yields is kept (encrypted) on the row. (passed, what to tell the admin)"""
-    from tuidesk.oauth import OAuthConfig, TokenError, device_sign_in
+    from tuidesk.auth.oauth import OAuthConfig, TokenError, device_sign_in
 
     what = "channel" if table == "channel" else "outgoing channel"
     with read_session(engine) as session:
@@ -564,7 +564,7 @@ class ChannelsSection(Section):
     def preview(
         self, session: Session, key: str | None, values: dict[str, Any], raw: bytes
     ) -> Decision:
-        from tuidesk.ingest import dry_run
+        from tuidesk.services.ingest import dry_run
         from tuidesk.storage.settings import channel_rule, load_rules
 
         rule = channel_rule(self._unsaved(session, key, values, checked=False))

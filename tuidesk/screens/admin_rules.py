@@ -11,8 +11,8 @@ from sqlmodel import Session
 
 from tuidesk.engine.decision import Decision
 from tuidesk.engine.rules import ReplyMode
-from tuidesk.ingest import dry_run
 from tuidesk.screens.section import FormSpec, Row, Section
+from tuidesk.services.ingest import dry_run
 from tuidesk.storage.checks import Collector, Invalid
 from tuidesk.storage.queues import list_queues
 from tuidesk.storage.setting_checks import check_setting, describe, save_settings

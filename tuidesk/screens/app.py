@@ -24,7 +24,7 @@ from tuidesk.screens.welcome import WelcomeScreen
 from tuidesk.widgets.ticket_list import Clock
 
 if TYPE_CHECKING:
-    from tuidesk.daemon import Daemon
+    from tuidesk.services.daemon import Daemon
 
 
 class EngineLog(Message):
@@ -104,8 +104,8 @@ class TuideskApp(App[None]):
     def _start_engine(self) -> None:
         """Watch the IMAP channels and send the outbox behind the UI; a channel another
         process holds the lease of is left to it. The engine speaks only through messages."""
-        from tuidesk.daemon import Daemon
         from tuidesk.paths import resolve_paths
+        from tuidesk.services.daemon import Daemon
         from tuidesk.sources.imap import load_imap_channels
         from tuidesk.storage.blobs import BlobStore
 

@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, select
 
-from tuidesk.credentials import SecretError, resolve
+from tuidesk.auth.credentials import SecretError, resolve
+from tuidesk.auth.oauth import OAuthConfig, Token, TokenError, TokenStore, bearer, xoauth2
 from tuidesk.intervals import LEASE_RENEW_S
 from tuidesk.net import explain, tls_context
-from tuidesk.oauth import OAuthConfig, Token, TokenError, TokenStore, bearer, xoauth2
 from tuidesk.redact import redact
 from tuidesk.storage.apply import Outcome
 from tuidesk.storage.blobs import BlobStore
@@ -42,7 +42,7 @@ from tuidesk.storage.oauth_tokens import DbTokenStore
 from tuidesk.storage.tables import tables
 
 if TYPE_CHECKING:
-    from tuidesk.ingest import Ingestor
+    from tuidesk.services.ingest import Ingestor
 
 FETCH_BATCH = 50
 _TUPLES = ("folders", "skip_windows", "oauth_scopes")
@@ -404,7 +404,7 @@ class MailboxSession:
     def poll(self, result: PollResult, max_messages: int | None = None) -> None:
         """One pass over the folders, with the rules as they are now: a watcher that runs for
         days sees a branch or a filter added while it waited."""
-        from tuidesk.ingest import Ingestor
+        from tuidesk.services.ingest import Ingestor
 
         poller = self.poller
         ingestor = Ingestor(poller.engine, poller.blobs, source="imap", channel=self.channel.name)

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from tuidesk.credentials import describe
+from tuidesk.auth.credentials import describe
 from tuidesk.storage import checks
 from tuidesk.storage.channel_state import ChannelError
 from tuidesk.storage.checks import Collector

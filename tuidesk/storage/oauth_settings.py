@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tuidesk.oauth import read_certificate
+from tuidesk.auth.oauth import read_certificate
 from tuidesk.storage import checks
 from tuidesk.storage.checks import Collector
 from tuidesk.storage.models import Channel, OutgoingChannel

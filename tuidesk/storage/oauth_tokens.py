@@ -9,8 +9,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine, select, update
 
-from tuidesk.credentials import encrypt, resolve
-from tuidesk.oauth import TokenState
+from tuidesk.auth.credentials import encrypt, resolve
+from tuidesk.auth.oauth import TokenState
 from tuidesk.storage.db import transaction
 from tuidesk.storage.tables import tables
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from itertools import chain, islice
 from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, delete, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from tuidesk.engine.decision import Action, Decision
@@ -28,6 +28,7 @@ from tuidesk.storage.blobs import BlobStore
 from tuidesk.storage.db import transaction
 from tuidesk.storage.lookup import StorageLookup
 from tuidesk.storage.settings import load_channel, load_rules
+from tuidesk.storage.tables import tables
 
 ANALYSIS_WORKERS = 2  # processes that analyse while this one fetches and writes
 
@@ -220,3 +221,22 @@ class Ingestor:
 
     def _apply(self, conn: Connection, decision: Decision, raw: bytes) -> Outcome:
         return apply_decision(conn, decision, raw, source=self.source, blobs=self.blobs)
+
+
+def retry_quarantined(engine: Engine, blobs: BlobStore, qid: int) -> Outcome | None:
+    """Forget that this mail was seen and ingest it again, in one transaction: it leaves the
+    quarantine only together with its new outcome (which may be a new quarantine row)."""
+    with engine.connect() as conn:
+        q = tables(conn).quarantine
+        origin = conn.execute(select(q.c.source, q.c.channel).where(q.c.id == qid)).first()
+    if origin is None:
+        return None
+    ingestor = Ingestor(engine, blobs, source=origin.source, channel=origin.channel)
+    with transaction(engine) as conn:
+        item = conn.execute(select(q.c.raw, q.c.sha256).where(q.c.id == qid)).first()
+        if item is None:
+            return None
+        log = tables(conn).ingest_log
+        conn.execute(update(log).where(log.c.dedupe_key == item.sha256).values(dedupe_key=None))
+        conn.execute(delete(q).where(q.c.id == qid))
+        return ingestor.ingest_in(StorageLookup(conn), item.raw, ingestor.analyse(item.raw))

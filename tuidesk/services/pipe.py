@@ -19,8 +19,8 @@ def deliver(
     MTA's pipe command is wrong: retrying cannot help); 75 on any other failure before commit,
     a missing database included (a mistyped URL must not create one where nobody looks)."""
     try:
-        from tuidesk.ingest import Ingestor, UnknownChannel
         from tuidesk.paths import resolve_paths, tighten_notice
+        from tuidesk.services.ingest import Ingestor, UnknownChannel
         from tuidesk.storage.blobs import BlobStore
         from tuidesk.storage.schema import open_database
 

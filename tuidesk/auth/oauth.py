@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from tuidesk.credentials import SecretError, resolve
+from tuidesk.auth.credentials import SecretError, resolve
 from tuidesk.net import explain, tls_context
 from tuidesk.redact import redact
 
