@@ -450,13 +450,12 @@ def test_default_separators_are_an_editable_list_of_expressions() -> None:
         re.compile(source)
 
 
-def test_a_megabyte_reply_is_stripped_well_within_a_second() -> None:
+def test_a_megabyte_reply_is_stripped_to_its_new_text() -> None:
+    """How long it takes is bench.quotes's figure (target: under a second), not a test's."""
     line = "The export fails at 12:30 with error 0x80070005 on the second run, see log.\n"
     body = "Here is the log.\n\n" + line * (1_000_000 // len(line))
     reply = body + f"\nOn Mon, Apr 2, 2012 at 6:26 PM, Bob wrote:\n{QUESTION * 2000}"
-    started = time.perf_counter()
     assert strip_quoted_reply(reply) == body.rstrip()
-    assert time.perf_counter() - started < 1.0
 
 
 # --- HTML replies -------------------------------------------------------------------------
@@ -584,9 +583,10 @@ def test_html_parser_failure_falls_back_to_plain_text_stripping(monkeypatch) -> 
     assert strip_quoted_html(GMAIL) == strip_quoted_reply(html_to_text(GMAIL))
 
 
-def test_a_megabyte_html_reply_is_stripped_well_within_a_second() -> None:
+def test_a_megabyte_html_reply_is_stripped_to_its_new_text() -> None:
+    """How long it takes is bench.quotes's figure (target: under a second), not a test's."""
     own = "<p>The export fails at 12:30 with error 0x80070005 on the second run.</p>" * 7000
     markup = f"<div>{own}</div>{GMAIL.split('<br>', 1)[1] * 2000}"
-    started = time.perf_counter()
-    assert strip_quoted_html(markup).startswith("The export fails")
-    assert time.perf_counter() - started < 1.0
+    stripped = strip_quoted_html(markup)
+    assert stripped.startswith("The export fails") and stripped.count("0x80070005") == 7000
+    assert "wrote:" not in stripped
