@@ -126,10 +126,10 @@ def auth_values(
     if client_secret_env or client_secret_command:
         values["secret_kind"] = "env" if client_secret_env else "command"
         values["secret_ref"] = client_secret_env or client_secret_command
-        values["oauth_certificate"] = _CLEAR
+        values["oauth_certificate"] = CLEAR
     if client_certificate:
         values["oauth_certificate"] = os.path.abspath(client_certificate)
-        values["secret_kind"] = values["secret_ref"] = _CLEAR
+        values["secret_kind"] = values["secret_ref"] = CLEAR
     values |= {
         "oauth_tenant": tenant, "oauth_client_id": client_id, "oauth_scopes": scope,
         "oauth_authority": authority, "oauth_redirect_url": redirect_url,
@@ -146,10 +146,10 @@ def auth_values(
             raise fail("--auth password needs the password: --password-env, --password-command "
                        "or --password-stdin", ExitCode.USAGE)  # fmt: skip
         # The password must not go to an identity provider as a client secret.
-        values["secret_kind"] = values["secret_ref"] = _CLEAR
+        values["secret_kind"] = values["secret_ref"] = CLEAR
     if refresh_token_stdin or switched:
-        values["token_cache"] = _CLEAR
-        values["token_expires_at"] = _CLEAR
+        values["token_cache"] = CLEAR
+        values["token_expires_at"] = CLEAR
     return values
 
 
@@ -157,15 +157,17 @@ class _Clear:
     """Set the field to None (None itself means: leave it)."""
 
 
-_CLEAR = _Clear()
+CLEAR = _Clear()
+
+
+def given(values: dict[str, Any]) -> dict[str, Any]:
+    """The fields the options change: None leaves a field as it is, CLEAR empties it."""
+    return {k: None if v is CLEAR else v for k, v in values.items() if v is not None}
 
 
 def apply(row: Any, values: dict[str, Any]) -> None:
-    for key, value in values.items():
-        if isinstance(value, _Clear):
-            setattr(row, key, None)
-        elif value is not None:
-            setattr(row, key, value)
+    for key, value in given(values).items():
+        setattr(row, key, value)
 
 
 def sign_in(ctx: typer.Context, table: str, name: str, as_json: bool) -> None:

@@ -11,6 +11,7 @@ import typer
 
 from tuidesk.cli import app, ctx_of, fail, print_fields, print_json, print_steps
 from tuidesk.cli_auth import (
+    CLEAR,
     Auth,
     Authority,
     ClientCertificate,
@@ -21,8 +22,8 @@ from tuidesk.cli_auth import (
     RefreshTokenStdin,
     Scope,
     Tenant,
-    apply,
     auth_values,
+    given,
     secret,
     sign_in,
 )
@@ -89,8 +90,7 @@ def channel_add(
 ) -> None:
     """Add an IMAP channel, logging in with a password or OAuth2."""
     from tuidesk.storage.channel_state import ChannelError
-    from tuidesk.storage.channels import save_channel
-    from tuidesk.storage.models import Channel
+    from tuidesk.storage.channels import edit_channel
 
     password = secret(ctx, password_env, password_command, password_stdin)
     if status not in ("active", "draft"):
@@ -107,16 +107,15 @@ def channel_add(
             "(or --auth oauth2)",
             ExitCode.USAGE,
         )
-    channel = Channel(
+    fields = login | dict(
         name=name, kind="imap", host=host, port=port, username=username,
         security=_security(ssl, starttls, insecure_plain) or "ssl", folders=folder or ["INBOX"],
         success_folder=success_folder, fail_folder=fail_folder, exclusion_folder=exclusion_folder,
         since=_date(since), branch=branch, queue=queue, ca_file=_ca_file(ca_file), status=status,
     )  # fmt: skip
-    apply(channel, login)
     try:
         with ctx_of(ctx).session() as session:
-            save_channel(session, channel)
+            edit_channel(session, None, given(fields))
     except ChannelError as exc:
         raise fail(str(exc), ExitCode.USAGE) from exc
     typer.echo(f"added channel {name} ({status})")
@@ -215,15 +214,7 @@ def channel_edit(
 ) -> None:
     """Change a channel; list options replace the whole list."""
     from tuidesk.storage.channel_state import ChannelError
-    from tuidesk.storage.channels import get_channel, save_channel
-    from tuidesk.storage.checks import Invalid
-    from tuidesk.storage.mappings import (
-        check_mappings,
-        check_update_types,
-        field_names_for,
-        known_ticket_types,
-    )
-    from tuidesk.storage.outgoing import OutgoingError, get_outgoing
+    from tuidesk.storage.channels import edit_channel, get_channel
 
     password = secret(ctx, password_env, password_command, password_stdin)
     aliases = None
@@ -231,52 +222,37 @@ def channel_edit(
         pairs = [a.split("=", 1) for a in alias]
         if any(len(p) != 2 for p in pairs):
             raise fail("--alias takes ALIAS=PRIMARY", ExitCode.USAGE)
-        aliases = {a.strip().lower(): b.strip().lower() for a, b in pairs}
+        aliases = dict(pairs)
+    if update_type is not None and any_type_updates:
+        raise fail("choose --update-type or --any-type-updates", ExitCode.USAGE)
     try:
         with ctx_of(ctx).session() as session:
             channel = get_channel(session, name)
-            login = auth_values(
+            changes = auth_values(
                 ctx, current=channel.auth_type, password=password, auth=auth, tenant=tenant,
                 client_id=client_id, client_secret_env=client_secret_env,
                 client_secret_command=client_secret_command, client_certificate=client_certificate,
                 scope=scope, authority=authority, redirect_url=redirect_url,
                 refresh_token_stdin=refresh_token_stdin,
-            )  # fmt: skip
-            apply(channel, login)
-            apply(
-                channel,
-                {
-                    "host": host, "port": port, "username": username,
-                    "security": _security(ssl, starttls, insecure_plain),
-                    "folders": folder, "success_folder": success_folder, "fail_folder": fail_folder,
-                    "exclusion_folder": exclusion_folder, "since": _date(since), "branch": branch,
-                    "queue": queue, "ticket_type": ticket_type, "ca_file": _ca_file(ca_file),
-                    "reply_to": reply_to, "status": status, "max_tries": max_tries,
-                    "cooloff_minutes": cooloff_minutes, "skip_windows": skip_window,
-                    "timeout_ms": timeout_ms, "allowed_domains": allowed_domain,
-                    "autoreply_keywords": autoreply_keyword, "autoreply_senders": autoreply_sender,
-                    "aliases": aliases, "attach_original": attach_original,
-                },
-            )  # fmt: skip
-            if outgoing is not None:
-                try:
-                    channel.outgoing = get_outgoing(session, outgoing).name if outgoing else None
-                except OutgoingError as exc:
-                    raise ChannelError(str(exc)) from exc
-            if status in ("active", "paused", "draft"):
-                channel.failures, channel.cooloff_until = 0, None
-            mappings = _edit_mappings(
-                channel.field_mappings, field_map, map_default, restricted, no_maps
-            )
-            channel.field_mappings = check_mappings(
-                mappings, field_names_for(session, channel.ticket_type)
-            )
-            if update_type is not None and any_type_updates:
-                raise fail("choose --update-type or --any-type-updates", ExitCode.USAGE)
-            types = [] if any_type_updates else update_type or channel.update_types
-            channel.update_types = check_update_types(types, known_ticket_types(session))
-            save_channel(session, channel)
-    except (ChannelError, Invalid) as exc:
+            ) | {
+                "host": host, "port": port, "username": username,
+                "security": _security(ssl, starttls, insecure_plain),
+                "folders": folder, "success_folder": success_folder, "fail_folder": fail_folder,
+                "exclusion_folder": exclusion_folder, "since": _date(since), "branch": branch,
+                "queue": queue, "ticket_type": ticket_type, "ca_file": _ca_file(ca_file),
+                "reply_to": reply_to, "status": status, "max_tries": max_tries,
+                "cooloff_minutes": cooloff_minutes, "skip_windows": skip_window,
+                "timeout_ms": timeout_ms, "allowed_domains": allowed_domain,
+                "autoreply_keywords": autoreply_keyword, "autoreply_senders": autoreply_sender,
+                "aliases": aliases, "attach_original": attach_original,
+                "outgoing": None if outgoing is None else outgoing or CLEAR,
+                "field_mappings": _edit_mappings(
+                    channel.field_mappings, field_map, map_default, restricted, no_maps
+                ),
+                "update_types": [] if any_type_updates else update_type,
+            }  # fmt: skip
+            edit_channel(session, channel, given(changes))
+    except ChannelError as exc:
         raise fail(str(exc), ExitCode.USAGE) from exc
     typer.echo(f"saved channel {name}")
 
