@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 from tests.engine.conftest import mail
 
@@ -132,3 +135,18 @@ def test_quarantine_retry_and_drop(cli, tmp_path):
         cli("quarantine", "drop", str(item["id"]))
     assert js(cli, "quarantine", "list") == []
     assert cli("quarantine", "drop", "999", check=False).returncode == 2
+
+
+def test_the_cli_imports_no_textual(tmp_path):
+    """Cron, scripts and the MTA never pay for the console: it is imported only to open it."""
+    code = (
+        "import sys, tuidesk.cli\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'textual'))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        env=os.environ | {"TUIDESK_HOME": str(tmp_path)},
+        capture_output=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.decode().strip() == "[]"

@@ -233,3 +233,54 @@ def test_errors_carry_the_field_they_belong_to():
     assert check_setting("max_mime_parts", "12") == 12
     with pytest.raises(Invalid, match="must be a whole number"):
         check_setting("max_mime_parts", True)
+
+
+# (what `channel edit support` is given, the same change in the admin form, the words of both)
+CHANNEL_REFUSED = {
+    "alias to a bad address": (
+        ["--host", "other.example.com", "--alias", "help@example.com=not an address"],
+        {"host": "other.example.com", "aliases": {"help@example.com": "not an address"}},
+        "'not an address' is not a mail address",
+    ),
+    "outgoing channel that does not exist": (
+        ["--max-tries", "5", "--outgoing", "nowhere"],
+        {"max_tries": 5, "outgoing": "nowhere"},
+        "no outgoing channel named 'nowhere'",
+    ),
+    "update type that does not exist": (
+        ["--status", "paused", "--update-type", "Nope"],
+        {"status": "paused", "update_types": ["Nope"]},
+        "'Nope' is not a ticket type",
+    ),
+    "mapping from no mail property": (
+        ["--folder", "Support", "--map", "title=smell"],
+        {"folders": ["Support"], "field_mappings": ["title <- smell"]},
+        "'smell' is not a mail property",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", CHANNEL_REFUSED)
+def test_the_cli_and_the_admin_form_refuse_the_same_channel_edit_in_the_same_words(
+    cli, db_engine, tmp_path, case
+):
+    """Both save through storage's edit_channel, which checks the whole channel before any of
+    the changes (the good ones too) reaches it."""
+    from tuidesk.screens.admin_channels import ChannelsSection
+    from tuidesk.storage.channel_state import ChannelError
+    from tuidesk.storage.db import session_scope
+
+    args, form_changes, words = CHANNEL_REFUSED[case]
+    cli("channel", "add", "support", "--host", "imap.example.com", "--port", "993",
+        "--username", "support@example.com", "--password-env", "SUPPORT_PW")  # fmt: skip
+    before = js(cli, "channel", "show", "support")
+    by_cli = cli("channel", "edit", "support", *args, check=False)
+    section = ChannelsSection(tmp_path)
+    with session_scope(db_engine) as session:  # commits: what a refusal left must be nothing
+        values = section.form(session, "support").values | form_changes
+        with pytest.raises(ChannelError) as by_form:
+            section.save(session, "support", values)
+    assert by_cli.returncode == 2
+    assert refusal(by_cli) == str(by_form.value)
+    assert refusal(by_cli).startswith(words)
+    assert js(cli, "channel", "show", "support") == before

@@ -47,7 +47,7 @@ def eventually(check: Callable[[], bool], seconds: float, what: str) -> float:
 
 
 def holder(proc: subprocess.Popen[bytes]) -> str:
-    return f"{socket.gethostname()}:{proc.pid}"  # as tuidesk.cli_channels._holder names it
+    return f"{socket.gethostname()}:{proc.pid}"  # as channel_state.lease_holder names it
 
 
 class Desk:

@@ -19,7 +19,7 @@ from tuidesk.engine.rules import MAIL_PROPERTIES
 from tuidesk.screens.section import FormSpec, Report, Row, Section
 from tuidesk.storage.branches import list_branches
 from tuidesk.storage.channel_state import ChannelError
-from tuidesk.storage.channels import get_channel, list_channels, save_channel, sign_in_state
+from tuidesk.storage.channels import edit_channel, get_channel, list_channels, sign_in_state
 from tuidesk.storage.channels import validate as validate_channel
 from tuidesk.storage.checks import Invalid, address, iso_date
 from tuidesk.storage.db import read_session
@@ -520,19 +520,17 @@ class ChannelsSection(Section):
         return channel
 
     def save(self, session: Session, key: str | None, values: dict[str, Any]) -> str:
-        channel = get_channel(session, key) if key is not None else Channel()
-        status = channel.status if key is not None else None
-        with session.no_autoflush:  # nothing half-read reaches the database before the check
-            errors = self._apply(session, channel, values)
-            if channel.status != status:  # a new status starts afresh, as `channel edit`
-                channel.failures, channel.cooloff_until = 0, None
-            try:
-                save_channel(session, channel)
-            except Invalid as exc:
-                errors = exc.errors | errors
-        if errors:
-            raise ChannelError.of(errors)
-        return channel.name
+        """Through `edit_channel`, as `channel add|edit`: the form's values are read onto a
+        copy, and the stored channel changes only once all of it passes."""
+        stored = get_channel(session, key) if key is not None else None
+        draft = Channel(**stored.model_dump(exclude={"id"}) if stored is not None else {})
+        errors = self._apply(session, draft, values)
+        changes = {
+            name: getattr(draft, name)  # not model_dump: a number is still the form's text here
+            for name in Channel.model_fields
+            if name != "id" and (stored is None or getattr(draft, name) != getattr(stored, name))
+        }
+        return edit_channel(session, stored, changes, refused=errors).name
 
     def remove(self, session: Session, key: str) -> None:
         session.delete(get_channel(session, key))  # its tickets stay, as `channel remove`

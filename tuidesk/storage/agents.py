@@ -17,6 +17,11 @@ ROLES = ("agent", "admin")
 _LOGIN = re.compile(r"^[A-Za-z0-9._@+-]{1,64}$")
 
 
+def is_login(name: str) -> bool:
+    """Whether `name` could be an OS user name (`agent add` takes it as the login then)."""
+    return bool(_LOGIN.match(name))
+
+
 class AgentError(Invalid):
     pass
 

@@ -42,6 +42,11 @@ def in_skip_window(windows: list[str], now: datetime) -> str | None:
     return None
 
 
+def lease_holder() -> str:
+    """Who holds a lease (`poll`, `watch`, `send`): unique across processes and hosts."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 def holder_is_dead(holder: str) -> bool:
     """True only when `holder` ("hostname:pid", or "hostname:pid:console") names a process
     on this host that no longer exists. A holder on another host, or one we cannot read, is

@@ -104,10 +104,10 @@ def _aliases(aliases: dict[str, str]) -> dict[str, str]:
     return {checks.address(k): checks.address(v) for k, v in aliases.items()}
 
 
-def save_channel(session: Session, channel: Channel) -> Channel:
-    """Validate a channel, its field mappings and what it names, then add it. The CLI, the
-    TOML import and the admin form all save through here. A queue or ticket type that does
-    not exist yet is made with the first ticket; a branch or outgoing channel must exist."""
+def check_channel(session: Session, channel: Channel) -> None:
+    """Validate a channel (cleaned in place), its field mappings and what it names; raises
+    ChannelError naming every bad field. A queue or ticket type that does not exist yet is
+    made with the first ticket; a branch or outgoing channel must exist."""
     from sqlmodel import select as orm_select
 
     from tuidesk.storage.mappings import (
@@ -152,6 +152,46 @@ def save_channel(session: Session, channel: Channel) -> Channel:
     types = c.check("update_types", check_update_types, channel.update_types, known)
     c.raise_if_any(ChannelError)
     channel.field_mappings, channel.update_types = mappings or [], types or []
+
+
+def save_channel(session: Session, channel: Channel) -> Channel:
+    """Check a channel whole, then add it: `config import` saves through here."""
+    check_channel(session, channel)
+    session.add(channel)
+    session.flush()
+    return channel
+
+
+RESTARTING = ("draft", "active", "paused")
+
+
+def edit_channel(
+    session: Session,
+    channel: Channel | None,
+    changes: dict[str, Any],
+    refused: dict[str, str] | None = None,
+) -> Channel:
+    """Add a channel (`channel` None) or change one, for `channel add|edit` and the admin form
+    alike, so both refuse the same input in the same words. The channel the changes would
+    make is checked whole, with `refused` (what the door itself could not read), before any
+    change reaches `channel`: a refusal leaves it as it was. A status set by hand to draft,
+    active or paused starts the channel afresh: no failures, no cool-off."""
+    stored = channel.model_dump(exclude={"id"}) if channel is not None else {}
+    draft = Channel(**stored | changes, id=channel.id if channel is not None else None)
+    if changes.get("status") in RESTARTING:
+        draft.failures, draft.cooloff_until = 0, None
+    errors: dict[str, str] = {}
+    try:
+        check_channel(session, draft)
+    except ChannelError as exc:
+        errors = exc.errors
+    if errors or refused:
+        raise ChannelError.of(errors | (refused or {}))
+    if channel is None:
+        channel = draft
+    else:
+        for key, value in draft.model_dump(exclude={"id"}).items():
+            setattr(channel, key, value)
     session.add(channel)
     session.flush()
     return channel

@@ -1,54 +1,19 @@
 """How a channel logs in, from the command line: the password and OAuth2 options that `channel
-add|edit` and `outgoing add|edit` share, and `channel auth` / `outgoing auth`, the device-code
-sign-in an admin on SSH completes in any browser."""
+add|edit` and `outgoing add|edit` share, turned into the channel's fields, and the device-code
+sign-in of `channel auth` / `outgoing auth` an admin on SSH completes in any browser."""
 
 from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated, Any
+from typing import Any
 
 import typer
 
-from tuidesk.cli import ctx_of, fail, print_json
+from tuidesk.cli.context import ctx_of
+from tuidesk.cli.options import OAuthOptions
+from tuidesk.cli.output import fail, print_json
 from tuidesk.exit_codes import ExitCode
-
-Auth = Annotated[str | None, typer.Option("--auth", help="password (default) or oauth2.")]
-Tenant = Annotated[
-    str | None, typer.Option("--tenant", help="OAuth2: tenant ID or domain (Microsoft 365).")
-]
-ClientId = Annotated[str | None, typer.Option("--client-id", help="OAuth2: application ID.")]
-ClientSecretEnv = Annotated[
-    str | None, typer.Option("--client-secret-env", help="OAuth2: variable holding the secret.")
-]
-ClientSecretCommand = Annotated[
-    str | None,
-    typer.Option("--client-secret-command", help="OAuth2: command printing the client secret."),
-]
-ClientCertificate = Annotated[
-    str | None,
-    typer.Option(
-        "--client-certificate",
-        help="OAuth2: PEM file with the private key and certificate, instead of a secret.",
-    ),
-]
-Scope = Annotated[
-    list[str] | None,
-    typer.Option("--scope", help="OAuth2 scope (repeatable; default: Microsoft 365's)."),
-]
-Authority = Annotated[
-    str | None,
-    typer.Option(
-        "--authority", help="OAuth2 authority URL (default https://login.microsoftonline.com/T)."
-    ),
-]
-RedirectUrl = Annotated[str | None, typer.Option("--redirect-url", help="OAuth2 redirect URL.")]
-RefreshTokenStdin = Annotated[
-    bool,
-    typer.Option(
-        "--refresh-token-stdin", help="OAuth2: read a refresh token from stdin; stored encrypted."
-    ),
-]
 
 
 def secret(ctx: typer.Context, env: str | None, command: str | None, stdin: bool):  # type: ignore[no-untyped-def]
@@ -79,32 +44,25 @@ def _read_stdin(ctx: typer.Context, what: str) -> str:
 
 def auth_values(
     ctx: typer.Context,
+    oauth: OAuthOptions,
     *,
     current: str | None,
-    auth: str | None,
     password: tuple[str, str] | None,
-    tenant: str | None,
-    client_id: str | None,
-    client_secret_env: str | None,
-    client_secret_command: str | None,
-    client_certificate: str | None,
-    scope: list[str] | None,
-    authority: str | None,
-    redirect_url: str | None,
-    refresh_token_stdin: bool,
 ) -> dict[str, Any]:
     """The login fields the options set (None: unchanged). `current` is the channel's auth
     type before the change (None when adding). OAuth2 options need --auth oauth2 (or a channel
     that has it); a pasted refresh token replaces the sign-in held so far."""
-    kind = auth or current or "password"
+    o = oauth
+    kind = o.auth or current or "password"
     if kind not in ("password", "oauth2"):
         raise fail(f"--auth is password or oauth2, not {kind!r}", ExitCode.USAGE)
     given = {
-        "--tenant": tenant, "--client-id": client_id, "--client-secret-env": client_secret_env,
-        "--client-secret-command": client_secret_command,
-        "--client-certificate": client_certificate, "--scope": scope,
-        "--authority": authority, "--redirect-url": redirect_url,
-        "--refresh-token-stdin": refresh_token_stdin or None,
+        "--tenant": o.tenant, "--client-id": o.client_id,
+        "--client-secret-env": o.client_secret_env,
+        "--client-secret-command": o.client_secret_command,
+        "--client-certificate": o.client_certificate, "--scope": o.scope,
+        "--authority": o.authority, "--redirect-url": o.redirect_url,
+        "--refresh-token-stdin": o.refresh_token_stdin or None,
     }  # fmt: skip
     oauth_given = [name for name, value in given.items() if value is not None]
     if kind == "password" and oauth_given:
@@ -115,41 +73,41 @@ def auth_values(
             "not a password",
             ExitCode.USAGE,
         )
-    if len([x for x in (client_secret_env, client_secret_command, client_certificate) if x]) > 1:
+    client_secret = o.client_secret_env or o.client_secret_command
+    if (
+        len([x for x in (o.client_secret_env, o.client_secret_command, o.client_certificate) if x])
+        > 1
+    ):
         raise fail(
             "choose one of --client-secret-env, --client-secret-command, --client-certificate",
             ExitCode.USAGE,
         )
-    values: dict[str, Any] = {"auth_type": auth}
+    values: dict[str, Any] = {"auth_type": o.auth}
     if password is not None:
         values["secret_kind"], values["secret_ref"] = password
-    if client_secret_env or client_secret_command:
-        values["secret_kind"] = "env" if client_secret_env else "command"
-        values["secret_ref"] = client_secret_env or client_secret_command
-        values["oauth_certificate"] = _CLEAR
-    if client_certificate:
-        values["oauth_certificate"] = os.path.abspath(client_certificate)
-        values["secret_kind"] = values["secret_ref"] = _CLEAR
+    if client_secret:
+        values["secret_kind"] = "env" if o.client_secret_env else "command"
+        values["secret_ref"] = client_secret
+        values["oauth_certificate"] = CLEAR
+    if o.client_certificate:
+        values["oauth_certificate"] = os.path.abspath(o.client_certificate)
+        values["secret_kind"] = values["secret_ref"] = CLEAR
     values |= {
-        "oauth_tenant": tenant, "oauth_client_id": client_id, "oauth_scopes": scope,
-        "oauth_authority": authority, "oauth_redirect_url": redirect_url,
+        "oauth_tenant": o.tenant, "oauth_client_id": o.client_id, "oauth_scopes": o.scope,
+        "oauth_authority": o.authority, "oauth_redirect_url": o.redirect_url,
     }  # fmt: skip
-    if refresh_token_stdin:
+    if o.refresh_token_stdin:
         values["oauth_refresh_token"] = _read_stdin(ctx, "refresh token")
-    switched = current is not None and auth is not None and auth != current
-    if (
-        switched
-        and password is None
-        and not (client_secret_env or client_secret_command or client_certificate)
-    ):
+    switched = current is not None and o.auth is not None and o.auth != current
+    if switched and password is None and not (client_secret or o.client_certificate):
         if kind == "password":
             raise fail("--auth password needs the password: --password-env, --password-command "
                        "or --password-stdin", ExitCode.USAGE)  # fmt: skip
         # The password must not go to an identity provider as a client secret.
-        values["secret_kind"] = values["secret_ref"] = _CLEAR
-    if refresh_token_stdin or switched:
-        values["token_cache"] = _CLEAR
-        values["token_expires_at"] = _CLEAR
+        values["secret_kind"] = values["secret_ref"] = CLEAR
+    if o.refresh_token_stdin or switched:
+        values["token_cache"] = CLEAR
+        values["token_expires_at"] = CLEAR
     return values
 
 
@@ -157,15 +115,17 @@ class _Clear:
     """Set the field to None (None itself means: leave it)."""
 
 
-_CLEAR = _Clear()
+CLEAR = _Clear()
+
+
+def given(values: dict[str, Any]) -> dict[str, Any]:
+    """The fields the options change: None leaves a field as it is, CLEAR empties it."""
+    return {k: None if v is CLEAR else v for k, v in values.items() if v is not None}
 
 
 def apply(row: Any, values: dict[str, Any]) -> None:
-    for key, value in values.items():
-        if isinstance(value, _Clear):
-            setattr(row, key, None)
-        elif value is not None:
-            setattr(row, key, value)
+    for key, value in given(values).items():
+        setattr(row, key, value)
 
 
 def sign_in(ctx: typer.Context, table: str, name: str, as_json: bool) -> None:
@@ -200,3 +160,13 @@ def sign_in(ctx: typer.Context, table: str, name: str, as_json: bool) -> None:
         print_json({"name": name, "signed_in": True, "expires_at": token.expires_at.isoformat()})
     else:
         typer.echo(f"signed in; {token.describe()}. Kept encrypted on {what} {name}.")
+
+
+def need_password(password: tuple[str, str] | None, oauth: OAuthOptions) -> None:
+    """`channel add` and `outgoing add`: a new channel logs in with a password or OAuth2."""
+    if password is None and oauth.auth != "oauth2":
+        raise fail(
+            "a password is needed: --password-env, --password-command or --password-stdin "
+            "(or --auth oauth2)",
+            ExitCode.USAGE,
+        )

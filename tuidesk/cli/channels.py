@@ -1,38 +1,20 @@
-"""`tuidesk channel ...` and `tuidesk poll`: IMAP channels from the command line."""
+"""`tuidesk channel ...`: IMAP channels from the command line, added and changed through the
+storage function the admin form uses."""
 
 from __future__ import annotations
 
-import os
-import socket
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any
 
 import typer
 
-from tuidesk.cli import app, ctx_of, fail, print_fields, print_json, print_steps
-from tuidesk.cli_auth import (
-    Auth,
-    Authority,
-    ClientCertificate,
-    ClientId,
-    ClientSecretCommand,
-    ClientSecretEnv,
-    RedirectUrl,
-    RefreshTokenStdin,
-    Scope,
-    Tenant,
-    apply,
-    auth_values,
-    secret,
-    sign_in,
-)
+from tuidesk.cli.context import ctx_of
+from tuidesk.cli.login import CLEAR, auth_values, given, need_password, secret, sign_in
+from tuidesk.cli.options import Json, Many, OAuthOptions, Text, ca_file_path, oauth_options
+from tuidesk.cli.output import fail, print_fields, print_rows, print_steps
 from tuidesk.exit_codes import ExitCode
 
-channel_app = typer.Typer(help="Mailboxes that mail is read from.", no_args_is_help=True)
-app.add_typer(channel_app, name="channel")
-
-Text = Annotated[str | None, typer.Option()]
-Many = Annotated[list[str] | None, typer.Option()]
+app = typer.Typer(help="Mailboxes that mail is read from.", no_args_is_help=True)
 
 
 def _security(ssl: bool, starttls: bool, insecure_plain: bool) -> str | None:
@@ -46,7 +28,8 @@ def _security(ssl: bool, starttls: bool, insecure_plain: bool) -> str | None:
     return chosen[0] if chosen else None
 
 
-@channel_app.command("add")
+@app.command("add")
+@oauth_options
 def channel_add(
     ctx: typer.Context,
     name: str,
@@ -76,47 +59,28 @@ def channel_add(
         str | None, typer.Option(help="PEM of a private CA to trust (mail and sign-in servers).")
     ] = None,
     status: Annotated[str, typer.Option(help="active or draft.")] = "draft",
-    auth: Auth = None,
-    tenant: Tenant = None,
-    client_id: ClientId = None,
-    client_secret_env: ClientSecretEnv = None,
-    client_secret_command: ClientSecretCommand = None,
-    client_certificate: ClientCertificate = None,
-    scope: Scope = None,
-    authority: Authority = None,
-    redirect_url: RedirectUrl = None,
-    refresh_token_stdin: RefreshTokenStdin = False,
+    *,
+    oauth: OAuthOptions,
 ) -> None:
     """Add an IMAP channel, logging in with a password or OAuth2."""
     from tuidesk.storage.channel_state import ChannelError
-    from tuidesk.storage.channels import save_channel
-    from tuidesk.storage.models import Channel
+    from tuidesk.storage.channels import edit_channel
 
     password = secret(ctx, password_env, password_command, password_stdin)
     if status not in ("active", "draft"):
         raise fail("--status is active or draft", ExitCode.USAGE)
-    login = auth_values(
-        ctx, current=None, password=password, auth=auth, tenant=tenant, client_id=client_id,
-        client_secret_env=client_secret_env, client_secret_command=client_secret_command,
-        client_certificate=client_certificate, scope=scope, authority=authority,
-        redirect_url=redirect_url, refresh_token_stdin=refresh_token_stdin,
-    )  # fmt: skip
-    if password is None and auth != "oauth2":
-        raise fail(
-            "a password is needed: --password-env, --password-command or --password-stdin "
-            "(or --auth oauth2)",
-            ExitCode.USAGE,
-        )
-    channel = Channel(
-        name=name, kind="imap", host=host, port=port, username=username,
-        security=_security(ssl, starttls, insecure_plain) or "ssl", folders=folder or ["INBOX"],
-        success_folder=success_folder, fail_folder=fail_folder, exclusion_folder=exclusion_folder,
-        since=_date(since), branch=branch, queue=queue, ca_file=_ca_file(ca_file), status=status,
-    )  # fmt: skip
-    apply(channel, login)
+    login = auth_values(ctx, oauth, current=None, password=password)
+    need_password(password, oauth)
+    fields = login | {
+        "name": name, "kind": "imap", "host": host, "port": port, "username": username,
+        "security": _security(ssl, starttls, insecure_plain) or "ssl",
+        "folders": folder or ["INBOX"], "success_folder": success_folder,
+        "fail_folder": fail_folder, "exclusion_folder": exclusion_folder, "since": _date(since),
+        "branch": branch, "queue": queue, "ca_file": ca_file_path(ca_file), "status": status,
+    }  # fmt: skip
     try:
         with ctx_of(ctx).session() as session:
-            save_channel(session, channel)
+            edit_channel(session, None, given(fields))
     except ChannelError as exc:
         raise fail(str(exc), ExitCode.USAGE) from exc
     typer.echo(f"added channel {name} ({status})")
@@ -131,15 +95,8 @@ def _date(text: str | None) -> date | None:
         raise fail(f"--since {text!r} is not YYYY-MM-DD", ExitCode.USAGE) from exc
 
 
-def _ca_file(path: str | None) -> str | None:
-    if path is None:
-        return None
-    if not os.path.isfile(path):
-        raise fail(f"--ca-file {path}: no such file", ExitCode.USAGE)
-    return os.path.abspath(path)
-
-
-@channel_app.command("edit")
+@app.command("edit")
+@oauth_options
 def channel_edit(
     ctx: typer.Context,
     name: str,
@@ -202,28 +159,12 @@ def channel_edit(
     any_type_updates: Annotated[
         bool, typer.Option("--any-type-updates", help="Tickets of every type take replies.")
     ] = False,
-    auth: Auth = None,
-    tenant: Tenant = None,
-    client_id: ClientId = None,
-    client_secret_env: ClientSecretEnv = None,
-    client_secret_command: ClientSecretCommand = None,
-    client_certificate: ClientCertificate = None,
-    scope: Scope = None,
-    authority: Authority = None,
-    redirect_url: RedirectUrl = None,
-    refresh_token_stdin: RefreshTokenStdin = False,
+    *,
+    oauth: OAuthOptions,
 ) -> None:
     """Change a channel; list options replace the whole list."""
     from tuidesk.storage.channel_state import ChannelError
-    from tuidesk.storage.channels import get_channel, save_channel
-    from tuidesk.storage.checks import Invalid
-    from tuidesk.storage.mappings import (
-        check_mappings,
-        check_update_types,
-        field_names_for,
-        known_ticket_types,
-    )
-    from tuidesk.storage.outgoing import OutgoingError, get_outgoing
+    from tuidesk.storage.channels import edit_channel, get_channel
 
     password = secret(ctx, password_env, password_command, password_stdin)
     aliases = None
@@ -231,52 +172,31 @@ def channel_edit(
         pairs = [a.split("=", 1) for a in alias]
         if any(len(p) != 2 for p in pairs):
             raise fail("--alias takes ALIAS=PRIMARY", ExitCode.USAGE)
-        aliases = {a.strip().lower(): b.strip().lower() for a, b in pairs}
+        aliases = dict(pairs)
+    if update_type is not None and any_type_updates:
+        raise fail("choose --update-type or --any-type-updates", ExitCode.USAGE)
     try:
         with ctx_of(ctx).session() as session:
             channel = get_channel(session, name)
-            login = auth_values(
-                ctx, current=channel.auth_type, password=password, auth=auth, tenant=tenant,
-                client_id=client_id, client_secret_env=client_secret_env,
-                client_secret_command=client_secret_command, client_certificate=client_certificate,
-                scope=scope, authority=authority, redirect_url=redirect_url,
-                refresh_token_stdin=refresh_token_stdin,
-            )  # fmt: skip
-            apply(channel, login)
-            apply(
-                channel,
-                {
-                    "host": host, "port": port, "username": username,
-                    "security": _security(ssl, starttls, insecure_plain),
-                    "folders": folder, "success_folder": success_folder, "fail_folder": fail_folder,
-                    "exclusion_folder": exclusion_folder, "since": _date(since), "branch": branch,
-                    "queue": queue, "ticket_type": ticket_type, "ca_file": _ca_file(ca_file),
-                    "reply_to": reply_to, "status": status, "max_tries": max_tries,
-                    "cooloff_minutes": cooloff_minutes, "skip_windows": skip_window,
-                    "timeout_ms": timeout_ms, "allowed_domains": allowed_domain,
-                    "autoreply_keywords": autoreply_keyword, "autoreply_senders": autoreply_sender,
-                    "aliases": aliases, "attach_original": attach_original,
-                },
-            )  # fmt: skip
-            if outgoing is not None:
-                try:
-                    channel.outgoing = get_outgoing(session, outgoing).name if outgoing else None
-                except OutgoingError as exc:
-                    raise ChannelError(str(exc)) from exc
-            if status in ("active", "paused", "draft"):
-                channel.failures, channel.cooloff_until = 0, None
-            mappings = _edit_mappings(
-                channel.field_mappings, field_map, map_default, restricted, no_maps
-            )
-            channel.field_mappings = check_mappings(
-                mappings, field_names_for(session, channel.ticket_type)
-            )
-            if update_type is not None and any_type_updates:
-                raise fail("choose --update-type or --any-type-updates", ExitCode.USAGE)
-            types = [] if any_type_updates else update_type or channel.update_types
-            channel.update_types = check_update_types(types, known_ticket_types(session))
-            save_channel(session, channel)
-    except (ChannelError, Invalid) as exc:
+            changes = auth_values(ctx, oauth, current=channel.auth_type, password=password) | {
+                "host": host, "port": port, "username": username,
+                "security": _security(ssl, starttls, insecure_plain),
+                "folders": folder, "success_folder": success_folder, "fail_folder": fail_folder,
+                "exclusion_folder": exclusion_folder, "since": _date(since), "branch": branch,
+                "queue": queue, "ticket_type": ticket_type, "ca_file": ca_file_path(ca_file),
+                "reply_to": reply_to, "status": status, "max_tries": max_tries,
+                "cooloff_minutes": cooloff_minutes, "skip_windows": skip_window,
+                "timeout_ms": timeout_ms, "allowed_domains": allowed_domain,
+                "autoreply_keywords": autoreply_keyword, "autoreply_senders": autoreply_sender,
+                "aliases": aliases, "attach_original": attach_original,
+                "outgoing": None if outgoing is None else outgoing or CLEAR,
+                "field_mappings": _edit_mappings(
+                    channel.field_mappings, field_map, map_default, restricted, no_maps
+                ),
+                "update_types": [] if any_type_updates else update_type,
+            }  # fmt: skip
+            edit_channel(session, channel, given(changes))
+    except ChannelError as exc:
         raise fail(str(exc), ExitCode.USAGE) from exc
     typer.echo(f"saved channel {name}")
 
@@ -329,28 +249,24 @@ def _edit_mappings(
     return mappings
 
 
-@channel_app.command("list")
-def channel_list(
-    ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False
-) -> None:
+@app.command("list")
+def channel_list(ctx: typer.Context, as_json: Json = False) -> None:
     """Channels with their status and last error."""
     from tuidesk.storage.channels import channel_dict, list_channels
 
     with ctx_of(ctx).session() as session:
         rows = [channel_dict(c) for c in list_channels(session)]
-    if as_json:
-        print_json(rows)
-        return
-    for r in rows:
+
+    def line(r: dict[str, Any]) -> str:
         where = f"{r['username']}@{r['host']}:{r['port']}" if r["kind"] == "imap" else r["kind"]
         error = f"  last error: {r['last_error']}" if r["last_error"] else ""
-        typer.echo(f"{r['name']:<16} {r['status']:<8} {where}{error}")
+        return f"{r['name']:<16} {r['status']:<8} {where}{error}"
+
+    print_rows(rows, as_json, line)
 
 
-@channel_app.command("show")
-def channel_show(
-    ctx: typer.Context, name: str, as_json: Annotated[bool, typer.Option("--json")] = False
-) -> None:
+@app.command("show")
+def channel_show(ctx: typer.Context, name: str, as_json: Json = False) -> None:
     """Every setting of a channel; the password is masked."""
     from tuidesk.storage.channel_state import ChannelError
     from tuidesk.storage.channels import channel_dict, get_channel
@@ -363,7 +279,7 @@ def channel_show(
     print_fields(data, as_json)
 
 
-@channel_app.command("remove")
+@app.command("remove")
 def channel_remove(ctx: typer.Context, name: str) -> None:
     """Remove a channel (its tickets stay)."""
     from tuidesk.storage.channel_state import ChannelError
@@ -377,10 +293,8 @@ def channel_remove(ctx: typer.Context, name: str) -> None:
     typer.echo(f"removed channel {name}")
 
 
-@channel_app.command("test")
-def channel_test(
-    ctx: typer.Context, name: str, as_json: Annotated[bool, typer.Option("--json")] = False
-) -> None:
+@app.command("test")
+def channel_test(ctx: typer.Context, name: str, as_json: Json = False) -> None:
     """Connect, TLS, log in, list folders and check them; say which step failed and why."""
     from tuidesk.sources.imap import load_imap_channels, test_channel
     from tuidesk.storage.oauth_tokens import DbTokenStore
@@ -399,93 +313,8 @@ def channel_test(
         raise typer.Exit(ExitCode.FAILURE)
 
 
-@channel_app.command("auth")
-def channel_auth(
-    ctx: typer.Context, name: str, as_json: Annotated[bool, typer.Option("--json")] = False
-) -> None:
+@app.command("auth")
+def channel_auth(ctx: typer.Context, name: str, as_json: Json = False) -> None:
     """Sign in with a device code: open the page it prints, from any browser, enter the code;
     the tokens are kept encrypted on the channel."""
     sign_in(ctx, "channel", name, as_json)
-
-
-def _imap_channels(ctx: typer.Context, names: list[str] | None):  # type: ignore[no-untyped-def]
-    """The named IMAP channels (all of them without names); a name that is none is an error."""
-    from tuidesk.sources.imap import load_imap_channels
-
-    channels = load_imap_channels(ctx_of(ctx).engine, names or None)
-    missing = set(names or ()) - {ch.name for ch in channels}
-    if missing:
-        raise fail(f"no IMAP channel named {', '.join(sorted(missing))}", ExitCode.USAGE)
-    return channels
-
-
-def _holder() -> str:
-    """Who holds a lease: unique across processes and hosts."""
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-@app.command()
-def poll(
-    ctx: typer.Context,
-    names: Annotated[list[str] | None, typer.Argument(metavar="[NAME]...")] = None,
-    max_messages: Annotated[
-        int | None, typer.Option("--max", help="At most N messages per channel.")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-) -> None:
-    """One pass over the active channels, for cron. Exit 1 when any channel failed."""
-    from tuidesk.sources.imap import Poller
-
-    c = ctx_of(ctx)
-    channels = _imap_channels(ctx, names)
-    poller = Poller(c.engine, c.blobs, c.paths.config, _holder())
-    polled = [poller.poll(ch, max_messages) for ch in channels]
-    results = [p.as_dict() for p in polled]
-    if as_json:
-        print_json({"channels": results})
-    else:
-        for p, r in zip(polled, results, strict=True):
-            state = f"skipped: {p.skipped}" if p.skipped else ("ok" if r["ok"] else "FAILED")
-            counts = ", ".join(
-                f"{r[k]} {k}"
-                for k in ("fetched", "created", "commented", "ignored", "duplicates", "quarantined")
-            )
-            typer.echo(
-                f"{r['name']}: {state}; {counts}" + (f"; {r['error']}" if r["error"] else "")
-            )
-    if not all(r["ok"] for r in results):
-        raise typer.Exit(ExitCode.FAILURE)
-
-
-@app.command()
-def watch(
-    ctx: typer.Context,
-    names: Annotated[list[str] | None, typer.Argument(metavar="[NAME]...")] = None,
-    no_send: Annotated[
-        bool, typer.Option("--no-send", help="Do not flush the outbox (another host does).")
-    ] = False,
-) -> None:
-    """Keep watching channels (IMAP IDLE where the server has it) and sending the outbox,
-    until SIGTERM or Ctrl-C."""
-    import signal
-
-    from tuidesk.services.daemon import Daemon
-
-    c = ctx_of(ctx)
-    channels = _imap_channels(ctx, names)
-    if not channels and (names or no_send):
-        raise fail("no IMAP channels to watch", ExitCode.USAGE)
-
-    def log(line: str) -> None:
-        typer.echo(f"{datetime.now().astimezone():%Y-%m-%d %H:%M:%S} {line}", err=True)
-
-    daemon = Daemon(c.engine, c.blobs, c.paths.config, _holder(), log, send=not no_send)
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: daemon.stop_event.set())
-    watched = ", ".join(ch.name for ch in channels) or "no mailboxes"
-    log(f"watching {watched}{'' if no_send else '; sending the outbox'}")
-    daemon.start([ch.name for ch in channels])
-    while not daemon.stop_event.wait(0.5):  # a timed wait lets the signal handlers run
-        pass
-    daemon.stop()
-    log("stopped")

@@ -1,0 +1,55 @@
+"""What every command gets through `ctx.obj`: the paths and the database, opened on first use."""
+
+from __future__ import annotations
+
+import typer
+
+from tuidesk.paths import Paths, resolve_paths
+
+
+class Context:
+    """Paths and the database, opened on first use so `--help` and `paths` stay instant."""
+
+    def __init__(self, db_url: str | None) -> None:
+        self.paths: Paths = resolve_paths()
+        self.db_url = db_url or self.paths.database_url
+        self._engine = None
+
+    @property
+    def engine(self):  # type: ignore[no-untyped-def]
+        """The database, which must exist: only `create_database` makes one."""
+        if self._engine is None:
+            from tuidesk.storage.schema import open_database
+
+            self._engine = open_database(self.db_url)
+        return self._engine
+
+    def create_database(self):  # type: ignore[no-untyped-def]
+        """The console and `db upgrade`: the database, made if missing (in an existing folder,
+        or in the default data folder)."""
+        if self._engine is None:
+            from tuidesk.storage.schema import open_database
+
+            self._engine = open_database(self.db_url, create=True, home=self.paths.data)
+        return self._engine
+
+    @property
+    def blobs(self):  # type: ignore[no-untyped-def]
+        from tuidesk.storage.blobs import BlobStore
+
+        return BlobStore(self.paths.blobs)
+
+    def session(self):  # type: ignore[no-untyped-def]
+        from tuidesk.storage.db import session_scope
+
+        return session_scope(self.engine)
+
+    def close(self) -> None:
+        """The connections go when the command ends (a long-lived caller runs many)."""
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+
+def ctx_of(ctx: typer.Context) -> Context:
+    return ctx.obj
