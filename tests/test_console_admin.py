@@ -29,6 +29,7 @@ async def test_an_agent_who_is_not_admin_has_no_admin_key(admin_db) -> None:
     engine, _ = admin_db
     app = admin_app(engine, agent_id=2)
     async with app.run_test() as pilot:
+        await until(pilot, lambda: app.is_admin is not None, "the role, read by a worker")
         assert app.check_action("admin", ()) is False
         await pilot.press("A")
         await pilot.pause()
