@@ -29,6 +29,7 @@ async def test_an_agent_who_is_not_admin_has_no_admin_key(admin_db) -> None:
     engine, _ = admin_db
     app = admin_app(engine, agent_id=2)
     async with app.run_test() as pilot:
+        await until(pilot, lambda: app.is_admin is not None, "the role, read by a worker")
         assert app.check_action("admin", ()) is False
         await pilot.press("A")
         await pilot.pause()
@@ -44,7 +45,7 @@ async def test_an_admin_demoted_while_the_console_runs_is_refused_at_the_door(ad
         s.add(dana)
     app = admin_app(engine, admin)
     async with app.run_test() as pilot:
-        assert "Admin" in on_screen(app)
+        await until(pilot, lambda: "Admin" in on_screen(app), "the Admin key")
         with session_scope(engine) as s:
             ada = s.exec(select(Agent).where(Agent.email == "ada@example.com")).one()
             ada.role = "agent"

@@ -1,5 +1,9 @@
 """The console: the main screen of tickets over a welcome screen on first run, the outbox sent
-in a worker thread while it runs, and every key in the footer, the help and the palette."""
+in a worker thread while it runs, and every key in the footer, the help and the palette.
+
+The UI thread never waits on the database: the role and the first-run check are read by thread
+workers that answer with messages, and any worker's unexpected failure is shown by one handler
+(`_worker_state_changed`) instead of closing the console."""
 
 from __future__ import annotations
 
@@ -12,16 +16,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
+from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
+from textual.worker import Worker, WorkerState
 
+from tuidesk.engine.text import clean_line
 from tuidesk.screens._queries import is_admin, is_first_run
 from tuidesk.screens.help import HelpScreen, key_rows
 from tuidesk.screens.main import FirstTicket, MainScreen
 from tuidesk.screens.welcome import WelcomeScreen
 from tuidesk.widgets.ticket_list import Clock
+from tuidesk.widgets.workers import first_line
 
 if TYPE_CHECKING:
     from tuidesk.services.daemon import Daemon
@@ -41,6 +49,23 @@ class EnginePolled(Message):
     def __init__(self, name: str) -> None:
         super().__init__()
         self.name = name
+
+
+class Started(Message):
+    """What start-up read: whether the agent is an admin, whether this is a first run."""
+
+    def __init__(self, admin: bool, first_run: bool) -> None:
+        super().__init__()
+        self.admin = admin
+        self.first_run = first_run
+
+
+class RoleChecked(Message):
+    """The agent's role, asked again at the admin console's door."""
+
+    def __init__(self, admin: bool) -> None:
+        super().__init__()
+        self.admin = admin
 
 
 def local_now() -> datetime:
@@ -82,7 +107,8 @@ class TuideskApp(App[None]):
         self.clock = clock
         self.daemon: Daemon | None = None
         self.engine_line: str | None = None
-        self.is_admin = False
+        # None until read: the Admin key is offered meanwhile, and the door asks again.
+        self.is_admin: bool | None = False if agent_id is None else None
         self.secrets_dir = secrets_dir or config_dir
 
     def on_mount(self) -> None:
@@ -90,12 +116,39 @@ class TuideskApp(App[None]):
 
         gc.freeze()  # what start-up built lives as long as the app: keep it out of GC passes
         self.push_screen(MainScreen(self.engine, agent_id=self.agent_id, clock=self.clock))
-        with self.engine.connect() as conn:
-            self.is_admin = is_admin(conn, self.agent_id)
-            if is_first_run(conn):
-                self.push_screen(WelcomeScreen(admin=self.is_admin))
+        self._read_start()
         if self.config_dir is not None:
-            self.run_worker(self._start_engine, thread=True, group="engine", name="engine")
+            self.run_worker(
+                self._start_engine, thread=True, group="engine", name="engine", exit_on_error=False
+            )
+
+    @work(thread=True, exclusive=True, group="start", exit_on_error=False)
+    def _read_start(self) -> None:
+        with self.engine.connect() as conn:
+            admin = is_admin(conn, self.agent_id)
+            first_run = is_first_run(conn)
+        self.post_message(Started(admin, first_run))
+
+    def on_started(self, message: Started) -> None:
+        self.is_admin = message.admin
+        self.refresh_bindings()
+        if message.first_run and isinstance(self.screen, MainScreen):
+            self.push_screen(WelcomeScreen(admin=message.admin))
+
+    @on(Worker.StateChanged)
+    def _worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Every worker's unexpected failure, the app's own and those screens pass on: the
+        agent reads its first line, and the console stays up."""
+        if event.state is not WorkerState.ERROR:
+            return
+        what = clean_line(event.worker.name or event.worker.group, 40)
+        self.notify(
+            clean_line(first_line(event.worker.error), 300),
+            title=f"Failed: {what}",
+            severity="error",
+            markup=False,
+            timeout=10,
+        )
 
     def on_unmount(self) -> None:
         if self.daemon is not None:
@@ -137,15 +190,25 @@ class TuideskApp(App[None]):
         if action == "admin":  # agents do not see the key at all; admins see it once
             from tuidesk.screens.admin import AdminScreen
 
-            return self.is_admin and not any(isinstance(s, AdminScreen) for s in self.screen_stack)
+            return self.is_admin is not False and not any(
+                isinstance(s, AdminScreen) for s in self.screen_stack
+            )
         return True
 
     def action_admin(self) -> None:
-        """Asked again at the door: a role taken away since start-up counts."""
+        """Asked again at the door, in a worker: a role taken away since start-up counts."""
+        self._check_role()
+
+    @work(thread=True, exclusive=True, group="role", exit_on_error=False)
+    def _check_role(self) -> None:
+        with self.engine.connect() as conn:
+            admin = is_admin(conn, self.agent_id)
+        self.post_message(RoleChecked(admin))
+
+    def on_role_checked(self, message: RoleChecked) -> None:
         from tuidesk.screens.admin import AdminScreen, admin_sections
 
-        with self.engine.connect() as conn:
-            self.is_admin = is_admin(conn, self.agent_id)
+        self.is_admin = message.admin
         self.refresh_bindings()
         if not self.is_admin:
             self.notify("Only admins can change the configuration.", severity="error")

@@ -2,8 +2,8 @@
 
 Reading happens in thread workers that report back with messages: one watches the change token
 (any process, any host: woken by PostgreSQL's notifications, every second on SQLite), one
-loads the ordered ticket numbers of the view. Only the visible rows are read on the UI thread,
-a page at a time, by the list itself."""
+loads the ordered ticket numbers of the view with the rows of the window shown, and the list's
+own reader thread fetches the rows scrolled to. The UI thread never waits on the database."""
 
 from __future__ import annotations
 
@@ -46,7 +46,8 @@ from tuidesk.storage.ticket_list import (
     ticket_lines,
     view_counts,
 )
-from tuidesk.widgets.ticket_list import Clock, TicketList, queue_style
+from tuidesk.widgets.ticket_list import Clock, TicketList, queue_style, window
+from tuidesk.widgets.workers import ReportsWorkerFailures
 
 KEPT_VIEWS = 8  # loaded views kept until the next change: lists of ints, under 1 MB each
 POLL_S = 1.0  # new mail shows within this plus one load, under the 2 s the issue asks
@@ -70,6 +71,7 @@ class Snapshot:
     """One load: the view's ticket numbers and what the sidebar and status line count."""
 
     ids: list[int]
+    rows: dict[int, TicketLine]  # the window's rows, read with the ids
     counts: dict[str, int]
     outbox: dict[str, int]
     failing: list[str]
@@ -88,7 +90,7 @@ class SearchInput(Input):
         self.post_message(self.Cancelled())
 
 
-class MainScreen(Screen[None]):
+class MainScreen(ReportsWorkerFailures, Screen[None]):
     CSS_PATH = "main.tcss"
     BINDINGS = [
         Binding("slash", "search", "Search", id="main.search", tooltip="Search title, requester"),
@@ -160,15 +162,16 @@ class MainScreen(Screen[None]):
     # -- reading ---------------------------------------------------------------------------
 
     def _fetch(self, numbers: Sequence[int]) -> dict[int, TicketLine]:
-        """The list's rows, on the UI thread: one primary-key query for a page."""
-        try:
-            with self.engine.connect() as conn:
-                return ticket_lines(conn, numbers)
-        except _READ_ERRORS as exc:
-            self._show_error(exc)
-            return {}
+        """The list's rows, on its reader thread: one primary-key query for a page."""
+        with self.engine.connect() as conn:
+            return ticket_lines(conn, numbers)
 
-    @work(thread=True, exclusive=True, group="watch", name="watch")
+    @on(TicketList.ReadFailed)
+    def _rows_failed(self, message: TicketList.ReadFailed) -> None:
+        self.error = message.error
+        self._show_status()
+
+    @work(thread=True, exclusive=True, group="watch", name="watch", exit_on_error=False)
     def _watch(self) -> None:
         """Until the screen goes: ask for the change token whenever PostgreSQL says something
         changed (and every RECHECK_S besides), or every POLL_S on SQLite; say when it moved."""
@@ -186,11 +189,15 @@ class MainScreen(Screen[None]):
                         self.post_message(self.Changed(None))
                 changes.wait(RECHECK_S if changes.listening else POLL_S)
 
-    @work(thread=True, exclusive=True, group="load", name="load")
-    def _load(self, spec: TicketFilter) -> None:
+    @work(thread=True, exclusive=True, group="load", name="load", exit_on_error=False)
+    def _load(self, spec: TicketFilter, around: int | None) -> None:
+        """The view's ids and, in the same transaction, the rows of the window the list will
+        show (around the selection when scrolled), so it is drawn whole at once."""
         with self.engine.connect() as conn:
+            ids = ticket_ids(conn, spec)
             snapshot = Snapshot(
-                ids=ticket_ids(conn, spec),
+                ids=ids,
+                rows=ticket_lines(conn, window(ids, around)),
                 counts=view_counts(conn, spec.agent_id),
                 outbox=outbox_counts(conn),
                 failing=failing_channels(conn),
@@ -202,7 +209,7 @@ class MainScreen(Screen[None]):
         self.error = message.error
         if message.error is None:
             self._loaded.clear()
-            self._load(self.spec)
+            self._load(self.spec, self.tickets.around)
         else:
             self._show_status()
 
@@ -216,15 +223,11 @@ class MainScreen(Screen[None]):
 
     def _show_snapshot(self, snapshot: Snapshot, *, rows_current: bool = False) -> None:
         self.snapshot = snapshot
-        self.tickets.set_ids(snapshot.ids, rows_current=rows_current)
+        self.tickets.set_ids(snapshot.ids, rows=snapshot.rows, rows_current=rows_current)
         self._show_sidebar()
         self._show_status()
         if any(snapshot.counts.values()):
             self.app.post_message(FirstTicket())
-
-    def _show_error(self, exc: Exception) -> None:
-        self.error = f"{exc.__class__.__name__}: {exc}"
-        self._show_status()
 
     def _apply(self, **changes: Any) -> None:
         self.spec = replace(self.spec, **changes)
@@ -233,7 +236,7 @@ class MainScreen(Screen[None]):
             self._show_snapshot(self._loaded[self.spec], rows_current=True)
         else:
             self._show_status()
-            self._load(self.spec)
+            self._load(self.spec, self.tickets.around)
 
     # -- drawing ---------------------------------------------------------------------------
 
@@ -395,7 +398,7 @@ class MainScreen(Screen[None]):
         self._apply(status=None, branch=None, queue=None, assignee=None, search="")
 
     def action_reload(self) -> None:
-        self._load(self.spec)
+        self._load(self.spec, self.tickets.around)
 
 
 class FirstTicket(Message):

@@ -1,16 +1,23 @@
 """The ticket list as a Line-API scroll view (toolong's shape): it holds only the ordered ticket
-numbers of a view and draws the visible rows, fetched a page at a time and kept in a small LRU,
-so 100,000 tickets cost one list of integers and a few dozen rows."""
+numbers of a view and draws the visible rows, kept in a small LRU, so 100,000 tickets cost one
+list of integers and a few dozen rows.
+
+`render_line` never reads the database: a row not in the cache is drawn as a placeholder and
+asked of the reader, a thread worker that fetches it with the rest of its page and posts the rows
+back; the list redraws when they arrive. Whoever loads the ids may hand the rows of the window
+along (`set_ids(rows=...)`), so a loaded view is drawn whole at once."""
 
 from __future__ import annotations
 
+import queue
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from rich.color import Color, ColorParseError
 from rich.style import Style
 from rich.text import Text
+from textual import work
 from textual.binding import Binding
 from textual.events import Click
 from textual.geometry import Size
@@ -20,12 +27,14 @@ from textual.strip import Strip
 
 from tuidesk.engine.text import clean_line
 from tuidesk.storage.ticket_list import TicketLine
+from tuidesk.widgets.workers import ReportsWorkerFailures, first_line
 
 Fetch = Callable[[Sequence[int]], dict[int, TicketLine]]
 Clock = Callable[[], datetime]
 
 PAGE = 64  # rows fetched per query: a screen and a half, so a PgDn rarely waits on a page
 CACHE_ROWS = 4096  # rows kept across pages; the oldest pages are dropped first
+RETRY_S = 1.0  # rows that could not be read are asked again this much later
 
 _STATUS_STYLE = {
     "new": Style(color="bright_yellow", bold=True),
@@ -36,6 +45,16 @@ _STATUS_STYLE = {
 }
 _PRIORITY_STYLE = {"urgent": Style(color="red", bold=True), "high": Style(color="red")}
 _DIM = Style(dim=True)
+
+
+def window(ids: Sequence[int], around: int | None) -> list[int]:
+    """The ticket numbers worth reading with a list of `ids`: the first page, or the page
+    centred on ticket `around` (the selection, where a scrolled list stays)."""
+    try:
+        start = max(ids.index(around) - PAGE // 2, 0) if around is not None else 0
+    except ValueError:
+        start = 0
+    return list(ids[start : start + PAGE])
 
 
 def short_time(when: datetime, now: datetime) -> str:
@@ -63,7 +82,7 @@ def _cell(value: str | Text, width: int, style: Style | None = None) -> Text:
     return text
 
 
-class TicketList(ScrollView, can_focus=True):
+class TicketList(ReportsWorkerFailures, ScrollView, can_focus=True):
     """Row 0 is a fixed header; data row i is drawn at screen row i - scroll_y + 1."""
 
     BINDINGS = [
@@ -90,15 +109,41 @@ class TicketList(ScrollView, can_focus=True):
             super().__init__()
             self.number = number
 
+    class RowsRead(Message):
+        """The reader's answer for rows asked in `generation` (None: a ticket gone)."""
+
+        def __init__(self, generation: int, rows: dict[int, TicketLine | None]) -> None:
+            super().__init__()
+            self.generation = generation
+            self.rows = rows
+
+    class ReadFailed(Message):
+        """The reader could not read rows; they are asked again a second later. Bubbles up to
+        the screen, which says why."""
+
+        def __init__(self, error: str) -> None:
+            super().__init__()
+            self.error = error
+
     def __init__(self, fetch: Fetch, clock: Clock, *, id: str | None = None) -> None:
+        """`fetch` reads rows by ticket number; it runs on the reader's thread."""
         super().__init__(id=id)
         self._fetch = fetch
         self._clock = clock
         self._ids: list[int] = []
         self._ref_width = 7
         self._rows: OrderedDict[int, TicketLine | None] = OrderedDict()
+        self._asked: set[int] = set()  # numbers the reader has been asked for, not yet read
+        self._generation = 0  # bumped when the cached rows may be out of date
+        self._requests: queue.SimpleQueue[tuple[int, list[int]] | None] = queue.SimpleQueue()
         self.cursor = 0
         self.loaded = False
+
+    def on_mount(self) -> None:
+        self._reader()
+
+    def on_unmount(self) -> None:
+        self._requests.put(None)
 
     # -- data ------------------------------------------------------------------------------
 
@@ -111,9 +156,22 @@ class TicketList(ScrollView, can_focus=True):
         """The ticket number under the cursor."""
         return self._ids[self.cursor] if self._ids else None
 
-    def set_ids(self, ids: list[int], *, rows_current: bool = False) -> None:
+    @property
+    def around(self) -> int | None:
+        """The ticket whose page a reload should read along: the selection, unless the list is
+        at the top (where it stays, to show new tickets)."""
+        return None if self.scroll_y == 0 else self.selected
+
+    def set_ids(
+        self,
+        ids: list[int],
+        *,
+        rows: Mapping[int, TicketLine | None] | None = None,
+        rows_current: bool = False,
+    ) -> None:
         """A new list for the view: the cursor stays on the same ticket and, unless the list
         was scrolled to the top (where new tickets should show), on the same screen row.
+        `rows`: rows read with the ids (see `window`), drawn without asking the reader.
         `rows_current`: nothing changed in the database since the cached rows were read (only
         the view did), so they are shown without asking again."""
         selected, offset = self.selected, self.cursor - int(self.scroll_y)
@@ -122,6 +180,13 @@ class TicketList(ScrollView, can_focus=True):
         self._ref_width = max(7, 5 + len(str(max(ids, default=0))))  # a 4-letter key, the number
         if not rows_current:
             self._rows.clear()  # any shown row may have changed
+            self._asked.clear()
+            self._generation += 1  # what the reader still brings is older: dropped
+        for number, line in (rows or {}).items():
+            if number not in self._rows:
+                self._rows[number] = line
+                self._asked.discard(number)
+        self._trim()
         self.loaded = True
         try:
             self.cursor = ids.index(selected)  # type: ignore[arg-type]
@@ -133,19 +198,59 @@ class TicketList(ScrollView, can_focus=True):
         self._follow()
         self.refresh()
 
-    def _line(self, index: int) -> TicketLine | None:
+    def _line(self, index: int) -> TicketLine | None | bool:
+        """The cached row; False when it is not read yet (the reader is asked for its page)."""
         number = self._ids[index]
-        if number not in self._rows:
-            start = index - index % PAGE
-            page = [n for n in self._ids[start : start + PAGE] if n not in self._rows]
-            found = self._fetch(page)
-            for n in page:  # a ticket gone since the ids were read stays blank until reload
-                self._rows[n] = found.get(n)
-            while len(self._rows) > CACHE_ROWS:
-                self._rows.popitem(last=False)
-        else:
+        if number in self._rows:
             self._rows.move_to_end(number)
-        return self._rows[number]
+            return self._rows[number]
+        if number not in self._asked:
+            start = index - index % PAGE
+            page = [
+                n
+                for n in self._ids[start : start + PAGE]
+                if n not in self._rows and n not in self._asked
+            ]
+            self._asked.update(page)
+            self._requests.put((self._generation, page))
+        return False
+
+    def _trim(self) -> None:
+        while len(self._rows) > CACHE_ROWS:
+            self._rows.popitem(last=False)
+
+    @work(thread=True, group="ticket-rows", name="ticket rows", exit_on_error=False)
+    def _reader(self) -> None:
+        """The list's reader thread: pages of rows, in the order they were asked for; a page
+        asked before the rows were dropped is not read at all."""
+        while (request := self._requests.get()) is not None:
+            generation, numbers = request
+            if generation != self._generation:
+                continue
+            try:
+                found = self._fetch(numbers)
+            except Exception as exc:  # noqa: BLE001 - said, and the reader lives on
+                self.post_message(self.ReadFailed(first_line(exc)))
+                continue
+            # a ticket gone since the ids were read stays blank until the next load
+            self.post_message(self.RowsRead(generation, {n: found.get(n) for n in numbers}))
+
+    def on_ticket_list_read_failed(self, _message: ReadFailed) -> None:
+        """Forget what was asked, and draw (so ask) again in a second: once a second while the
+        database is away, as the screen's watch does."""
+        self._asked.clear()
+        self.set_timer(RETRY_S, self.refresh)
+
+    def on_ticket_list_rows_read(self, message: RowsRead) -> None:
+        message.stop()
+        if message.generation != self._generation:
+            return  # read before the rows were dropped: asked again when drawn
+        for number, line in message.rows.items():
+            self._asked.discard(number)
+            if number not in self._rows:
+                self._rows[number] = line
+        self._trim()
+        self.refresh()
 
     # -- drawing ---------------------------------------------------------------------------
 
@@ -197,7 +302,7 @@ class TicketList(ScrollView, can_focus=True):
             return self._strip(Text(note, style=_DIM), width, base)
         if index >= len(self._ids):
             return Strip.blank(width, base)
-        line = self._line(index)
+        line = self._line(index)  # only the cache: a row not read yet is a placeholder
         text = self._render_ticket(line, columns) if line else Text("…", style=_DIM)
         if index == self.cursor:
             base = base + self.get_component_rich_style("ticket-list--cursor")
