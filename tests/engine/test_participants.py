@@ -101,3 +101,18 @@ def test_the_mode_of_a_stored_setting() -> None:
     assert ReplyMode.of(False) is ReplyMode.ANYONE
     assert ReplyMode.of("participants") is ReplyMode.PARTICIPANTS
     assert RuleSet().restrict_replies is ReplyMode.PARTICIPANTS
+
+
+def test_a_long_conversation_asks_about_each_address_once(ticket: MemoryLookup) -> None:
+    """Asking whether someone is an agent is a query: once per address, not once per mail."""
+    asked: list[str] = []
+
+    def is_agent(email: str) -> bool:
+        asked.append(email)
+        return ticket.is_agent(email)
+
+    mails = [TicketMail("in", "mallory@evil.test", ("eve@evil.test",))] * 200
+    taking_part = Participants("alice@customer.test", mails, is_agent)
+    assert "eve@evil.test" not in taking_part and "dana@example.com" in taking_part
+    assert "dana@example.com" in taking_part
+    assert sorted(asked) == ["dana@example.com", "eve@evil.test", "mallory@evil.test"]

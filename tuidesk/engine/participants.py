@@ -6,8 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, NamedTuple
 
 from tuidesk.engine.rules import ReplyMode, RuleSet
+
+if TYPE_CHECKING:
+    from tuidesk.engine.decision import TicketRef
 
 # Mail providers whose users are strangers to each other: sharing the requester's domain makes
 # nobody a colleague there. The `free_mail_domains` setting adds more.
@@ -49,7 +53,8 @@ class Participants:
         free_mail_domains: Iterable[str] = (),
     ) -> None:
         self.requester = requester.lower()
-        self._is_agent = is_agent
+        self._agents: dict[str, bool] = {}  # asked once per address: each ask is a query
+        self._ask_agent = is_agent
         domain = _domain(self.requester)
         free = FREE_MAIL_DOMAINS | {d.lower() for d in free_mail_domains}
         self._colleagues = domain if domain and domain not in free else None
@@ -69,22 +74,41 @@ class Participants:
             or self._is_agent(email)
         )
 
+    def _is_agent(self, email: str) -> bool:
+        if email not in self._agents:
+            self._agents[email] = self._ask_agent(email)
+        return self._agents[email]
+
+
+class Refusal(NamedTuple):
+    """Why a reply may not join its ticket: `rule` for the decision's step, `reason` for the
+    decision itself (`reply from a non-participant to SUP-1`)."""
+
+    rule: str
+    reason: str
+
 
 def reply_refusal(
     sender: str,
-    requester: str,
+    ticket: TicketRef,
     mails: Callable[[], Sequence[TicketMail]],
     rules: RuleSet,
     is_agent: Callable[[str], bool],
-) -> str | None:
-    """Why `sender` may not add to the ticket under the rules' reply mode; None if they may.
+) -> Refusal | None:
+    """Why `sender` may not add to `ticket` under the rules' reply mode; None if they may.
     `mails` is asked only when the answer needs the conversation."""
     mode = rules.restrict_replies
-    sender = sender.lower()
-    if mode is ReplyMode.ANYONE or sender == requester.lower() or is_agent(sender):
+    sender, requester = sender.lower(), ticket.requester_email.lower()
+    if mode is ReplyMode.ANYONE or sender == requester or is_agent(sender):
         return None
     if mode is ReplyMode.REQUESTER:
-        return f"{sender} is neither requester nor agent (replies restricted)"
+        return Refusal(
+            f"{sender} is neither requester nor agent (replies restricted)",
+            f"reply from neither the requester nor an agent to {ticket.ref}",
+        )
     if sender in Participants(requester, mails(), is_agent, rules.free_mail_domains):
         return None
-    return f"{sender} is not a participant (not the requester, in To/Cc, a colleague or an agent)"
+    return Refusal(
+        f"{sender} is not a participant (not the requester, in To/Cc, a colleague or an agent)",
+        f"reply from a non-participant to {ticket.ref}",
+    )

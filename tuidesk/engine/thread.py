@@ -9,7 +9,7 @@ from tuidesk.engine.decision import Lookup, Step, TicketRef
 from tuidesk.engine.parse import ParsedMail
 from tuidesk.engine.participants import reply_refusal
 from tuidesk.engine.refs import refs_in
-from tuidesk.engine.rules import ChannelRule, ReplyMode, RuleSet
+from tuidesk.engine.rules import ChannelRule, RuleSet
 
 # A reply names its parent in In-Reply-To and the newest References; a mail listing thousands
 # is hostile, and the last few are the ones that can belong to a ticket.
@@ -68,14 +68,11 @@ def find_ticket(
     sender = mail.sender.email if mail.sender else ""
     number = ticket.number
     refusal = reply_refusal(
-        sender, ticket.requester_email, lambda: lookup.ticket_mails(number), rules, lookup.is_agent
+        sender, ticket, lambda: lookup.ticket_mails(number), rules, lookup.is_agent
     )
     if refusal:
-        steps.append(Step("thread", "new", f"{refusal}: a new ticket linked to {ticket.ref}"))
-        who = "a non-participant" if rules.restrict_replies is ReplyMode.PARTICIPANTS else (
-            "neither the requester nor an agent"
-        )  # fmt: skip
-        return Threading(None, False, steps, ticket, f"reply from {who} to {ticket.ref}")
+        steps.append(Step("thread", "new", f"{refusal.rule}: a new ticket linked to {ticket.ref}"))
+        return Threading(None, False, steps, ticket, refusal.reason)
     if channel and channel.update_types and ticket.ticket_type not in channel.update_types:
         kind = ticket.ticket_type or "untyped"
         steps.append(
