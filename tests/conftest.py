@@ -239,6 +239,18 @@ def cli(_isolated_home: Path, db_url: str) -> Cli:
     return Cli(_isolated_home, db_url)
 
 
+def route_support(session: Any) -> None:
+    """A fresh database's Support branch (the default) takes support@example.com, the address
+    the tests' mail is sent to."""
+    from tuidesk.storage.branches import get_branch, save_branch
+
+    branch = get_branch(session, "SUP")
+    save_branch(
+        session, name=branch.name, key=branch.key, addresses=["support@example.com"],
+        domains=[], branch=branch,
+    )  # fmt: skip
+
+
 SMTP_PASSWORD = "pw"  # the password tests give the suite's SMTP user `support`
 
 
@@ -280,19 +292,11 @@ def mailbox(dovecot: DovecotServer, cli: Cli) -> str:
 def admin_db(db_url: str) -> Iterator[tuple[Any, int]]:
     """A database with one branch and an admin (returned with the engine) and an agent."""
     from tuidesk.storage.agents import save_agent
-    from tuidesk.storage.branches import get_branch, save_branch
     from tuidesk.storage.db import make_engine, session_scope
 
     engine = make_engine(db_url)
     with session_scope(engine) as s:
-        save_branch(
-            s,
-            name="Support",
-            key="SUP",
-            addresses=["support@example.com"],
-            domains=[],
-            branch=get_branch(s, "SUP"),
-        )
+        route_support(s)
         admin = save_agent(s, name="Ada Admin", email="ada@example.com", role="admin", login="ada")
         save_agent(s, name="Dana Agent", email="dana@example.com", role="agent", login="dana")
         admin_id = admin.id

@@ -647,9 +647,9 @@ class IngestSandbox:
     def __post_init__(self) -> None:
         import shutil
 
+        from tests.conftest import route_support
         from tuidesk.services.ingest import Ingestor
         from tuidesk.storage.blobs import BlobStore
-        from tuidesk.storage.branches import get_branch, save_branch
         from tuidesk.storage.db import make_engine, session_scope
 
         self.root.mkdir(parents=True, exist_ok=True)
@@ -660,10 +660,7 @@ class IngestSandbox:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.engine = make_engine(f"sqlite:///{self.db}")
         with session_scope(self.engine) as s:
-            save_branch(
-                s, name="Support", key="SUP", addresses=["support@example.com"], domains=[],
-                default=True, branch=get_branch(s, "SUP"),
-            )  # fmt: skip
+            route_support(s)
         self.ingestor = Ingestor(self.engine, BlobStore(self.data), source="import")
         self.before = self._outside()
         self.watched = {p: _snapshot(p) for p in self.watch}

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import insert, update
 from textual.widgets import DataTable, Static
 
+from tests.conftest import route_support
 from tests.engine.conftest import mail
 from tests.snapshots import assert_snapshot
 from tuidesk.screens.app import TuideskApp
@@ -26,7 +27,7 @@ from tuidesk.screens.ticket import TicketScreen
 from tuidesk.screens.welcome import WelcomeScreen
 from tuidesk.services.ingest import Ingestor
 from tuidesk.storage.blobs import BlobStore
-from tuidesk.storage.branches import get_branch, save_branch
+from tuidesk.storage.branches import save_branch
 from tuidesk.storage.db import make_engine, session_scope, transaction
 from tuidesk.storage.tables import tables
 from tuidesk.widgets.ticket_list import TicketList
@@ -51,14 +52,7 @@ def engine(db_url: str, blobs: BlobStore):  # type: ignore[no-untyped-def]
     assigned to an agent and queued in Billing, the newest with a hostile subject."""
     engine = make_engine(db_url)
     with session_scope(engine) as s:
-        save_branch(
-            s,
-            name="Support",
-            key="SUP",
-            addresses=["support@example.com"],
-            domains=[],
-            branch=get_branch(s, "SUP"),
-        )
+        route_support(s)
         save_branch(s, name="Sales", key="SAL", addresses=["sales@example.com"], domains=[])
     ingestor = Ingestor(engine, blobs, source="import")
     ingestor.ingest(mail("From: Alice <alice@customer.test>\nSubject: Printer on fire"))
@@ -317,14 +311,7 @@ async def test_the_welcome_screen_leaves_when_the_first_ticket_arrives(
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: isinstance(app.screen, WelcomeScreen), "the welcome")
         with session_scope(engine) as s:
-            save_branch(
-                s,
-                name="Support",
-                key="SUP",
-                addresses=["support@example.com"],
-                domains=[],
-                branch=get_branch(s, "SUP"),
-            )
+            route_support(s)
         Ingestor(engine, blobs, source="import").ingest(
             mail("From: first@customer.test\nSubject: Hello")
         )
@@ -416,14 +403,7 @@ async def test_the_issues_hostile_subject_reaches_the_screen_as_text(
     """Markup, an OSC 52 clipboard write and a bidi override, raw and RFC 2047-encoded."""
     engine = make_engine(db_url)
     with session_scope(engine) as s:
-        save_branch(
-            s,
-            name="Support",
-            key="SUP",
-            addresses=["support@example.com"],
-            domains=[],
-            branch=get_branch(s, "SUP"),
-        )
+        route_support(s)
     ingestor = Ingestor(engine, blobs, source="import")
     ingestor.ingest(mail("From: a@x.test\nSubject: [link=http://x]hi[/link]\x1b]52;c;aGk=\x07"))
     ingestor.ingest(

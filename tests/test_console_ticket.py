@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import select, update
 from textual.widgets import Static
 
+from tests.conftest import route_support
 from tests.engine.conftest import mail
 from tests.snapshots import assert_snapshot
 from tests.test_console import SIZE, pinned, until
@@ -27,7 +28,7 @@ from tuidesk.screens.ticket import TicketScreen
 from tuidesk.services.ingest import Ingestor
 from tuidesk.storage.agents import find_agent, save_agent
 from tuidesk.storage.blobs import BlobStore
-from tuidesk.storage.branches import get_branch, save_branch
+from tuidesk.storage.branches import save_branch
 from tuidesk.storage.db import make_engine, read_session, session_scope, transaction
 from tuidesk.storage.drafts import DraftText, load_draft, save_draft
 from tuidesk.storage.models import Channel, OutgoingChannel
@@ -56,14 +57,7 @@ def engine(_isolated_home: Path, db_url: str):  # type: ignore[no-untyped-def]
     queue Billing; branches Support and Sales. No outgoing channel: tests add one."""
     engine = make_engine(db_url)
     with session_scope(engine) as s:
-        save_branch(
-            s,
-            name="Support",
-            key="SUP",
-            addresses=["support@example.com"],
-            domains=[],
-            branch=get_branch(s, "SUP"),
-        )
+        route_support(s)
         save_branch(s, name="Sales", key="SAL", addresses=["sales@example.com"], domains=[])
         save_agent(s, name="Dana Agent", email="dana@example.com", login="dana")
         save_agent(s, name="Sam Agent", email="sam@example.com", login="sam")

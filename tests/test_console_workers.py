@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlalchemy import event, text
 
 from tests.admin_pilot import until
+from tests.conftest import route_support
 from tests.engine.conftest import mail
 from tuidesk.screens.app import TuideskApp
 from tuidesk.screens.main import MainScreen
@@ -17,7 +18,6 @@ from tuidesk.screens.ticket import TicketScreen
 from tuidesk.services.ingest import Ingestor
 from tuidesk.storage.agents import save_agent
 from tuidesk.storage.blobs import BlobStore
-from tuidesk.storage.branches import get_branch, save_branch
 from tuidesk.storage.db import make_engine, session_scope
 from tuidesk.widgets.ticket_list import PAGE, TicketList
 
@@ -29,10 +29,7 @@ def support_desk(db_url: str, home: Path, tickets: int):  # type: ignore[no-unty
     """A Support branch, an admin (returned with the engine) and `tickets` tickets."""
     engine = make_engine(db_url)
     with session_scope(engine) as s:
-        save_branch(
-            s, name="Support", key="SUP", addresses=["support@example.com"], domains=[],
-            branch=get_branch(s, "SUP"),
-        )  # fmt: skip
+        route_support(s)
         admin = save_agent(s, name="Ada Admin", email="ada@example.com", role="admin", login="ada")
         admin_id = admin.id
     ingestor = Ingestor(engine, BlobStore(home / "blobs"), source="import")

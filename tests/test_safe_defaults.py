@@ -50,7 +50,8 @@ def test_the_first_mail_piped_or_imported_with_no_set_up_becomes_a_ticket(tmp_pa
     assert json.loads(cli("quarantine", "list", "--json").stdout) == []
     # The default branch is the admin's to change as any other.
     cli("branch", "add", "Sales", "--key", "SAL", "--default")
-    cli("branch", "remove", "Support", check=False)  # it has tickets: refused, and kept
+    kept = cli("branch", "remove", "Support", check=False)
+    assert kept.returncode == 2 and b"Support has tickets" in kept.stderr
     assert [b["default"] for b in json.loads(cli("branch", "list", "--json").stdout)] == [
         False,
         True,
