@@ -217,7 +217,9 @@ class Ticket(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, index=True)
     updated_at: datetime = Field(default_factory=utcnow)
     linked_ticket_id: int | None = Field(
-        default=None, description="the ticket a non-participant's reply that opened this answered"
+        default=None,
+        index=True,
+        description="the ticket a non-participant's reply that opened this answered",
     )
 
 

@@ -81,11 +81,10 @@ def open_database(url: str, *, create: bool = False, home: Path | None = None) -
     database gets the schema; without it, both raise NoDatabase."""
     from tuidesk.storage.db import make_engine
 
-    missing = f"no tuidesk database at {shown_url(url)}; run `tuidesk db upgrade` to create it"
     path = sqlite_file(url)
     if path is not None and not path.exists():
         if not create:
-            raise NoDatabase(missing)
+            raise _missing(url)
         _create_sqlite_file(path, home)
     engine = make_engine(url)
     try:
@@ -95,9 +94,15 @@ def open_database(url: str, *, create: bool = False, home: Path | None = None) -
         raise NoDatabase(f"{shown_url(url)} is no database tuidesk can open: {exc.orig}") from exc
     if revision is None and not create:
         engine.dispose()
-        raise NoDatabase(missing)
+        raise _missing(url)
     _upgrade_from(revision, engine)
     return engine
+
+
+def _missing(url: str) -> NoDatabase:
+    return NoDatabase(
+        f"no tuidesk database at {shown_url(url)}; run `tuidesk db upgrade` to create it"
+    )
 
 
 def _create_sqlite_file(path: Path, home: Path | None) -> None:
