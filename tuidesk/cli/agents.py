@@ -8,7 +8,7 @@ import typer
 
 from tuidesk.cli.context import ctx_of
 from tuidesk.cli.options import Json
-from tuidesk.cli.output import fail, print_rows
+from tuidesk.cli.output import fail, print_rows, refusals
 from tuidesk.exit_codes import ExitCode
 
 app = typer.Typer(help="Agents: who may open the console.", no_args_is_help=True)
@@ -28,15 +28,10 @@ def agent_add(
     from tuidesk.storage.agents import AgentError, find_agent, is_login, save_agent
 
     login = login or (name if is_login(name) else None)
-    try:
-        with ctx_of(ctx).session() as session:
-            if find_agent(session, name):
-                raise AgentError(f"an agent named {name!r} exists already")
-            save_agent(
-                session, name=name, email=email, login=login, role="admin" if admin else "agent"
-            )
-    except AgentError as exc:
-        raise fail(str(exc), ExitCode.USAGE) from exc
+    with refusals(), ctx_of(ctx).session() as session:
+        if find_agent(session, name):
+            raise AgentError(f"an agent named {name!r} exists already")
+        save_agent(session, name=name, email=email, login=login, role="admin" if admin else "agent")
     typer.echo(f"added agent {name}" + (" (admin)" if admin else ""))
 
 
@@ -51,18 +46,15 @@ def agent_edit(
     """Change an agent's address, login or role."""
     from tuidesk.storage.agents import AgentError, find_agent, save_agent
 
-    try:
-        with ctx_of(ctx).session() as session:
-            agent = find_agent(session, name)
-            if agent is None:
-                raise AgentError(f"no agent {name!r}")
-            role = agent.role if admin is None else ("admin" if admin else "agent")
-            save_agent(
-                session, name=agent.name, email=email or agent.email, role=role,
-                login=login or agent.login, agent=agent,
-            )  # fmt: skip
-    except AgentError as exc:
-        raise fail(str(exc), ExitCode.USAGE) from exc
+    with refusals(), ctx_of(ctx).session() as session:
+        agent = find_agent(session, name)
+        if agent is None:
+            raise AgentError(f"no agent {name!r}")
+        role = agent.role if admin is None else ("admin" if admin else "agent")
+        save_agent(
+            session, name=agent.name, email=email or agent.email, role=role,
+            login=login or agent.login, agent=agent,
+        )  # fmt: skip
     typer.echo(f"saved agent {name}")
 
 

@@ -8,8 +8,7 @@ import typer
 
 from tuidesk.cli.context import ctx_of
 from tuidesk.cli.options import Json
-from tuidesk.cli.output import fail, print_rows
-from tuidesk.exit_codes import ExitCode
+from tuidesk.cli.output import print_rows, refusals
 
 app = typer.Typer(help="Branches: where tickets go, by support address or domain.")
 
@@ -27,17 +26,14 @@ def branch_add(
     default: Annotated[bool, typer.Option("--default", help="Make it the default branch.")] = False,
 ) -> None:
     """Add a branch."""
-    from tuidesk.storage.branches import BranchError, save_branch
+    from tuidesk.storage.branches import save_branch
 
-    try:
-        with ctx_of(ctx).session() as session:
-            b = save_branch(
-                session, name=name, key=key, addresses=address or [], domains=domain or [],
-                default=default,
-            )  # fmt: skip
-            typer.echo(f"added branch {b.name} ({b.key})")
-    except BranchError as exc:
-        raise fail(str(exc), ExitCode.USAGE) from exc
+    with refusals(), ctx_of(ctx).session() as session:
+        b = save_branch(
+            session, name=name, key=key, addresses=address or [], domains=domain or [],
+            default=default,
+        )  # fmt: skip
+        typer.echo(f"added branch {b.name} ({b.key})")
 
 
 @app.command("edit")
@@ -51,35 +47,29 @@ def branch_edit(
     default: Annotated[bool, typer.Option("--default")] = False,
 ) -> None:
     """Change a branch; --address/--domain replace the lists."""
-    from tuidesk.storage.branches import BranchError, get_branch, save_branch
+    from tuidesk.storage.branches import get_branch, save_branch
 
-    try:
-        with ctx_of(ctx).session() as session:
-            b = get_branch(session, name)
-            save_branch(
-                session,
-                name=new_name or b.name,
-                key=key or b.key,
-                addresses=address if address is not None else b.addresses,
-                domains=domain if domain is not None else b.domains,
-                default=default,
-                branch=b,
-            )
-            typer.echo(f"saved branch {b.name} ({b.key})")
-    except BranchError as exc:
-        raise fail(str(exc), ExitCode.USAGE) from exc
+    with refusals(), ctx_of(ctx).session() as session:
+        b = get_branch(session, name)
+        save_branch(
+            session,
+            name=new_name or b.name,
+            key=key or b.key,
+            addresses=address if address is not None else b.addresses,
+            domains=domain if domain is not None else b.domains,
+            default=default,
+            branch=b,
+        )
+        typer.echo(f"saved branch {b.name} ({b.key})")
 
 
 @app.command("remove")
 def branch_remove(ctx: typer.Context, name: str) -> None:
     """Remove a branch (never the default one)."""
-    from tuidesk.storage.branches import BranchError, get_branch, remove_branch
+    from tuidesk.storage.branches import get_branch, remove_branch
 
-    try:
-        with ctx_of(ctx).session() as session:
-            remove_branch(session, get_branch(session, name))
-    except BranchError as exc:
-        raise fail(str(exc), ExitCode.USAGE) from exc
+    with refusals(), ctx_of(ctx).session() as session:
+        remove_branch(session, get_branch(session, name))
     typer.echo(f"removed branch {name}")
 
 

@@ -11,7 +11,7 @@ import typer
 from tuidesk.cli.context import ctx_of
 from tuidesk.cli.login import CLEAR, auth_values, given, need_password, secret, sign_in
 from tuidesk.cli.options import Json, Many, OAuthOptions, Text, ca_file_path, oauth_options
-from tuidesk.cli.output import fail, print_fields, print_rows, print_steps
+from tuidesk.cli.output import fail, print_fields, print_rows, print_steps, refusals
 from tuidesk.exit_codes import ExitCode
 
 app = typer.Typer(help="Mailboxes that mail is read from.", no_args_is_help=True)
@@ -63,7 +63,6 @@ def channel_add(
     oauth: OAuthOptions,
 ) -> None:
     """Add an IMAP channel, logging in with a password or OAuth2."""
-    from tuidesk.storage.channel_state import ChannelError
     from tuidesk.storage.channels import edit_channel
 
     password = secret(ctx, password_env, password_command, password_stdin)
@@ -78,11 +77,8 @@ def channel_add(
         "fail_folder": fail_folder, "exclusion_folder": exclusion_folder, "since": _date(since),
         "branch": branch, "queue": queue, "ca_file": ca_file_path(ca_file), "status": status,
     }  # fmt: skip
-    try:
-        with ctx_of(ctx).session() as session:
-            edit_channel(session, None, given(fields))
-    except ChannelError as exc:
-        raise fail(str(exc), ExitCode.USAGE) from exc
+    with refusals(), ctx_of(ctx).session() as session:
+        edit_channel(session, None, given(fields))
     typer.echo(f"added channel {name} ({status})")
 
 
@@ -163,7 +159,6 @@ def channel_edit(
     oauth: OAuthOptions,
 ) -> None:
     """Change a channel; list options replace the whole list."""
-    from tuidesk.storage.channel_state import ChannelError
     from tuidesk.storage.channels import edit_channel, get_channel
 
     password = secret(ctx, password_env, password_command, password_stdin)
@@ -175,29 +170,26 @@ def channel_edit(
         aliases = dict(pairs)
     if update_type is not None and any_type_updates:
         raise fail("choose --update-type or --any-type-updates", ExitCode.USAGE)
-    try:
-        with ctx_of(ctx).session() as session:
-            channel = get_channel(session, name)
-            changes = auth_values(ctx, oauth, current=channel.auth_type, password=password) | {
-                "host": host, "port": port, "username": username,
-                "security": _security(ssl, starttls, insecure_plain),
-                "folders": folder, "success_folder": success_folder, "fail_folder": fail_folder,
-                "exclusion_folder": exclusion_folder, "since": _date(since), "branch": branch,
-                "queue": queue, "ticket_type": ticket_type, "ca_file": ca_file_path(ca_file),
-                "reply_to": reply_to, "status": status, "max_tries": max_tries,
-                "cooloff_minutes": cooloff_minutes, "skip_windows": skip_window,
-                "timeout_ms": timeout_ms, "allowed_domains": allowed_domain,
-                "autoreply_keywords": autoreply_keyword, "autoreply_senders": autoreply_sender,
-                "aliases": aliases, "attach_original": attach_original,
-                "outgoing": None if outgoing is None else outgoing or CLEAR,
-                "field_mappings": _edit_mappings(
-                    channel.field_mappings, field_map, map_default, restricted, no_maps
-                ),
-                "update_types": [] if any_type_updates else update_type,
-            }  # fmt: skip
-            edit_channel(session, channel, given(changes))
-    except ChannelError as exc:
-        raise fail(str(exc), ExitCode.USAGE) from exc
+    with refusals(), ctx_of(ctx).session() as session:
+        channel = get_channel(session, name)
+        changes = auth_values(ctx, oauth, current=channel.auth_type, password=password) | {
+            "host": host, "port": port, "username": username,
+            "security": _security(ssl, starttls, insecure_plain),
+            "folders": folder, "success_folder": success_folder, "fail_folder": fail_folder,
+            "exclusion_folder": exclusion_folder, "since": _date(since), "branch": branch,
+            "queue": queue, "ticket_type": ticket_type, "ca_file": ca_file_path(ca_file),
+            "reply_to": reply_to, "status": status, "max_tries": max_tries,
+            "cooloff_minutes": cooloff_minutes, "skip_windows": skip_window,
+            "timeout_ms": timeout_ms, "allowed_domains": allowed_domain,
+            "autoreply_keywords": autoreply_keyword, "autoreply_senders": autoreply_sender,
+            "aliases": aliases, "attach_original": attach_original,
+            "outgoing": None if outgoing is None else outgoing or CLEAR,
+            "field_mappings": _edit_mappings(
+                channel.field_mappings, field_map, map_default, restricted, no_maps
+            ),
+            "update_types": [] if any_type_updates else update_type,
+        }  # fmt: skip
+        edit_channel(session, channel, given(changes))
     typer.echo(f"saved channel {name}")
 
 
@@ -268,28 +260,20 @@ def channel_list(ctx: typer.Context, as_json: Json = False) -> None:
 @app.command("show")
 def channel_show(ctx: typer.Context, name: str, as_json: Json = False) -> None:
     """Every setting of a channel; the password is masked."""
-    from tuidesk.storage.channel_state import ChannelError
     from tuidesk.storage.channels import channel_dict, get_channel
 
-    try:
-        with ctx_of(ctx).session() as session:
-            data = channel_dict(get_channel(session, name))
-    except ChannelError as exc:
-        raise fail(str(exc), ExitCode.USAGE) from exc
+    with refusals(), ctx_of(ctx).session() as session:
+        data = channel_dict(get_channel(session, name))
     print_fields(data, as_json)
 
 
 @app.command("remove")
 def channel_remove(ctx: typer.Context, name: str) -> None:
     """Remove a channel (its tickets stay)."""
-    from tuidesk.storage.channel_state import ChannelError
     from tuidesk.storage.channels import get_channel
 
-    try:
-        with ctx_of(ctx).session() as session:
-            session.delete(get_channel(session, name))
-    except ChannelError as exc:
-        raise fail(str(exc), ExitCode.USAGE) from exc
+    with refusals(), ctx_of(ctx).session() as session:
+        session.delete(get_channel(session, name))
     typer.echo(f"removed channel {name}")
 
 

@@ -9,7 +9,7 @@ import typer
 from tuidesk.cli.context import ctx_of
 from tuidesk.cli.login import apply, auth_values, need_password, secret, sign_in
 from tuidesk.cli.options import Json, OAuthOptions, Text, ca_file_path, oauth_options
-from tuidesk.cli.output import fail, print_fields, print_rows, print_steps
+from tuidesk.cli.output import fail, print_fields, print_rows, print_steps, refusals
 from tuidesk.exit_codes import ExitCode
 
 app = typer.Typer(help="SMTP servers that mail goes out through.", no_args_is_help=True)
@@ -62,15 +62,12 @@ def outgoing_add(
         reply_to=reply_to, ca_file=ca_file_path(ca_file),
     )  # fmt: skip
     apply(out, login)
-    try:
-        with ctx_of(ctx).session() as session:
-            try:
-                get_outgoing(session, name)
-                raise fail(f"an outgoing channel named {name!r} exists already", ExitCode.USAGE)
-            except OutgoingError:
-                save_outgoing(session, out, default=default)
-    except OutgoingError as exc:
-        raise fail(str(exc), ExitCode.USAGE) from exc
+    with refusals(), ctx_of(ctx).session() as session:
+        try:
+            get_outgoing(session, name)
+            raise fail(f"an outgoing channel named {name!r} exists already", ExitCode.USAGE)
+        except OutgoingError:
+            save_outgoing(session, out, default=default)
     typer.echo(f"added outgoing channel {name}")
 
 
@@ -97,7 +94,7 @@ def outgoing_edit(
     oauth: OAuthOptions,
 ) -> None:
     """Change an outgoing channel."""
-    from tuidesk.storage.outgoing import OutgoingError, get_outgoing, save_outgoing
+    from tuidesk.storage.outgoing import get_outgoing, save_outgoing
 
     password = secret(ctx, password_env, password_command, password_stdin)
     values: dict[str, Any] = {
@@ -105,14 +102,11 @@ def outgoing_edit(
         "security": _security(ssl, starttls, None), "from_name": display_name,
         "reply_to": reply_to, "ca_file": ca_file_path(ca_file), "timeout_ms": timeout_ms,
     }  # fmt: skip
-    try:
-        with ctx_of(ctx).session() as session:
-            out = get_outgoing(session, name)
-            apply(out, auth_values(ctx, oauth, current=out.auth_type, password=password))
-            apply(out, values)
-            save_outgoing(session, out, default=default)
-    except OutgoingError as exc:
-        raise fail(str(exc), ExitCode.USAGE) from exc
+    with refusals(), ctx_of(ctx).session() as session:
+        out = get_outgoing(session, name)
+        apply(out, auth_values(ctx, oauth, current=out.auth_type, password=password))
+        apply(out, values)
+        save_outgoing(session, out, default=default)
     typer.echo(f"saved outgoing channel {name}")
 
 
@@ -137,26 +131,20 @@ def outgoing_list(ctx: typer.Context, as_json: Json = False) -> None:
 def outgoing_show(ctx: typer.Context, name: str, as_json: Json = False) -> None:
     """Every setting; the password is masked."""
     from tuidesk.storage.channels import channel_dict
-    from tuidesk.storage.outgoing import OutgoingError, get_outgoing
+    from tuidesk.storage.outgoing import get_outgoing
 
-    try:
-        with ctx_of(ctx).session() as session:
-            data = channel_dict(get_outgoing(session, name))
-    except OutgoingError as exc:
-        raise fail(str(exc), ExitCode.USAGE) from exc
+    with refusals(), ctx_of(ctx).session() as session:
+        data = channel_dict(get_outgoing(session, name))
     print_fields(data, as_json)
 
 
 @app.command("remove")
 def outgoing_remove(ctx: typer.Context, name: str) -> None:
     """Remove an outgoing channel; channels mapped to it use the default again."""
-    from tuidesk.storage.outgoing import OutgoingError, remove_outgoing
+    from tuidesk.storage.outgoing import remove_outgoing
 
-    try:
-        with ctx_of(ctx).session() as session:
-            remove_outgoing(session, name)
-    except OutgoingError as exc:
-        raise fail(str(exc), ExitCode.USAGE) from exc
+    with refusals(), ctx_of(ctx).session() as session:
+        remove_outgoing(session, name)
     typer.echo(f"removed outgoing channel {name}")
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import typer
 
 from tuidesk.exit_codes import ExitCode
+from tuidesk.storage.checks import Invalid
 
 
 def print_json(data: Any) -> None:
@@ -53,3 +55,13 @@ def fail(message: str, code: ExitCode = ExitCode.FAILURE) -> typer.Exit:
 def refused(what: str, name: str, exc: Exception) -> typer.Exit:
     """A refusal worded as `config import` words it, so both doors say the same thing."""
     return fail(f"{what} {name!r}: {exc}", ExitCode.USAGE)
+
+
+@contextmanager
+def refusals() -> Iterator[None]:
+    """Storage's refusals (`Invalid`: bad input, nothing saved) as the CLI says them: the words
+    on stderr, exit 2. Outside the session, so its transaction rolls back first."""
+    try:
+        yield
+    except Invalid as exc:
+        raise fail(str(exc), ExitCode.USAGE) from exc

@@ -9,7 +9,7 @@ import typer
 
 from tuidesk.cli.context import ctx_of
 from tuidesk.cli.options import Json
-from tuidesk.cli.output import fail, print_json, print_rows
+from tuidesk.cli.output import fail, print_json, print_rows, refusals
 from tuidesk.exit_codes import ExitCode
 
 app = typer.Typer(help="Read tickets.", no_args_is_help=True)
@@ -25,14 +25,10 @@ def ticket_list(
 ) -> None:
     """Every ticket that matches, newest first."""
     from tuidesk.engine.text import clean_line
-    from tuidesk.storage.checks import Invalid
     from tuidesk.storage.views import list_tickets
 
-    try:
-        with ctx_of(ctx).session() as session:
-            tickets = list_tickets(session, status=status, branch=branch, limit=limit)
-    except Invalid as exc:
-        raise fail(str(exc), ExitCode.USAGE) from exc
+    with refusals(), ctx_of(ctx).session() as session:
+        tickets = list_tickets(session, status=status, branch=branch, limit=limit)
 
     def line(t: dict[str, Any]) -> str:
         who = t["requester"]["email"] if t["requester"] else "-"
