@@ -8,6 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from tuidesk.engine.enums import Direction, TicketStatus
 from tuidesk.engine.parse import Address, ParsedMail
 from tuidesk.engine.participants import TicketMail
 from tuidesk.engine.rules import BranchRule
@@ -27,7 +28,7 @@ class TicketRef:
 
     number: int
     ref: str
-    status: str
+    status: TicketStatus
     requester_email: str
     updated_at: datetime
     ticket_type: str | None = None
@@ -71,7 +72,7 @@ class Decision:
     mail: ParsedMail | None = None
     steps: list[Step] = field(default_factory=list)
     ticket: TicketRef | None = None
-    direction: str = "in"
+    direction: Direction = Direction.IN
     reopen: bool = False
     branch: BranchRule | None = None
     fields: TicketFields | None = None
@@ -92,7 +93,7 @@ class Decision:
             "reason": self.reason,
             "message_id": self.message_id,
             "content_hash": self.content_hash,
-            "direction": self.direction,
+            "direction": self.direction.value,
             "reopen": self.reopen,
             "branch": self.branch.key if self.branch else None,
             "requester": self.requester.as_dict() if self.requester else None,

@@ -14,6 +14,7 @@ from datetime import datetime
 from tuidesk.engine.acknowledge import acknowledge
 from tuidesk.engine.classify import MachineVerdict, classify_machine_mail
 from tuidesk.engine.decision import Action, Decision, Lookup, Step, TicketFields
+from tuidesk.engine.enums import Direction
 from tuidesk.engine.fields import map_fields
 from tuidesk.engine.filters import filter_sender
 from tuidesk.engine.parse import ParsedMail, ParseError, content_hash, parse_mail, read_body
@@ -189,7 +190,8 @@ def resolve(
         bounced = analysis.bounced_message_ids
         ticket = lookup.ticket_by_message_ids(bounced, outbound_only=True) if bounced else None
         if ticket:
-            decision.action, decision.ticket, decision.direction = Action.COMMENTED, ticket, "note"
+            decision.action, decision.ticket = Action.COMMENTED, ticket
+            decision.direction = Direction.NOTE
             decision.bounced_message_ids = verdict.original_message_ids
             decision.reason = f"bounce of our mail on {ticket.ref}: {verdict.reason}"
             decision.body = mail.text

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, insert, select, update
 
 from tuidesk.engine.decision import Action, Decision
+from tuidesk.engine.enums import Direction, TicketStatus
 from tuidesk.engine.parse import Address
 from tuidesk.engine.refs import ticket_ref
 from tuidesk.engine.text import strip_controls
@@ -159,7 +160,7 @@ def apply_decision(
             insert(t.ticket),
             dict(
                 title=fields.title,
-                status="new",
+                status=TicketStatus.NEW,
                 priority=fields.priority,
                 ticket_type_id=_named(conn, t.ticket_type, fields.ticket_type),
                 custom_fields=fields.custom_fields,
@@ -178,8 +179,10 @@ def apply_decision(
         assert decision.ticket is not None
         ticket_id, ref = decision.ticket.number, decision.ticket.ref
         changes: dict[str, Any] = {"updated_at": now}
-        if decision.direction == "in" and (decision.reopen or decision.ticket.status == "pending"):
-            changes["status"] = "open"
+        if decision.direction == Direction.IN and (
+            decision.reopen or decision.ticket.status == TicketStatus.PENDING
+        ):
+            changes["status"] = TicketStatus.OPEN
         conn.execute(update(t.ticket).where(t.ticket.c.id == ticket_id).values(**changes))
     _log(conn, t, decision, source, ticket_id)
 
