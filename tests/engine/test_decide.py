@@ -146,9 +146,9 @@ def test_a_new_ticket_is_acknowledged_when_asked(rules, lookup):
 def test_comments_and_machine_mail_are_never_acknowledged(rules, lookup):
     lookup.add_ticket(5)
     reply = run(mail("From: alice@customer.test\nSubject: Re: x [SUP-5]"), ack_rules(rules), lookup)
-    assert reply.action is Action.COMMENTED and not reply.acknowledge
+    assert reply.action is Action.COMMENTED and not reply.as_dict()["acknowledge"]
     auto = mail("From: alice@customer.test\nAuto-Submitted: auto-replied\nSubject: Away")
-    assert not run(auto, ack_rules(rules), lookup).acknowledge
+    assert not run(auto, ack_rules(rules), lookup).as_dict()["acknowledge"]
 
 
 @pytest.mark.parametrize(
@@ -171,7 +171,7 @@ def test_no_reply_and_system_addresses_get_no_acknowledgement(rules, lookup, sen
 @pytest.mark.parametrize("sender", ["mailer-daemon@customer.test", "postmaster@customer.test"])
 def test_mailer_daemons_are_machine_mail_before_any_acknowledgement(rules, lookup, sender):
     d = run(mail(f"From: {sender}\nSubject: Your invoice"), ack_rules(rules), lookup)
-    assert d.action is Action.IGNORED and not d.acknowledge
+    assert d.action is Action.IGNORED and not d.as_dict()["acknowledge"]
 
 
 def test_acknowledgements_stop_at_the_hourly_limit_per_recipient(rules, lookup):

@@ -45,7 +45,7 @@ def reply(sender: str, how: str = "Subject: Re: [SUP-1] printer") -> bytes:
 def test_participants_join_the_ticket(rules: RuleSet, ticket: MemoryLookup, sender: str) -> None:
     decision = decide(reply(sender), rules, ticket, now=NOW)
     assert (decision.action, decision.ticket.ref) == (Action.COMMENTED, "SUP-1")
-    assert decision.linked is None
+    assert decision.as_dict()["linked"] is None
 
 
 @pytest.mark.parametrize(

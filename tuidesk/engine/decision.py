@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
+from tuidesk.engine.enums import Direction, TicketStatus
 from tuidesk.engine.parse import Address, ParsedMail
 from tuidesk.engine.participants import TicketMail
 from tuidesk.engine.rules import BranchRule
 
 
 class Action(StrEnum):
+    """What became of a mail: each Decision variant names its own, as `action`."""
+
     CREATED = "created"
     COMMENTED = "commented"
     IGNORED = "ignored"
@@ -27,7 +30,7 @@ class TicketRef:
 
     number: int
     ref: str
-    status: str
+    status: TicketStatus
     requester_email: str
     updated_at: datetime
     ticket_type: str | None = None
@@ -62,50 +65,145 @@ class TicketFields:
     restricted: tuple[str, ...] = ()
 
 
-@dataclass
-class Decision:
-    action: Action
+@dataclass(frozen=True, kw_only=True)
+class Decided:
+    """What every decision carries: why, the mail it is about (its content hash keeps a second
+    delivery out), and the steps that settled it.
+
+    Each action is a variant below holding just what that action needs. `ticket`, `branch`,
+    `fields` and `requester` can be read on every variant (the dry run and the preview show
+    them for any mail): a variant that has no such thing says so with a ClassVar of None."""
+
+    action: ClassVar[Action]
     reason: str
     content_hash: str
-    message_id: str | None = None
-    mail: ParsedMail | None = None
-    steps: list[Step] = field(default_factory=list)
-    ticket: TicketRef | None = None
-    direction: str = "in"
-    reopen: bool = False
-    branch: BranchRule | None = None
-    fields: TicketFields | None = None
-    requester: Address | None = None
-    body: str = ""
-    attach_original: bool = False
-    channel: str | None = None
-    first_outcome: str | None = None
-    acknowledge: bool = False  # queue an acknowledgement to the requester of the new ticket
-    bounced_message_ids: tuple[str, ...] = ()  # our mails this bounce reports as undelivered
-    linked: TicketRef | None = None  # the ticket a reply that could not join it answered
+    message_id: str | None
+    mail: ParsedMail | None
+    steps: tuple[Step, ...]
+    channel: str | None
 
     def as_dict(self) -> dict[str, Any]:
-        """The whole decision, as `pipe --dry-run` prints it."""
+        """The whole decision, as `pipe --dry-run` prints it: every key for every action, what
+        the variant does not set at its empty value."""
         return {
             "action": self.action.value,
-            "ticket": self.ticket.ref if self.ticket else None,
+            "ticket": None,
             "reason": self.reason,
             "message_id": self.message_id,
             "content_hash": self.content_hash,
-            "direction": self.direction,
-            "reopen": self.reopen,
-            "branch": self.branch.key if self.branch else None,
-            "requester": self.requester.as_dict() if self.requester else None,
-            "fields": vars(self.fields) if self.fields else None,
-            "body": self.body,
-            "acknowledge": self.acknowledge,
-            "linked": self.linked.ref if self.linked else None,
+            "direction": Direction.IN.value,
+            "reopen": False,
+            "branch": None,
+            "requester": None,
+            "fields": None,
+            "body": "",
+            "acknowledge": False,
+            "linked": None,
             "attachments": [
                 {"filename": a.filename, "content_type": a.content_type, "size": len(a.data)}
                 for a in (self.mail.attachments if self.mail else [])
             ],
             "steps": [s.as_dict() for s in self.steps],
+        } | self._details()
+
+    def _details(self) -> dict[str, Any]:
+        """The variant's own entries of `as_dict`."""
+        return {}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Created(Decided):
+    """A new ticket, with the mail as its first message."""
+
+    action: ClassVar[Action] = Action.CREATED
+    ticket: ClassVar[None] = None
+    mail: ParsedMail
+    requester: Address
+    branch: BranchRule
+    fields: TicketFields
+    body: str
+    attach_original: bool  # keep the whole mail as original.eml
+    acknowledge: bool  # queue an acknowledgement to the requester
+    linked: TicketRef | None  # the ticket a reply that could not join it answered
+
+    def _details(self) -> dict[str, Any]:
+        return {
+            "branch": self.branch.key,
+            "requester": self.requester.as_dict(),
+            "fields": vars(self.fields),
+            "body": self.body,
+            "acknowledge": self.acknowledge,
+            "linked": self.linked.ref if self.linked else None,
         }
+
+
+@dataclass(frozen=True, kw_only=True)
+class Commented(Decided):
+    """The mail joins an existing ticket: a reply (`Direction.IN`), or a bounce of our own mail
+    kept as a note (`Direction.NOTE`)."""
+
+    action: ClassVar[Action] = Action.COMMENTED
+    fields: ClassVar[None] = None
+    mail: ParsedMail
+    requester: Address | None  # its sender: a bounce may have none (From: MAILER-DAEMON <>)
+    ticket: TicketRef
+    body: str  # the visible part of a reply; a bounce whole
+    direction: Direction
+    reopen: bool = False
+    branch: BranchRule | None = None  # where a reply would have opened a new ticket
+    bounced_message_ids: tuple[str, ...] = ()  # our mails this bounce reports as undelivered
+
+    def _details(self) -> dict[str, Any]:
+        return {
+            "ticket": self.ticket.ref,
+            "direction": self.direction.value,
+            "reopen": self.reopen,
+            "branch": self.branch.key if self.branch else None,
+            "requester": self.requester.as_dict() if self.requester else None,
+            "body": self.body,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class Ignored(Decided):
+    """Nothing to write but the log row: machine mail, a filtered sender, a mail loop."""
+
+    action: ClassVar[Action] = Action.IGNORED
+    ticket: ClassVar[None] = None
+    branch: ClassVar[None] = None
+    fields: ClassVar[None] = None
+    requester: ClassVar[None] = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Duplicate(Decided):
+    """A mail processed before: only logged, and it goes where its first delivery went."""
+
+    action: ClassVar[Action] = Action.DUPLICATE
+    branch: ClassVar[None] = None
+    fields: ClassVar[None] = None
+    requester: ClassVar[None] = None
+    ticket: TicketRef | None  # the ticket it made or joined the first time
+    first_outcome: str  # what became of it the first time
+
+    def _details(self) -> dict[str, Any]:
+        return {"ticket": self.ticket.ref if self.ticket else None}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Quarantined(Decided):
+    """A mail the engine cannot handle, kept whole for an admin to look at and retry."""
+
+    action: ClassVar[Action] = Action.QUARANTINED
+    ticket: ClassVar[None] = None
+    branch: ClassVar[None] = None
+    fields: ClassVar[None] = None
+    requester: ClassVar[None] = None
+
+
+# What the engine decides for one mail. A new action is a new variant, added here; apply_decision
+# then dispatches on it (`match`), and as_dict fills in the keys it does not set.
+Decision = Created | Commented | Ignored | Duplicate | Quarantined
 
 
 class Lookup(Protocol):

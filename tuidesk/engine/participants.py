@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
+from tuidesk.engine.enums import Direction
 from tuidesk.engine.rules import ReplyMode, RuleSet
 
 if TYPE_CHECKING:
@@ -29,9 +30,9 @@ FREE_MAIL_DOMAINS = frozenset(
 
 @dataclass(frozen=True)
 class TicketMail:
-    """One mail of a ticket, as far as who took part: `direction` in, out or note."""
+    """One mail of a ticket, as far as who took part."""
 
-    direction: str
+    direction: Direction
     sender: str
     recipients: tuple[str, ...]  # To and Cc
 
@@ -60,7 +61,7 @@ class Participants:
         self._colleagues = domain if domain and domain not in free else None
         self._known: set[str] = set()
         for mail in mails:
-            if mail.direction != "in" or mail.sender.lower() in self:
+            if mail.direction != Direction.IN or mail.sender.lower() in self:
                 self._known.update(r.lower() for r in mail.recipients)
 
     def __contains__(self, email: object) -> bool:

@@ -13,7 +13,18 @@ from datetime import datetime
 
 from tuidesk.engine.acknowledge import acknowledge
 from tuidesk.engine.classify import MachineVerdict, classify_machine_mail
-from tuidesk.engine.decision import Action, Decision, Lookup, Step, TicketFields
+from tuidesk.engine.decision import (
+    Commented,
+    Created,
+    Decision,
+    Duplicate,
+    Ignored,
+    Lookup,
+    Quarantined,
+    Step,
+    TicketFields,
+)
+from tuidesk.engine.enums import Direction
 from tuidesk.engine.fields import map_fields
 from tuidesk.engine.filters import filter_sender
 from tuidesk.engine.parse import ParsedMail, ParseError, content_hash, parse_mail, read_body
@@ -154,75 +165,89 @@ def resolve(
     channel: ChannelRule | None = None,
 ) -> Decision:
     """Finish the decision with what storage knows: duplicates, the ticket a reply or a bounce
-    belongs to."""
+    belongs to. The steps gather as it goes; the decision is made once, at the end."""
     mail = analysis.mail
-    decision = Decision(
-        Action.CREATED,
-        "",
-        analysis.content_hash,
-        mail.message_id if mail else None,
-        mail,
+    steps: list[Step] = []
+    about = dict(  # what every variant carries about the mail
+        content_hash=analysis.content_hash,
+        message_id=mail.message_id if mail else None,
+        mail=mail,
         channel=channel.name if channel else None,
     )
     seen = lookup.already_ingested(analysis.content_hash)
     if seen is not None:
-        decision.action, decision.ticket = Action.DUPLICATE, seen.ticket
-        decision.first_outcome = seen.outcome
-        decision.reason = "already processed (same Message-ID and content)"
-        decision.steps = [Step("dedupe", "duplicate", decision.reason)]
-        return decision
-    map_step = [s for s in analysis.steps if s.step == "map"]
-    steps = decision.steps
+        reason = "already processed (same Message-ID and content)"
+        return Duplicate(
+            reason=reason,
+            steps=(Step("dedupe", "duplicate", reason),),
+            ticket=seen.ticket,
+            first_outcome=seen.outcome,
+            **about,
+        )
     steps.append(Step("dedupe", "new", "content hash not seen before"))
     steps.extend(s for s in analysis.steps if s.step != "map")
     if analysis.quarantine:
-        decision.action, decision.reason = Action.QUARANTINED, analysis.quarantine
-        return decision
-    assert mail is not None
+        return Quarantined(reason=analysis.quarantine, steps=tuple(steps), **about)
+    assert mail is not None  # only a mail that could not be parsed has none
     if mail.message_id and lookup.is_our_message(mail.message_id):
-        decision.action = Action.IGNORED
-        decision.reason = f"mail loop: our own message {mail.message_id} came back"
-        steps.append(Step("loop", "ignored", decision.reason))
-        return decision
+        reason = f"mail loop: our own message {mail.message_id} came back"
+        steps.append(Step("loop", "ignored", reason))
+        return Ignored(reason=reason, steps=tuple(steps), **about)
     verdict = analysis.verdict
     if verdict:
         bounced = analysis.bounced_message_ids
         ticket = lookup.ticket_by_message_ids(bounced, outbound_only=True) if bounced else None
-        if ticket:
-            decision.action, decision.ticket, decision.direction = Action.COMMENTED, ticket, "note"
-            decision.bounced_message_ids = verdict.original_message_ids
-            decision.reason = f"bounce of our mail on {ticket.ref}: {verdict.reason}"
-            decision.body = mail.text
-            decision.requester = mail.sender
-            steps.append(Step("thread", ticket.ref, "the bounced message is ours"))
-        else:
-            decision.action = Action.IGNORED
-            decision.reason = f"machine mail ({verdict.kind}): {verdict.reason}"
-        return decision
+        if ticket is None:
+            reason = f"machine mail ({verdict.kind}): {verdict.reason}"
+            return Ignored(reason=reason, steps=tuple(steps), **about)
+        steps.append(Step("thread", ticket.ref, "the bounced message is ours"))
+        return Commented(
+            reason=f"bounce of our mail on {ticket.ref}: {verdict.reason}",
+            steps=tuple(steps),
+            ticket=ticket,
+            direction=Direction.NOTE,
+            body=mail.text,
+            requester=mail.sender,
+            bounced_message_ids=verdict.original_message_ids,
+            **about,
+        )
     if analysis.ignore:
-        decision.action, decision.reason = Action.IGNORED, analysis.ignore
-        return decision
-    decision.requester, decision.branch = mail.sender, analysis.branch
-    assert decision.branch is not None
+        return Ignored(reason=analysis.ignore, steps=tuple(steps), **about)
+    # Human mail neither quarantined nor ignored has a sender, a branch and its fields.
+    sender, branch, fields = mail.sender, analysis.branch, analysis.fields
+    assert sender is not None and branch is not None and fields is not None
 
     thread = find_ticket(mail, rules, lookup, now, channel)
     steps.extend(thread.steps)
     if thread.ticket:
-        decision.action, decision.ticket = Action.COMMENTED, thread.ticket
-        decision.reopen, decision.reason = thread.reopen, thread.steps[-1].rule
-        decision.body = _visible_reply(mail, rules)
         steps.append(Step("quotes", "stripped", "visible text is the new part of the reply"))
-        return decision
+        return Commented(
+            reason=thread.steps[-1].rule,
+            steps=tuple(steps),
+            ticket=thread.ticket,
+            direction=Direction.IN,
+            reopen=thread.reopen,
+            body=_visible_reply(mail, rules),
+            requester=sender,
+            branch=branch,
+            **about,
+        )
 
-    decision.fields = analysis.fields
-    decision.body = mail.text
-    decision.attach_original = rules.attach_original or bool(channel and channel.attach_original)
-    decision.linked = thread.linked
-    decision.reason = thread.refusal or f"new ticket in {decision.branch.key}"
-    steps.extend(map_step)
-    decision.acknowledge, ack_step = acknowledge(mail.sender, rules, lookup, now)
+    steps.extend(s for s in analysis.steps if s.step == "map")
+    acknowledged, ack_step = acknowledge(sender, rules, lookup, now)
     steps.append(ack_step)
-    return decision
+    return Created(
+        reason=thread.refusal or f"new ticket in {branch.key}",
+        steps=tuple(steps),
+        requester=sender,
+        branch=branch,
+        fields=fields,
+        body=mail.text,
+        attach_original=rules.attach_original or bool(channel and channel.attach_original),
+        acknowledge=acknowledged,
+        linked=thread.linked,
+        **about,
+    )
 
 
 _FORWARD = re.compile(r"^\s*(fwd?|wg|tr|rv|i|doorst)\s*:", re.I)

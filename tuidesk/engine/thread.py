@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from tuidesk.engine.decision import Lookup, Step, TicketRef
+from tuidesk.engine.enums import CLOSED_STATUSES
 from tuidesk.engine.parse import ParsedMail
 from tuidesk.engine.participants import reply_refusal
 from tuidesk.engine.refs import refs_in
@@ -14,7 +15,6 @@ from tuidesk.engine.rules import ChannelRule, RuleSet
 # A reply names its parent in In-Reply-To and the newest References; a mail listing thousands
 # is hostile, and the last few are the ones that can belong to a ticket.
 MAX_REFERENCES = 50
-_CLOSED = ("closed", "resolved")
 
 
 def subject_token(subject: str, rules: RuleSet) -> tuple[str, int] | None:
@@ -83,7 +83,7 @@ def find_ticket(
             )
         )
         return Threading(None, False, steps)
-    if ticket.status in _CLOSED:
+    if ticket.status in CLOSED_STATUSES:
         age = now - ticket.updated_at
         limit = rules.reopen_max_age_days
         if limit is not None and age > timedelta(days=limit):

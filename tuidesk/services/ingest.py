@@ -13,7 +13,14 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from tuidesk.engine.decision import Action, Decision
+from tuidesk.engine.decision import (
+    Commented,
+    Created,
+    Decision,
+    Duplicate,
+    Ignored,
+    Quarantined,
+)
 from tuidesk.engine.parse import content_hash
 from tuidesk.engine.process import (
     Analysis,
@@ -117,7 +124,9 @@ class Ingestor:
         self._write_held(lookup, held, outcomes)
         return outcomes
 
-    def _log_only_decision(self, lookup: StorageLookup, analysis: Analysis) -> Decision | None:
+    def _log_only_decision(
+        self, lookup: StorageLookup, analysis: Analysis
+    ) -> Ignored | Duplicate | None:
         """The decision on machine or filtered mail, when all it needs written is its log row.
         Its reads are ones that cannot fail (a content hash, a ticket number, or answered by
         the batch's prefetch), so no savepoint guards them."""
@@ -126,7 +135,7 @@ class Ingestor:
         if analysis.bounced_message_ids and not lookup.outbound_prefetched:
             return None
         decision = self.decide(lookup, analysis)
-        return decision if decision.action in LOG_ONLY else None
+        return decision if isinstance(decision, LOG_ONLY) else None
 
     def _write_held(
         self,
@@ -205,7 +214,10 @@ class Ingestor:
         except (OperationalError, OSError):
             raise
         except Exception as exc:  # noqa: BLE001 - no mail may stop an import: keep it aside
-            quarantine = Decision(Action.QUARANTINED, internal_error(exc), content_hash(raw))
+            quarantine = Quarantined(
+                reason=internal_error(exc), content_hash=content_hash(raw), message_id=None,
+                mail=None, steps=(), channel=None,
+            )  # fmt: skip
             with conn.begin_nested():
                 outcome = self._apply(conn, quarantine, raw)
         lookup.recorded(analysis.content_hash)
@@ -214,7 +226,7 @@ class Ingestor:
     def _decide_and_apply(self, lookup: StorageLookup, raw: bytes, analysis: Analysis) -> Outcome:
         with lookup.conn.begin_nested():
             decision = self.decide(lookup, analysis)
-            if analysis.body_deferred and decision.action in (Action.CREATED, Action.COMMENTED):
+            if analysis.body_deferred and isinstance(decision, Created | Commented):
                 # A bounce of our own mail becomes a note on its ticket: that needs the body.
                 decision = self.decide(lookup, self.analyse(raw))
             return self._apply(lookup.conn, decision, raw)

@@ -4,11 +4,20 @@ batch), so a crash leaves either all of it or none of it. SQLAlchemy Core, for s
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, assert_never
 
 from sqlalchemy import Connection, Table, insert, select, update
 
-from tuidesk.engine.decision import Action, Decision
+from tuidesk.engine.decision import (
+    Commented,
+    Created,
+    Decision,
+    Duplicate,
+    Ignored,
+    Quarantined,
+)
+from tuidesk.engine.enums import Direction, TicketStatus
 from tuidesk.engine.parse import Address
 from tuidesk.engine.refs import ticket_ref
 from tuidesk.engine.text import strip_controls
@@ -84,7 +93,7 @@ def _log(conn: Connection, t: Tables, decision: Decision, source: str, ticket: i
 
 
 def log_row(decision: Decision, source: str, ticket: int | None) -> dict[str, Any]:
-    first_time = decision.action is not Action.DUPLICATE
+    first_time = not isinstance(decision, Duplicate)
     return dict(
         source=source,
         channel=decision.channel,
@@ -99,15 +108,16 @@ def log_row(decision: Decision, source: str, ticket: int | None) -> dict[str, An
 
 
 # Decisions whose only write is their ingest-log row.
-LOG_ONLY = (Action.IGNORED, Action.DUPLICATE)
+LOG_ONLY = (Ignored, Duplicate)
 
 
-def log_only(decision: Decision, source: str) -> tuple[dict[str, Any], Outcome]:
+def log_only(decision: Ignored | Duplicate, source: str) -> tuple[dict[str, Any], Outcome]:
     """The log row and outcome of a LOG_ONLY decision, for `log_rows` to write later."""
     ref = decision.ticket
+    first_outcome = decision.first_outcome if isinstance(decision, Duplicate) else None
     row = log_row(decision, source, ref.number if ref else None)
     outcome = Outcome(
-        decision.action.value, ref.ref if ref else None, decision.reason, decision.first_outcome
+        decision.action.value, ref.ref if ref else None, decision.reason, first_outcome
     )
     return row, outcome
 
@@ -121,74 +131,124 @@ def log_rows(conn: Connection, rows: list[dict[str, Any]]) -> None:
 def apply_decision(
     conn: Connection, decision: Decision, raw: bytes, *, source: str, blobs: BlobStore
 ) -> Outcome:
-    """Write what the decision says. The ingest log row goes first: its unique dedupe key makes
-    a concurrent second delivery of the same mail fail here, before anything else is written."""
+    """Write what the decision says. The ingest log row goes first (after the new ticket it
+    names): its unique dedupe key makes a concurrent second delivery of the same mail fail
+    here, before anything else is written."""
     t = tables(conn)
-    action = decision.action
-    if action in LOG_ONLY:
-        row, outcome = log_only(decision, source)
-        conn.execute(insert(t.ingest_log), row)
-        return outcome
-    if action is Action.QUARANTINED:
-        _log(conn, t, decision, source, None)
-        conn.execute(
-            insert(t.quarantine),
-            dict(
-                raw=raw,
-                size=len(raw),
-                sha256=decision.content_hash,
-                reason=strip_controls(decision.reason),
-                source=source,
-                channel=decision.channel,
-                message_id=decision.message_id,
-                created_at=utcnow(),
-            ),
-        )
-        return Outcome(action.value, None, decision.reason)
+    match decision:
+        case Ignored() | Duplicate():
+            row, outcome = log_only(decision, source)
+            conn.execute(insert(t.ingest_log), row)
+            return outcome
+        case Quarantined():
+            _log(conn, t, decision, source, None)
+            _quarantine(conn, t, decision, raw, source)
+            return Outcome(decision.action.value, None, decision.reason)
+        case Created():
+            now = utcnow()
+            ticket_id, ref = _create_ticket(conn, t, decision, now)
+            _log(conn, t, decision, source, ticket_id)
+            _add_message(
+                conn, t, decision, ticket_id, raw, blobs=blobs, now=now,
+                direction=Direction.IN, attach_original=decision.attach_original,
+            )  # fmt: skip
+            if decision.acknowledge:
+                from tuidesk.storage import outbox  # only then: the pipe starts faster without it
 
-    mail, sender = decision.mail, decision.requester
-    assert mail is not None and sender is not None
-    now = utcnow()
-    if action is Action.CREATED:
-        assert decision.branch is not None and decision.fields is not None
-        branch = conn.execute(
-            select(t.branch.c.id, t.branch.c.key).where(t.branch.c.key == decision.branch.key)
-        ).one()
-        fields = decision.fields
-        ticket_id = conn.execute(
-            insert(t.ticket),
-            dict(
-                title=fields.title,
-                status="new",
-                priority=fields.priority,
-                ticket_type_id=_named(conn, t.ticket_type, fields.ticket_type),
-                custom_fields=fields.custom_fields,
-                branch_id=branch.id,
-                queue_id=_named(conn, t.queue, fields.queue, colour="default"),
-                channel_id=_channel_id(conn, t, decision.channel),
-                requester_id=upsert_contact(conn, t, sender),
-                source="email",
-                created_at=now,
-                updated_at=now,
-                linked_ticket_id=decision.linked.number if decision.linked else None,
-            ),
-        ).inserted_primary_key[0]
-        ref = ticket_ref(branch.key, ticket_id)
-    else:
-        assert decision.ticket is not None
-        ticket_id, ref = decision.ticket.number, decision.ticket.ref
-        changes: dict[str, Any] = {"updated_at": now}
-        if decision.direction == "in" and (decision.reopen or decision.ticket.status == "pending"):
-            changes["status"] = "open"
-        conn.execute(update(t.ticket).where(t.ticket.c.id == ticket_id).values(**changes))
-    _log(conn, t, decision, source, ticket_id)
+                outbox.queue_acknowledgement(conn, ticket_id, decision.mail.message_id, now)
+            return Outcome(decision.action.value, ref, decision.reason)
+        case Commented():
+            now = utcnow()
+            ticket = decision.ticket
+            changes: dict[str, Any] = {"updated_at": now}
+            if decision.direction == Direction.IN and (
+                decision.reopen or ticket.status == TicketStatus.PENDING
+            ):
+                changes["status"] = TicketStatus.OPEN
+            conn.execute(update(t.ticket).where(t.ticket.c.id == ticket.number).values(**changes))
+            _log(conn, t, decision, source, ticket.number)
+            _add_message(
+                conn, t, decision, ticket.number, raw, blobs=blobs, now=now,
+                direction=decision.direction, attach_original=False,
+            )  # fmt: skip
+            if decision.bounced_message_ids:
+                from tuidesk.storage import outbox  # only then: the pipe starts faster without it
 
+                outbox.mark_bounced(conn, decision.bounced_message_ids, decision.reason)
+            return Outcome(decision.action.value, ticket.ref, decision.reason)
+        case _:
+            assert_never(decision)
+
+
+def _quarantine(
+    conn: Connection, t: Tables, decision: Quarantined, raw: bytes, source: str
+) -> None:
+    conn.execute(
+        insert(t.quarantine),
+        dict(
+            raw=raw,
+            size=len(raw),
+            sha256=decision.content_hash,
+            reason=strip_controls(decision.reason),
+            source=source,
+            channel=decision.channel,
+            message_id=decision.message_id,
+            created_at=utcnow(),
+        ),
+    )
+
+
+def _create_ticket(
+    conn: Connection, t: Tables, decision: Created, now: datetime
+) -> tuple[int, str]:
+    """The new ticket's id and reference."""
+    branch = conn.execute(
+        select(t.branch.c.id, t.branch.c.key).where(t.branch.c.key == decision.branch.key)
+    ).one()
+    fields = decision.fields
+    ticket_id = conn.execute(
+        insert(t.ticket),
+        dict(
+            title=fields.title,
+            status=TicketStatus.NEW,
+            priority=fields.priority,
+            ticket_type_id=_named(conn, t.ticket_type, fields.ticket_type),
+            custom_fields=fields.custom_fields,
+            branch_id=branch.id,
+            queue_id=_named(conn, t.queue, fields.queue, colour="default"),
+            channel_id=_channel_id(conn, t, decision.channel),
+            requester_id=upsert_contact(conn, t, decision.requester),
+            source="email",
+            created_at=now,
+            updated_at=now,
+            linked_ticket_id=decision.linked.number if decision.linked else None,
+        ),
+    ).inserted_primary_key[0]
+    return ticket_id, ticket_ref(branch.key, ticket_id)
+
+
+def _add_message(
+    conn: Connection,
+    t: Tables,
+    decision: Created | Commented,
+    ticket_id: int,
+    raw: bytes,
+    *,
+    blobs: BlobStore,
+    now: datetime,
+    direction: Direction,
+    attach_original: bool,
+) -> None:
+    """The mail as a message of the ticket, with its attachments (and, if asked, the whole
+    mail as original.eml)."""
+    mail = decision.mail
+    sender = decision.requester or Address("", "")  # a bounce may have no sender address
     raw_sha = blobs.put(raw)
     message_id = conn.execute(
         insert(t.message),
         dict(
             ticket_id=ticket_id,
-            direction=decision.direction,
+            direction=direction,
             message_id=mail.message_id,
             in_reply_to=" ".join(mail.in_reply_to) or None,
             references=" ".join(mail.references) or None,
@@ -216,7 +276,7 @@ def apply_decision(
         }
         for part in mail.attachments
     ]
-    if decision.attach_original:
+    if attach_original:
         files.append(
             {
                 "message_id": message_id,
@@ -230,11 +290,3 @@ def apply_decision(
         )
     if files:
         conn.execute(insert(t.attachment), files)
-    if decision.acknowledge or decision.bounced_message_ids:
-        from tuidesk.storage import outbox  # only then: the pipe starts faster without it
-
-        if decision.acknowledge:
-            outbox.queue_acknowledgement(conn, ticket_id, mail.message_id, now)
-        if decision.bounced_message_ids:
-            outbox.mark_bounced(conn, decision.bounced_message_ids, decision.reason)
-    return Outcome(action.value, ref, decision.reason)

@@ -9,6 +9,7 @@ from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from tuidesk.engine.decision import SeenBefore, TicketRef
+from tuidesk.engine.enums import Direction, TicketStatus
 from tuidesk.engine.participants import TicketMail
 from tuidesk.engine.refs import ticket_ref
 from tuidesk.storage.tables import aware, tables
@@ -47,7 +48,7 @@ class StorageLookup:
             self._asked = wanted
             return
         query = select(message.c.message_id, message.c.id, message.c.ticket_id).where(
-            message.c.message_id.in_(wanted), message.c.direction == "out"
+            message.c.message_id.in_(wanted), message.c.direction == Direction.OUT
         )
         try:
             with self.conn.begin_nested():
@@ -104,7 +105,7 @@ class StorageLookup:
         return TicketRef(
             number=row.id,
             ref=ticket_ref(row.key, row.id),
-            status=row.status,
+            status=TicketStatus(row.status),
             requester_email=(row.email or "").lower(),
             updated_at=aware(row.updated_at),
             ticket_type=row.type_name,
@@ -134,7 +135,7 @@ class StorageLookup:
         message = self.t.message
         query = select(message.c.ticket_id).where(message.c.message_id.in_(list(message_ids)))
         if outbound_only:
-            query = query.where(message.c.direction == "out")
+            query = query.where(message.c.direction == Direction.OUT)
         return self._ref(self.conn.execute(query.order_by(message.c.id.desc()).limit(1)).scalar())
 
     def is_agent(self, email: str) -> bool:
@@ -174,6 +175,8 @@ def ticket_mails(conn: Connection, number: int) -> list[TicketMail]:
         .order_by(message.c.id)
     )
     return [
-        TicketMail(row.direction, row.from_email, tuple(a["email"] for a in [*row.to, *row.cc]))
+        TicketMail(
+            Direction(row.direction), row.from_email, tuple(a["email"] for a in [*row.to, *row.cc])
+        )
         for row in rows
     ]

@@ -8,12 +8,12 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from tuidesk.engine.enums import Direction, TicketStatus
 from tuidesk.storage.tables import utcnow
 
-TICKET_STATUSES = ("new", "open", "pending", "resolved", "closed")
+TICKET_STATUSES = tuple(TicketStatus)  # the choices a form or a check offers, in this order
 PRIORITIES = ("low", "normal", "high", "urgent")
 SOURCES = ("email", "console", "cli")
-DIRECTIONS = ("in", "out", "note")
 
 
 class Branch(SQLModel, table=True):
@@ -202,7 +202,7 @@ class Ticket(SQLModel, table=True):
     )
     id: int | None = Field(default=None, primary_key=True)
     title: str
-    status: str = "new"
+    status: str = TicketStatus.NEW
     priority: str = "normal"
     ticket_type_id: int | None = Field(default=None, foreign_key="ticket_type.id")
     custom_fields: dict[str, Any] = Field(
@@ -226,7 +226,7 @@ class Ticket(SQLModel, table=True):
 class Message(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     ticket_id: int = Field(foreign_key="ticket.id", index=True, ondelete="CASCADE")
-    direction: str = "in"
+    direction: str = Direction.IN
     message_id: str | None = Field(default=None, index=True)
     in_reply_to: str | None = None
     references: str | None = Field(default=None, sa_column=Column(Text))

@@ -32,6 +32,7 @@ from tuidesk.engine.compose import (
     reply_subject,
     with_ref,
 )
+from tuidesk.engine.enums import Direction, TicketStatus
 from tuidesk.engine.parse import Address
 from tuidesk.engine.participants import Participants
 from tuidesk.engine.refs import parse_ref, ticket_ref
@@ -154,7 +155,7 @@ def _message_id(conn: Connection, out: Row, ref: str, now: datetime) -> str:
 def _parent(conn: Connection, t: Tables, ticket: int) -> Row | None:
     """The message a reply answers: the customer's latest, else our own latest."""
     message = t.message
-    for direction in ("in", "out"):
+    for direction in (Direction.IN, Direction.OUT):
         row = conn.execute(
             select(message)
             .where(message.c.ticket_id == ticket, message.c.direction == direction)
@@ -184,7 +185,7 @@ def _store(
     row_id = conn.execute(
         insert(t.message),
         dict(
-            ticket_id=ticket.number, direction="out", message_id=mail.message_id,
+            ticket_id=ticket.number, direction=Direction.OUT, message_id=mail.message_id,
             in_reply_to=mail.in_reply_to, references=" ".join(mail.references) or None,
             from_name=mail.sender.name, from_email=mail.sender.email,
             to=[a.as_dict() for a in mail.to], cc=[a.as_dict() for a in mail.cc],
@@ -240,11 +241,9 @@ def queue_reply(
     now: datetime | None = None,
 ) -> Queued:
     """An agent's reply: on the ticket and in the outbox, in this transaction."""
-    from tuidesk.storage.models import TICKET_STATUSES
-
     now = now or utcnow()
-    if status is not None and status not in TICKET_STATUSES:
-        raise OutboundError(f"status must be one of {', '.join(TICKET_STATUSES)}")
+    if status is not None and status not in tuple(TicketStatus):
+        raise OutboundError(f"status must be one of {', '.join(TicketStatus)}")
     if not body.strip():
         raise OutboundError("the reply is empty")
     if sum(len(f.data) for f in attachments) > MAX_ATTACHMENT_BYTES:
@@ -257,7 +256,7 @@ def queue_reply(
     parent = _parent(conn, t, ticket.number)
     ours = {out.from_address.lower(), *(a.lower() for a in ticket.branch_addresses)}
     copies = [Address("", a.strip()) for a in cc if a.strip()]
-    if reply_all and parent is not None and parent.direction == "in":
+    if reply_all and parent is not None and parent.direction == Direction.IN:
         # Only people taking part: a stranger's mail let onto the ticket invites nobody.
         taking_part = Participants(
             ticket.requester.email, ticket_mails(conn, ticket.number),
@@ -301,7 +300,8 @@ def queue_reply(
         conn, t, kind="reply", ticket=ticket, out=out, mail=mail, body=body,
         full_body=full_body, files=files,
     )  # fmt: skip
-    new_status = status or ("open" if ticket.status == "new" else ticket.status)
+    answered = TicketStatus.OPEN if ticket.status == TicketStatus.NEW else ticket.status
+    new_status = status or answered
     conn.execute(
         update(t.ticket)
         .where(t.ticket.c.id == ticket.number)
@@ -344,8 +344,9 @@ def _note(
     conn.execute(
         insert(t.message),
         dict(
-            ticket_id=ticket, direction="note", from_name=author.name, from_email=author.email,
-            to=[], cc=[], subject="", body=body, full_body=body, created_at=now,
+            ticket_id=ticket, direction=Direction.NOTE, from_name=author.name,
+            from_email=author.email, to=[], cc=[], subject="", body=body, full_body=body,
+            created_at=now,
         ),
     )  # fmt: skip
     conn.execute(update(t.ticket).where(t.ticket.c.id == ticket).values(updated_at=now))

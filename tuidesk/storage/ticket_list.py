@@ -11,20 +11,20 @@ from typing import Any
 
 from sqlalchemy import Connection, case, func, or_, select
 
+from tuidesk.engine.enums import CLOSED_STATUSES, OPEN_STATUSES, TicketStatus
 from tuidesk.engine.refs import ticket_ref
 from tuidesk.storage.tables import aware, tables
 
 VIEWS = ("all", "mine", "unassigned", "open", "pending", "closed", "every")
 SORTS = ("updated", "created", "priority", "ref", "status", "requester")
-OPEN_STATUSES = ("new", "open", "pending")
 # A view's statuses; None means any. "all" is every ticket still being worked on.
-_VIEW_STATUSES: dict[str, tuple[str, ...] | None] = {
+_VIEW_STATUSES: dict[str, tuple[TicketStatus, ...] | None] = {
     "all": OPEN_STATUSES,
     "mine": OPEN_STATUSES,
     "unassigned": OPEN_STATUSES,
-    "open": ("new", "open"),
-    "pending": ("pending",),
-    "closed": ("resolved", "closed"),
+    "open": (TicketStatus.NEW, TicketStatus.OPEN),
+    "pending": (TicketStatus.PENDING,),
+    "closed": CLOSED_STATUSES,
     "every": None,
 }
 _PRIORITY_RANK = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
@@ -192,8 +192,8 @@ def view_counts(conn: Connection, agent_id: int | None) -> dict[str, int]:
             count(is_open),
             count(is_open & (ticket.c.assignee_id == (agent_id or -1))),
             count(is_open & ticket.c.assignee_id.is_(None)),
-            count(ticket.c.status.in_(("new", "open"))),
-            count(ticket.c.status == "pending"),
+            count(ticket.c.status.in_(_VIEW_STATUSES["open"])),
+            count(ticket.c.status == TicketStatus.PENDING),
         )
     ).one()
     quarantined = conn.execute(select(func.count(tables(conn).quarantine.c.id))).scalar_one()
