@@ -1,6 +1,6 @@
-"""The words a ticket's status and a message's direction are stored as, defined once. StrEnum
-members are the strings themselves: they compare equal to the stored text, so the database
-needs no change and code that still holds plain strings keeps working."""
+"""The words a ticket's status and priority and a message's direction are stored as, defined
+once. StrEnum members are the strings themselves: they compare equal to the stored text, so the
+database needs no change and code that still holds plain strings keeps working."""
 
 from __future__ import annotations
 
@@ -27,3 +27,10 @@ class Direction(StrEnum):
     IN = "in"  # a mail that came to us
     OUT = "out"  # a reply we sent
     NOTE = "note"  # written for agents only: an agent's note, a bounce of our mail
+
+
+class Priority(StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"

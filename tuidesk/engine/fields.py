@@ -6,12 +6,13 @@ import re
 from typing import Any
 
 from tuidesk.engine.decision import Step, TicketFields
+from tuidesk.engine.enums import Priority
 from tuidesk.engine.parse import TITLE_LIMIT, ParsedMail
 from tuidesk.engine.rules import ChannelRule, FieldMapping, RuleSet
 from tuidesk.engine.text import clean_line
 
 FALLBACK_TITLE = "(no subject)"
-PRIORITIES = ("low", "normal", "high", "urgent")
+PRIORITIES = tuple(Priority)
 # The headers that say how important a mail is, in the order priority_from_headers reads them.
 PRIORITY_HEADERS = ("X-Priority", "Importance", "Priority", "X-MSMail-Priority")
 # A body mapped into a field is capped: a field is not the place for a whole mail thread.

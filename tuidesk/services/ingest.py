@@ -216,7 +216,7 @@ class Ingestor:
         except Exception as exc:  # noqa: BLE001 - no mail may stop an import: keep it aside
             quarantine = Quarantined(
                 reason=internal_error(exc), content_hash=content_hash(raw), message_id=None,
-                mail=None, steps=(), channel=None,
+                mail=None, steps=(), channel=self.channel.name if self.channel else None,
             )  # fmt: skip
             with conn.begin_nested():
                 outcome = self._apply(conn, quarantine, raw)

@@ -8,11 +8,11 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from tuidesk.engine.enums import Direction, TicketStatus
+from tuidesk.engine.enums import Direction, Priority, TicketStatus
 from tuidesk.storage.tables import utcnow
 
 TICKET_STATUSES = tuple(TicketStatus)  # the choices a form or a check offers, in this order
-PRIORITIES = ("low", "normal", "high", "urgent")
+PRIORITIES = tuple(Priority)
 SOURCES = ("email", "console", "cli")
 
 
