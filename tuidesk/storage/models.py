@@ -14,6 +14,7 @@ from tuidesk.storage.tables import utcnow
 TICKET_STATUSES = tuple(TicketStatus)  # the choices a form or a check offers, in this order
 PRIORITIES = tuple(Priority)
 SOURCES = ("email", "console", "cli")
+DEFAULT_NOTIFY = ("reply", "assigned", "failed")
 
 
 class Branch(SQLModel, table=True):
@@ -63,6 +64,13 @@ class Agent(SQLModel, table=True):
     email: str = Field(unique=True)
     role: str = "agent"
     login: str | None = Field(default=None, unique=True, index=True, description="OS user name")
+    # The events the agent is mailed about: new, reply, assigned, failed.
+    notify: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_NOTIFY), sa_column=Column(JSON, nullable=False)
+    )
+    # Other addresses the agent mails from: their mail on a ticket is the agent's too.
+    aliases: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    signature: str = Field(default="", sa_column=Column(Text, nullable=False))
 
 
 class OAuthFields(SQLModel):
@@ -166,6 +174,8 @@ class OutgoingChannel(OAuthFields, table=True):
     from_address: str
     from_name: str = ""
     reply_to: str | None = None
+    # Below every reply and notification sent through it ({agent_name}, {branch}, {ref}).
+    signature: str = Field(default="", sa_column=Column(Text, nullable=False))
     is_default: bool = False
     timeout_ms: int = 30000
     last_error: str | None = None
@@ -239,6 +249,8 @@ class Message(SQLModel, table=True):
     full_body: str = Field(default="", sa_column=Column(Text, nullable=False))
     html: str | None = Field(default=None, sa_column=Column(Text))
     raw_sha256: str | None = None
+    # The agent who wrote it (console, CLI or mail); None for the customer's and the engine's.
+    agent_id: int | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -291,6 +303,34 @@ class Draft(SQLModel, table=True):
     cc: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     attachments: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class CannedReply(SQLModel, table=True):
+    """A reply agents insert and adapt ({requester_name}, {ref}, {title}, {agent_name});
+    with a branch, offered only on that branch's tickets."""
+
+    __tablename__ = "canned_reply"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    body: str = Field(default="", sa_column=Column(Text, nullable=False))
+    branch_id: int | None = Field(default=None, foreign_key="branch.id", ondelete="CASCADE")
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Notification(SQLModel, table=True):
+    """What an agent was last mailed about a ticket: events within the minimum interval are
+    folded into one mail (`outbox_id`, still waiting) instead of one mail each."""
+
+    __table_args__ = (UniqueConstraint("agent_id", "ticket_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    agent_id: int = Field(foreign_key="agent.id", ondelete="CASCADE")
+    ticket_id: int = Field(foreign_key="ticket.id", index=True, ondelete="CASCADE")
+    events: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    outbox_id: int | None = None
+    last_sent_at: datetime | None = None
 
 
 class Setting(SQLModel, table=True):
