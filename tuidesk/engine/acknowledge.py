@@ -1,7 +1,8 @@
 """Whether a new ticket's requester gets an acknowledgement. Auto-replies start mail loops, so
 every answer here leans towards silence: machine mail never gets one (the classifier has
-already ignored it by now), nor our own or no-reply addresses, nor anyone who got the
-hourly limit already (RFC 3834, section 2)."""
+already ignored it by now), nor our own or no-reply addresses, nor a customer whose mail
+someone forwarded to us (they did not write to us), nor anyone who got the hourly limit
+already (RFC 3834, section 2)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import re
 from datetime import datetime, timedelta
 
 from tuidesk.engine.decision import Lookup, Step
-from tuidesk.engine.parse import Address
+from tuidesk.engine.requester import Requester
 from tuidesk.engine.rules import RuleSet
 
 WINDOW = timedelta(hours=1)
@@ -21,12 +22,14 @@ _NO_REPLY = re.compile(
 
 
 def acknowledge(
-    requester: Address, rules: RuleSet, lookup: Lookup, now: datetime
+    requester: Requester, rules: RuleSet, lookup: Lookup, now: datetime
 ) -> tuple[bool, Step]:
     """(send one?, the step that says why)."""
-    email = requester.email.lower()
+    email = requester.address.email.lower()
     if not rules.acknowledge:
         return False, Step("acknowledge", "no", "acknowledgements are off")
+    if not requester.wrote_to_us:
+        return False, Step("acknowledge", "no", f"{email} did not write to us: it was forwarded")
     if email in rules.own_addresses:
         return False, Step("acknowledge", "no", f"{email} is one of our own addresses")
     local = email.rpartition("@")[0]

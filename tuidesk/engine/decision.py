@@ -125,6 +125,8 @@ class Created(Decided):
     attach_original: bool  # keep the whole mail as original.eml
     acknowledge: bool  # queue an acknowledgement to the requester
     linked: TicketRef | None  # the ticket a reply that could not join it answered
+    # Who forwarded the requester's mail to us (an agent): the first message is theirs.
+    forwarded_by: Address | None = None
 
     def _details(self) -> dict[str, Any]:
         return {

@@ -18,7 +18,7 @@ PRIORITY_HEADERS = ("X-Priority", "Importance", "Priority", "X-MSMail-Priority")
 # A body mapped into a field is capped: a field is not the place for a whole mail thread.
 BODY_LIMIT = 10_000
 _REPLY_PREFIX = re.compile(
-    r"^\s*((re|fwd?|aw|wg|sv|vs|antw|rif|r|tr|odp|res)\s*(\[\d+\])?\s*:\s*)+", re.I
+    r"^\s*((re|fwd?|aw|wg|sv|vs|antw|rif|r|tr|rv|odp|res)\s*(\[\d+\])?\s*:\s*)+", re.I
 )
 
 

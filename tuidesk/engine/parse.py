@@ -74,6 +74,8 @@ class ParsedMail:
     part_count: int = 0
     # False while text, html and attachments are not read yet (`parse_mail(body=False)`).
     body_read: bool = True
+    # Where the author asked for answers: a web form's customer, or a list's address.
+    reply_to: tuple[Address, ...] = ()
 
     def header(self, name: str) -> str:
         return decode_header_value(self.message.get(name)) if self.message else ""
@@ -395,6 +397,7 @@ def parse_mail(raw: bytes, limits: Limits | None = None, *, body: bool = True) -
         text="",
         html=None,
         body_read=False,
+        reply_to=parse_addresses(msg, "Reply-To"),
     )
     part_count = _part_count(msg, limits) if not body else None
     if part_count is None:

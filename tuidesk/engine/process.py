@@ -7,7 +7,6 @@ ticket?). `decide` is the two in a row."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -27,8 +26,10 @@ from tuidesk.engine.decision import (
 from tuidesk.engine.enums import Direction
 from tuidesk.engine.fields import map_fields
 from tuidesk.engine.filters import filter_sender
+from tuidesk.engine.forwards import is_forward_subject
 from tuidesk.engine.parse import ParsedMail, ParseError, content_hash, parse_mail, read_body
 from tuidesk.engine.quotes import strip_quoted_html, strip_quoted_reply
+from tuidesk.engine.requester import Requester, agent_forward, choose_requester
 from tuidesk.engine.route import route_branch
 from tuidesk.engine.rules import BranchRule, ChannelRule, RuleSet
 from tuidesk.engine.thread import find_ticket
@@ -47,6 +48,7 @@ class Analysis:
     ignore: str | None = None
     branch: BranchRule | None = None
     fields: TicketFields | None = None
+    requester: Requester | None = None
 
     @property
     def body_deferred(self) -> bool:
@@ -142,12 +144,18 @@ def _filter_route_map(
         analysis.quarantine = "no sender address"
         steps.append(Step("filter", "quarantined", analysis.quarantine))
         return
-    analysis.ignore = filter_sender(mail.sender, rules, channel.allowed_domains if channel else ())
+    requester = analysis.requester = choose_requester(mail, mail.sender, rules)
+    steps.extend(requester.steps)
+    who = requester.address
+    allowed = channel.allowed_domains if channel else ()
+    analysis.ignore = filter_sender(mail.sender, rules, allowed, who)
     if analysis.ignore:
         steps.append(Step("filter", "ignored", analysis.ignore))
         return
-    steps.append(Step("filter", "ok", f"sender {mail.sender.email} accepted"))
-    analysis.branch, route_step = route_branch(mail, rules, channel.branch if channel else None)
+    steps.append(Step("filter", "ok", f"sender {who.email} accepted"))
+    analysis.branch, route_step = route_branch(
+        mail, rules, channel.branch if channel else None, who
+    )
     steps.append(route_step)
     if analysis.branch is None:
         analysis.quarantine = "no branch configured"
@@ -213,11 +221,12 @@ def resolve(
         )
     if analysis.ignore:
         return Ignored(reason=analysis.ignore, steps=tuple(steps), **about)
-    # Human mail neither quarantined nor ignored has a sender, a branch and its fields.
-    sender, branch, fields = mail.sender, analysis.branch, analysis.fields
-    assert sender is not None and branch is not None and fields is not None
+    # Human mail neither quarantined nor ignored has a requester, a branch and its fields.
+    requester, branch, fields = analysis.requester, analysis.branch, analysis.fields
+    assert requester is not None and branch is not None and fields is not None
+    sender = requester.address
 
-    thread = find_ticket(mail, rules, lookup, now, channel)
+    thread = find_ticket(mail, rules, lookup, now, channel, sender)
     steps.extend(thread.steps)
     if thread.ticket:
         steps.append(Step("quotes", "stripped", "visible text is the new part of the reply"))
@@ -234,12 +243,17 @@ def resolve(
         )
 
     steps.extend(s for s in analysis.steps if s.step == "map")
-    acknowledged, ack_step = acknowledge(sender, rules, lookup, now)
+    forward = agent_forward(requester, mail, rules, lookup)
+    if forward:  # an agent forwarded someone's mail: the ticket is theirs
+        requester = forward
+        steps.extend(forward.steps)
+    acknowledged, ack_step = acknowledge(requester, rules, lookup, now)
     steps.append(ack_step)
     return Created(
         reason=thread.refusal or f"new ticket in {branch.key}",
         steps=tuple(steps),
-        requester=sender,
+        requester=requester.address,
+        forwarded_by=requester.forwarded_by,
         branch=branch,
         fields=fields,
         body=mail.text,
@@ -250,14 +264,11 @@ def resolve(
     )
 
 
-_FORWARD = re.compile(r"^\s*(fwd?|wg|tr|rv|i|doorst)\s*:", re.I)
-
-
 def _visible_reply(mail: ParsedMail, rules: RuleSet) -> str:
     """Plain text is what people typed; HTML-only replies are stripped with their markers.
     A forward onto a ticket keeps everything: the forwarded mail is the point of it, and its
     header block looks exactly like a reply's."""
-    if _FORWARD.match(mail.subject):
+    if is_forward_subject(mail.subject):
         return mail.text
     if mail.text.strip():
         return strip_quoted_reply(mail.text, rules.reply_separators)

@@ -29,6 +29,14 @@ from html.parser import HTMLParser
 
 from tuidesk.engine.text import html_to_text, normalize_newlines, strip_controls
 
+# "-----Original Message-----" and translations: Outlook's line above the mail it answers or
+# forwards.
+ORIGINAL_MESSAGE = (
+    r"^-{2,}\s*(?:original message|ursprüngliche nachricht|message d['’]origine"
+    r"|mensaje original|messaggio originale|oorspronkelijk bericht|mensagem original"
+    r"|oryginalna wiadomość|wiadomość oryginalna|исходное сообщение)\s*-{2,}$"
+)
+
 # Each entry is searched (case-insensitively) in one line with its surrounding whitespace and
 # invisible formatting characters removed; for lines starting with '>' also in the line without
 # its '>' markers. Reply headers that mail programs wrap are also tried on two or three
@@ -56,10 +64,7 @@ DEFAULT_REPLY_SEPARATORS: tuple[str, ...] = (
     r"^\*?(?:from|von|de|da|van|od|от)\s?:\*?\s.{1,300}?\s\*?(?:sent|date|gesendet|datum"
     r"|envoyé|enviado(?:\s+el)?|enviada\s+em|fecha|inviato|data|verzonden|wysłano|отправлено"
     r"|дата)\s?:\*?\s.{0,80}?\d{1,2}:\d{2}",
-    # "-----Original Message-----" and translations.
-    r"^-{2,}\s*(?:original message|ursprüngliche nachricht|message d['’]origine"
-    r"|mensaje original|messaggio originale|oorspronkelijk bericht|mensagem original"
-    r"|oryginalna wiadomość|wiadomość oryginalna|исходное сообщение)\s*-{2,}$",
+    ORIGINAL_MESSAGE,
     # Outlook's divider line.
     r"^_{30,}$",
     # Mobile footers. "Sent from my desk, which is easier" is a sentence, not a footer.
@@ -73,12 +78,12 @@ DEFAULT_REPLY_SEPARATORS: tuple[str, ...] = (
 )
 
 # A forward says "read what follows": the history below it is the substance of the mail.
-_FORWARD = re.compile(
+FORWARD_MARKER = re.compile(
     r"^(?:-{2,}\s*(?:forwarded message|weitergeleitete nachricht|message transféré"
     r"|mensaje reenviado|messaggio inoltrato|doorgestuurd bericht|mensagem encaminhada"
     r"|wiadomość przekazana dalej|пересылаемое сообщение|пересланное сообщение)\s*-{2,}"
     r"|begin forwarded message:|anfang der weitergeleiteten nachricht:"
-    r"|début du message réexpédié :?|inicio del mensaje reenviado:)$",
+    r"|début du message réexpédié\s*:?|inicio del mensaje reenviado:)$",
     re.IGNORECASE,
 )
 _PROBE_LEN = 1000  # a reply header is never longer; caps the regex work on huge lines
@@ -203,7 +208,9 @@ def _visible(
     roles = _roles(_marks(probes, patterns, quoted))
     full = "\n".join(lines[len(roles) - len(roles.lstrip("e")) :]).rstrip()
     own = roles.split("C", 1)[0]  # history that is not a quote block runs to the end
-    if "T" not in own or any(_FORWARD.match(probes[i]) for i, r in enumerate(own) if r == "T"):
+    if "T" not in own or any(
+        FORWARD_MARKER.match(probes[i]) for i, r in enumerate(own) if r == "T"
+    ):
         return full, False
     start, end = _own_span(own, probes)
     # Quote containers kept around inline answers are marked as quotes, as a mail program would.
@@ -394,7 +401,7 @@ class _QuoteMarkup(HTMLParser):
         for element in self.open[depth:]:
             self.open_count[element.tag] -= 1
             self.skip -= element.tag in _SKIP_TAGS
-            forwarded = element.first_text is not None and _FORWARD.match(element.first_text)
+            forwarded = element.first_text is not None and FORWARD_MARKER.match(element.first_text)
             if element.kind == "quote" and not forwarded:
                 self.quotes.append((element.start, end))
             elif element.kind == "blockquote":

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from tuidesk.engine.decision import Step
-from tuidesk.engine.parse import ParsedMail
+from tuidesk.engine.parse import Address, ParsedMail
 from tuidesk.engine.rules import BranchRule, RuleSet
 
 
 def route_branch(
-    mail: ParsedMail, rules: RuleSet, channel_branch: str | None = None
+    mail: ParsedMail,
+    rules: RuleSet,
+    channel_branch: str | None = None,
+    requester: Address | None = None,
 ) -> tuple[BranchRule | None, Step]:
     """The branch of the support address the mail was sent to (Delivered-To, X-Original-To, To,
-    Cc, aliases mapped to their primary first), else of the sender's customer domain, else the
-    channel's branch, else the default branch."""
+    Cc, aliases mapped to their primary first), else of the requester's customer domain (the
+    sender's, unless a web form names another requester), else the channel's branch, else the
+    default branch."""
     by_address = {a.lower(): b for b in rules.branches for a in b.addresses}
     for recipient in mail.recipients_in_routing_order:
         primary = rules.primary(recipient)
@@ -20,8 +24,9 @@ def route_branch(
         if branch:
             via = f" (alias of {primary})" if primary != recipient else ""
             return branch, Step("route", branch.key, f"sent to {recipient}{via}")
-    if mail.sender:
-        domain = mail.sender.domain
+    requester = requester or mail.sender
+    if requester:
+        domain = requester.domain
         for branch in rules.branches:
             if domain in (d.lower() for d in branch.domains):
                 return branch, Step("route", branch.key, f"customer domain {domain}")

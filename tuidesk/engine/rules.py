@@ -77,6 +77,10 @@ class ChannelRule:
     update_types: tuple[str, ...] = ()
 
 
+# Web forms send From one of these and put the customer in Reply-To (`form_senders`).
+DEFAULT_FORM_SENDERS = ("noreply@*", "no-reply@*", "*@forms.*", "wordpress@*")
+
+
 @dataclass(frozen=True)
 class RuleSet:
     branches: tuple[BranchRule, ...] = ()
@@ -98,6 +102,10 @@ class RuleSet:
     ack_max_per_hour: int = 3
     ticket_types: dict[str, tuple[CustomFieldRule, ...]] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
+    # Who the requester is (engine.requester): From patterns whose Reply-To is the requester,
+    # or the Reply-To of any mail.
+    form_senders: tuple[str, ...] = DEFAULT_FORM_SENDERS
+    requester_from_reply_to: bool = False
 
     @property
     def default_branch(self) -> BranchRule | None:

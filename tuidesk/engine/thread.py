@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 from tuidesk.engine.decision import Lookup, Step, TicketRef
 from tuidesk.engine.enums import CLOSED_STATUSES
-from tuidesk.engine.parse import ParsedMail
+from tuidesk.engine.parse import Address, ParsedMail
 from tuidesk.engine.participants import reply_refusal
 from tuidesk.engine.refs import refs_in
 from tuidesk.engine.rules import ChannelRule, RuleSet
@@ -43,9 +43,11 @@ def find_ticket(
     lookup: Lookup,
     now: datetime,
     channel: ChannelRule | None = None,
+    sender: Address | None = None,
 ) -> Threading:
     """A channel's `update_types` limit which types of ticket its mail may add to; the reply
-    mode (`restrict_replies`) who may add to a ticket at all."""
+    mode (`restrict_replies`) who may add to a ticket at all: the `sender` (the requester the
+    mail speaks for, a web form's Reply-To; its From by default)."""
     steps: list[Step] = []
     ticket: TicketRef | None = None
     token = subject_token(mail.subject, rules)
@@ -65,10 +67,14 @@ def find_ticket(
             steps.append(Step("thread", "new", "no ticket token or known message reference"))
         return Threading(None, False, steps)
 
-    sender = mail.sender.email if mail.sender else ""
+    sender = sender or mail.sender
     number = ticket.number
     refusal = reply_refusal(
-        sender, ticket, lambda: lookup.ticket_mails(number), rules, lookup.is_agent
+        sender.email if sender else "",
+        ticket,
+        lambda: lookup.ticket_mails(number),
+        rules,
+        lookup.is_agent,
     )
     if refusal:
         steps.append(Step("thread", "new", f"{refusal.rule}: a new ticket linked to {ticket.ref}"))

@@ -22,6 +22,7 @@ from tuidesk.engine.parse import Address
 from tuidesk.engine.refs import ticket_ref
 from tuidesk.engine.text import strip_controls
 from tuidesk.storage.blobs import BlobStore
+from tuidesk.storage.lookup import agent_id_by_email
 from tuidesk.storage.tables import Tables, tables, utcnow
 
 
@@ -242,7 +243,10 @@ def _add_message(
     """The mail as a message of the ticket, with its attachments (and, if asked, the whole
     mail as original.eml)."""
     mail = decision.mail
-    sender = decision.requester or Address("", "")  # a bounce may have no sender address
+    # A forward is the forwarder's message (an agent's, noted as theirs), on the ticket of the
+    # one whose mail it forwards.
+    forwarder = decision.forwarded_by if isinstance(decision, Created) else None
+    sender = forwarder or decision.requester or Address("", "")  # a bounce may have no sender
     raw_sha = blobs.put(raw)
     message_id = conn.execute(
         insert(t.message),
@@ -254,6 +258,7 @@ def _add_message(
             references=" ".join(mail.references) or None,
             from_name=sender.name,
             from_email=sender.email,
+            agent_id=agent_id_by_email(conn, forwarder.email) if forwarder else None,
             to=[a.as_dict() for a in mail.to],
             cc=[a.as_dict() for a in mail.cc],
             subject=mail.subject,

@@ -160,9 +160,22 @@ class StorageLookup:
 
 
 def is_agent(conn: Connection, email: str) -> bool:
+    return agent_id_by_email(conn, email) is not None
+
+
+def agent_id_by_email(conn: Connection, email: str) -> int | None:
+    """The agent who mails from this address: their own or one of their aliases. The aliases
+    are a JSON list, read here rather than in SQL alike on SQLite and PostgreSQL: there are
+    few agents."""
     agent = tables(conn).agent
-    query = select(agent.c.id).where(func.lower(agent.c.email) == email.lower())
-    return conn.execute(query).first() is not None
+    email = email.lower()
+    found = conn.execute(select(agent.c.id).where(func.lower(agent.c.email) == email)).scalar()
+    if found is not None:
+        return found
+    for agent_id, aliases in conn.execute(select(agent.c.id, agent.c.aliases)):
+        if email in (a.lower() for a in aliases or ()):
+            return agent_id
+    return None
 
 
 def ticket_mails(conn: Connection, number: int) -> list[TicketMail]:

@@ -165,12 +165,15 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "message_id_domain": _optional(checks.domain),
     "max_message_bytes": _count("the size limit in bytes", 1),
     "max_mime_parts": _count("the number of MIME parts", 1),
+    "form_senders": _texts("sender patterns", checks.glob),
+    "requester_from_reply_to": _flag,
 }
 _DICTS = frozenset({"aliases", "field_defaults"})
 _LISTS = frozenset(
     {
         "allowed_domains", "blocked_senders", "autoreply_keywords", "autoreply_senders",
         "reply_separators", "outgoing_addresses", "outbox_retry_seconds", "free_mail_domains",
+        "form_senders",
     }
 )  # fmt: skip
 

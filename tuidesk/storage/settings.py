@@ -8,6 +8,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from tuidesk.engine.parse import Limits
 from tuidesk.engine.rules import (
+    DEFAULT_FORM_SENDERS,
     BranchRule,
     ChannelRule,
     CustomFieldRule,
@@ -51,6 +52,15 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "message_id_domain": (None, "domain of our Message-IDs; unset = the From address's"),
     "max_message_bytes": (Limits.max_bytes, "larger mail is quarantined"),
     "max_mime_parts": (Limits.max_parts, "mail with more MIME parts is quarantined"),
+    # Who the requester is (issue 17): web forms' Reply-To.
+    "form_senders": (
+        list(DEFAULT_FORM_SENDERS),
+        "From patterns of web forms (shell globs): their one Reply-To address is the requester",
+    ),
+    "requester_from_reply_to": (
+        False,
+        "the one Reply-To address of any mail is the requester, not only of form_senders",
+    ),
 }
 
 
@@ -120,6 +130,8 @@ def load_rules(conn: Connection, overrides: dict[str, Any] | None = None) -> Rul
         ack_max_per_hour=int(s["ack_max_per_hour"]),
         ticket_types={name: tuple(fields) for name, fields in types.items()},
         limits=Limits(int(s["max_message_bytes"]), int(s["max_mime_parts"])),
+        form_senders=tuple(s["form_senders"]),
+        requester_from_reply_to=bool(s["requester_from_reply_to"]),
     )
 
 
