@@ -162,6 +162,8 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "message_id_domain": _optional(checks.domain),
     "max_message_bytes": _count("the size limit in bytes", 1),
     "max_mime_parts": _count("the number of MIME parts", 1),
+    # Notifications to agents
+    "notify_min_interval_seconds": _count("the interval in seconds", 0),
 }
 _DICTS = frozenset({"aliases", "field_defaults"})
 _LISTS = frozenset(

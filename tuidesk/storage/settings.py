@@ -51,6 +51,11 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "message_id_domain": (None, "domain of our Message-IDs; unset = the From address's"),
     "max_message_bytes": (Limits.max_bytes, "larger mail is quarantined"),
     "max_mime_parts": (Limits.max_parts, "mail with more MIME parts is quarantined"),
+    # Notifications to agents (storage.notify)
+    "notify_min_interval_seconds": (
+        120,
+        "at most one notification per agent and ticket this often; later events are folded in",
+    ),
 }
 
 
