@@ -251,6 +251,22 @@ def route_support(session: Any) -> None:
     )  # fmt: skip
 
 
+def dsn_bounce(message_id: str) -> bytes:
+    """A bounce (DSN, mailbox full) of our mail with this Message-ID, as Postfix words one."""
+    from tests.engine.conftest import mail
+
+    return mail(
+        "From: MAILER-DAEMON@mx.customer.test\nTo: support@example.com\n"
+        "Subject: Undelivered Mail Returned to Sender\nMIME-Version: 1.0\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="b"',
+        "--b\nContent-Type: text/plain\n\nalice@customer.test: mailbox full\n"
+        "--b\nContent-Type: message/delivery-status\n\n"
+        "Final-Recipient: rfc822; alice@customer.test\n"
+        "Action: failed\nStatus: 5.2.2\n"
+        f"--b\nContent-Type: text/rfc822-headers\n\nMessage-ID: {message_id}\n--b--\n",
+    )
+
+
 SMTP_PASSWORD = "pw"  # the password tests give the suite's SMTP user `support`
 
 

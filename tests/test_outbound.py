@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SMTP_PASSWORD as PASSWORD
-from tests.conftest import Cli, add_outgoing
+from tests.conftest import Cli, add_outgoing, dsn_bounce
 from tests.engine.conftest import mail
 from tests.servers.smtp import SmtpServer
 
@@ -423,17 +423,7 @@ def test_a_bounce_of_our_reply_marks_it_failed_and_notes_the_ticket(desk: Desk) 
     desk.pipe(CUSTOMER)
     queued = json.loads(desk.reply("SUP-1", "hi\n", "--json").stdout)
     desk.send()
-    bounce = mail(
-        "From: MAILER-DAEMON@mx.customer.test\nTo: support@example.com\n"
-        "Subject: Undelivered Mail Returned to Sender\nMIME-Version: 1.0\n"
-        'Content-Type: multipart/report; report-type=delivery-status; boundary="b"',
-        "--b\nContent-Type: text/plain\n\nalice@customer.test: mailbox full\n"
-        "--b\nContent-Type: message/delivery-status\n\n"
-        "Final-Recipient: rfc822; alice@customer.test\n"
-        "Action: failed\nStatus: 5.2.2\n"
-        f"--b\nContent-Type: text/rfc822-headers\n\nMessage-ID: {queued['message_id']}\n--b--\n",
-    )
-    out = desk.pipe(bounce)
+    out = desk.pipe(dsn_bounce(queued["message_id"]))
     assert (out["action"], out["ticket"]) == ("commented", "SUP-1")
     (row,) = desk.outbox()
     assert row["status"] == "failed" and "bounce" in row["error"]

@@ -63,10 +63,13 @@ def test_agents_from_the_command_line(desk: Cli) -> None:
     assert desk("agent", "add", "x", "--email", "not-an-address", check=False).returncode == 2
     desk("agent", "edit", "Bob Builder", "--admin")
     agents = json.loads(desk("agent", "list", "--json").stdout)
+    default = ["reply", "assigned", "failed"]
     assert agents == [
-        {"name": "Bob Builder", "email": "bob@example.com", "role": "admin", "login": "bob"},
-        {"name": "alice", "email": "alice@example.com", "role": "admin", "login": "alice"},
-    ]
+        {"name": "Bob Builder", "email": "bob@example.com", "role": "admin", "login": "bob",
+         "notify": default, "aliases": []},
+        {"name": "alice", "email": "alice@example.com", "role": "admin", "login": "alice",
+         "notify": default, "aliases": []},
+    ]  # fmt: skip
     desk("ticket", "set", "SUP-1", "--assign", "bob")
     desk("agent", "remove", "Bob Builder")
     assert json.loads(desk("ticket", "show", "SUP-1", "--json").stdout)["assignee"] is None

@@ -56,7 +56,7 @@ def main_callback(
         bool, typer.Option("--no-engine", help="Console only: no mail watching or sending.")
     ] = False,
 ) -> None:
-    ctx.obj = Context(db)
+    ctx.obj = Context(db, agent)
     ctx.call_on_close(ctx.obj.close)
     notice = tighten_notice(ctx.obj.paths)
     if notice:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -42,10 +43,32 @@ def agent_edit(
     email: Annotated[str | None, typer.Option()] = None,
     login: Annotated[str | None, typer.Option()] = None,
     admin: Annotated[bool | None, typer.Option("--admin/--no-admin")] = None,
+    notify: Annotated[
+        str | None,
+        typer.Option(
+            help="Events to be mailed about: new,reply,assigned,failed; '' or none for no mail."
+        ),
+    ] = None,
+    alias: Annotated[
+        list[str] | None,
+        typer.Option(help="Another address they mail from (repeatable; replaces the list)."),
+    ] = None,
+    no_aliases: Annotated[bool, typer.Option("--no-aliases", help="Clear the aliases.")] = False,
+    signature_file: Annotated[
+        Path | None, typer.Option(help="Their signature, from a file (an empty file clears it).")
+    ] = None,
 ) -> None:
-    """Change an agent's address, login or role."""
+    """Change an agent's address, login, role, notifications, aliases or signature."""
     from tuidesk.storage.agents import AgentError, find_agent, save_agent
 
+    if alias and no_aliases:
+        raise fail("choose one of --alias, --no-aliases", ExitCode.USAGE)
+    signature = None
+    if signature_file is not None:
+        try:
+            signature = signature_file.read_bytes().decode("utf-8", errors="replace")
+        except OSError as exc:
+            raise fail(f"cannot read {signature_file}: {exc}", ExitCode.USAGE) from exc
     with refusals(), ctx_of(ctx).session() as session:
         agent = find_agent(session, name)
         if agent is None:
@@ -53,26 +76,29 @@ def agent_edit(
         role = agent.role if admin is None else ("admin" if admin else "agent")
         save_agent(
             session, name=agent.name, email=email or agent.email, role=role,
-            login=login or agent.login, agent=agent,
+            login=login or agent.login, agent=agent, notify=notify,
+            aliases=[] if no_aliases else alias, signature=signature,
         )  # fmt: skip
     typer.echo(f"saved agent {name}")
 
 
 @app.command("list")
 def agent_list(ctx: typer.Context, as_json: Json = False) -> None:
-    """Agents with their role and login."""
+    """Agents with their role, login, the events they are mailed about and their aliases."""
     from tuidesk.storage.agents import list_agents
 
     with ctx_of(ctx).session() as session:
         rows = [
-            {"name": a.name, "email": a.email, "role": a.role, "login": a.login}
+            {"name": a.name, "email": a.email, "role": a.role, "login": a.login,
+             "notify": list(a.notify), "aliases": list(a.aliases)}
             for a in list_agents(session)
-        ]
-    print_rows(
-        rows,
-        as_json,
-        lambda r: f"{r['name']:<20} {r['email']:<32} {r['role']:<6} {r['login'] or '-'}",
-    )
+        ]  # fmt: skip
+
+    def line(r: dict) -> str:
+        notify = ",".join(r["notify"]) or "none"
+        return f"{r['name']:<20} {r['email']:<32} {r['role']:<6} {r['login'] or '-':<12} {notify}"
+
+    print_rows(rows, as_json, line)
 
 
 @app.command("remove")

@@ -10,9 +10,10 @@ from tuidesk.paths import Paths, resolve_paths
 class Context:
     """Paths and the database, opened on first use so `--help` and `paths` stay instant."""
 
-    def __init__(self, db_url: str | None) -> None:
+    def __init__(self, db_url: str | None, agent: str | None = None) -> None:
         self.paths: Paths = resolve_paths()
         self.db_url = db_url or self.paths.database_url
+        self.agent = agent  # `--agent` / TUIDESK_AGENT; None: the OS user
         self._engine = None
 
     @property

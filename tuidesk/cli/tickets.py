@@ -86,17 +86,20 @@ def ticket_set(
     as_json: Json = False,
 ) -> None:
     """Change a ticket's status, priority, assignee, branch or queue."""
+    from tuidesk.storage.agents import current_login
     from tuidesk.storage.db import transaction
-    from tuidesk.storage.ticket_actions import UNSET, TicketError, update_ticket
+    from tuidesk.storage.ticket_actions import UNSET, TicketError, agent_id_of, update_ticket
 
     if assign and unassign:
         raise fail("choose one of --assign, --unassign", ExitCode.USAGE)
+    c = ctx_of(ctx)
     try:
-        with transaction(ctx_of(ctx).engine) as conn:
+        with transaction(c.engine) as conn:
             done = update_ticket(
                 conn, ref, status=status, priority=priority, branch=branch,
                 assignee=None if unassign else (assign or UNSET),
                 queue=UNSET if queue is None else (queue or None),
+                actor=agent_id_of(conn, current_login(c.agent)),
             )  # fmt: skip
     except TicketError as exc:
         raise fail(str(exc), ExitCode.USAGE) from exc

@@ -295,7 +295,9 @@ class TicketScreen(Screen[None]):
     def _write(self, expected: datetime, changes: dict[str, Any]) -> None:
         try:
             with transaction(self.engine) as conn:
-                done = update_ticket(conn, str(self.number), expected=expected, **changes)
+                done = update_ticket(
+                    conn, str(self.number), expected=expected, actor=self.agent_id, **changes
+                )
         except TicketChanged as exc:
             at = exc.at.astimezone(self.clock().tzinfo).strftime("%H:%M:%S")
             text = f"{exc.ref} was changed at {at} by someone else: nothing written, reloaded"

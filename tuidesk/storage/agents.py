@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import getpass
 import re
+from collections.abc import Sequence
 
 from sqlmodel import Session, col, func, select
 
+from tuidesk.engine.notify import parse_events
 from tuidesk.storage import checks
 from tuidesk.storage.checks import Collector, Invalid
 from tuidesk.storage.models import Agent
@@ -51,19 +53,34 @@ def save_agent(
     role: str = "agent",
     login: str | None = None,
     agent: Agent | None = None,
+    notify: str | Sequence[str] | None = None,
+    aliases: Sequence[str] | None = None,
+    signature: str | None = None,
 ) -> Agent:
-    """Add an agent, or change `agent`; every value checked first."""
+    """Add an agent, or change `agent`; every value checked first. `notify` (the events they
+    are mailed about, engine.notify), `aliases` (other addresses they mail from) and
+    `signature` are left as they are when None."""
     c = Collector()
     name = c.check("name", checks.text, name, "name") or name
     email = c.check("email", checks.address, email) or email
     c.check("role", checks.one_of, role, ROLES, "role")
     if login is not None and not _LOGIN.match(login):
         c.add("login", f"{login!r} is not a login name")
+    events = c.check("notify", parse_events, notify) if notify is not None else None
+    if aliases is not None:
+        aliases = c.check("aliases", _addresses, aliases)
+    if email in (aliases if aliases is not None else agent.aliases if agent else ()):
+        c.add("aliases", f"{email} is the agent's own address")
+    if signature is not None:
+        signature = c.check("signature", _signature, signature)
     for other in session.exec(select(Agent).where(Agent.id != (agent.id if agent else None))):
         if other.name == name:
             c.add("name", f"an agent named {name!r} exists already")
-        if other.email.lower() == email:
+        theirs = {other.email.lower(), *(a.lower() for a in other.aliases)}
+        if email in theirs:
             c.add("email", f"{email} is already {other.name}")
+        for alias in sorted(set(aliases or ()) & theirs):
+            c.add("aliases", f"{alias} is already {other.name}")
         if login and other.login == login:
             c.add("login", f"login {login} is already {other.name}")
     if agent is not None and agent.role == "admin" and role != "admin" and _admins(session) <= 1:
@@ -71,9 +88,27 @@ def save_agent(
     c.raise_if_any(AgentError)
     agent = agent or Agent(name=name, email=email)
     agent.name, agent.email, agent.role, agent.login = name, email, role, login
+    if events is not None:
+        agent.notify = events
+    if aliases is not None:
+        agent.aliases = list(aliases)
+    if signature is not None:
+        agent.signature = signature
     session.add(agent)
     session.flush()
     return agent
+
+
+def _addresses(value: object) -> list[str]:
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise Invalid(f"aliases are a list of addresses, not {value!r}")
+    return checks.each((str(v) for v in value), checks.address)
+
+
+def _signature(value: object) -> str:
+    if not isinstance(value, str):
+        raise Invalid(f"a signature is text, not {value!r}")
+    return checks.lines(value, "the signature")
 
 
 def _admins(session: Session) -> int:

@@ -157,6 +157,13 @@ def apply_decision(
                 from tuidesk.storage import outbox  # only then: the pipe starts faster without it
 
                 outbox.queue_acknowledgement(conn, ticket_id, decision.mail.message_id, now)
+            if source != "import":  # old mail brought in is no news
+                from tuidesk.storage import notify
+
+                notify.ticket_opened(
+                    conn, ticket_id, sender=decision.mail.sender, requester=decision.requester,
+                    text=decision.body, now=now,
+                )  # fmt: skip
             return Outcome(decision.action.value, ref, decision.reason)
         case Commented():
             now = utcnow()
@@ -175,7 +182,13 @@ def apply_decision(
             if decision.bounced_message_ids:
                 from tuidesk.storage import outbox  # only then: the pipe starts faster without it
 
-                outbox.mark_bounced(conn, decision.bounced_message_ids, decision.reason)
+                outbox.mark_bounced(conn, decision.bounced_message_ids, decision.reason, now)
+            if decision.direction == Direction.IN and decision.requester and source != "import":
+                from tuidesk.storage import notify
+
+                notify.customer_replied(
+                    conn, ticket.number, sender=decision.requester, text=decision.body, now=now
+                )
             return Outcome(decision.action.value, ticket.ref, decision.reason)
         case _:
             assert_never(decision)

@@ -19,6 +19,7 @@ T = TypeVar("T")
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 class Invalid(ValueError):
@@ -69,6 +70,15 @@ def text(value: str | None, what: str = "this", *, required: bool = True) -> str
         raise Invalid(f"{what} must not be empty")
     if _CONTROL.search(value):
         raise Invalid(f"{what} must not contain control characters or line breaks")
+    return value
+
+
+def lines(value: str | None, what: str = "this") -> str:
+    """Text of several lines (a signature, a template): line breaks as LF, no other control
+    characters but TAB; may be empty."""
+    value = (value or "").replace("\r\n", "\n")
+    if _CONTROL_BUT_LINES.search(value):
+        raise Invalid(f"{what} must not contain control characters")
     return value
 
 

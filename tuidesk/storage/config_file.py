@@ -169,7 +169,8 @@ def _import_agent(session: Session, item: dict[str, Any]) -> None:
     ).first()
     save_agent(
         session, name=item["name"], email=email, role=item.get("role", "agent"),
-        login=item.get("login"), agent=found,
+        login=item.get("login"), agent=found, notify=item.get("notify"),
+        aliases=item.get("aliases"), signature=item.get("signature"),
     )  # fmt: skip
 
 

@@ -132,11 +132,19 @@ class StorageLookup:
         if outbound_only and asked is not None and all(m in asked for m in message_ids):
             found = [self._outbound[m] for m in message_ids if m in self._outbound]
             return self._ref(max(found, key=lambda f: f[0])[1]) if found else None
-        message = self.t.message
+        message, outbox = self.t.message, self.t.outbox
         query = select(message.c.ticket_id).where(message.c.message_id.in_(list(message_ids)))
         if outbound_only:
             query = query.where(message.c.direction == Direction.OUT)
-        return self._ref(self.conn.execute(query.order_by(message.c.id.desc()).limit(1)).scalar())
+        found = self.conn.execute(query.order_by(message.c.id.desc()).limit(1)).scalar()
+        if found is None and not outbound_only:
+            # A reply to a notification to an agent: mail about the ticket, not one of its
+            # messages. A bounce asks outbound_only: one of a notification is ignored.
+            query = select(outbox.c.ticket_id).where(
+                outbox.c.message_id.in_(list(message_ids)), outbox.c.ticket_id.is_not(None)
+            )
+            found = self.conn.execute(query.order_by(outbox.c.id.desc()).limit(1)).scalar()
+        return self._ref(found)
 
     def is_agent(self, email: str) -> bool:
         return is_agent(self.conn, email)

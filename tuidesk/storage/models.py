@@ -275,7 +275,7 @@ class OutboxMail(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     ticket_id: int | None = Field(default=None, foreign_key="ticket.id", index=True)
     message_row_id: int | None = Field(default=None, foreign_key="message.id")
-    kind: str = Field(default="reply", description="reply, ack or test")
+    kind: str = Field(default="reply", description="reply, ack, notify or test")
     outgoing: str
     mail_from: str
     recipients: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))

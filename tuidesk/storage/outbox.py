@@ -33,6 +33,7 @@ from tuidesk.engine.compose import (
     with_ref,
 )
 from tuidesk.engine.enums import Direction, TicketStatus
+from tuidesk.engine.notify import HEADERS as NOTIFY_HEADERS
 from tuidesk.engine.parse import Address
 from tuidesk.engine.participants import Participants
 from tuidesk.engine.refs import parse_ref, ticket_ref
@@ -46,6 +47,9 @@ MAX_ATTACHMENT_BYTES = 25 * 1024 * 1024  # what most providers accept in one mai
 CLAIM_S = 120  # a sender's lease on a mail it is sending
 STATUSES = ("queued", "sending", "sent", "failed")
 _ACK_HEADERS = (("Auto-Submitted", "auto-replied"), ("X-Auto-Response-Suppress", "All"))
+# The kind of a notification to an agent: not a message on its ticket, so its delivery troubles
+# are the outbox's to show (`outbox list`), never a note on the ticket.
+NOTIFY = "notify"
 
 
 class OutboundError(Exception):
@@ -204,14 +208,33 @@ def _store(
                 for f, sha in files
             ],
         )  # fmt: skip
+    return enqueue(
+        conn, kind=kind, ticket=ticket.number, message_row=row_id, out=out, mail=mail, raw=raw
+    )
+
+
+def enqueue(
+    conn: Connection,
+    *,
+    kind: str,
+    ticket: int | None,
+    message_row: int | None,
+    out: Row,
+    mail: OutgoingMail,
+    raw: bytes,
+    due: datetime | None = None,
+) -> int:
+    """The mail (`raw`, built from `mail` before anything was written) in the outbox, to go at
+    `due` (default: at once), in the caller's transaction; its id."""
     recipients = mail.recipients
     return conn.execute(
-        insert(t.outbox),
+        insert(tables(conn).outbox),
         dict(
-            ticket_id=ticket.number, message_row_id=row_id, kind=kind, outgoing=out.name,
+            ticket_id=ticket, message_row_id=message_row, kind=kind, outgoing=out.name,
             mail_from=mail.sender.email, recipients=recipients,
-            recipient_key=recipients[0].lower(), message_id=mail.message_id, raw=raw,
-            status="queued", tries=0, next_attempt_at=now, created_at=now,
+            recipient_key=recipients[0].lower(), message_id=mail.message_id,
+            raw=raw, status="queued", tries=0, next_attempt_at=due or mail.date,
+            created_at=mail.date,
         ),
     ).inserted_primary_key[0]  # fmt: skip
 
@@ -392,6 +415,47 @@ def queue_acknowledgement(
         return None
 
 
+def support_address(conn: Connection, ticket: TicketRow, out: Row) -> str:
+    """Where mail about the ticket is answered, so the answer comes back to the desk: its
+    incoming channel's Reply-To, else the outgoing channel's, else its branch's first address,
+    else the address we send from."""
+    channel = tables(conn).channel
+    found = None
+    if ticket.channel_id is not None:
+        query = select(channel.c.reply_to).where(channel.c.id == ticket.channel_id)
+        found = conn.execute(query).scalar()
+    return next(a for a in (found, out.reply_to, *ticket.branch_addresses, out.from_address) if a)
+
+
+def notification_mail(
+    conn: Connection,
+    ticket: TicketRow,
+    out: Row,
+    to: Address,
+    subject: str,
+    body: str,
+    *,
+    message_id: str | None,
+    now: datetime,
+) -> OutgoingMail:
+    """A notification to an agent about the ticket (storage.notify): From its outgoing channel,
+    Reply-To the support address, In-Reply-To and References the ticket's thread, marked as
+    automatic. `message_id` keeps the Message-ID of a queued one being rebuilt."""
+    parent = _parent(conn, tables(conn), ticket.number)
+    return OutgoingMail(
+        sender=_sender(out),
+        to=(checked_address(to, "To"),),
+        reply_to=Address("", support_address(conn, ticket, out)),
+        subject=subject,
+        body=body,
+        message_id=message_id or _message_id(conn, out, ticket.ref, now),
+        date=now,
+        in_reply_to=parent.message_id if parent is not None else None,
+        references=_chain(parent),
+        headers=NOTIFY_HEADERS,
+    )
+
+
 def test_mail(out: Row, to: str, now: datetime | None = None) -> bytes:
     """The mail `outgoing test --send-to` sends: through the channel, not the outbox."""
     now = now or utcnow()
@@ -409,14 +473,24 @@ def test_mail(out: Row, to: str, now: datetime | None = None) -> bytes:
     )
 
 
-def mark_bounced(conn: Connection, message_ids: Sequence[str], reason: str) -> int:
-    """A bounce (DSN) of our mail: those mails failed, whatever the server said at the time."""
+def mark_bounced(
+    conn: Connection, message_ids: Sequence[str], reason: str, now: datetime | None = None
+) -> int:
+    """A bounce (DSN) of our mail: those mails failed, whatever the server said at the time.
+    The agents are told of those not known to have failed before."""
+    from tuidesk.storage import notify  # it builds on this module
+
     outbox = tables(conn).outbox
+    named = outbox.c.message_id.in_(list(message_ids))
+    newly_failed = list(
+        conn.execute(select(outbox.c.id).where(named, outbox.c.status != "failed")).scalars()
+    )
     result = conn.execute(
         update(outbox)
-        .where(outbox.c.message_id.in_(list(message_ids)))
+        .where(named)
         .values(status="failed", last_error=strip_controls(reason)[:2000], claimed_until=None)
     )
+    notify.mails_failed(conn, newly_failed, f"bounced: {reason}", now or utcnow())
     return result.rowcount
 
 
@@ -433,6 +507,7 @@ class Claimed:
     recipients: list[str]
     raw: bytes
     tries: int
+    kind: str
 
 
 def claim_due(conn: Connection, holder: str, now: datetime, limit: int = 100) -> list[Claimed]:
@@ -458,7 +533,7 @@ def claim_due(conn: Connection, holder: str, now: datetime, limit: int = 100) ->
         if taken:
             claimed.append(
                 Claimed(row.id, row.ticket_id, row.outgoing, row.mail_from, list(row.recipients),
-                        row.raw, row.tries)
+                        row.raw, row.tries, row.kind)
             )  # fmt: skip
     return claimed
 
@@ -478,7 +553,7 @@ def mark_sent(
             status="sent", sent_at=now, tries=mail.tries + 1, claimed_until=None, last_error=None
         )
     )
-    if refused and mail.ticket_id is not None:
+    if refused and mail.ticket_id is not None and mail.kind != NOTIFY:
         lines = [f"{addr}: {code} {text}" for addr, (code, text) in sorted(refused.items())]
         _note(
             conn, t, mail.ticket_id, "Not delivered to some recipients:\n" + "\n".join(lines), now
@@ -502,10 +577,13 @@ def mark_attempt_failed(
     error = strip_controls(error)[:2000]
     if permanent or tries >= int(settings["outbox_max_tries"]):
         values: dict[str, Any] = dict(status="failed", tries=tries, last_error=error)
-        if mail.ticket_id is not None:
+        if mail.ticket_id is not None and mail.kind != NOTIFY:
+            from tuidesk.storage import notify  # it builds on this module
+
             why = "refused" if permanent else f"failed {tries} times"
             to = ", ".join(mail.recipients)
             _note(conn, t, mail.ticket_id, f"Mail to {to} not sent ({why}): {error}", now)
+            notify.mails_failed(conn, [mail.id], f"not sent ({why}): {error}", now)
     else:
         waits = list(settings["outbox_retry_seconds"]) or [60]
         wait = waits[min(tries, len(waits)) - 1]

@@ -22,7 +22,6 @@ from tuidesk.storage.settings import set_setting
 # What engine.compose.render fills in; any other {word} would go out to customers as written.
 PLACEHOLDERS = ("ref", "title", "requester_name")
 _BRACED = re.compile(r"\{([^{}]*)\}")
-_CONTROL_BUT_NEWLINE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _TRUE = ("true", "yes", "on", "1")
 _FALSE = ("false", "no", "off", "0")
 
@@ -116,11 +115,9 @@ def _subject(value: Any) -> str:
 
 
 def _body(value: Any) -> str:
-    body = _text(value, "the text").replace("\r\n", "\n")
+    body = checks.lines(_text(value, "the text"), "the text")
     if not body.strip():
         raise Invalid("the text must not be empty")
-    if _CONTROL_BUT_NEWLINE.search(body):
-        raise Invalid("the text must not contain control characters")
     return _placeholders(body)
 
 
@@ -167,6 +164,8 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "max_mime_parts": _count("the number of MIME parts", 1),
     "form_senders": _texts("sender patterns", checks.glob),
     "requester_from_reply_to": _flag,
+    # Notifications to agents
+    "notify_min_interval_seconds": _count("the interval in seconds", 0),
 }
 _DICTS = frozenset({"aliases", "field_defaults"})
 _LISTS = frozenset(

@@ -61,6 +61,11 @@ SETTINGS: dict[str, tuple[Any, str]] = {
         False,
         "the one Reply-To address of any mail is the requester, not only of form_senders",
     ),
+    # Notifications to agents (storage.notify)
+    "notify_min_interval_seconds": (
+        120,
+        "at most one notification per agent and ticket this often; later events are folded in",
+    ),
 }
 
 

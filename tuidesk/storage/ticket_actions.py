@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, func, or_, select, update
 
 from tuidesk.engine.refs import ticket_ref
+from tuidesk.storage import notify
 from tuidesk.storage.apply import insert_ignoring_conflict
 from tuidesk.storage.models import PRIORITIES, TICKET_STATUSES
 from tuidesk.storage.outbox import OutboundError, find_ticket
@@ -58,9 +59,11 @@ def update_ticket(
     assignee: str | None = UNSET,
     branch: str | None = None,
     queue: str | None = UNSET,
+    actor: int | None = None,
 ) -> Updated:
     """Set what is given. `assignee` is an agent's email, login or name (None unassigns);
-    `queue` a queue name, created if new (None clears it)."""
+    `queue` a queue name, created if new (None clears it). `actor` is the agent making the
+    change (None: not known): the new assignee is mailed about it, unless they are the actor."""
     try:
         found = find_ticket(conn, ref)
     except OutboundError as exc:
@@ -69,6 +72,9 @@ def update_ticket(
     current = ticket_version(conn, found.number)
     if expected is not None and current != aware(expected):
         raise TicketChanged(found.ref, current)
+    before = conn.execute(
+        select(t.ticket.c.assignee_id).where(t.ticket.c.id == found.number)
+    ).scalar()
     values: dict[str, Any] = {}
     shown: dict[str, Any] = {}
     if status is not None:
@@ -107,19 +113,28 @@ def update_ticket(
     ).rowcount
     if not written:
         raise TicketChanged(found.ref, ticket_version(conn, found.number))
+    assignee_id = values.get("assignee_id")
+    if assignee_id is not None and assignee_id != before:
+        notify.ticket_assigned(conn, found.number, assignee=assignee_id, actor=actor, now=now)
     return Updated(new_ref, shown, now)
 
 
 def _agent_id(conn: Connection, who: str) -> int:
+    found = agent_id_of(conn, who)
+    if found is None:
+        raise TicketError(f"no agent {who!r}")
+    return found
+
+
+def agent_id_of(conn: Connection, who: str) -> int | None:
+    """The agent whose login, email (any case) or name this is; None when nobody's."""
     agent = tables(conn).agent
     found = conn.execute(
         select(agent.c.id).where(
             or_(agent.c.login == who, func.lower(agent.c.email) == who.lower(), agent.c.name == who)
         )
     ).scalar()
-    if found is None:
-        raise TicketError(f"no agent {who!r}")
-    return int(found)
+    return None if found is None else int(found)
 
 
 def _queue_id(conn: Connection, name: str) -> int:
