@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from tuidesk.engine.acknowledge import acknowledge
+from tuidesk.engine.agent_mail import NewTicket, agent_mail
 from tuidesk.engine.classify import MachineVerdict, classify_machine_mail
 from tuidesk.engine.decision import (
     Commented,
@@ -217,6 +218,32 @@ def resolve(
     sender, branch, fields = mail.sender, analysis.branch, analysis.fields
     assert sender is not None and branch is not None and fields is not None
 
+    agent = lookup.agent_for(sender.email)
+    if agent is not None:
+        by_agent = agent_mail(
+            mail, agent, rules, lookup, steps=steps, about=about,
+            visible=lambda: _visible_reply(mail, rules), forwarded=_forwarded(mail),
+        )  # fmt: skip
+        if isinstance(by_agent, NewTicket):
+            # The agent is the requester: a forwarded customer mail inside it, when one is
+            # found, should make that customer the requester instead.
+            steps.extend(s for s in analysis.steps if s.step == "map")
+            priority = by_agent.priority
+            return Created(
+                reason=by_agent.reason,
+                steps=tuple(steps),
+                requester=sender,
+                branch=branch,
+                fields=replace(fields, priority=priority) if priority else fields,
+                body=by_agent.body,
+                attach_original=rules.attach_original or bool(channel and channel.attach_original),
+                acknowledge=False,  # the agent knows: they opened it
+                linked=None,
+                **about,
+            )
+        if by_agent is not None:
+            return by_agent
+
     thread = find_ticket(mail, rules, lookup, now, channel)
     steps.extend(thread.steps)
     if thread.ticket:
@@ -251,6 +278,13 @@ def resolve(
 
 
 _FORWARD = re.compile(r"^\s*(fwd?|wg|tr|rv|i|doorst)\s*:", re.I)
+
+
+def _forwarded(mail: ParsedMail) -> bool:
+    """A forward: by its subject, or a whole mail attached."""
+    return bool(_FORWARD.match(mail.subject)) or any(
+        a.content_type == "message/rfc822" for a in mail.attachments
+    )
 
 
 def _visible_reply(mail: ParsedMail, rules: RuleSet) -> str:

@@ -98,6 +98,10 @@ class RuleSet:
     ack_max_per_hour: int = 3
     ticket_types: dict[str, tuple[CustomFieldRule, ...]] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
+    # agentmail: whose Authentication-Results count, and whether an agent's mail that no
+    # trusted server vouches for may still mail customers and change tickets.
+    trusted_authserv_ids: tuple[str, ...] = ()
+    agent_mail_commands: bool = False
 
     @property
     def default_branch(self) -> BranchRule | None:

@@ -137,6 +137,14 @@ def _keyword(value: str) -> str:
     return checks.text(value, "a keyword")
 
 
+def _authserv_id(value: str) -> str:
+    """A server's name as it starts its Authentication-Results: one word."""
+    value = checks.text(value, "a server name").lower()
+    if any(c.isspace() or c in ';()"=' for c in value):
+        raise Invalid(f"{value!r} is not a server name (e.g. mx.example.com)")
+    return value
+
+
 def _name(what: str) -> Callable[[Any], str]:
     return lambda value: check_name(value, what)
 
@@ -165,12 +173,15 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "message_id_domain": _optional(checks.domain),
     "max_message_bytes": _count("the size limit in bytes", 1),
     "max_mime_parts": _count("the number of MIME parts", 1),
+    "trusted_authserv_ids": _texts("server names", _authserv_id),
+    "agent_mail_commands": _flag,
 }
 _DICTS = frozenset({"aliases", "field_defaults"})
 _LISTS = frozenset(
     {
         "allowed_domains", "blocked_senders", "autoreply_keywords", "autoreply_senders",
         "reply_separators", "outgoing_addresses", "outbox_retry_seconds", "free_mail_domains",
+        "trusted_authserv_ids",
     }
 )  # fmt: skip
 

@@ -51,6 +51,18 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "message_id_domain": (None, "domain of our Message-IDs; unset = the From address's"),
     "max_message_bytes": (Limits.max_bytes, "larger mail is quarantined"),
     "max_mime_parts": (Limits.max_parts, "mail with more MIME parts is quarantined"),
+    # agentmail: agents working tickets by replying to mail
+    "trusted_authserv_ids": (
+        [],
+        "mail servers (the first word of their Authentication-Results) whose dkim/spf/dmarc"
+        " results count: an agent's mail they fail is quarantined as spoofed, one they pass"
+        " may reply to customers and run commands",
+    ),
+    "agent_mail_commands": (
+        False,
+        "let an agent's mail that no trusted server vouches for reply to customers and run"
+        " #status/#assign/#priority (else it is kept as a note)",
+    ),
 }
 
 
@@ -120,6 +132,8 @@ def load_rules(conn: Connection, overrides: dict[str, Any] | None = None) -> Rul
         ack_max_per_hour=int(s["ack_max_per_hour"]),
         ticket_types={name: tuple(fields) for name, fields in types.items()},
         limits=Limits(int(s["max_message_bytes"]), int(s["max_mime_parts"])),
+        trusted_authserv_ids=tuple(a.lower() for a in s["trusted_authserv_ids"]),
+        agent_mail_commands=bool(s["agent_mail_commands"]),
     )
 
 
