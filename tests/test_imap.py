@@ -61,7 +61,7 @@ def test_new_mail_becomes_tickets_and_each_outcome_moves_to_its_folder(cli, dove
         dovecot.append(mailbox, "INBOX", raw)
     result = poll(cli)["support"]
     assert result == {
-        "name": "support", "ok": True, "fetched": 3, "created": 1, "commented": 0,
+        "name": "support", "ok": True, "fetched": 3, "created": 1, "commented": 0, "worked": 0,
         "ignored": 1, "duplicates": 0, "quarantined": 1, "error": None, "skipped": None,
     }  # fmt: skip
     dovecot.append(mailbox, "INBOX", REPLY)

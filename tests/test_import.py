@@ -44,7 +44,8 @@ def test_import_reads_eml_files_folders_mbox_and_maildir(desk, tmp_path):
     paths = [single, tmp_path / "folder", tmp_path / "archive.mbox", tmp_path / "Maildir"]
     first = summary(desk, *paths)
     assert first == {
-        "total": 10, "created": 10, "commented": 0, "ignored": 0, "duplicate": 0, "quarantined": 0
+        "total": 10, "created": 10, "commented": 0, "worked": 0, "ignored": 0, "duplicate": 0,
+        "quarantined": 0,
     }  # fmt: skip
     titles = {t["title"] for t in json.loads(desk("ticket", "list", "--json").stdout)}
     assert {"mbox 3", "md 1", "dir 2", "eml 0"} <= titles and len(titles) == 10

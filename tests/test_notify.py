@@ -125,12 +125,15 @@ def test_nobody_is_told_of_their_own_mail(desk: Desk) -> None:
     desk.notify("ada", "new")
     desk.notify("dana", "new,reply")
     desk("agent", "edit", "dana", "--alias", "dana.private@home.test")
-    opened = mail("From: Dana <dana.private@home.test>\nTo: support@example.com\nSubject: VPN down")
+    opened = mail(
+        "From: Dana <dana.private@home.test>\nTo: support@example.com\nSubject: VPN down",
+        "#new\nNothing connects.\n",
+    )
     assert desk.pipe(opened)["ticket"] == "SUP-1"
     assert [r["recipients"] for r in desk.outbox()] == [["ada@example.com"]]
     # The agent's own mail on the ticket is no customer's reply: nobody hears of it.
     again = mail("From: dana@example.com\nTo: support@example.com\nSubject: Re: VPN down [SUP-1]")
-    assert desk.pipe(again)["action"] == "commented"
+    assert desk.pipe(again)["action"] == "worked"
     assert len(desk.outbox()) == 1
 
 

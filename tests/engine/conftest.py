@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tuidesk.engine.decision import SeenBefore, TicketRef
+from tuidesk.engine.decision import AgentRef, SeenBefore, TicketRef
 from tuidesk.engine.participants import TicketMail
 from tuidesk.engine.rules import BranchRule, RuleSet
 
@@ -28,9 +28,11 @@ class MemoryLookup:
     message_ids: dict[str, tuple[int, str]] = field(default_factory=dict)
     seen: dict[str, int | None] = field(default_factory=dict)
     agents: set[str] = field(default_factory=set)
+    aliases: dict[str, str] = field(default_factory=dict)  # an agent's other address -> theirs
     ours: set[str] = field(default_factory=set)  # Message-IDs of mail we sent
     acks: list[tuple[str, datetime]] = field(default_factory=list)  # (recipient, when)
     mails: dict[int, list[TicketMail]] = field(default_factory=dict)  # each ticket's, in order
+    sent: dict[str, int] = field(default_factory=dict)  # our outbox's Message-IDs -> ticket
 
     def add_ticket(
         self,
@@ -63,10 +65,17 @@ class MemoryLookup:
                 number, direction = self.message_ids[mid]
                 if not outbound_only or direction == "out":
                     return self.tickets.get(number)
-        return None
+        found = [self.sent[m] for m in message_ids if m in self.sent]
+        return self.tickets.get(found[0]) if found and not outbound_only else None
 
     def is_agent(self, email: str) -> bool:
-        return email.lower() in self.agents
+        return self.agent_for(email) is not None
+
+    def agent_for(self, email: str) -> AgentRef | None:
+        email = self.aliases.get(email.lower(), email.lower())
+        if email not in self.agents:
+            return None
+        return AgentRef(sorted(self.agents).index(email) + 1, email.partition("@")[0], email)
 
     def ticket_mails(self, number: int) -> list[TicketMail]:
         return self.mails.get(number, [])

@@ -38,13 +38,14 @@ def reply(sender: str, how: str = "Subject: Re: [SUP-1] printer") -> bytes:
         "alice@customer.test",  # the requester
         "Bob@Partner.test",  # in Cc of her mail
         "carol@vendor.test",  # in Cc of ours
-        "dana@example.com",  # an agent
+        "dana@example.com",  # an agent: their mail works the ticket (engine.agent_mail)
         "erin@customer.test",  # the requester's colleague
     ],
 )
 def test_participants_join_the_ticket(rules: RuleSet, ticket: MemoryLookup, sender: str) -> None:
     decision = decide(reply(sender), rules, ticket, now=NOW)
-    assert (decision.action, decision.ticket.ref) == (Action.COMMENTED, "SUP-1")
+    action = Action.WORKED if ticket.is_agent(sender) else Action.COMMENTED
+    assert (decision.action, decision.ticket.ref) == (action, "SUP-1")
     assert decision.as_dict()["linked"] is None
 
 
@@ -93,7 +94,7 @@ def test_true_and_false_keep_their_meaning(rules: RuleSet, ticket: MemoryLookup)
     assert bob.action is Action.CREATED and bob.linked.ref == "SUP-1"
     assert bob.reason == "reply from neither the requester nor an agent to SUP-1"
     agent = decide(reply("dana@example.com"), requester, ticket, now=NOW)
-    assert agent.action is Action.COMMENTED
+    assert (agent.action, agent.ticket.ref) == (Action.WORKED, "SUP-1")  # an agent's work
 
 
 def test_the_mode_of_a_stored_setting() -> None:

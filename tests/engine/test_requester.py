@@ -315,11 +315,15 @@ def test_real_forwards_by_an_agent_are_their_original_senders(
 
 def test_the_first_forwarded_block_decides(rules, lookup):
     """A real Gmail forward of a forward (flanker's corpus): the first block is the forwarder's
-    own mail, so the ticket stays theirs; the older sender deeper down is history."""
+    own mail, so it forwards no customer's (the older sender deeper down is history), and an
+    agent's mail naming no ticket opens none without #new: it waits in the quarantine."""
     lookup.agents.add("hello@example.com")
     raw = (CORPUS / "flanker/tests/fixtures/messages/multi-received-headers.eml").read_bytes()
     d = run(raw, rules, lookup)
-    assert d.requester.email == "hello@example.com" and d.forwarded_by is None
+    assert d.action == Action.QUARANTINED and "names no ticket" in d.reason
+    assert d.requester is None
+    lookup.agents.clear()  # anyone else's forward is their own mail
+    assert run(raw, rules, lookup).requester.email == "hello@example.com"
 
 
 def test_only_an_agent_s_forward_changes_the_requester(rules, lookup):
@@ -334,15 +338,17 @@ def test_an_agent_s_reply_quoting_a_customer_is_no_forward(rules, agents):
     subject it is quoted history."""
     for subject in ("RE: Printer on fire", "AW: Printer on fire"):
         d = run(forward(OUTLOOK["en"], subject), rules, agents)
-        assert d.requester == ADA, subject
+        assert (d.action, d.requester) == (Action.QUARANTINED, None), subject
+        assert "names no ticket" in d.reason
     agents.agents.add("xxx@aol.com")  # a real AOL reply with "-----Original Message-----"
     raw = (CORPUS / "talon/tests/fixtures/standard_replies/aol.eml").read_bytes()
-    assert run(raw, rules, agents).requester.email == "xxx@aol.com"
+    assert run(raw, rules, agents).action == Action.QUARANTINED
 
 
-def test_a_forward_naming_no_address_stays_the_agent_s(rules, agents):
+def test_a_forward_naming_no_address_opens_no_ticket(rules, agents):
     block = "From: Bob Customer\nSent: Monday, November 23, 2026 10:00 AM\nSubject: Printer\n"
-    assert run(forward(block), rules, agents).requester == ADA
+    d = run(forward(block), rules, agents)
+    assert (d.action, d.requester) == (Action.QUARANTINED, None)
 
 
 @pytest.mark.parametrize(
@@ -350,10 +356,14 @@ def test_a_forward_naming_no_address_stays_the_agent_s(rules, agents):
     ["Support <support@example.com>", "Carl <carl@example.com>", "Ada <ada@example.com>"],
     ids=["our-own-address", "another-agent", "the-forwarder"],
 )
-def test_a_forward_of_our_own_or_an_agent_s_mail_stays_the_forwarder_s(rules, agents, sender):
+def test_a_forward_of_our_own_or_an_agent_s_mail_opens_no_ticket(rules, agents, sender):
+    """No customer wrote it: without #new, the agent's mail waits in the quarantine."""
     block = GMAIL["en"].replace("*Bob Customer* <bob@customer.test>", sender)
     d = run(forward(block), rules, agents)
-    assert (d.requester, d.forwarded_by) == (ADA, None)
+    assert (d.action, d.requester) == (Action.QUARANTINED, None)
+    assert (
+        d.reason == "agent mail by ada@example.com names no ticket: start it with #new to open one"
+    )
 
 
 def test_an_agent_alias_forwards_too(rules, agents):
@@ -361,10 +371,12 @@ def test_an_agent_alias_forwards_too(rules, agents):
     assert (d.requester, d.forwarded_by) == (BOB, Address("", "ada.private@mail.test"))
 
 
-def test_a_forward_that_threads_into_a_ticket_is_unchanged(rules, agents):
+def test_a_forward_that_threads_into_a_ticket_is_a_note_on_it(rules, agents):
+    """Not a new ticket for the forwarded sender: colleagues' reading on the ticket it names."""
     agents.add_ticket(42)
     d = run(forward(GMAIL["en"], "Fwd: Printer on fire [SUP-42]"), rules, agents)
-    assert (d.action, d.ticket.ref, d.requester) == (Action.COMMENTED, "SUP-42", ADA)
+    assert (d.action, d.ticket.ref) == (Action.WORKED, "SUP-42")
+    assert d.as_dict()["direction"] == "note"
 
 
 # --- reading the forwarded block -----------------------------------------------------------------

@@ -89,7 +89,8 @@ def import_(
         for outcome in outcomes:
             counts[outcome.action] += 1
     summary = {"total": sum(counts.values())} | {
-        a: counts.get(a, 0) for a in ("created", "commented", "ignored", "duplicate", "quarantined")
+        a: counts.get(a, 0)
+        for a in ("created", "commented", "worked", "ignored", "duplicate", "quarantined")
     }
     if as_json:
         print_json(summary)
@@ -133,7 +134,15 @@ def poll(
             state = f"skipped: {p.skipped}" if p.skipped else ("ok" if r["ok"] else "FAILED")
             counts = ", ".join(
                 f"{r[k]} {k}"
-                for k in ("fetched", "created", "commented", "ignored", "duplicates", "quarantined")
+                for k in (
+                    "fetched",
+                    "created",
+                    "commented",
+                    "worked",
+                    "ignored",
+                    "duplicates",
+                    "quarantined",
+                )
             )
             typer.echo(
                 f"{r['name']}: {state}; {counts}" + (f"; {r['error']}" if r["error"] else "")

@@ -67,7 +67,10 @@ def ticket_show(ctx: typer.Context, ref: str, as_json: Json = False) -> None:
         state = (
             f" [{sent['status']}{': ' + sent['error'] if sent['error'] else ''}]" if sent else ""
         )
-        typer.echo(f"\n--- {m['direction']} from {m['from']['email']} at {m['created_at']}{state}")
+        by = f" by {clean_line(m['agent']['name'], 60)}" if m["agent"] else ""
+        typer.echo(
+            f"\n--- {m['direction']} from {m['from']['email']}{by} at {m['created_at']}{state}"
+        )
         typer.echo(strip_controls(m["body"]))
         for a in m["attachments"]:
             typer.echo(f"[attachment] {a['filename']} ({a['content_type']}, {a['size']} bytes)")

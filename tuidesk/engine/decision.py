@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol
 
-from tuidesk.engine.enums import Direction, TicketStatus
+from tuidesk.engine.enums import Direction, Priority, TicketStatus
 from tuidesk.engine.parse import Address, ParsedMail
 from tuidesk.engine.participants import TicketMail
 from tuidesk.engine.rules import BranchRule
@@ -22,6 +22,7 @@ class Action(StrEnum):
     IGNORED = "ignored"
     DUPLICATE = "duplicate"
     QUARANTINED = "quarantined"
+    WORKED = "worked"  # an agent's mail worked a ticket: a reply, a note, commands
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,59 @@ class TicketRef:
     requester_email: str
     updated_at: datetime
     ticket_type: str | None = None
+
+
+@dataclass(frozen=True)
+class AgentCommands:
+    """The commands found at the top of an agent's mail. `problems` are command lines whose
+    value is not understood (`#status maybe`): not applied, and said so."""
+
+    note: bool = False
+    new: bool = False
+    status: TicketStatus | None = None
+    assign: str | None = None  # `me` or an agent's login, email or name
+    priority: Priority | None = None
+    problems: tuple[str, ...] = ()
+
+    @property
+    def changes(self) -> bool:
+        """Whether any command changes the ticket."""
+        return self.status is not None or self.assign is not None or self.priority is not None
+
+    def summary(self) -> list[str]:
+        """The changes asked for besides the status (said on its own, as the status after the
+        mail), as the outcome says them."""
+        out = [f"priority {self.priority}"] if self.priority else []
+        return out + ([f"assign {self.assign}"] if self.assign else [])
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "note": self.note,
+            "new": self.new,
+            "status": self.status.value if self.status else None,
+            "assign": self.assign,
+            "priority": self.priority.value if self.priority else None,
+            "problems": list(self.problems),
+        }
+
+
+class Work(StrEnum):
+    """What an agent's mail on a ticket does with its text."""
+
+    REPLY = "reply"  # sent to the requester through the outbox, as `tuidesk reply`
+    DELIVERED = "delivered"  # the agent wrote to the requester already: kept, not sent again
+    NOTE = "note"  # an internal note (`#note`, or a forward onto the ticket)
+    COMMANDS = "commands"  # no text: only the commands
+    HELD = "held"  # not proven to be the agent's: kept as a note, nothing sent or changed
+
+
+@dataclass(frozen=True)
+class AgentRef:
+    """The agent a mail's sender is (by their address or one of their aliases)."""
+
+    id: int
+    name: str
+    email: str
 
 
 @dataclass(frozen=True)
@@ -104,6 +158,7 @@ class Decided:
                 for a in (self.mail.attachments if self.mail else [])
             ],
             "steps": [s.as_dict() for s in self.steps],
+            "agent_mail": None,
         } | self._details()
 
     def _details(self) -> dict[str, Any]:
@@ -203,9 +258,52 @@ class Quarantined(Decided):
     requester: ClassVar[None] = None
 
 
+@dataclass(frozen=True, kw_only=True)
+class Worked(Decided):
+    """An agent's mail on a ticket: its text sent to the requester or kept as a note (`work`),
+    and the commands at its top applied. The agent's mail itself is no message of the ticket
+    (it is logged and deduplicated like any mail): what it made is."""
+
+    action: ClassVar[Action] = Action.WORKED
+    branch: ClassVar[None] = None
+    fields: ClassVar[None] = None
+    requester: ClassVar[None] = None
+    mail: ParsedMail
+    ticket: TicketRef
+    agent: AgentRef
+    work: Work
+    body: str  # the text sent or noted: quotes stripped, commands removed
+    commands: AgentCommands  # those to apply: none when the mail is held
+    # Shown to be the agent's (a trusted server passed it, or agent_mail_commands): only then
+    # is what it makes stored as written by the agent.
+    proven: bool
+    held: str = ""  # why the mail was kept as a note (Work.HELD)
+
+    @property
+    def direction(self) -> Direction | None:
+        if self.work in (Work.REPLY, Work.DELIVERED):
+            return Direction.OUT
+        return None if self.work is Work.COMMANDS else Direction.NOTE
+
+    def _details(self) -> dict[str, Any]:
+        direction = self.direction
+        return {
+            "ticket": self.ticket.ref,
+            "direction": direction.value if direction else None,
+            "body": self.body,
+            "agent_mail": {
+                "agent": {"id": self.agent.id, "name": self.agent.name, "email": self.agent.email},
+                "work": self.work.value,
+                "commands": self.commands.as_dict(),
+                "proven": self.proven,
+                "held": self.held or None,
+            },
+        }
+
+
 # What the engine decides for one mail. A new action is a new variant, added here; apply_decision
 # then dispatches on it (`match`), and as_dict fills in the keys it does not set.
-Decision = Created | Commented | Ignored | Duplicate | Quarantined
+Decision = Created | Commented | Ignored | Duplicate | Quarantined | Worked
 
 
 class Lookup(Protocol):
@@ -218,9 +316,14 @@ class Lookup(Protocol):
 
     def ticket_by_message_ids(
         self, message_ids: Sequence[str], *, outbound_only: bool = False
-    ) -> TicketRef | None: ...
+    ) -> TicketRef | None:
+        """The ticket with a message of one of these Message-IDs; unless `outbound_only`, also
+        the ticket of a mail we sent about it that is none of its messages (a notification)."""
 
     def is_agent(self, email: str) -> bool: ...
+
+    def agent_for(self, email: str) -> AgentRef | None:
+        """The agent whose address or alias this is (any case)."""
 
     def ticket_mails(self, number: int) -> Sequence[TicketMail]:
         """Who sent and received each mail of the ticket, oldest first."""

@@ -24,6 +24,9 @@ from tuidesk.engine.text import clean_line, html_to_text, normalize_newlines, st
 TITLE_LIMIT = 250
 FILENAME_LIMIT = 180
 ADDRESS_LIMIT = 64 * 1024  # characters of one address header kind read: ~2,000 addresses
+# Authentication-Results headers read, and characters of each: the receiving servers' own are
+# at the top, and a mail with thousands of them is hostile.
+AUTH_RESULTS_LIMIT = (20, 4000)
 _FALLBACK_CHARSETS = ("utf-8",)
 _MSGID = re.compile(r"<[^<>\s\x00-\x1f\x7f]+>")
 _UNSAFE_FILENAME = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
@@ -76,6 +79,8 @@ class ParsedMail:
     body_read: bool = True
     # Where the author asked for answers: a web form's customer, or a list's address.
     reply_to: tuple[Address, ...] = ()
+    # The receiving servers' verdicts on the sender (engine.authres reads them), top first.
+    authentication_results: tuple[str, ...] = ()
 
     def header(self, name: str) -> str:
         return decode_header_value(self.message.get(name)) if self.message else ""
@@ -398,12 +403,22 @@ def parse_mail(raw: bytes, limits: Limits | None = None, *, body: bool = True) -
         html=None,
         body_read=False,
         reply_to=parse_addresses(msg, "Reply-To"),
+        authentication_results=_authentication_results(msg),
     )
     part_count = _part_count(msg, limits) if not body else None
     if part_count is None:
         return read_body(mail, limits)
     mail.part_count = part_count
     return mail
+
+
+def _authentication_results(msg: Message) -> tuple[str, ...]:
+    count, size = AUTH_RESULTS_LIMIT
+    values = (msg.get_all("Authentication-Results") or [])[:count]
+    return tuple(
+        (_undo_surrogates(v) if isinstance(v, str) else decode_header_value(v))[:size]
+        for v in values
+    )
 
 
 def read_body(mail: ParsedMail, limits: Limits | None = None) -> ParsedMail:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from tuidesk.engine.acknowledge import acknowledge
+from tuidesk.engine.agent_mail import NewTicket, agent_mail
 from tuidesk.engine.classify import MachineVerdict, classify_machine_mail
 from tuidesk.engine.decision import (
     Commented,
@@ -226,6 +227,35 @@ def resolve(
     assert requester is not None and branch is not None and fields is not None
     sender = requester.address
 
+    agent = lookup.agent_for(sender.email)
+    # An agent's forward of someone's mail: a ticket of theirs, if it names none.
+    forward = agent_forward(requester, mail, rules, lookup) if agent is not None else None
+    if agent is not None:
+        by_agent = agent_mail(
+            mail, agent, rules, lookup, steps=steps, about=about,
+            visible=lambda: _visible_reply(mail, rules), forwarded=_forwarded(mail),
+            for_customer=forward is not None,
+        )  # fmt: skip
+        if isinstance(by_agent, NewTicket):
+            # The agent is the requester: a forwarded customer mail inside it, when one is
+            # found, should make that customer the requester instead.
+            steps.extend(s for s in analysis.steps if s.step == "map")
+            priority = by_agent.priority
+            return Created(
+                reason=by_agent.reason,
+                steps=tuple(steps),
+                requester=sender,
+                branch=branch,
+                fields=replace(fields, priority=priority) if priority else fields,
+                body=by_agent.body,
+                attach_original=rules.attach_original or bool(channel and channel.attach_original),
+                acknowledge=False,  # the agent knows: they opened it
+                linked=None,
+                **about,
+            )
+        if by_agent is not None:
+            return by_agent
+
     thread = find_ticket(mail, rules, lookup, now, channel, sender)
     steps.extend(thread.steps)
     if thread.ticket:
@@ -243,7 +273,6 @@ def resolve(
         )
 
     steps.extend(s for s in analysis.steps if s.step == "map")
-    forward = agent_forward(requester, mail, rules, lookup)
     if forward:  # an agent forwarded someone's mail: the ticket is theirs
         requester = forward
         steps.extend(forward.steps)
@@ -261,6 +290,13 @@ def resolve(
         acknowledge=acknowledged,
         linked=thread.linked,
         **about,
+    )
+
+
+def _forwarded(mail: ParsedMail) -> bool:
+    """A forward: by its subject, or a whole mail attached."""
+    return is_forward_subject(mail.subject) or any(
+        a.content_type == "message/rfc822" for a in mail.attachments
     )
 
 

@@ -106,6 +106,10 @@ class RuleSet:
     # or the Reply-To of any mail.
     form_senders: tuple[str, ...] = DEFAULT_FORM_SENDERS
     requester_from_reply_to: bool = False
+    # agentmail: whose Authentication-Results count, and whether an agent's mail that no
+    # trusted server vouches for may still mail customers and change tickets.
+    trusted_authserv_ids: tuple[str, ...] = ()
+    agent_mail_commands: bool = False
 
     @property
     def default_branch(self) -> BranchRule | None:

@@ -37,6 +37,35 @@ class Threading(NamedTuple):
     refusal: str = ""
 
 
+def thread_ids(mail: ParsedMail) -> tuple[str, ...]:
+    """The Message-IDs a mail answers: In-Reply-To and the newest References."""
+    return mail.in_reply_to + mail.references[-MAX_REFERENCES:]
+
+
+def referenced_ticket(
+    mail: ParsedMail, rules: RuleSet, lookup: Lookup
+) -> tuple[TicketRef | None, list[Step]]:
+    """The ticket a mail names, by the ticket token in its subject or else a message of the
+    ticket it answers, whoever sent it; and the steps that found it (or not)."""
+    steps: list[Step] = []
+    ticket: TicketRef | None = None
+    token = subject_token(mail.subject, rules)
+    if token:
+        ticket = lookup.ticket_by_number(token[1])
+        if ticket:
+            steps.append(Step("thread", ticket.ref, f"ticket token {token[0]}-{token[1]}"))
+        else:
+            steps.append(Step("thread", "new", f"token {token[0]}-{token[1]}: no such ticket"))
+    if ticket is None:
+        ids = thread_ids(mail)
+        ticket = lookup.ticket_by_message_ids(ids) if ids else None
+        if ticket:
+            steps.append(Step("thread", ticket.ref, "In-Reply-To/References name its message"))
+    if ticket is None and not steps:
+        steps.append(Step("thread", "new", "no ticket token or known message reference"))
+    return ticket, steps
+
+
 def find_ticket(
     mail: ParsedMail,
     rules: RuleSet,
@@ -48,23 +77,8 @@ def find_ticket(
     """A channel's `update_types` limit which types of ticket its mail may add to; the reply
     mode (`restrict_replies`) who may add to a ticket at all: the `sender` (the requester the
     mail speaks for, a web form's Reply-To; its From by default)."""
-    steps: list[Step] = []
-    ticket: TicketRef | None = None
-    token = subject_token(mail.subject, rules)
-    if token:
-        ticket = lookup.ticket_by_number(token[1])
-        if ticket:
-            steps.append(Step("thread", ticket.ref, f"ticket token {token[0]}-{token[1]}"))
-        else:
-            steps.append(Step("thread", "new", f"token {token[0]}-{token[1]}: no such ticket"))
+    ticket, steps = referenced_ticket(mail, rules, lookup)
     if ticket is None:
-        ids = mail.in_reply_to + mail.references[-MAX_REFERENCES:]
-        ticket = lookup.ticket_by_message_ids(ids) if ids else None
-        if ticket:
-            steps.append(Step("thread", ticket.ref, "In-Reply-To/References name its message"))
-    if ticket is None:
-        if not steps:
-            steps.append(Step("thread", "new", "no ticket token or known message reference"))
         return Threading(None, False, steps)
 
     sender = sender or mail.sender

@@ -86,6 +86,7 @@ class ImapChannel:
         return {
             "created": self.success_folder,
             "commented": self.success_folder,
+            "worked": self.success_folder,
             "ignored": self.exclusion_folder,
             "quarantined": self.fail_folder,
         }.get(outcome)
@@ -296,6 +297,7 @@ class PollResult:
             "fetched": self.fetched,
             "created": self.counts["created"],
             "commented": self.counts["commented"],
+            "worked": self.counts["worked"],
             "ignored": self.counts["ignored"],
             "duplicates": self.counts["duplicate"],
             "quarantined": self.counts["quarantined"],

@@ -16,6 +16,7 @@ from tuidesk.engine.decision import (
     Duplicate,
     Ignored,
     Quarantined,
+    Worked,
 )
 from tuidesk.engine.enums import Direction, TicketStatus
 from tuidesk.engine.parse import Address
@@ -93,7 +94,10 @@ def _log(conn: Connection, t: Tables, decision: Decision, source: str, ticket: i
     conn.execute(insert(t.ingest_log), log_row(decision, source, ticket))
 
 
-def log_row(decision: Decision, source: str, ticket: int | None) -> dict[str, Any]:
+def log_row(
+    decision: Decision, source: str, ticket: int | None, *, reason: str | None = None
+) -> dict[str, Any]:
+    """`reason`: what was done, when it says more than the decision (an agent's mail)."""
     first_time = not isinstance(decision, Duplicate)
     return dict(
         source=source,
@@ -103,7 +107,7 @@ def log_row(decision: Decision, source: str, ticket: int | None) -> dict[str, An
         dedupe_key=decision.content_hash if first_time else None,
         outcome=decision.action.value,
         ticket_id=ticket,
-        reason=strip_controls(decision.reason)[:2000],
+        reason=strip_controls(reason or decision.reason)[:2000],
         created_at=utcnow(),
     )
 
@@ -143,13 +147,13 @@ def apply_decision(
             return outcome
         case Quarantined():
             _log(conn, t, decision, source, None)
-            _quarantine(conn, t, decision, raw, source)
+            quarantine(conn, t, decision, raw, source)
             return Outcome(decision.action.value, None, decision.reason)
         case Created():
             now = utcnow()
             ticket_id, ref = _create_ticket(conn, t, decision, now)
             _log(conn, t, decision, source, ticket_id)
-            _add_message(
+            add_message(
                 conn, t, decision, ticket_id, raw, blobs=blobs, now=now,
                 direction=Direction.IN, attach_original=decision.attach_original,
             )  # fmt: skip
@@ -175,7 +179,7 @@ def apply_decision(
                 changes["status"] = TicketStatus.OPEN
             conn.execute(update(t.ticket).where(t.ticket.c.id == ticket.number).values(**changes))
             _log(conn, t, decision, source, ticket.number)
-            _add_message(
+            add_message(
                 conn, t, decision, ticket.number, raw, blobs=blobs, now=now,
                 direction=decision.direction, attach_original=False,
             )  # fmt: skip
@@ -190,13 +194,15 @@ def apply_decision(
                     conn, ticket.number, sender=decision.requester, text=decision.body, now=now
                 )
             return Outcome(decision.action.value, ticket.ref, decision.reason)
+        case Worked():
+            from tuidesk.storage.agent_mail import work_ticket  # only then, as the outbox
+
+            return work_ticket(conn, decision, raw, source=source, blobs=blobs)
         case _:
             assert_never(decision)
 
 
-def _quarantine(
-    conn: Connection, t: Tables, decision: Quarantined, raw: bytes, source: str
-) -> None:
+def quarantine(conn: Connection, t: Tables, decision: Quarantined, raw: bytes, source: str) -> None:
     conn.execute(
         insert(t.quarantine),
         dict(
@@ -241,10 +247,10 @@ def _create_ticket(
     return ticket_id, ticket_ref(branch.key, ticket_id)
 
 
-def _add_message(
+def add_message(
     conn: Connection,
     t: Tables,
-    decision: Created | Commented,
+    decision: Created | Commented | Worked,
     ticket_id: int,
     raw: bytes,
     *,
@@ -252,14 +258,15 @@ def _add_message(
     now: datetime,
     direction: Direction,
     attach_original: bool,
+    agent_id: int | None = None,
 ) -> None:
     """The mail as a message of the ticket, with its attachments (and, if asked, the whole
-    mail as original.eml)."""
+    mail as original.eml); `agent_id`: the agent who wrote it."""
     mail = decision.mail
     # A forward is the forwarder's message (an agent's, noted as theirs), on the ticket of the
     # one whose mail it forwards.
     forwarder = decision.forwarded_by if isinstance(decision, Created) else None
-    sender = forwarder or decision.requester or Address("", "")  # a bounce may have no sender
+    sender = forwarder or decision.requester or mail.sender or Address("", "")  # a bounce: none
     raw_sha = blobs.put(raw)
     message_id = conn.execute(
         insert(t.message),
@@ -271,7 +278,6 @@ def _add_message(
             references=" ".join(mail.references) or None,
             from_name=sender.name,
             from_email=sender.email,
-            agent_id=agent_id_by_email(conn, forwarder.email) if forwarder else None,
             to=[a.as_dict() for a in mail.to],
             cc=[a.as_dict() for a in mail.cc],
             subject=mail.subject,
@@ -280,6 +286,7 @@ def _add_message(
             html=mail.html,
             raw_sha256=raw_sha,
             created_at=now,
+            agent_id=agent_id_by_email(conn, forwarder.email) if forwarder else agent_id,
         ),
     ).inserted_primary_key[0]
     files = [

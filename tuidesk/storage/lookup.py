@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from tuidesk.engine.decision import SeenBefore, TicketRef
+from tuidesk.engine.decision import AgentRef, SeenBefore, TicketRef
 from tuidesk.engine.enums import Direction, TicketStatus
 from tuidesk.engine.participants import TicketMail
 from tuidesk.engine.refs import ticket_ref
@@ -29,6 +29,7 @@ class StorageLookup:
         # sent, the id and ticket of the newest such message.
         self._asked: set[str] | None = None
         self._outbound: dict[str, tuple[int, int | None]] = {}
+        self._agents: dict[str, AgentRef] | None = None  # read once per lookup: agents are few
 
     def prefetch_unseen(self, hashes: Sequence[str]) -> None:
         """Ask once for a whole batch which mails are new, instead of once per mail."""
@@ -147,7 +148,12 @@ class StorageLookup:
         return self._ref(found)
 
     def is_agent(self, email: str) -> bool:
-        return is_agent(self.conn, email)
+        return self.agent_for(email) is not None
+
+    def agent_for(self, email: str) -> AgentRef | None:
+        if self._agents is None:
+            self._agents = agent_addresses(self.conn)
+        return self._agents.get(email.lower())
 
     def ticket_mails(self, number: int) -> list[TicketMail]:
         return ticket_mails(self.conn, number)
@@ -167,23 +173,30 @@ class StorageLookup:
         return int(self.conn.execute(query).scalar_one())
 
 
+def agent_addresses(conn: Connection) -> dict[str, AgentRef]:
+    """Every agent's address and aliases, lower-cased, to the agent (the first one added, if
+    two agents list the same alias)."""
+    agent = tables(conn).agent
+    found: dict[str, AgentRef] = {}
+    rows = conn.execute(
+        select(agent.c.id, agent.c.name, agent.c.email, agent.c.aliases).order_by(agent.c.id)
+    )
+    for row in rows:
+        ref = AgentRef(row.id, row.name, row.email.lower())
+        for address in [row.email, *(row.aliases or [])]:
+            found.setdefault(address.lower(), ref)
+    return found
+
+
 def is_agent(conn: Connection, email: str) -> bool:
-    return agent_id_by_email(conn, email) is not None
+    """An agent's address or one of their aliases."""
+    return email.lower() in agent_addresses(conn)
 
 
 def agent_id_by_email(conn: Connection, email: str) -> int | None:
-    """The agent who mails from this address: their own or one of their aliases. The aliases
-    are a JSON list, read here rather than in SQL alike on SQLite and PostgreSQL: there are
-    few agents."""
-    agent = tables(conn).agent
-    email = email.lower()
-    found = conn.execute(select(agent.c.id).where(func.lower(agent.c.email) == email)).scalar()
-    if found is not None:
-        return found
-    for agent_id, aliases in conn.execute(select(agent.c.id, agent.c.aliases)):
-        if email in (a.lower() for a in aliases or ()):
-            return agent_id
-    return None
+    """The agent who mails from this address: their own or one of their aliases."""
+    agent = agent_addresses(conn).get(email.lower())
+    return agent.id if agent else None
 
 
 def ticket_mails(conn: Connection, number: int) -> list[TicketMail]:

@@ -182,6 +182,7 @@ def _store(
     body: str,
     full_body: str,
     files: Sequence[tuple[OutgoingFile, str]] = (),
+    agent_id: int | None = None,
 ) -> int:
     """The message on the ticket and the mail in the outbox, in the caller's transaction."""
     raw = build_mail(mail)
@@ -194,20 +195,10 @@ def _store(
             from_name=mail.sender.name, from_email=mail.sender.email,
             to=[a.as_dict() for a in mail.to], cc=[a.as_dict() for a in mail.cc],
             subject=mail.subject, body=body, full_body=full_body, html=mail.html,
-            raw_sha256=None, created_at=now,
+            raw_sha256=None, created_at=now, agent_id=agent_id,
         ),
     ).inserted_primary_key[0]  # fmt: skip
-    if files:
-        conn.execute(
-            insert(t.attachment),
-            [
-                dict(
-                    message_id=row_id, filename=f.filename, content_type=f.content_type,
-                    size=len(f.data), sha256=sha, content_id=None, inline=False,
-                )
-                for f, sha in files
-            ],
-        )  # fmt: skip
+    _attach(conn, t, row_id, files)
     return enqueue(
         conn, kind=kind, ticket=ticket.number, message_row=row_id, out=out, mail=mail, raw=raw
     )
@@ -239,6 +230,23 @@ def enqueue(
     ).inserted_primary_key[0]  # fmt: skip
 
 
+def _attach(
+    conn: Connection, t: Tables, row_id: int, files: Sequence[tuple[OutgoingFile, str]]
+) -> None:
+    """Files stored in the blobs (their sha256 given) as attachments of a message."""
+    if files:
+        conn.execute(
+            insert(t.attachment),
+            [
+                dict(
+                    message_id=row_id, filename=f.filename, content_type=f.content_type,
+                    size=len(f.data), sha256=sha, content_id=None, inline=False,
+                )
+                for f, sha in files
+            ],
+        )  # fmt: skip
+
+
 def read_attachment(path: Path) -> OutgoingFile:
     """A file an agent attaches, by path: its name and a content type guessed from it."""
     if not path.is_file():
@@ -262,8 +270,10 @@ def queue_reply(
     quote: bool = False,
     html: str | None = None,
     now: datetime | None = None,
+    agent_id: int | None = None,
 ) -> Queued:
-    """An agent's reply: on the ticket and in the outbox, in this transaction."""
+    """An agent's reply: on the ticket and in the outbox, in this transaction. `agent_id`: the
+    agent who wrote it (an agent's mail; the console and the CLI do not say yet)."""
     now = now or utcnow()
     if status is not None and status not in tuple(TicketStatus):
         raise OutboundError(f"status must be one of {', '.join(TicketStatus)}")
@@ -321,7 +331,7 @@ def queue_reply(
     files = [(f, blobs.put(f.data)) for f in attachments]
     outbox_id = _store(
         conn, t, kind="reply", ticket=ticket, out=out, mail=mail, body=body,
-        full_body=full_body, files=files,
+        full_body=full_body, files=files, agent_id=agent_id,
     )  # fmt: skip
     answered = TicketStatus.OPEN if ticket.status == TicketStatus.NEW else ticket.status
     new_status = status or answered
@@ -346,12 +356,19 @@ def add_note(
     *,
     author: Address | None = None,
     now: datetime | None = None,
+    agent_id: int | None = None,
+    blobs: BlobStore | None = None,
+    attachments: Sequence[OutgoingFile] = (),
 ) -> str:
-    """An internal note: on the ticket only, never mailed."""
+    """An internal note: on the ticket only, never mailed. Attachments need `blobs`."""
     if not body.strip():
         raise OutboundError("the note is empty")
     ticket = find_ticket(conn, ref)
-    _note(conn, tables(conn), ticket.number, body, now or utcnow(), author)
+    t = tables(conn)
+    row_id = _note(conn, t, ticket.number, body, now or utcnow(), author, agent_id)
+    if attachments:
+        assert blobs is not None, "attachments need the blob store"
+        _attach(conn, t, row_id, [(f, blobs.put(f.data)) for f in attachments])
     return ticket.ref
 
 
@@ -362,17 +379,20 @@ def _note(
     body: str,
     now: datetime,
     author: Address | None = None,
-) -> None:
+    agent_id: int | None = None,
+) -> int:
+    """The note's message id."""
     author = author or Address("tuidesk", "")
-    conn.execute(
+    row_id = conn.execute(
         insert(t.message),
         dict(
             ticket_id=ticket, direction=Direction.NOTE, from_name=author.name,
             from_email=author.email, to=[], cc=[], subject="", body=body, full_body=body,
-            created_at=now,
+            created_at=now, agent_id=agent_id,
         ),
-    )  # fmt: skip
+    ).inserted_primary_key[0]  # fmt: skip
     conn.execute(update(t.ticket).where(t.ticket.c.id == ticket).values(updated_at=now))
+    return int(row_id)
 
 
 def queue_acknowledgement(

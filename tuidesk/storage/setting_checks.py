@@ -134,6 +134,14 @@ def _keyword(value: str) -> str:
     return checks.text(value, "a keyword")
 
 
+def _authserv_id(value: str) -> str:
+    """A server's name as it starts its Authentication-Results: one word."""
+    value = checks.text(value, "a server name").lower()
+    if any(c.isspace() or c in ';()"=' for c in value):
+        raise Invalid(f"{value!r} is not a server name (e.g. mx.example.com)")
+    return value
+
+
 def _name(what: str) -> Callable[[Any], str]:
     return lambda value: check_name(value, what)
 
@@ -166,6 +174,8 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "requester_from_reply_to": _flag,
     # Notifications to agents
     "notify_min_interval_seconds": _count("the interval in seconds", 0),
+    "trusted_authserv_ids": _texts("server names", _authserv_id),
+    "agent_mail_commands": _flag,
 }
 _DICTS = frozenset({"aliases", "field_defaults"})
 _LISTS = frozenset(
@@ -173,6 +183,7 @@ _LISTS = frozenset(
         "allowed_domains", "blocked_senders", "autoreply_keywords", "autoreply_senders",
         "reply_separators", "outgoing_addresses", "outbox_retry_seconds", "free_mail_domains",
         "form_senders",
+        "trusted_authserv_ids",
     }
 )  # fmt: skip
 

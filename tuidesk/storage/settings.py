@@ -66,6 +66,18 @@ SETTINGS: dict[str, tuple[Any, str]] = {
         120,
         "at most one notification per agent and ticket this often; later events are folded in",
     ),
+    # agentmail: agents working tickets by replying to mail
+    "trusted_authserv_ids": (
+        [],
+        "mail servers (the first word of their Authentication-Results) whose dkim/spf/dmarc"
+        " results count: an agent's mail they fail is quarantined as spoofed, one they pass"
+        " may reply to customers and run commands",
+    ),
+    "agent_mail_commands": (
+        False,
+        "let an agent's mail that no trusted server vouches for reply to customers and run"
+        " #status/#assign/#priority (else it is kept as a note)",
+    ),
 }
 
 
@@ -137,6 +149,8 @@ def load_rules(conn: Connection, overrides: dict[str, Any] | None = None) -> Rul
         limits=Limits(int(s["max_message_bytes"]), int(s["max_mime_parts"])),
         form_senders=tuple(s["form_senders"]),
         requester_from_reply_to=bool(s["requester_from_reply_to"]),
+        trusted_authserv_ids=tuple(a.lower() for a in s["trusted_authserv_ids"]),
+        agent_mail_commands=bool(s["agent_mail_commands"]),
     )
 
 

@@ -159,6 +159,12 @@ def show_ticket(session: Session, ref: str) -> dict[str, Any] | None:
             select(OutboxMail).where(col(OutboxMail.message_row_id).in_([m.id for m in messages]))
         )
     }
+    wrote = {
+        agent.id: {"name": agent.name, "email": agent.email}
+        for agent in session.exec(
+            select(Agent).where(col(Agent.id).in_({m.agent_id for m in messages if m.agent_id}))
+        )
+    }
     data["messages"] = [
         {
             "direction": m.direction,
@@ -171,6 +177,7 @@ def show_ticket(session: Session, ref: str) -> dict[str, Any] | None:
             "full_body": m.full_body,
             "attachments": files[m.id],
             "delivery": delivery.get(m.id),
+            "agent": wrote.get(m.agent_id) if m.agent_id else None,  # who wrote it, if known
             "created_at": _iso(m.created_at),
         }
         for m in messages
