@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 from tuidesk.engine.parse import Limits
+from tuidesk.engine.quotes import OwnSignatures
 
 
 class ReplyMode(StrEnum):
@@ -98,6 +99,8 @@ class RuleSet:
     ack_max_per_hour: int = 3
     ticket_types: dict[str, tuple[CustomFieldRule, ...]] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
+    # tickets: our signatures, kept out of the visible text of a customer's reply
+    own_signatures: OwnSignatures = field(default_factory=OwnSignatures)
 
     @property
     def default_branch(self) -> BranchRule | None:
