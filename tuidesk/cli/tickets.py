@@ -20,20 +20,25 @@ def ticket_list(
     ctx: typer.Context,
     status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
     branch: Annotated[str | None, typer.Option(help="Only this branch (key or name).")] = None,
+    channel: Annotated[
+        str | None, typer.Option(help="Only tickets that came in on this channel.")
+    ] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="At most this many.")] = None,
     as_json: Json = False,
 ) -> None:
-    """Every ticket that matches, newest first."""
+    """Every ticket that matches, newest first; one still missing a required field says
+    `needs: FIELD`."""
     from tuidesk.engine.text import clean_line
     from tuidesk.storage.views import list_tickets
 
     with refusals(), ctx_of(ctx).session() as session:
-        tickets = list_tickets(session, status=status, branch=branch, limit=limit)
+        tickets = list_tickets(session, status=status, branch=branch, channel=channel, limit=limit)
 
     def line(t: dict[str, Any]) -> str:
         who = t["requester"]["email"] if t["requester"] else "-"
         title = clean_line(t["title"], 80)
-        return f"{t['ref']:<10} {t['status']:<8} {t['priority']:<7} {who:<32} {title}"
+        needs = f"  needs: {clean_line(', '.join(t['needs']), 200)}" if t["needs"] else ""
+        return f"{t['ref']:<10} {t['status']:<8} {t['priority']:<7} {who:<32} {title}{needs}"
 
     print_rows(tickets, as_json, line)
 
@@ -59,6 +64,8 @@ def ticket_show(ctx: typer.Context, ref: str, as_json: Json = False) -> None:
         typer.echo(f"opened by a reply to {ticket['linked']} from someone not taking part in it")
     if ticket["linked_from"]:
         typer.echo(f"replies to it from others opened {', '.join(ticket['linked_from'])}")
+    if ticket["needs"]:
+        typer.echo(f"needs: {clean_line(', '.join(ticket['needs']), 500)}")
     for name, value, restricted in custom_field_rows(ticket, admin=True):
         shown = clean_line(name, 60) + ": " + clean_line("-" if value is None else str(value), 500)
         typer.echo(shown + ("  (restricted)" if restricted else ""))
@@ -83,25 +90,40 @@ def ticket_set(
     unassign: Annotated[bool, typer.Option("--unassign")] = False,
     branch: Annotated[str | None, typer.Option(help="Move to this branch (key or name).")] = None,
     queue: Annotated[str | None, typer.Option(help="Queue name ('' clears it).")] = None,
+    field: Annotated[
+        list[str] | None,
+        typer.Option(help="NAME=VALUE: a custom field of its type (repeatable; VALUE '' clears)."),
+    ] = None,
     as_json: Json = False,
 ) -> None:
-    """Change a ticket's status, priority, assignee, branch or queue."""
+    """Change a ticket's status, priority, assignee, branch, queue or custom fields."""
     from tuidesk.storage.db import transaction
     from tuidesk.storage.ticket_actions import UNSET, TicketError, update_ticket
 
     if assign and unassign:
         raise fail("choose one of --assign, --unassign", ExitCode.USAGE)
+    fields: dict[str, str] = {}
+    for given in field or []:
+        name, equals, value = given.partition("=")
+        if not equals or not name.strip():
+            raise fail(f"--field {given!r}: give NAME=VALUE", ExitCode.USAGE)
+        fields[name.strip()] = value
     try:
         with transaction(ctx_of(ctx).engine) as conn:
             done = update_ticket(
                 conn, ref, status=status, priority=priority, branch=branch,
                 assignee=None if unassign else (assign or UNSET),
-                queue=UNSET if queue is None else (queue or None),
+                queue=UNSET if queue is None else (queue or None), fields=fields,
             )  # fmt: skip
     except TicketError as exc:
         raise fail(str(exc), ExitCode.USAGE) from exc
     if as_json:
         print_json({"ticket": done.ref, "changes": done.changes})
     else:
-        changed = ", ".join(f"{k} {v if v is not None else '-'}" for k, v in done.changes.items())
-        typer.echo(f"{done.ref}: {changed}")
+        typer.echo(f"{done.ref}: {_changes(done.changes)}")
+
+
+def _changes(changes: dict[str, Any]) -> str:
+    """`status pending, impact high, due -`: a cleared value is a dash."""
+    flat = {**{k: v for k, v in changes.items() if k != "fields"}, **changes.get("fields", {})}
+    return ", ".join(f"{k} {v if v is not None else '-'}" for k, v in flat.items())
