@@ -56,21 +56,15 @@ def main_callback(
         bool, typer.Option("--no-engine", help="Console only: no mail watching or sending.")
     ] = False,
 ) -> None:
-    ctx.obj = Context(db)
+    ctx.obj = Context(db, agent)
     ctx.call_on_close(ctx.obj.close)
     notice = tighten_notice(ctx.obj.paths)
     if notice:
         typer.echo(notice, err=True)
     if ctx.invoked_subcommand is None:
-        from tuidesk.storage.agents import UnknownAgent, current_login, identify
-
         c = ctx.obj
         c.create_database()
-        try:
-            with c.session() as session:
-                agent_id = identify(session, current_login(agent)).id
-        except UnknownAgent as exc:
-            raise fail(str(exc), ExitCode.USAGE) from exc
+        agent_id = c.agent_id()
         from tuidesk.screens.app import run_console
         from tuidesk.screens.keymap import KeymapError
 

@@ -1,18 +1,19 @@
-"""`tuidesk ticket ...`: reading tickets, and changing a ticket's fields with the same function
-the console uses."""
+"""`tuidesk ticket ...`: reading tickets, opening one for a customer, and changing a ticket's
+fields with the same functions the console uses."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from tuidesk.cli.context import ctx_of
-from tuidesk.cli.options import Json
+from tuidesk.cli.options import BodyFile, BodyStdin, Json, body_text
 from tuidesk.cli.output import fail, print_json, print_rows, refusals
 from tuidesk.exit_codes import ExitCode
 
-app = typer.Typer(help="Read tickets.", no_args_is_help=True)
+app = typer.Typer(help="Read, open and change tickets.", no_args_is_help=True)
 
 
 @app.command("list")
@@ -127,3 +128,49 @@ def _changes(changes: dict[str, Any]) -> str:
     """`status pending, impact high, due -`: a cleared value is a dash."""
     flat = {**{k: v for k, v in changes.items() if k != "fields"}, **changes.get("fields", {})}
     return ", ".join(f"{k} {v if v is not None else '-'}" for k, v in flat.items())
+
+
+@app.command("new")
+def ticket_new(
+    ctx: typer.Context,
+    to: Annotated[str, typer.Option(help="The customer: an address, or 'Name <address>'.")],
+    subject: Annotated[str, typer.Option(help="The title, and the first mail's subject.")],
+    body_file: BodyFile = None,
+    body_stdin: BodyStdin = False,
+    cc: Annotated[list[str] | None, typer.Option(help="Copy to (repeatable).")] = None,
+    branch: Annotated[
+        str | None, typer.Option(help="Branch (key or name; default: the default branch).")
+    ] = None,
+    queue: Annotated[str | None, typer.Option(help="An existing queue.")] = None,
+    attach: Annotated[list[Path] | None, typer.Option(help="Attach a file (repeatable).")] = None,
+    note_only: Annotated[
+        bool,
+        typer.Option("--note-only", help="A phone call: keep the text as a note, send nothing."),
+    ] = False,
+    as_json: Json = False,
+) -> None:
+    """Open a ticket for a customer as you (--agent, else the OS user): the text is mailed to
+    them through the outbox, signed, the ref in the subject; with --note-only it is an
+    internal note and nothing is sent."""
+    from tuidesk.storage.db import transaction
+    from tuidesk.storage.new_ticket import open_ticket
+    from tuidesk.storage.outbox import OutboundError, read_attachment
+
+    text = body_text(body_file, body_stdin)
+    c = ctx_of(ctx)
+    agent_id = c.agent_id()
+    try:
+        files = [read_attachment(p) for p in attach or []]
+    except OutboundError as exc:
+        raise fail(str(exc), ExitCode.USAGE) from exc
+    with refusals(), transaction(c.engine) as conn:
+        opened = open_ticket(
+            conn, c.blobs, agent_id=agent_id, to=to, subject=subject, body=text, cc=cc or [],
+            branch=branch, queue=queue, attachments=files, note_only=note_only, source="cli",
+        )  # fmt: skip
+    if as_json:
+        print_json(opened.as_dict())
+    elif opened.mail is None:
+        typer.echo(f"opened {opened.ref} with a note; nothing sent")
+    else:
+        typer.echo(f"opened {opened.ref}; mail to {', '.join(opened.mail.recipients)} queued")
