@@ -15,6 +15,7 @@ import typer
 from tuidesk.cli import (
     agents,
     branches,
+    canned,
     channels,
     config,
     database,
@@ -99,6 +100,7 @@ app.add_typer(queues.app, name="queue")
 app.add_typer(ticket_types.app, name="type")
 app.add_typer(outgoing.app, name="outgoing")
 app.add_typer(outbox.app, name="outbox")
+app.add_typer(canned.app, name="canned")
 
 
 def run(argv: list[str]) -> int:
