@@ -81,6 +81,62 @@ def test_a_priority_mapping_and_its_default(desk):
     assert json.loads(desk("channel", "show", "support", "--json").stdout)["field_mappings"] == []
 
 
+def test_a_required_field_gets_its_default_or_the_ticket_says_it_needs_it(desk):
+    desk("type", "edit", "Incident", "--field", "impact:choice!=low", "--field", "files!",
+         "--field", "due:date")  # fmt: skip
+    desk("channel", "edit", "support", "--map", "files=attachments")
+    pipe(desk, METEO.read_bytes())  # three attachments: files is filled
+    plain = mail("From: Bob <bob@customer.test>\nSubject: printer")  # none: files stays empty
+    steps = pipe(desk, plain, "--dry-run")["steps"]
+    assert {"step": "map", "outcome": "required", "rule": "needs: files"} in steps
+    pipe(desk, plain)
+    assert (show(desk, "SUP-1")["needs"], show(desk, "SUP-2")["needs"]) == ([], ["files"])
+    assert show(desk, "SUP-2")["custom_fields"] == {"impact": "low"}
+    listed = desk("ticket", "list").stdout.decode().splitlines()
+    assert listed[0].startswith("SUP-2") and listed[0].endswith("printer  needs: files")
+    assert "needs" not in listed[1]
+    assert "\nneeds: files\n" in desk("ticket", "show", "SUP-2").stdout.decode()
+
+    done = desk("ticket", "set", "SUP-2", "--field", "files=photo.jpg", "--field",
+                "due=2026-12-01", "--json")  # fmt: skip
+    assert json.loads(done.stdout)["changes"] == {
+        "fields": {"files": "photo.jpg", "due": "2026-12-01"}
+    }
+    assert show(desk, "SUP-2")["needs"] == []
+    for field, said in [
+        ("due=tomorrow", "'tomorrow' is not a date"),
+        ("nosuch=1", "SUP-2 has type 'Incident': no field 'nosuch' (its fields: impact, files, "
+                     "due)"),
+        ("files=", "files is required: give it a value"),
+        ("impact", "--field 'impact': give NAME=VALUE"),
+    ]:  # fmt: skip
+        proc = desk("ticket", "set", "SUP-2", "--field", field, check=False)
+        assert proc.returncode == 2 and said in proc.stderr.decode(), field
+    assert desk("ticket", "set", "SUP-2", "--field", "due=").stdout == b"SUP-2: due -\n"
+    assert show(desk, "SUP-2")["custom_fields"] == {"impact": "low", "files": "photo.jpg"}
+
+
+def test_the_ticket_list_filters_by_the_channel_a_ticket_came_in_on(desk, tmp_path, db_engine):
+    from tuidesk.storage.ticket_list import TicketFilter, ticket_ids
+
+    conf = tmp_path / "web.toml"
+    conf.write_text('[[channel]]\nname = "web"\n')
+    desk("config", "import", str(conf))
+    pipe(desk, mail("From: a@customer.test\nSubject: one"))
+    desk("pipe", "--channel", "web", input=mail("From: b@customer.test\nSubject: two"))
+    desk("pipe", input=mail("From: c@customer.test\nSubject: three"))  # no channel
+
+    def refs(*args: str) -> list[str]:
+        return [t["ref"] for t in json.loads(desk("ticket", "list", *args, "--json").stdout)]
+
+    assert refs() == ["SUP-3", "SUP-2", "SUP-1"]
+    assert (refs("--channel", "support"), refs("--channel", "web")) == (["SUP-1"], ["SUP-2"])
+    proc = desk("ticket", "list", "--channel", "nope", check=False)
+    assert proc.returncode == 2 and "no channel 'nope'" in proc.stderr.decode()
+    with db_engine.connect() as conn:
+        assert ticket_ids(conn, TicketFilter(channel="web")) == [2]
+
+
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # validation: once
 @pytest.mark.parametrize(
     ("args", "message"),

@@ -337,7 +337,7 @@ def test_notify_aliases_and_signature_from_the_command_line_and_the_config_file(
     exported = desk("config", "export").stdout.decode()
     entry = {a["name"]: a for a in tomllib.loads(exported)["agent"]}["dana"]
     assert entry["notify"] == ["new", "failed"] and entry["aliases"] == agents["dana"]["aliases"]
-    assert entry["signature"] == "Dana\nSecond line support\n"
+    assert entry["signature"] == "Dana\nSecond line support"  # blank lines around it dropped
     desk("agent", "edit", "dana", "--notify", "", "--no-aliases", "--signature-file", "/dev/null")
     dana = {a["name"]: a for a in json.loads(desk("agent", "list", "--json").stdout)}["dana"]
     assert (dana["notify"], dana["aliases"]) == ([], [])

@@ -19,6 +19,8 @@ from tuidesk.engine.compose import (
     references_chain,
     render,
     reply_subject,
+    sign,
+    sign_html,
     with_ref,
 )
 from tuidesk.engine.parse import Address
@@ -183,3 +185,24 @@ def test_long_lines_survive_transport() -> None:
     msg = parsed(outgoing(body=body))
     assert all(len(line) <= 998 for line in build_mail(outgoing(body=body)).split(b"\r\n"))
     assert text_of(msg) == body
+
+
+def test_render_fills_the_signature_and_canned_placeholders_it_is_given() -> None:
+    values = {"agent_name": "Ann", "branch": "Support", "ref": "SUP-1"}
+    assert (
+        render("{agent_name}, {branch} ({ref}) {title}", values) == "Ann, Support (SUP-1) {title}"
+    )
+
+
+def test_a_signature_goes_below_the_text_after_the_delimiter_line() -> None:
+    assert sign("Fixed.\n\n", "Ann\nSupport\n") == "Fixed.\n\n-- \nAnn\nSupport\n"
+    assert sign("Fixed.\n", "  \n") == "Fixed.\n"  # none: the text as it was
+
+
+def test_the_html_version_is_signed_with_the_text_escaped() -> None:
+    signed = sign_html("<html><body><p>Fixed.</p></body></html>", "Ann <ann@x>\nR&D")
+    assert signed == (
+        '<html><body><p>Fixed.</p><div class="signature">-- <br>\n'
+        "Ann &lt;ann@x&gt;<br>\nR&amp;D</div>\n</body></html>"
+    )
+    assert sign_html("<p>Fixed.</p>", "Ann").startswith("<p>Fixed.</p>\n<div")

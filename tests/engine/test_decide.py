@@ -12,6 +12,7 @@ from tuidesk.engine.decision import Action
 from tuidesk.engine.fields import FALLBACK_TITLE, title_from_subject
 from tuidesk.engine.parse import content_hash
 from tuidesk.engine.process import analyse, decide, resolve
+from tuidesk.engine.quotes import OwnSignatures
 from tuidesk.engine.rules import BranchRule, ChannelRule, CustomFieldRule, ReplyMode, RuleSet
 
 
@@ -262,6 +263,22 @@ def test_in_reply_to_joins_the_ticket_of_that_message(rules, lookup):
     lookup.message_ids["<agent-reply@example.com>"] = (5, "out")
     raw = mail("From: alice@customer.test\nIn-Reply-To: <agent-reply@example.com>\nSubject: Re: x")
     assert run(raw, rules, lookup).ticket.ref == "SUP-5"
+
+
+def test_a_reply_quoting_our_signature_is_stored_without_it(rules, lookup):
+    """Our reply's signature comes back under the customer's inline answer: not their text."""
+    lookup.add_ticket(5)
+    ours = OwnSignatures(("{agent_name}\nExample Ltd {branch} team, ticket {ref}",), ("Ann",))
+    rules = replace(rules, own_signatures=replace(ours, branch_names=("Support",)))
+    body = (
+        "> Does it print now?\nYes, thanks.\n>\n> -- \n> Ann\n"
+        "> Example Ltd Support team, ticket SUP-5\n\nCarol\n"
+    )
+    raw = mail("From: alice@customer.test\nSubject: Re: toner [SUP-5]", body)
+    d = run(raw, rules, lookup)
+    assert d.action is Action.COMMENTED
+    assert d.body == "> Does it print now?\nYes, thanks.\n\nCarol"
+    assert "Ann" in d.mail.text  # the full text keeps it
 
 
 def test_references_join_the_ticket_too(rules, lookup):

@@ -134,6 +134,37 @@ def test_mappings_override_the_channel_field_defaults(rules, lookup):
     assert d.fields.custom_fields == {"team": "Alice Customer <alice@customer.test>", "b": 1}
 
 
+# --- required fields ------------------------------------------------------------------------
+
+INCIDENT = (
+    CustomFieldRule("impact", "choice", required=True, default="low"),
+    CustomFieldRule("asset", required=True),
+    CustomFieldRule("notes"),
+)
+
+
+def test_a_required_field_left_empty_gets_its_default(rules, lookup):
+    """A field default of "" (global or the channel's) would blank it: the type's default wins."""
+    rules = replace(rules, ticket_types={"Incident": INCIDENT})
+    raw = mail(f"{FROM}\nSubject: broken laptop")
+    d = mapped(
+        raw, rules, lookup, FieldMapping("asset", "attachments"), ticket_type="Incident",
+        field_defaults={"impact": "", "asset": "  "},
+    )  # fmt: skip
+    assert d.fields.custom_fields == {"impact": "low", "asset": "  "}
+    assert step_rules(d, "map")[-1] == "impact from default (left empty); needs: asset"
+
+
+def test_a_required_field_the_mail_fills_needs_nothing(rules, lookup):
+    rules = replace(rules, ticket_types={"Incident": INCIDENT})
+    d = mapped(
+        with_attachments("serial.pdf"), rules, lookup, FieldMapping("asset", "attachments"),
+        ticket_type="Incident",
+    )  # fmt: skip
+    assert d.fields.custom_fields == {"impact": "low", "asset": "serial.pdf"}
+    assert not [rule for rule in step_rules(d, "map") if "needs" in rule]
+
+
 # --- priority ------------------------------------------------------------------------------
 
 

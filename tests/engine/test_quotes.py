@@ -21,6 +21,7 @@ from tests.conftest import CORPUS
 from tuidesk.engine import quotes
 from tuidesk.engine.quotes import (
     DEFAULT_REPLY_SEPARATORS,
+    OwnSignatures,
     strip_quoted_html,
     strip_quoted_reply,
 )
@@ -590,3 +591,106 @@ def test_a_megabyte_html_reply_is_stripped_to_its_new_text() -> None:
     stripped = strip_quoted_html(markup)
     assert stripped.startswith("The export fails") and stripped.count("0x80070005") == 7000
     assert "wrote:" not in stripped
+
+
+# --- our own signatures ------------------------------------------------------------------
+
+OURS = OwnSignatures(
+    templates=(
+        "{agent_name}\nSecond-level support",
+        "Example Ltd, {branch} team\nhttps://help.example.com (ticket {ref})",
+    ),
+    agent_names=("Alice Agent", "Bob"),
+    branch_names=("Support", "Sales"),
+)
+# Our reply as it went out (compose.sign): the agent's signature, then the channel's.
+OUR_REPLY = (
+    "We replaced the toner.\n\n-- \nAlice Agent\nSecond-level support\n"
+    "Example Ltd, Support team\nhttps://help.example.com (ticket SUP-7)"
+)
+
+
+def quoted(text: str) -> str:
+    return "\n".join(f"> {line}".rstrip() for line in text.split("\n"))
+
+
+def test_our_signature_quoted_between_inline_answers_is_not_the_customers() -> None:
+    """Inline answers keep their questions, quotes and all: our signature was one of them."""
+    body, signature = OUR_REPLY.split("\n\n", 1)
+    reply = f"{quoted(body)}\nThanks, it prints again.\n{quoted(signature)}\n\nOne more: the tray?"
+    assert strip_quoted_reply(reply) == reply  # without knowing it, it stays
+    assert strip_quoted_reply(reply, signatures=OURS) == (
+        "> We replaced the toner.\nThanks, it prints again.\n\nOne more: the tray?"
+    )
+
+
+def test_an_unquoted_copy_of_our_reply_loses_our_signature_and_its_delimiter() -> None:
+    reply = f"Works now, thanks!\n\nCarol\n\n{OUR_REPLY}"
+    visible = strip_quoted_reply(reply, signatures=OURS)
+    assert visible == "Works now, thanks!\n\nCarol\n\nWe replaced the toner."
+
+
+def test_our_signature_wrapped_by_the_customers_client_is_still_ours() -> None:
+    """A client that wraps long lines when it quotes splits a line of ours in two."""
+    wrapped = (
+        "> We replaced the toner.\nGreat.\n> -- \n> Alice Agent\n> Second-level support\n"
+        "> Example Ltd, Support\n> team\n> https://help.example.com (ticket\n> SUP-7)\n\nCarol"
+    )
+    visible = strip_quoted_reply(wrapped, signatures=OURS)
+    assert visible == "> We replaced the toner.\nGreat.\n\nCarol"
+
+
+def test_the_customers_own_signature_stays() -> None:
+    reply = "Thanks!\n\n-- \nCarol Customer\nACME Ltd, Support team\n+1 555 0100"
+    assert strip_quoted_reply(reply, signatures=OURS) == reply
+    signed_by_us = "Thanks!\n\n-- \nBob\nSecond-level support"  # Bob is our agent
+    assert strip_quoted_reply(signed_by_us, signatures=OURS) == "Thanks!"
+
+
+def test_a_signature_of_placeholders_or_one_short_word_is_not_matched() -> None:
+    """Too little text to be sure it is ours: it would take the customer's sign-off."""
+    loose = OwnSignatures(("{agent_name}", "Bob", "-- {ref}"), agent_names=("Carol",))
+    reply = "Thanks!\n\nCarol\nBob\n-- SUP-1"
+    assert strip_quoted_reply(reply, signatures=loose) == reply
+
+
+def test_a_mail_that_is_only_our_signature_is_kept_whole() -> None:
+    only = OUR_REPLY.split("\n\n", 1)[1]
+    assert strip_quoted_reply(only, signatures=OURS) == only
+
+
+def test_our_signature_in_an_html_reply_goes_too() -> None:
+    markup = (
+        "<div>Thanks, it prints.</div><div><br></div><div>-- <br>Alice Agent<br>"
+        "Second-level support</div>"
+    )
+    assert strip_quoted_html(markup, signatures=OURS) == "Thanks, it prints."
+
+
+def test_a_real_clients_signature_block_is_found_as_the_client_sent_it() -> None:
+    """Sparrow sent "Hello \\n\\n-- \\nxxx\\nSent with Sparrow (...)": were that template ours
+    (agent xxx), the copy is recognised with the client's own spacing, and only it goes."""
+    text = first_plain_part(TALON / "tests/fixtures/standard_replies/sparrow.eml")
+    sparrow = OwnSignatures(
+        ("{agent_name}\nSent with Sparrow (http://www.sparrowmailapp.com/?sig)",), ("xxx",)
+    )
+    assert strip_quoted_reply(text).endswith(
+        "\n-- \nxxx\nSent with Sparrow (http://www.sparrowmailapp.com/?sig)"
+    )
+    assert strip_quoted_reply(text, signatures=sparrow) == "Hello"
+
+
+@pytest.mark.parametrize("name", TALON_PLAIN)
+def test_a_signature_the_mail_does_not_hold_changes_nothing_in_the_corpus(name: str) -> None:
+    text = first_plain_part(TALON / name)
+    assert strip_quoted_reply(text, signatures=OURS) == strip_quoted_reply(text)
+
+
+def test_every_copy_of_our_signature_goes_in_one_pass() -> None:
+    """A mail of many copies (hostile, or a long thread pasted unquoted) is cut once per
+    signature, not once per copy."""
+    signature = OUR_REPLY.split("\n\n", 1)[1]
+    text = "\n\n".join(f"Answer {n}.\n\n{signature}" for n in range(2000))
+    assert strip_quoted_reply(text, signatures=OURS) == "\n\n".join(
+        f"Answer {n}." for n in range(2000)
+    )

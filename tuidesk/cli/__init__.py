@@ -15,6 +15,7 @@ import typer
 from tuidesk.cli import (
     agents,
     branches,
+    canned,
     channels,
     config,
     database,
@@ -62,15 +63,9 @@ def main_callback(
     if notice:
         typer.echo(notice, err=True)
     if ctx.invoked_subcommand is None:
-        from tuidesk.storage.agents import UnknownAgent, current_login, identify
-
         c = ctx.obj
         c.create_database()
-        try:
-            with c.session() as session:
-                agent_id = identify(session, current_login(agent)).id
-        except UnknownAgent as exc:
-            raise fail(str(exc), ExitCode.USAGE) from exc
+        agent_id = c.agent_id()
         from tuidesk.screens.app import run_console
         from tuidesk.screens.keymap import KeymapError
 
@@ -105,6 +100,7 @@ app.add_typer(queues.app, name="queue")
 app.add_typer(ticket_types.app, name="type")
 app.add_typer(outgoing.app, name="outgoing")
 app.add_typer(outbox.app, name="outbox")
+app.add_typer(canned.app, name="canned")
 
 
 def run(argv: list[str]) -> int:

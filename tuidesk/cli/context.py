@@ -45,6 +45,29 @@ class Context:
 
         return session_scope(self.engine)
 
+    def agent_id(self) -> int:
+        """The agent running the command (`--agent`, else the OS user), let in as the console
+        lets them in: on a database with no agent yet they become its admin, and someone
+        unknown is refused (exit 2) with the line that adds them."""
+        from tuidesk.cli.output import fail
+        from tuidesk.exit_codes import ExitCode
+        from tuidesk.storage.agents import UnknownAgent, current_login, identify
+
+        try:
+            with self.session() as session:
+                return identify(session, current_login(self.agent)).id
+        except UnknownAgent as exc:
+            raise fail(str(exc), ExitCode.USAGE) from exc
+
+    def known_agent_id(self) -> int | None:
+        """The agent running the command when they are one, else None: `reply` and `note`
+        ran for scripts long before they knew agents, and still do."""
+        from tuidesk.storage.agents import current_login, find_agent
+
+        with self.session() as session:
+            found = find_agent(session, current_login(self.agent))
+            return found.id if found else None
+
     def close(self) -> None:
         """The connections go when the command ends (a long-lived caller runs many)."""
         if self._engine is not None:

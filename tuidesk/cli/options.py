@@ -7,8 +7,10 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Annotated, Any, TypeVar, get_type_hints
 
 import typer
@@ -20,6 +22,32 @@ Json = Annotated[bool, typer.Option("--json")]
 JsonHelp = Annotated[bool, typer.Option("--json", help="Print as JSON.")]
 Text = Annotated[str | None, typer.Option()]
 Many = Annotated[list[str] | None, typer.Option()]
+BodyFile = Annotated[Path | None, typer.Option(help="The text, from a file.")]
+BodyStdin = Annotated[bool, typer.Option("--body-stdin", help="The text, from stdin.")]
+SignatureFile = Annotated[
+    Path | None,
+    typer.Option(help="The signature, from a file ({agent_name}, {branch}, {ref}; empty: none)."),
+]
+
+
+def read_text(path: Path) -> str:
+    """A text file an operator names (a body, a signature): UTF-8, LF line ends; a file that
+    cannot be read is a refusal."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise fail(f"cannot read {path}: {exc}", ExitCode.USAGE) from exc
+    return data.decode("utf-8", errors="replace").replace("\r\n", "\n")
+
+
+def body_text(body_file: Path | None, body_stdin: bool) -> str:
+    """The text of a reply, a note or a new ticket: from exactly one of the file or stdin."""
+    if (body_file is None) == (not body_stdin):
+        raise fail("give the text with one of --body-file or --body-stdin", ExitCode.USAGE)
+    if body_file is not None:
+        return read_text(body_file)
+    data = sys.stdin.buffer.read()
+    return data.decode("utf-8", errors="replace").replace("\r\n", "\n")
 
 
 @dataclass(frozen=True)

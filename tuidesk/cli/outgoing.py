@@ -8,7 +8,15 @@ import typer
 
 from tuidesk.cli.context import ctx_of
 from tuidesk.cli.login import apply, auth_values, need_password, secret, sign_in
-from tuidesk.cli.options import Json, OAuthOptions, Text, ca_file_path, oauth_options
+from tuidesk.cli.options import (
+    Json,
+    OAuthOptions,
+    SignatureFile,
+    Text,
+    ca_file_path,
+    oauth_options,
+    read_text,
+)
 from tuidesk.cli.output import fail, print_fields, print_rows, print_steps, refusals
 from tuidesk.exit_codes import ExitCode
 
@@ -45,6 +53,7 @@ def outgoing_add(
     reply_to: Text = None,
     ca_file: Annotated[str | None, typer.Option(help="PEM of a private CA to trust.")] = None,
     default: Annotated[bool, typer.Option("--default", help="Use it for system mail.")] = False,
+    signature_file: SignatureFile = None,
     *,
     oauth: OAuthOptions,
 ) -> None:
@@ -60,6 +69,7 @@ def outgoing_add(
         name=name, host=host, port=port, security=_security(ssl, starttls, port),
         username=username, from_address=from_address, from_name=display_name,
         reply_to=reply_to, ca_file=ca_file_path(ca_file),
+        signature=read_text(signature_file) if signature_file else "",
     )  # fmt: skip
     apply(out, login)
     with refusals(), ctx_of(ctx).session() as session:
@@ -90,6 +100,7 @@ def outgoing_edit(
     ca_file: Text = None,
     timeout_ms: Annotated[int | None, typer.Option()] = None,
     default: Annotated[bool, typer.Option("--default")] = False,
+    signature_file: SignatureFile = None,
     *,
     oauth: OAuthOptions,
 ) -> None:
@@ -101,6 +112,7 @@ def outgoing_edit(
         "host": host, "port": port, "username": username, "from_address": from_address,
         "security": _security(ssl, starttls, None), "from_name": display_name,
         "reply_to": reply_to, "ca_file": ca_file_path(ca_file), "timeout_ms": timeout_ms,
+        "signature": read_text(signature_file) if signature_file else None,
     }  # fmt: skip
     with refusals(), ctx_of(ctx).session() as session:
         out = get_outgoing(session, name)

@@ -3,32 +3,17 @@ flushes the outbox (for cron)."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from tuidesk.cli.context import ctx_of
-from tuidesk.cli.options import Json
+from tuidesk.cli.options import BodyFile, BodyStdin, Json, body_text
 from tuidesk.cli.output import fail, print_json
 from tuidesk.exit_codes import ExitCode
 
 app = typer.Typer()
-
-
-def _body(body_file: Path | None, body_stdin: bool) -> str:
-    if (body_file is None) == (not body_stdin):
-        raise fail("give the text with one of --body-file or --body-stdin", ExitCode.USAGE)
-    try:
-        data = sys.stdin.buffer.read() if body_stdin else body_file.read_bytes()  # type: ignore[union-attr]
-    except OSError as exc:
-        raise fail(f"cannot read the text: {exc}", ExitCode.USAGE) from exc
-    return data.decode("utf-8", errors="replace").replace("\r\n", "\n")
-
-
-BodyFile = Annotated[Path | None, typer.Option(help="The text, from a file.")]
-BodyStdin = Annotated[bool, typer.Option("--body-stdin", help="The text, from stdin.")]
 
 
 @app.command()
@@ -49,12 +34,13 @@ def reply(
     ] = None,
     as_json: Json = False,
 ) -> None:
-    """Reply to a ticket's requester: stored on the ticket and queued, sent by `tuidesk send`."""
+    """Reply to a ticket's requester: stored on the ticket and queued, sent by `tuidesk send`.
+    Signed as the agent running it (--agent, else the OS user) when that is an agent."""
     from tuidesk.engine.compose import HeaderInjection
     from tuidesk.storage.db import transaction
     from tuidesk.storage.outbox import OutboundError, queue_reply, read_attachment
 
-    text = _body(body_file, body_stdin)
+    text = body_text(body_file, body_stdin)
     c = ctx_of(ctx)
     try:
         html = html_file.read_text(encoding="utf-8", errors="replace") if html_file else None
@@ -62,10 +48,11 @@ def reply(
         raise fail(f"cannot read {html_file}: {exc}", ExitCode.USAGE) from exc
     try:
         files = [read_attachment(p) for p in attach or []]
+        agent_id = c.known_agent_id()
         with transaction(c.engine) as conn:
             queued = queue_reply(
                 conn, c.blobs, ref, text, cc=cc or [], reply_all=reply_all, attachments=files,
-                status=status, quote=quote, html=html,
+                status=status, quote=quote, html=html, agent_id=agent_id,
             )  # fmt: skip
     except (OutboundError, HeaderInjection) as exc:
         raise fail(str(exc), ExitCode.USAGE) from exc
@@ -83,10 +70,12 @@ def note(
     from tuidesk.storage.db import transaction
     from tuidesk.storage.outbox import OutboundError, add_note
 
-    text = _body(body_file, body_stdin)
+    text = body_text(body_file, body_stdin)
+    c = ctx_of(ctx)
+    agent_id = c.known_agent_id()
     try:
-        with transaction(ctx_of(ctx).engine) as conn:
-            done = add_note(conn, ref, text)
+        with transaction(c.engine) as conn:
+            done = add_note(conn, ref, text, agent_id=agent_id)
     except OutboundError as exc:
         raise fail(str(exc), ExitCode.USAGE) from exc
     typer.echo(f"added note to {done}")

@@ -7,6 +7,7 @@ add headers, and silently repairing it would hide that."""
 
 from __future__ import annotations
 
+import html
 import re
 import secrets
 from collections.abc import Sequence
@@ -25,7 +26,7 @@ from tuidesk.engine.text import strip_controls
 # months must not grow a header without end. Keep the first (the thread's root) and the last.
 MAX_REFERENCES = 20
 _PREFIX = re.compile(r"^\s*((re|fwd?|aw|sv|vs|antw|wg|tr|rv)\s*(\[\d+\])?\s*:\s*)+", re.I)
-_PLACEHOLDER = re.compile(r"\{(ref|title|requester_name)\}")
+_PLACEHOLDER = re.compile(r"\{(ref|title|requester_name|agent_name|branch)\}")
 _ADDR_SPEC = re.compile(r"^[^@\s<>()\[\],;:\"\\]+@[A-Za-z0-9.-]+$")
 
 
@@ -65,9 +66,33 @@ def with_ref(subject: str, ref: str) -> str:
 
 
 def render(template: str, values: dict[str, str]) -> str:
-    """Fill `{ref}`, `{title}`, `{requester_name}`; any other brace stays as written, so a
-    template is never an error and a value is never read as a template."""
-    return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), ""), template)
+    """Fill the placeholders `values` gives (of `{ref}`, `{title}`, `{requester_name}`,
+    `{agent_name}`, `{branch}`); any other brace stays as written, so a template is never an
+    error and a value is never read as a template."""
+    return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), template)
+
+
+SIGNATURE_DELIMITER = "-- "  # RFC 3676 4.3: mail clients recognise (and dim) what follows
+
+
+def sign(body: str, signature: str) -> str:
+    """The text with the signature below it, after the conventional "-- " line; as it was
+    when there is no signature."""
+    signature = signature.strip("\n")
+    if not signature.strip():
+        return body
+    return f"{body.rstrip()}\n\n{SIGNATURE_DELIMITER}\n{signature}\n"
+
+
+def sign_html(markup: str, signature: str) -> str:
+    """The HTML version signed like the plain one: the signature as escaped text, before
+    </body> when there is one."""
+    if not signature.strip():
+        return markup
+    lines = "<br>\n".join(html.escape(line) for line in signature.strip("\n").split("\n"))
+    block = f'<div class="signature">{SIGNATURE_DELIMITER}<br>\n{lines}</div>\n'
+    end = markup.lower().rfind("</body>")
+    return markup[:end] + block + markup[end:] if end != -1 else markup + "\n" + block
 
 
 def new_message_id(domain: str, ref: str, now: datetime) -> str:

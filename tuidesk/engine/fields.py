@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from tuidesk.engine.decision import Step, TicketFields
 from tuidesk.engine.enums import Priority
 from tuidesk.engine.parse import TITLE_LIMIT, ParsedMail
-from tuidesk.engine.rules import ChannelRule, FieldMapping, RuleSet
+from tuidesk.engine.rules import ChannelRule, CustomFieldRule, FieldMapping, RuleSet
 from tuidesk.engine.text import clean_line
 
 FALLBACK_TITLE = "(no subject)"
@@ -102,13 +103,7 @@ def map_fields(
     priority, priority_rule = priority_from_headers(mail)
     title = title_from_subject(mail.subject)
     ticket_type = (channel.ticket_type if channel else None) or rules.default_ticket_type
-    custom: dict[str, Any] = {}
-    for spec in rules.ticket_types.get(ticket_type or "", ()):
-        if spec.default is not None:
-            custom[spec.name] = spec.default
-    custom.update(rules.field_defaults)
-    if channel:
-        custom.update(channel.field_defaults)
+    custom = default_fields(rules, ticket_type, channel)
     mappings = channel.field_mappings if channel else ()
     notes: list[str] = []
     restricted: list[str] = []
@@ -126,6 +121,7 @@ def map_fields(
             priority, priority_rule = value, "set by a field mapping"
         else:
             custom[mapping.field] = value
+    required_note = required_fields(custom, rules.ticket_types.get(ticket_type or "", ()))
     fields = TicketFields(
         title=title,
         priority=priority,
@@ -137,4 +133,48 @@ def map_fields(
     steps = [Step("map", "fields", f"priority {priority_rule}")]
     if mappings:
         steps.append(Step("map", "mappings", "; ".join(notes)))
+    if required_note:
+        steps.append(Step("map", "required", required_note))
     return fields, steps
+
+
+def default_fields(
+    rules: RuleSet, ticket_type: str | None, channel: ChannelRule | None = None
+) -> dict[str, Any]:
+    """A new ticket's custom fields before anything is mapped: the type's defaults, then the
+    global and the channel's field defaults."""
+    custom: dict[str, Any] = {
+        spec.name: spec.default
+        for spec in rules.ticket_types.get(ticket_type or "", ())
+        if spec.default is not None
+    }
+    custom.update(rules.field_defaults)
+    if channel:
+        custom.update(channel.field_defaults)
+    return custom
+
+
+def is_empty(value: Any) -> bool:
+    return value is None or not str(value).strip()
+
+
+def missing(required: Sequence[str], custom_fields: dict[str, Any]) -> list[str]:
+    """The required fields a ticket has no value for: what it shows as "needs: ..."."""
+    return [name for name in required if is_empty(custom_fields.get(name))]
+
+
+def required_fields(custom: dict[str, Any], specs: Sequence[CustomFieldRule]) -> str:
+    """Fill each required field left empty with its default, in place; what the map step says
+    about it ("" when every required field has a value). One without a default stays empty and
+    the ticket shows that it needs it (storage.views computes that when it is read)."""
+    filled, needs = [], []
+    for spec in specs:
+        if spec.required and is_empty(custom.get(spec.name)):
+            if spec.default is not None:
+                custom[spec.name] = spec.default
+                filled.append(spec.name)
+            else:
+                needs.append(spec.name)
+    said = [f"{', '.join(filled)} from default (left empty)"] if filled else []
+    said += [f"needs: {', '.join(needs)}"] if needs else []
+    return "; ".join(said)

@@ -14,7 +14,9 @@ kept follows from where the sender's own text sits around those quote blocks:
   while the mail was not.
 
 Ordinary signatures ("-- \\nJohn") are kept: an agent needs the name and phone number. Only the
-mobile "Sent from my iPhone" footers, which say nothing, count as separators.
+mobile "Sent from my iPhone" footers, which say nothing, count as separators. Our own signatures
+are the exception: a copy of one that comes back in the customer's mail, quoted or not, is ours
+and not theirs (`OwnSignatures`).
 """
 
 from __future__ import annotations
@@ -137,10 +139,12 @@ def _resolve(separators: Sequence[str] | None) -> _Separators:
     return _separators(tuple(separators))
 
 
-def strip_quoted_reply(text: str, separators: Sequence[str] | None = None) -> str:
-    """The new text of a plain-text reply: quoted history, reply headers and a trailing
-    "Sent from my …" removed; newlines normalised, leading blank lines and trailing
-    whitespace removed.
+def strip_quoted_reply(
+    text: str, separators: Sequence[str] | None = None, signatures: OwnSignatures | None = None
+) -> str:
+    """The new text of a plain-text reply: quoted history, reply headers, a trailing
+    "Sent from my …" and copies of our own `signatures` removed; newlines normalised, leading
+    blank lines and trailing whitespace removed.
 
     `separators` replaces DEFAULT_REPLY_SEPARATORS (None keeps them): admins edit the whole
     list. When the sender wrote nothing outside the history (a forward, a message that is only
@@ -148,10 +152,134 @@ def strip_quoted_reply(text: str, separators: Sequence[str] | None = None) -> st
     comment would hide it. Only a blank message gives "".
     """
     lines = normalize_newlines(text).split("\n")
-    return _visible(lines, _resolve(separators))[0]
+    return without_signatures(_visible(lines, _resolve(separators))[0], signatures)
 
 
-def strip_quoted_html(markup: str, separators: Sequence[str] | None = None) -> str:
+@dataclass(frozen=True)
+class OwnSignatures:
+    """The signatures we put under our mail, as agents and outgoing channels wrote them
+    (templates with {agent_name}, {branch}, {ref}), and the names those placeholders can hold.
+    A customer's mail client quotes our last reply, signature and all, and inline answers keep
+    quotes; some clients paste it unquoted: either way it is not what the customer wrote."""
+
+    templates: tuple[str, ...] = ()
+    agent_names: tuple[str, ...] = ()
+    branch_names: tuple[str, ...] = ()
+
+
+SIGNATURE_PLACEHOLDERS = ("agent_name", "branch", "ref")
+_SIG_PLACEHOLDER = re.compile(r"\{(agent_name|branch|ref)\}")
+_SIG_TOKEN = re.compile(r"\{(?:agent_name|branch|ref)\}|\s+|[^\s{]+|\{")
+# A template needs this much literal text to be recognised: "{agent_name}" alone, or "Bob",
+# would take the customer's own sign-off with it.
+_SIG_MIN_LITERAL = 4
+# Whitespace between two words of a signature, as a mail client may leave it: wrapped,
+# quoted ("\n> "), with a few blank quoted lines. Each repeat starts with a newline, so a run
+# of spaces can be split only one way, and the repeats are capped: a hostile mail of a million
+# blank lines costs linear time, not quadratic.
+_SIG_GAP = r"[ \t]*(?:\n[ \t>]*){0,4}"
+_SIG_LEAD = r"[ \t>]*"  # indentation and quote markers before a line
+_SIG_DELIMITER_LINE = re.compile(r"^[ \t>]*--[ \t]*$")
+_REF_PATTERN = r"[A-Za-z][A-Za-z0-9]*-\d+"
+
+
+def _any_of(names: tuple[str, ...]) -> str:
+    """One of the names (longest first, so "Ann Lee" wins over "Ann"), or nothing: a
+    placeholder rendered empty leaves no word behind."""
+    words = sorted({n.strip() for n in names if n.strip()}, key=len, reverse=True)
+    return "(?:" + "".join(_SIG_GAP.join(map(re.escape, w.split())) + "|" for w in words) + ")"
+
+
+@lru_cache(maxsize=16)
+def _signature_patterns(own: OwnSignatures) -> tuple[tuple[tuple[str, ...], re.Pattern[str]], ...]:
+    """Each template as a pattern over whole lines, the "-- " delimiter above it included,
+    with its literal words: a text missing one of them is not searched (the cheap common
+    case)."""
+    values = {
+        "agent_name": _any_of(own.agent_names),
+        "branch": _any_of(own.branch_names),
+        "ref": _REF_PATTERN,
+    }
+    patterns = []
+    for template in dict.fromkeys(normalize_newlines(t).strip() for t in own.templates):
+        if sum(ch.isalnum() for ch in _SIG_PLACEHOLDER.sub("", template)) < _SIG_MIN_LITERAL:
+            continue
+        tokens = _SIG_TOKEN.findall(template)
+        parts: list[str] = []
+        for i, token in enumerate(tokens):
+            placeholder = _SIG_PLACEHOLDER.fullmatch(token)
+            if placeholder:
+                parts.append(values[placeholder.group(1)])
+            elif not token.isspace():
+                parts.append(re.escape(token))
+            elif any(_SIG_PLACEHOLDER.fullmatch(t) for t in tokens[i - 1 : i + 2]):
+                parts.append(_SIG_GAP)  # beside a value that may be empty: may be empty too
+            else:
+                parts.append(rf"(?=\s){_SIG_GAP}")
+        delimiter = rf"(?:--[ \t]*\n(?:{_SIG_LEAD}\n){{0,4}}{_SIG_LEAD})?"
+        pattern = re.compile(rf"^{_SIG_LEAD}{delimiter}{''.join(parts)}[ \t]*$", re.M)
+        words = tuple(t for t in tokens if not t.isspace() and not _SIG_PLACEHOLDER.fullmatch(t))
+        patterns.append((words, pattern))
+    return tuple(patterns)
+
+
+def without_signatures(text: str, signatures: OwnSignatures | None) -> str:
+    """`text` without the lines that copy one of our signatures (quoted or not, with the "-- "
+    delimiter above), a dangling delimiter at the end, and the blank lines a cut leaves
+    doubled. A text that was nothing but our signature is returned as it was: an empty
+    ticket comment would hide that the mail came at all."""
+    if not signatures or not signatures.templates or not text:
+        return text
+    original, lines = text, text.split("\n")
+    removed = False
+    for words, pattern in _signature_patterns(signatures):
+        if not all(word in text for word in words):
+            continue
+        cuts: list[tuple[int, int]] = []  # first and last line of each copy, in order
+        line, offset = 0, 0
+        for found in pattern.finditer(text):
+            line += text.count("\n", offset, found.start())
+            offset = found.start()
+            first = line
+            while first and _quote_blank(lines[first - 1]) and ">" in lines[first - 1]:
+                first -= 1  # quoted blank lines above only spaced it from the quote above
+            cuts.append(
+                (max(first, cuts[-1][1] + 1 if cuts else 0), line + found.group().count("\n"))
+            )
+        if cuts:
+            lines, removed = _cut(lines, cuts), True
+            text = "\n".join(lines)
+    if not removed:
+        return text
+    while lines and (_quote_blank(lines[-1]) or _SIG_DELIMITER_LINE.match(lines[-1])):
+        lines.pop()
+    kept = "\n".join(lines).rstrip()
+    return kept if kept.strip() else original
+
+
+def _cut(lines: list[str], cuts: list[tuple[int, int]]) -> list[str]:
+    """`lines` without the spans given (first and last line, in order); where the lines on
+    both sides of a cut are blank, one of them is enough."""
+    kept: list[str] = []
+    start = 0
+    for first, last in cuts:
+        kept.extend(lines[start:first])
+        after = last + 1
+        if kept and after < len(lines) and _quote_blank(kept[-1] + lines[after]):
+            after += 1
+        start = after
+    kept.extend(lines[start:])
+    return kept
+
+
+def _quote_blank(line: str) -> bool:
+    """A line with nothing but whitespace and quote markers."""
+    return not line.strip(" \t>")
+
+
+def strip_quoted_html(
+    markup: str, separators: Sequence[str] | None = None, signatures: OwnSignatures | None = None
+) -> str:
     """The new text of an HTML reply, as plain text.
 
     Quote containers that mail programs mark are history wherever they are (Gmail's
@@ -173,9 +301,9 @@ def strip_quoted_html(markup: str, separators: Sequence[str] | None = None) -> s
         text, removed = _visible_segments(document.segments(), patterns)
         if not removed and document.trailing_blockquote() is not None:
             text, removed = _visible_segments(document.segments(last_resort=True), patterns)
-        return text
     except Exception:  # noqa: BLE001 - any parser trouble: the plain route still works
-        return strip_quoted_reply(html_to_text(markup), separators)
+        return strip_quoted_reply(html_to_text(markup), separators, signatures)
+    return without_signatures(text, signatures)
 
 
 def _visible_segments(segments: list[tuple[str, bool]], patterns: _Separators) -> tuple[str, bool]:

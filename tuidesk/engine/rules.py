@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 from tuidesk.engine.parse import Limits
+from tuidesk.engine.quotes import OwnSignatures
 
 
 class ReplyMode(StrEnum):
@@ -110,6 +111,8 @@ class RuleSet:
     # trusted server vouches for may still mail customers and change tickets.
     trusted_authserv_ids: tuple[str, ...] = ()
     agent_mail_commands: bool = False
+    # tickets: our signatures, kept out of the visible text of a customer's reply
+    own_signatures: OwnSignatures = field(default_factory=OwnSignatures)
 
     @property
     def default_branch(self) -> BranchRule | None:

@@ -66,8 +66,8 @@ def _work(conn: Connection, decision: Worked, raw: bytes, blobs: BlobStore) -> s
         sender = decision.mail.sender
         author = Address(agent.name, agent.email) if decision.proven else sender
         add_note(
-            conn, ref, decision.body, author=author, agent_id=agent_id, blobs=blobs,
-            attachments=files,
+            conn, ref, decision.body, author=author, agent_id=agent_id,
+            files=[(f, blobs.put(f.data)) for f in files],
         )  # fmt: skip
     changes: dict[str, str] = {}
     if commands.status and work is not Work.REPLY:
@@ -75,7 +75,7 @@ def _work(conn: Connection, decision: Worked, raw: bytes, blobs: BlobStore) -> s
     if commands.priority:
         changes["priority"] = commands.priority
     if changes:
-        update_ticket(conn, ref, **changes)
+        update_ticket(conn, ref, actor=agent_id, **changes)
     applied = [f"priority {commands.priority}"] if commands.priority else []
     problems = list(commands.problems)
     if commands.assign:

@@ -108,7 +108,7 @@ def _addresses(value: object) -> list[str]:
 def _signature(value: object) -> str:
     if not isinstance(value, str):
         raise Invalid(f"a signature is text, not {value!r}")
-    return checks.lines(value, "the signature")
+    return checks.signature(value)
 
 
 def _admins(session: Session) -> int:

@@ -10,16 +10,19 @@ from __future__ import annotations
 import fnmatch
 import ipaddress
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, time
 from typing import Any, TypeVar
+
+from tuidesk.engine.quotes import SIGNATURE_PLACEHOLDERS
 
 T = TypeVar("T")
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_CONTROL_BUT_NEWLINE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_BRACED = re.compile(r"\{([^{}]*)\}")
 
 
 class Invalid(ValueError):
@@ -73,13 +76,32 @@ def text(value: str | None, what: str = "this", *, required: bool = True) -> str
     return value
 
 
-def lines(value: str | None, what: str = "this") -> str:
-    """Text of several lines (a signature, a template): line breaks as LF, no other control
-    characters but TAB; may be empty."""
-    value = (value or "").replace("\r\n", "\n")
-    if _CONTROL_BUT_LINES.search(value):
-        raise Invalid(f"{what} must not contain control characters")
+def placeholders(value: str, known: Sequence[str]) -> str:
+    """A template whose every {word} is one that is filled in: any other would reach the
+    customer as written."""
+    for name in _BRACED.findall(value):
+        if name not in known:
+            names = ", ".join(f"{{{p}}}" for p in known)
+            raise Invalid(f"{{{name}}} is not a placeholder; the ones filled in are {names}")
     return value
+
+
+def template(value: str, known: Sequence[str], what: str, *, required: bool = True) -> str:
+    """Text of several lines (a mail text, a signature, a canned reply): line breaks as LF,
+    no other control characters, only `known` placeholders."""
+    value = value.replace("\r\n", "\n")
+    if required and not value.strip():
+        raise Invalid(f"{what} must not be empty")
+    if _CONTROL_BUT_NEWLINE.search(value):
+        raise Invalid(f"{what} must not contain control characters")
+    return placeholders(value, known)
+
+
+def signature(value: str | None) -> str:
+    """A signature under our mail (an outgoing channel's, an agent's): any lines of text with
+    {agent_name}, {branch} and {ref}; blank lines around it dropped, "" for none."""
+    value = template(value or "", SIGNATURE_PLACEHOLDERS, "the signature", required=False)
+    return value.strip("\n").rstrip() if value.strip() else ""
 
 
 def host(value: str | None) -> str:

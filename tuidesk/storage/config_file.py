@@ -10,6 +10,7 @@ from sqlmodel import Session, func, select
 
 from tuidesk.storage.agents import list_agents, save_agent
 from tuidesk.storage.branches import get_branch, list_branches, save_branch
+from tuidesk.storage.canned import get_canned, list_canned, save_canned
 from tuidesk.storage.channels import save_channel
 from tuidesk.storage.checks import Invalid
 from tuidesk.storage.models import Agent, Channel, OutgoingChannel
@@ -58,6 +59,7 @@ def export_config(session: Session) -> str:
     doc["channel"] = [_channel_entry(c) for c in session.exec(select(Channel))]
     doc["outgoing"] = [_channel_entry(o) for o in list_outgoing(session)]
     doc["agent"] = [_drop_none(_fields(a, exclude={"id"})) for a in list_agents(session)]
+    doc["canned"] = [_drop_none(c) for c in list_canned(session)]
     lines = "\n".join(f"#   {key}: {help_}" for key, (_, help_) in SETTINGS.items())
     return HEADER + lines + "\n\n" + tomli_w.dumps({k: v for k, v in doc.items() if v})
 
@@ -174,6 +176,14 @@ def _import_agent(session: Session, item: dict[str, Any]) -> None:
     )  # fmt: skip
 
 
+def _import_canned(session: Session, item: dict[str, Any]) -> None:
+    _no_unknown(item, {"name", "body", "branch"})
+    save_canned(
+        session, name=item["name"], body=item.get("body", ""), branch=item.get("branch"),
+        canned=_existing(get_canned, session, item["name"]),
+    )  # fmt: skip
+
+
 def _no_unknown(item: dict[str, Any], known: set[str]) -> None:
     unknown = sorted(set(item) - known)
     if unknown:
@@ -198,7 +208,8 @@ def _entries(section: str, save: Callable[[Session, dict[str, Any]], None]) -> _
 _Step = Callable[[Session, dict[str, Any]], int]
 # The count each step reports, in the order they are written: settings after queues and ticket
 # types (default_queue may name one this file adds), outgoing before channels (a channel names
-# the outgoing channel its replies go through).
+# the outgoing channel its replies go through), canned replies after branches (one may name a
+# branch).
 _STEPS: tuple[tuple[str, _Step], ...] = (
     ("branches", _entries("branch", _import_branch)),
     ("queues", _entries("queue", _import_queue)),
@@ -207,6 +218,7 @@ _STEPS: tuple[tuple[str, _Step], ...] = (
     ("outgoing", _entries("outgoing", _import_outgoing)),
     ("channels", _entries("channel", _import_channel)),
     ("agents", _entries("agent", _import_agent)),
+    ("canned", _entries("canned", _import_canned)),
 )
 
 
@@ -219,6 +231,7 @@ _ENTRIES = {
     "outgoing": ("outgoing", ("name",)),
     "channel": ("channel", ("name",)),
     "agent": ("agent", ("name", "email", "login")),
+    "canned": ("canned reply", ("name",)),
 }
 _REPEATED = {
     "name": "named twice in this file",

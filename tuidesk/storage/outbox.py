@@ -30,6 +30,8 @@ from tuidesk.engine.compose import (
     references_chain,
     render,
     reply_subject,
+    sign,
+    sign_html,
     with_ref,
 )
 from tuidesk.engine.enums import Direction, TicketStatus
@@ -84,6 +86,7 @@ class TicketRow:
     channel_id: int | None
     branch_addresses: tuple[str, ...]
     requester: Address | None
+    branch_name: str = ""
 
 
 def find_ticket(conn: Connection, ref: str) -> TicketRow:
@@ -96,7 +99,8 @@ def find_ticket(conn: Connection, ref: str) -> TicketRow:
         row = conn.execute(
             select(
                 ticket.c.id, ticket.c.title, ticket.c.status, ticket.c.channel_id,
-                branch.c.key, branch.c.addresses, contact.c.name, contact.c.email,
+                branch.c.key, branch.c.name.label("branch_name"), branch.c.addresses,
+                contact.c.name, contact.c.email,
             )
             .join(branch, branch.c.id == ticket.c.branch_id)
             .outerjoin(contact, contact.c.id == ticket.c.requester_id)
@@ -112,6 +116,7 @@ def find_ticket(conn: Connection, ref: str) -> TicketRow:
         channel_id=row.channel_id,
         branch_addresses=tuple(row.addresses or ()),
         requester=Address(row.name or "", row.email) if row.email else None,
+        branch_name=row.branch_name,
     )
 
 
@@ -151,6 +156,47 @@ def _sender(out: Row) -> Address:
     return Address(out.from_name or "", out.from_address)
 
 
+def reply_to_for(conn: Connection, channel_id: int | None, out: Row) -> Address | None:
+    """The Reply-To of mail about a ticket: its incoming channel's Reply-To address (the
+    answers go where that channel reads), else the outgoing channel's, else none."""
+    if channel_id is not None:
+        channel = tables(conn).channel
+        address = conn.execute(
+            select(channel.c.reply_to).where(channel.c.id == channel_id)
+        ).scalar()
+        if address:
+            return Address("", address)
+    return Address("", out.reply_to) if out.reply_to else None
+
+
+def signature_for(conn: Connection, out: Row, agent_id: int | None, ticket: TicketRow) -> str:
+    """The signature under mail about `ticket` sent through `out`: the agent's (when an agent
+    writes it) above the outgoing channel's, placeholders filled; "" when neither has one.
+    Replies, a new ticket's first mail and notifications sign with it (compose.sign)."""
+    agent = tables(conn).agent
+    name, own = "", ""
+    if agent_id is not None:
+        row = conn.execute(
+            select(agent.c.name, agent.c.signature).where(agent.c.id == agent_id)
+        ).first()
+        if row is not None:
+            name, own = row.name, row.signature
+    values = {"agent_name": name, "branch": ticket.branch_name, "ref": ticket.ref}
+    parts = [render(text, values).strip("\n") for text in (own, out.signature) if text.strip()]
+    return "\n".join(parts)
+
+
+def signature_for_reply(conn: Connection, ref: str, agent_id: int | None) -> str:
+    """The signature `queue_reply` will put under this agent's reply on `ref`: for the reply
+    editor to show. "" without an outgoing channel (a reply could not be sent anyway)."""
+    ticket = find_ticket(conn, ref)
+    try:
+        out = outgoing_for(conn, ticket.channel_id, ticket.branch_addresses)
+    except OutboundError:
+        return ""
+    return signature_for(conn, out, agent_id, ticket)
+
+
 def _message_id(conn: Connection, out: Row, ref: str, now: datetime) -> str:
     domain = get_settings(conn)["message_id_domain"] or out.from_address.rpartition("@")[2]
     return new_message_id(domain, ref, now)
@@ -169,6 +215,23 @@ def _parent(conn: Connection, t: Tables, ticket: int) -> Row | None:
         if row is not None:
             return row
     return None
+
+
+def _attach(
+    conn: Connection, t: Tables, row_id: int, files: Sequence[tuple[OutgoingFile, str]]
+) -> None:
+    """The files (each with its blob's hash) as attachments of a message."""
+    if files:
+        conn.execute(
+            insert(t.attachment),
+            [
+                dict(
+                    message_id=row_id, filename=f.filename, content_type=f.content_type,
+                    size=len(f.data), sha256=sha, content_id=None, inline=False,
+                )
+                for f, sha in files
+            ],
+        )  # fmt: skip
 
 
 def _store(
@@ -269,11 +332,12 @@ def queue_reply(
     status: str | None = None,
     quote: bool = False,
     html: str | None = None,
-    now: datetime | None = None,
     agent_id: int | None = None,
+    now: datetime | None = None,
 ) -> Queued:
-    """An agent's reply: on the ticket and in the outbox, in this transaction. `agent_id`: the
-    agent who wrote it (an agent's mail; the console and the CLI do not say yet)."""
+    """An agent's reply: on the ticket and in the outbox, in this transaction, signed with
+    the agent's and the outgoing channel's signatures (`signature_for`). `agent_id`: the agent
+    who wrote it."""
     now = now or utcnow()
     if status is not None and status not in tuple(TicketStatus):
         raise OutboundError(f"status must be one of {', '.join(TicketStatus)}")
@@ -308,7 +372,8 @@ def queue_reply(
         if key not in seen and key not in ours:
             seen.add(key)
             cc_list.append(checked_address(address, "Cc"))
-    full_body = body.rstrip("\n") + "\n"
+    signature = signature_for(conn, out, agent_id, ticket)
+    full_body = sign(body.rstrip("\n") + "\n", signature)
     if quote and parent is not None:
         author = parent.from_name or parent.from_email
         full_body += "\n" + quote_history(
@@ -318,10 +383,11 @@ def queue_reply(
         sender=_sender(out),
         to=(to,),
         cc=tuple(cc_list),
-        reply_to=Address("", out.reply_to) if out.reply_to else None,
-        subject=reply_subject(ticket.title, ticket.ref),
+        reply_to=reply_to_for(conn, ticket.channel_id, out),
+        # The first mail of a conversation an agent opened answers nothing: no "Re:".
+        subject=(reply_subject if parent else with_ref)(ticket.title, ticket.ref),
         body=full_body,
-        html=html,
+        html=sign_html(html, signature) if html else None,
         message_id=_message_id(conn, out, ticket.ref, now),
         date=now,
         in_reply_to=parent.message_id if parent is not None else None,
@@ -355,20 +421,22 @@ def add_note(
     body: str,
     *,
     author: Address | None = None,
-    now: datetime | None = None,
     agent_id: int | None = None,
-    blobs: BlobStore | None = None,
-    attachments: Sequence[OutgoingFile] = (),
+    files: Sequence[tuple[OutgoingFile, str]] = (),
+    now: datetime | None = None,
 ) -> str:
-    """An internal note: on the ticket only, never mailed. Attachments need `blobs`."""
+    """An internal note: on the ticket only, never mailed. `author` defaults to the agent;
+    `files` are attachments already in the blob store (with their hashes)."""
     if not body.strip():
         raise OutboundError("the note is empty")
     ticket = find_ticket(conn, ref)
     t = tables(conn)
-    row_id = _note(conn, t, ticket.number, body, now or utcnow(), author, agent_id)
-    if attachments:
-        assert blobs is not None, "attachments need the blob store"
-        _attach(conn, t, row_id, [(f, blobs.put(f.data)) for f in attachments])
+    if author is None and agent_id is not None:
+        row = conn.execute(
+            select(t.agent.c.name, t.agent.c.email).where(t.agent.c.id == agent_id)
+        ).first()
+        author = Address(row.name, row.email) if row else None
+    _attach(conn, t, _note(conn, t, ticket.number, body, now or utcnow(), author, agent_id), files)
     return ticket.ref
 
 
@@ -381,14 +449,14 @@ def _note(
     author: Address | None = None,
     agent_id: int | None = None,
 ) -> int:
-    """The note's message id."""
+    """The note's message row id."""
     author = author or Address("tuidesk", "")
     row_id = conn.execute(
         insert(t.message),
         dict(
             ticket_id=ticket, direction=Direction.NOTE, from_name=author.name,
             from_email=author.email, to=[], cc=[], subject="", body=body, full_body=body,
-            created_at=now, agent_id=agent_id,
+            agent_id=agent_id, created_at=now,
         ),
     ).inserted_primary_key[0]  # fmt: skip
     conn.execute(update(t.ticket).where(t.ticket.c.id == ticket).values(updated_at=now))
@@ -419,7 +487,7 @@ def queue_acknowledgement(
         mail = OutgoingMail(
             sender=_sender(out),
             to=(checked_address(ticket.requester, "To"),),
-            reply_to=Address("", out.reply_to) if out.reply_to else None,
+            reply_to=reply_to_for(conn, ticket.channel_id, out),
             subject=with_ref(strip_controls(render(settings["ack_subject"], values)), ticket.ref),
             body=body,
             message_id=_message_id(conn, out, ticket.ref, now),

@@ -50,6 +50,8 @@ def validate(out: OutgoingChannel) -> None:
         out.reply_to = c.check("reply_to", checks.address, out.reply_to) or out.reply_to
     else:
         out.reply_to = None
+    signature = c.check("signature", checks.signature, out.signature)
+    out.signature = signature if signature is not None else out.signature
     if out.ca_file and not os.path.isfile(out.ca_file):
         c.add("ca_file", f"{out.ca_file}: no such file")
     timeout = c.check("timeout_ms", checks.number, out.timeout_ms, "timeout", low=100, high=600000)

@@ -6,7 +6,6 @@ Values come typed from TOML and as text from the command line; every check takes
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -21,7 +20,6 @@ from tuidesk.storage.settings import set_setting
 
 # What engine.compose.render fills in; any other {word} would go out to customers as written.
 PLACEHOLDERS = ("ref", "title", "requester_name")
-_BRACED = re.compile(r"\{([^{}]*)\}")
 _TRUE = ("true", "yes", "on", "1")
 _FALSE = ("false", "no", "off", "0")
 
@@ -101,24 +99,15 @@ def _field_defaults(value: Any) -> dict[str, str]:
     }
 
 
-def _placeholders(template: str) -> str:
-    for name in _BRACED.findall(template):
-        if name not in PLACEHOLDERS:
-            known = ", ".join(f"{{{p}}}" for p in PLACEHOLDERS)
-            raise Invalid(f"{{{name}}} is not a placeholder; the ones filled in are {known}")
-    return template
-
-
 def _subject(value: Any) -> str:
     """A header line: CR or LF would end it."""
-    return _placeholders(checks.text(_text(value, "the subject"), "the subject"))
+    return checks.placeholders(
+        checks.text(_text(value, "the subject"), "the subject"), PLACEHOLDERS
+    )
 
 
 def _body(value: Any) -> str:
-    body = checks.lines(_text(value, "the text"), "the text")
-    if not body.strip():
-        raise Invalid("the text must not be empty")
-    return _placeholders(body)
+    return checks.template(_text(value, "the text"), PLACEHOLDERS, "the text")
 
 
 def _retry_waits(value: Any) -> list[int]:

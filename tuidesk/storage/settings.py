@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from tuidesk.engine.parse import Limits
+from tuidesk.engine.quotes import OwnSignatures
 from tuidesk.engine.rules import (
     DEFAULT_FORM_SENDERS,
     BranchRule,
@@ -125,8 +126,15 @@ def load_rules(conn: Connection, overrides: dict[str, Any] | None = None) -> Rul
         if row.field_name is not None:
             fields.append(CustomFieldRule(row.field_name, row.kind, row.required, row.default))
     separators = s["reply_separators"]
-    out = t.outgoing_channel
-    sending = [a for row in conn.execute(select(out.c.from_address, out.c.reply_to)) for a in row]
+    out, agent = t.outgoing_channel, t.agent
+    outgoing = conn.execute(select(out.c.from_address, out.c.reply_to, out.c.signature)).all()
+    sending = [a for row in outgoing for a in row[:2]]
+    agents = conn.execute(select(agent.c.name, agent.c.signature)).all()
+    signatures = OwnSignatures(
+        templates=tuple(sig for *_, sig in [*outgoing, *agents] if sig and sig.strip()),
+        agent_names=tuple(row.name for row in agents),
+        branch_names=tuple(b.name for b in branches),
+    )
     return RuleSet(
         branches=branches,
         aliases={k.lower(): v.lower() for k, v in s["aliases"].items()},
@@ -151,6 +159,7 @@ def load_rules(conn: Connection, overrides: dict[str, Any] | None = None) -> Rul
         requester_from_reply_to=bool(s["requester_from_reply_to"]),
         trusted_authserv_ids=tuple(a.lower() for a in s["trusted_authserv_ids"]),
         agent_mail_commands=bool(s["agent_mail_commands"]),
+        own_signatures=signatures,
     )
 
 

@@ -1,6 +1,7 @@
-"""Changing a ticket's fields (status, priority, assignee, branch, queue) from the console or
-the CLI, through one function. `expected` is the ticket's `updated_at` as the agent saw it:
-when someone else changed the ticket since, nothing is written and the caller asks first."""
+"""Changing a ticket's fields (status, priority, assignee, branch, queue, custom fields) from
+the console or the CLI, through one function. `expected` is the ticket's `updated_at` as the
+agent saw it: when someone else changed the ticket since, nothing is written and the caller
+asks first."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from sqlalchemy import Connection, func, or_, select, update
 from tuidesk.engine.refs import ticket_ref
 from tuidesk.storage import notify
 from tuidesk.storage.apply import insert_ignoring_conflict
+from tuidesk.storage.checks import Invalid
 from tuidesk.storage.models import PRIORITIES, TICKET_STATUSES
-from tuidesk.storage.outbox import OutboundError, find_ticket
+from tuidesk.storage.outbox import OutboundError, TicketRow, find_ticket
 from tuidesk.storage.tables import aware, tables, utcnow
+from tuidesk.storage.ticket_types import check_default
 
 UNSET: Any = object()  # "leave as it is", where None means "clear"
 
@@ -60,10 +63,13 @@ def update_ticket(
     branch: str | None = None,
     queue: str | None = UNSET,
     actor: int | None = None,
+    fields: dict[str, str] | None = None,
 ) -> Updated:
     """Set what is given. `assignee` is an agent's email, login or name (None unassigns);
-    `queue` a queue name, created if new (None clears it). `actor` is the agent making the
-    change (None: not known): the new assignee is mailed about it, unless they are the actor."""
+    `queue` a queue name, created if new (None clears it); `fields` custom fields of the
+    ticket's type, each value checked against the field's kind ("" clears one that is not
+    required). `actor` is the agent making the change (None: not known): the new assignee is
+    mailed about it, unless they are the actor."""
     try:
         found = find_ticket(conn, ref)
     except OutboundError as exc:
@@ -102,6 +108,8 @@ def update_ticket(
     if queue is not UNSET:
         values["queue_id"] = _queue_id(conn, queue) if queue else None
         shown["queue"] = queue
+    if fields:
+        values["custom_fields"], shown["fields"] = _custom_fields(conn, found, fields)
     if not values:
         raise TicketError("nothing to change")
     now = utcnow()
@@ -135,6 +143,48 @@ def agent_id_of(conn: Connection, who: str) -> int | None:
         )
     ).scalar()
     return None if found is None else int(found)
+
+
+def _custom_fields(
+    conn: Connection, found: TicketRow, given: dict[str, str]
+) -> tuple[dict[str, Any], dict[str, str | None]]:
+    """The ticket's custom fields with `given` applied, and what changed; a field its type
+    does not have, a value its kind cannot take, or clearing a required one is refused."""
+    t = tables(conn)
+    ticket, field, ttype = t.ticket, t.custom_field, t.ticket_type
+    row = conn.execute(
+        select(ticket.c.custom_fields, ticket.c.ticket_type_id, ttype.c.name)
+        .outerjoin(ttype, ttype.c.id == ticket.c.ticket_type_id)
+        .where(ticket.c.id == found.number)
+    ).one()
+    specs = {
+        f.name: f
+        for f in conn.execute(
+            select(field.c.name, field.c.kind, field.c.required)
+            .where(field.c.ticket_type_id == row.ticket_type_id)
+            .order_by(field.c.id)
+        )
+    }
+    current = dict(row.custom_fields or {})
+    shown: dict[str, str | None] = {}
+    for name, value in given.items():
+        spec = specs.get(name)
+        if spec is None:
+            known = ", ".join(specs) or "none"
+            of = f"type {row.name!r}" if row.name else "no ticket type"
+            raise TicketError(f"{found.ref} has {of}: no field {name!r} (its fields: {known})")
+        try:
+            clean = check_default(spec.kind, value, name)
+        except Invalid as exc:
+            raise TicketError(str(exc)) from exc
+        if clean is None:
+            if spec.required:
+                raise TicketError(f"{name} is required: give it a value")
+            current.pop(name, None)
+        else:
+            current[name] = clean
+        shown[name] = clean
+    return current, shown
 
 
 def _queue_id(conn: Connection, name: str) -> int:

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, case, func, or_, select
 
 from tuidesk.engine.enums import CLOSED_STATUSES, OPEN_STATUSES, TicketStatus
+from tuidesk.engine.fields import missing
 from tuidesk.engine.refs import ticket_ref
 from tuidesk.storage.tables import aware, tables
 
@@ -38,6 +39,7 @@ class TicketFilter:
     agent_id: int | None = None  # whose tickets "mine" means
     status: str | None = None
     branch: str | None = None  # key or name
+    channel: str | None = None  # the incoming channel's name
     queue: str | None = None
     assignee: str | None = None  # an agent's email, or "none"
     search: str = ""  # in the title and the requester's name and address
@@ -66,6 +68,7 @@ class TicketLine:
     queue_colour: str | None
     updated_at: datetime
     assignee: str | None
+    needs: tuple[str, ...] = ()  # required fields of its type still empty
 
 
 def _like(text: str) -> str:
@@ -94,6 +97,10 @@ def ticket_ids(conn: Connection, spec: TicketFilter) -> list[int]:
     if spec.branch:
         query = query.join(branch, branch.c.id == ticket.c.branch_id).where(
             or_(branch.c.key == spec.branch.upper(), branch.c.name == spec.branch)
+        )
+    if spec.channel:
+        query = query.join(t.channel, t.channel.c.id == ticket.c.channel_id).where(
+            t.channel.c.name == spec.channel
         )
     if spec.queue:
         query = query.join(queue, queue.c.id == ticket.c.queue_id).where(queue.c.name == spec.queue)
@@ -136,14 +143,25 @@ def ticket_lines(conn: Connection, numbers: Sequence[int]) -> dict[int, TicketLi
         select(
             ticket.c.id, ticket.c.status, ticket.c.priority, ticket.c.title, ticket.c.updated_at,
             branch.c.key, contact.c.name, contact.c.email, queue.c.name.label("queue"),
-            queue.c.colour, agent.c.name.label("agent"),
+            queue.c.colour, agent.c.name.label("agent"), ticket.c.ticket_type_id,
+            ticket.c.custom_fields,
         )
         .join(branch, branch.c.id == ticket.c.branch_id)
         .outerjoin(contact, contact.c.id == ticket.c.requester_id)
         .outerjoin(queue, queue.c.id == ticket.c.queue_id)
         .outerjoin(agent, agent.c.id == ticket.c.assignee_id)
         .where(ticket.c.id.in_(list(numbers)))
-    )  # fmt: skip
+    ).all()  # fmt: skip
+    field = t.custom_field
+    required: dict[int, list[str]] = {}
+    types = {r.ticket_type_id for r in rows if r.ticket_type_id is not None}
+    if types:
+        for type_id, name in conn.execute(
+            select(field.c.ticket_type_id, field.c.name)
+            .where(field.c.required, field.c.ticket_type_id.in_(types))
+            .order_by(field.c.id)
+        ):
+            required.setdefault(type_id, []).append(name)
     return {
         r.id: TicketLine(
             number=r.id,
@@ -157,6 +175,7 @@ def ticket_lines(conn: Connection, numbers: Sequence[int]) -> dict[int, TicketLi
             queue_colour=r.colour,
             updated_at=aware(r.updated_at),
             assignee=r.agent,
+            needs=tuple(missing(required.get(r.ticket_type_id, ()), r.custom_fields or {})),
         )
         for r in rows
     }

@@ -48,26 +48,27 @@ def list_ticket_types(session: Session) -> list[dict[str, Any]]:
     return [{"name": tt.name, "fields": fields_of(session, tt)} for tt in types]
 
 
-def check_default(kind: str, value: Any) -> str | None:
-    """The default as stored (text), read the way its kind will be."""
+def check_default(kind: str, value: Any, what: str = "the default") -> str | None:
+    """The default (or a ticket's value, `what` naming it) as stored (text), read the way its
+    kind will be."""
     if value is None or value == "":
         return None
     if kind == "number":
         if isinstance(value, bool) or not isinstance(value, int | float | str):
-            raise Invalid(f"the default must be a number, not {value!r}")
+            raise Invalid(f"{what} must be a number, not {value!r}")
         try:
             number = float(value)
         except ValueError:
-            raise Invalid(f"the default must be a number, not {value!r}") from None
+            raise Invalid(f"{what} must be a number, not {value!r}") from None
         if not math.isfinite(number):
-            raise Invalid(f"the default must be a number, not {value!r}")
+            raise Invalid(f"{what} must be a number, not {value!r}")
         return str(value).strip()
     if not isinstance(value, str):
-        raise Invalid(f"the default must be text, not {value!r}")
+        raise Invalid(f"{what} must be text, not {value!r}")
     if kind == "date":
         day = checks.iso_date(value)
         return day.isoformat() if day else None
-    return checks.text(value, "the default")
+    return checks.text(value, what)
 
 
 def check_field(item: Any) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from tuidesk.engine.fields import missing
 from tuidesk.engine.refs import parse_ref, ticket_ref
 from tuidesk.storage import checks
 from tuidesk.storage.models import (
@@ -17,6 +18,7 @@ from tuidesk.storage.models import (
     Branch,
     Channel,
     Contact,
+    CustomField,
     Message,
     OutboxMail,
     Queue,
@@ -30,6 +32,7 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def _ticket_dict(
+    required: dict[int, list[str]],
     ticket: Ticket,
     branch: Branch,
     queue: str | None,
@@ -49,6 +52,8 @@ def _ticket_dict(
         "queue": queue,
         "type": ttype,
         "custom_fields": ticket.custom_fields,
+        # Required fields of its type still empty (no default, nothing mapped): "needs: ...".
+        "needs": missing(required.get(ticket.ticket_type_id or 0, ()), ticket.custom_fields),
         # Fields the ticket's channel maps as restricted: whoever shows them to an agent must
         # show them to admins only.
         "restricted": [m["field"] for m in mappings or () if m.get("restricted")],
@@ -59,6 +64,15 @@ def _ticket_dict(
         "created_at": _iso(ticket.created_at),
         "updated_at": _iso(ticket.updated_at),
     }
+
+
+def required_by_type(session: Session) -> dict[int, list[str]]:
+    """Each ticket type's required custom fields (by type id), in their order."""
+    required: dict[int, list[str]] = defaultdict(list)
+    query = select(CustomField.ticket_type_id, CustomField.name).where(col(CustomField.required))
+    for type_id, name in session.exec(query.order_by(col(CustomField.id))):
+        required[type_id].append(name)
+    return required
 
 
 def custom_field_rows(ticket: dict[str, Any], *, admin: bool) -> list[tuple[str, Any, bool]]:
@@ -105,10 +119,12 @@ def list_tickets(
     *,
     status: str | None = None,
     branch: str | None = None,
+    channel: str | None = None,
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Every matching ticket, newest first. A status no ticket can have, or a branch that does
-    not exist, is refused (Invalid): an empty list would read as "no such tickets"."""
+    """Every matching ticket, newest first. A status no ticket can have, or a branch or an
+    incoming channel that does not exist, is refused (Invalid): an empty list would read as
+    "no such tickets"."""
     query = _ticket_query()
     if status is not None:
         query = query.where(Ticket.status == checks.one_of(status, TICKET_STATUSES, "status"))
@@ -117,10 +133,15 @@ def list_tickets(
         if session.exec(select(Branch.id).where(named)).first() is None:
             raise checks.Invalid(f"no branch {branch!r}")
         query = query.where(named)
+    if channel is not None:
+        if session.exec(select(Channel.id).where(Channel.name == channel)).first() is None:
+            raise checks.Invalid(f"no channel {channel!r}")
+        query = query.where(Channel.name == channel)
     query = query.order_by(col(Ticket.created_at).desc(), col(Ticket.id).desc())
     if limit:
         query = query.limit(limit)
-    return [_ticket_dict(*row) for row in session.exec(query)]
+    required = required_by_type(session)
+    return [_ticket_dict(required, *row) for row in session.exec(query)]
 
 
 def show_ticket(session: Session, ref: str) -> dict[str, Any] | None:
@@ -131,7 +152,7 @@ def show_ticket(session: Session, ref: str) -> dict[str, Any] | None:
     row = session.exec(_ticket_query().where(Ticket.id == number)).first()
     if row is None or (key and row[1].key.upper() != key):
         return None
-    data = _ticket_dict(*row)
+    data = _ticket_dict(required_by_type(session), *row)
     # A reply that could not join a ticket (a non-participant's) opened another, linked to it.
     linked = row[0].linked_ticket_id
     data["linked"] = next(iter(_refs(session, Ticket.id == linked)), None) if linked else None
