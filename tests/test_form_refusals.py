@@ -1,11 +1,12 @@
-"""What the channel form refuses, checked where it is refused: in edit_channel, the storage
-save function the form calls, and for what the form reads itself (a date, mapping lines, a typed
-password) in its section's save. Each refusal names the field the form shows it under, in the
-form's words, and nothing is saved.
+"""What the admin forms refuse, checked where it is refused: in the storage save function each
+form calls (edit_channel, save_branch, save_queue, save_ticket_type), and for what the channel
+form reads itself (a date, mapping lines, a typed password) in its section's save. Each refusal
+names the field the form shows it under, in the form's words, and nothing is saved.
 
 One pilot test per form (tests/test_console_admin*.py) proves that a refusal lands under its
 field; the values are here, without the console. A refusal that the value alone decides runs
-on SQLite only; one that rows decide (the ticket types there are) runs on both databases."""
+on SQLite only; one that rows decide (another branch's address, the ticket types there are) runs
+on both databases."""
 
 from __future__ import annotations
 
@@ -16,10 +17,14 @@ from typing import Any
 import pytest
 from sqlmodel import Session
 
+from tests.conftest import route_support
 from tuidesk.screens.admin_channels import ChannelsSection
+from tuidesk.storage.branches import list_branches, save_branch
 from tuidesk.storage.channels import edit_channel, list_channels
 from tuidesk.storage.checks import Invalid
 from tuidesk.storage.models import TicketType
+from tuidesk.storage.queues import list_queues, save_queue
+from tuidesk.storage.ticket_types import list_ticket_types, parse_field_spec, save_ticket_type
 
 # The value alone decides these refusals, no row: one database is enough.
 ONCE = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -136,3 +141,69 @@ def test_what_the_channel_form_reads_itself_is_refused_under_its_field(
     assert list(errors) == [field]
     assert message in errors[field]
     assert list_channels(session) == []
+
+
+# -- branches, queues and ticket types ---------------------------------------------------------
+
+SALES: dict[str, Any] = {
+    "name": "Sales", "key": "SAL", "addresses": ["sales@example.com"], "domains": [],
+}  # fmt: skip
+
+
+@ONCE
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("key", "9X", "key must be a letter"),
+        ("addresses", ["help@example.com", "not an address"], "is not a mail address"),
+        ("domains", ["customer"], "is not a domain"),
+        ("name", "", "name must not be empty"),
+    ],
+)
+def test_a_bad_branch_value_is_refused_under_its_field_and_nothing_is_saved(
+    session: Session, field: str, value: Any, message: str
+) -> None:
+    errors = refused(save_branch, session, **SALES | {field: value})
+    assert list(errors) == [field]
+    assert message in errors[field]
+    assert [b.key for b in list_branches(session)] == ["SUP"]
+
+
+def test_an_address_another_branch_routes_is_refused_under_addresses(session: Session) -> None:
+    route_support(session)
+    errors = refused(save_branch, session, **SALES | {"addresses": ["support@example.com"]})
+    assert list(errors) == ["addresses"]
+    assert "support@example.com already routes to Support" in errors["addresses"]
+    assert [b.key for b in list_branches(session)] == ["SUP"]
+
+
+@ONCE
+@pytest.mark.parametrize(
+    ("colour", "message"),
+    [("blurple", "'blurple' is not a colour"), ("#12345", "'#12345' is not a colour")],
+)
+def test_a_queue_colour_that_is_no_colour_is_refused_under_colour(
+    session: Session, colour: str, message: str
+) -> None:
+    errors = refused(save_queue, session, name="Billing", colour=colour)
+    assert list(errors) == ["colour"]  # the name is fine
+    assert message in errors["colour"]
+    assert list_queues(session) == []
+
+
+@ONCE
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("impact:colour", "field 'impact': kind must be one of text, number, date, choice"),
+        ("hours:number=soon", "field 'hours': the default must be a number, not 'soon'"),
+    ],
+)
+def test_a_bad_custom_field_line_is_refused_under_fields(
+    session: Session, line: str, message: str
+) -> None:
+    fields = [parse_field_spec(spec) for spec in ("due:date", line)]
+    errors = refused(save_ticket_type, session, name="Incident", fields=fields)
+    assert list(errors) == ["fields"]  # the name is fine
+    assert message in errors["fields"]
+    assert list_ticket_types(session) == []
