@@ -257,6 +257,7 @@ async def test_connection_refused_is_reported_step_by_step(desk) -> None:
     assert channel(engine) is None  # a test saves nothing
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # no row decides it: once
 async def test_test_connection_with_bad_values_marks_them_and_connects_nowhere(desk) -> None:
     engine, admin, config = desk
     app = admin_app(engine, admin, secrets_dir=config)

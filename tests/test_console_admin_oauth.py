@@ -196,6 +196,7 @@ async def test_a_client_certificate_is_taken_instead_of_a_secret(desk, tmp_path)
     assert (saved.oauth_certificate, saved.secret_kind) == (str(pem), None)
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # no row decides it: once
 async def test_no_password_is_refused_for_password_login(desk) -> None:
     engine, admin, config = desk
     app = admin_app(engine, admin, secrets_dir=config)

@@ -175,6 +175,7 @@ async def test_every_bad_rule_is_shown_under_its_own_field_and_none_is_saved(adm
     assert stored_rules(engine) == before
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # no row decides it: once
 async def test_the_form_and_config_set_refuse_a_bad_domain_in_the_same_words(
     admin_db, _isolated_home
 ) -> None:
