@@ -151,6 +151,28 @@ def test_a_phone_call_is_a_note_and_nothing_is_sent(
     assert received(smtp_starttls)["Subject"] == "Printer jams [SUP-1]"
 
 
+def test_the_other_agents_hear_of_a_ticket_an_agent_opens(
+    desk: Cli, smtp_starttls: SmtpServer
+) -> None:
+    """A ticket an agent opens is a new ticket like any: the agents who chose `new` are told,
+    in a mail signed like all of ours; the agent who opened it is not."""
+    desk("agent", "add", "Bob Agent", "--email", "bob@example.com", "--login", "bob")
+    for who in ("ann", "bob"):
+        desk("agent", "edit", who, "--notify", "new")
+    new(desk, "Carol called: the printer jams.\n", "--to", "carol@customer.test", "--subject",
+        "Printer jams", "--note-only")  # fmt: skip
+    desk("send")
+    (told,) = smtp_starttls.messages
+    assert told.rcpt_tos == ["bob@example.com"]
+    msg = received(smtp_starttls)
+    assert msg["Subject"] == "[SUP-1] Printer jams"
+    text = text_of(msg)
+    assert "Carol called: the printer jams." in text
+    assert text.rstrip().endswith(
+        "-- \nExample Ltd, Support team\nhttps://help.example.com (ticket SUP-1)"
+    )
+
+
 @pytest.mark.parametrize(
     ("args", "said"),
     [

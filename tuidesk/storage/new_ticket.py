@@ -24,6 +24,7 @@ from tuidesk.storage.apply import upsert_contact
 from tuidesk.storage.blobs import BlobStore
 from tuidesk.storage.checks import Collector, Invalid
 from tuidesk.storage.models import SOURCES
+from tuidesk.storage.notify import ticket_opened
 from tuidesk.storage.outbox import (
     MAX_ATTACHMENT_BYTES,
     OutboundError,
@@ -129,18 +130,26 @@ def open_ticket(
         ),
     ).inserted_primary_key[0]  # fmt: skip
     ref = ticket_ref(branch_row.key, number)
+    queued = None
     if note_only:
         files = [(f, blobs.put(f.data)) for f in attachments]
         add_note(conn, ref, body, agent_id=agent_id, files=files, now=now)
-        return Opened(ref, TicketStatus.OPEN, None)
-    try:
-        queued = queue_reply(
-            conn, blobs, ref, body, cc=copies, attachments=attachments, agent_id=agent_id,
-            now=now,
-        )  # fmt: skip
-    except (OutboundError, HeaderInjection) as exc:
-        raise NewTicketError(str(exc)) from exc
-    return Opened(ref, queued.status, queued)
+    else:
+        try:
+            queued = queue_reply(
+                conn, blobs, ref, body, cc=copies, attachments=attachments, agent_id=agent_id,
+                now=now,
+            )  # fmt: skip
+        except (OutboundError, HeaderInjection) as exc:
+            raise NewTicketError(str(exc)) from exc
+    # The other agents who chose `new` hear of it as of any new ticket; its opener does not.
+    agent = t.agent
+    opener = conn.execute(select(agent.c.name, agent.c.email).where(agent.c.id == agent_id)).first()
+    ticket_opened(
+        conn, number, sender=Address(opener.name, opener.email) if opener else None,
+        requester=requester, text=body, now=now,
+    )  # fmt: skip
+    return Opened(ref, queued.status if queued else TicketStatus.OPEN, queued)
 
 
 def _branch(conn: Connection, t: Tables, name: str | None) -> Any:

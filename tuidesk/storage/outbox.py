@@ -504,15 +504,13 @@ def queue_acknowledgement(
 
 
 def support_address(conn: Connection, ticket: TicketRow, out: Row) -> str:
-    """Where mail about the ticket is answered, so the answer comes back to the desk: its
-    incoming channel's Reply-To, else the outgoing channel's, else its branch's first address,
-    else the address we send from."""
-    channel = tables(conn).channel
-    found = None
-    if ticket.channel_id is not None:
-        query = select(channel.c.reply_to).where(channel.c.id == ticket.channel_id)
-        found = conn.execute(query).scalar()
-    return next(a for a in (found, out.reply_to, *ticket.branch_addresses, out.from_address) if a)
+    """Where mail about the ticket is answered, so the answer comes back to the desk: the
+    Reply-To of its mail (reply_to_for), else its branch's first address, else the address we
+    send from."""
+    found = reply_to_for(conn, ticket.channel_id, out)
+    return (
+        found.email if found else next(a for a in (*ticket.branch_addresses, out.from_address) if a)
+    )
 
 
 def notification_mail(
@@ -527,15 +525,16 @@ def notification_mail(
     now: datetime,
 ) -> OutgoingMail:
     """A notification to an agent about the ticket (storage.notify): From its outgoing channel,
-    Reply-To the support address, In-Reply-To and References the ticket's thread, marked as
-    automatic. `message_id` keeps the Message-ID of a queued one being rebuilt."""
+    signed with its signature, Reply-To the support address, In-Reply-To and References the
+    ticket's thread, marked as automatic. `message_id` keeps the Message-ID of a queued one
+    being rebuilt."""
     parent = _parent(conn, tables(conn), ticket.number)
     return OutgoingMail(
         sender=_sender(out),
         to=(checked_address(to, "To"),),
         reply_to=Address("", support_address(conn, ticket, out)),
         subject=subject,
-        body=body,
+        body=sign(body, signature_for(conn, out, None, ticket)),
         message_id=message_id or _message_id(conn, out, ticket.ref, now),
         date=now,
         in_reply_to=parent.message_id if parent is not None else None,
