@@ -11,7 +11,7 @@ import os
 import shlex
 import subprocess
 import tempfile
-from contextlib import AbstractContextManager, nullcontext, suppress
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -44,6 +44,7 @@ from tuidesk.storage.outbox import (
 )
 from tuidesk.storage.ticket_actions import TicketError, ticket_version
 from tuidesk.widgets.ticket_list import Clock
+from tuidesk.widgets.workers import ReportsWorkerFailures
 
 AUTOSAVE_S = 5.0  # a crash or a dropped SSH session loses at most this much typing
 _SEND_ERRORS = (OutboundError, HeaderInjection, TicketError, DatabaseUnavailable, SQLAlchemyError)
@@ -78,7 +79,7 @@ def describe_file(path: str) -> Text:
     return line
 
 
-class EditorScreen(Screen[bool]):
+class EditorScreen(ReportsWorkerFailures, Screen[bool]):
     """What a reply and a note share: the body, $EDITOR, the send button and its errors.
     Dismisses with True once the text is stored, False when closed without it."""
 
@@ -198,6 +199,19 @@ class ReplyScreen(EditorScreen):
             super().__init__()
             self.at = at
 
+    class DraftRead(Message):
+        def __init__(self, draft: DraftText | None) -> None:
+            super().__init__()
+            self.draft = draft
+
+    class Closed(Message):
+        """The draft is kept (or thrown away): the editor may close."""
+
+    class NotClosed(Message):
+        def __init__(self, error: str) -> None:
+            super().__init__()
+            self.error = error
+
     def __init__(
         self, engine: Engine, target: ReplyTarget, *, agent_id: int | None, clock: Clock
     ) -> None:
@@ -221,13 +235,26 @@ class ReplyScreen(EditorScreen):
         """Runs before EditorScreen's (Textual calls each class's handler, subclass first)."""
         if self.agent_id is None:
             return
-        with self.engine.connect() as conn:  # one row by key, before the agent types
-            draft = load_draft(conn, self.target.number, self.agent_id)
-        if draft is not None:
-            self.saved = DraftText(draft.body, draft.cc, draft.attachments)
+        self._read_draft(self.agent_id)
+
+    @work(thread=True, exclusive=True, group="draft", exit_on_error=False)
+    def _read_draft(self, agent_id: int) -> None:
+        with self.engine.connect() as conn:  # one row by key
+            draft = load_draft(conn, self.target.number, agent_id)
+        text = DraftText(draft.body, draft.cc, draft.attachments) if draft is not None else None
+        self.post_message(self.DraftRead(text))
+
+    def on_reply_screen_draft_read(self, message: DraftRead) -> None:
+        """The stored draft, unless the agent has started typing meanwhile; autosave starts
+        now, so it never overwrites a draft not yet read."""
+        draft = message.draft
+        if draft is not None and self._text() == DraftText():
+            self.saved = draft
             self.query_one("#body", TextArea).text = draft.body
             self.query_one("#cc", Input).value = ", ".join(draft.cc)
             self.query_one("#attach", Input).value = ", ".join(draft.attachments)
+        elif draft is not None:
+            self.saved = draft  # what is stored: the next autosave replaces it
         self.set_interval(AUTOSAVE_S, self._autosave)
 
     def on_unmount(self) -> None:
@@ -260,7 +287,7 @@ class ReplyScreen(EditorScreen):
         if text != self.saved:
             self._write_draft(text)
 
-    @work(thread=True, exclusive=True, group="draft")
+    @work(thread=True, exclusive=True, group="draft", exit_on_error=False)
     def _write_draft(self, text: DraftText) -> None:
         assert self.agent_id is not None
         try:
@@ -276,13 +303,30 @@ class ReplyScreen(EditorScreen):
         self.query_one("#files", Static).update(Text("\n").join(lines))
 
     def action_close(self) -> None:
+        self._close(self._text(), discard=False)
+
+    @work(thread=True, exclusive=True, group="close", exit_on_error=False)
+    def _close(self, text: DraftText, *, discard: bool) -> None:
+        """Keep the draft (or throw it away), then say the editor may close."""
         try:
-            self._save_draft(self._text())
+            if discard and self.agent_id is not None:
+                with transaction(self.engine) as conn:
+                    discard_draft(conn, self.target.number, self.agent_id)
+            elif not discard:
+                self._save_draft(text)
         except (DatabaseUnavailable, SQLAlchemyError) as exc:
-            self._fail(f"the draft was not saved: {exc}")
+            what = "thrown away" if discard else "saved"
+            self.post_message(self.NotClosed(f"the draft was not {what}: {exc}"))
             return
         self.settled = True
-        self.dismiss(False)
+        self.post_message(self.Closed())
+
+    def on_reply_screen_closed(self, _message: Closed) -> None:
+        if self.is_current:
+            self.dismiss(False)
+
+    def on_reply_screen_not_closed(self, message: NotClosed) -> None:
+        self._fail(message.error)
 
     def action_postpone(self) -> None:
         """Esc's twin under its own name, so the footer shows both keys."""
@@ -290,13 +334,8 @@ class ReplyScreen(EditorScreen):
 
     def action_discard(self) -> None:
         def answered(yes: bool | None) -> None:
-            if not yes:
-                return
-            if self.agent_id is not None:
-                with transaction(self.engine) as conn:
-                    discard_draft(conn, self.target.number, self.agent_id)
-            self.settled = True
-            self.dismiss(False)
+            if yes:
+                self._close(self._text(), discard=True)
 
         self.app.push_screen(ConfirmScreen("Throw this reply away?"), answered)
 
@@ -305,7 +344,7 @@ class ReplyScreen(EditorScreen):
     def _store(self, *, force: bool = False) -> None:
         self._send(self._text(), self.query_one("#quote", Checkbox).value, force=force)
 
-    @work(thread=True, exclusive=True, group="send")
+    @work(thread=True, exclusive=True, group="send", exit_on_error=False)
     def _send(self, text: DraftText, quote: bool, *, force: bool) -> None:
         """Check the ticket's version and queue the reply in one transaction, so no change can
         slip in between; the draft goes in the same transaction."""
@@ -344,9 +383,10 @@ class ReplyScreen(EditorScreen):
         self.app.push_screen(ConfirmScreen(question), answered)
 
     def on_editor_screen_failed(self, _message: EditorScreen.Failed) -> None:
-        """Keep what was written; EditorScreen's handler shows the error."""
-        with suppress(DatabaseUnavailable, SQLAlchemyError):  # autosave tries again
-            self._save_draft(self._text())
+        """Keep what was written (in a worker); EditorScreen's handler shows the error."""
+        text = self._text()
+        if text != self.saved:
+            self._write_draft(text)
 
 
 class NoteScreen(EditorScreen):
@@ -382,7 +422,7 @@ class NoteScreen(EditorScreen):
     def _store(self) -> None:
         self._add(self.body)
 
-    @work(thread=True, exclusive=True, group="send")
+    @work(thread=True, exclusive=True, group="send", exit_on_error=False)
     def _add(self, body: str) -> None:
         try:
             with transaction(self.engine) as conn:
