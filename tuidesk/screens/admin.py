@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.cells import cell_len
 from rich.text import Text
 from sqlalchemy import Engine
 from textual import on, work
@@ -51,6 +52,16 @@ def read_rows(engine: Engine, section: Section) -> list[Row]:
     """A section's rows; for a worker thread."""
     with read_session(engine) as session:
         return section.rows(session)
+
+
+def column_widths(labels: tuple[str, ...], cells: list[list[Text]]) -> list[int]:
+    """Each column as wide as its header or its widest cell. Set with the rows, because a
+    DataTable measures a column of its own only when it next goes idle: a list drawn before
+    that (rows arriving from a worker) showed every cell cut to its header's width."""
+    return [
+        max([cell_len(label), *(line[i].cell_len for line in cells if i < len(line))])
+        for i, label in enumerate(labels)
+    ]
 
 
 class AdminScreen(ReportsWorkerFailures, Screen[None]):
@@ -152,10 +163,13 @@ class AdminScreen(ReportsWorkerFailures, Screen[None]):
     def _show_rows(self, section: Section, rows: list[Row], select: str | None = None) -> None:
         self.current = section
         table = self.query_one("#admin-rows", DataTable)
+        cells = [[Text(clean_line(c)) for c in row.cells] for row in rows]
         table.clear(columns=True)
-        table.add_columns(*section.columns)
-        for row in rows:
-            table.add_row(*(Text(clean_line(c)) for c in row.cells), key=row.key)
+        widths = column_widths(section.columns, cells)
+        for label, width in zip(section.columns, widths, strict=True):
+            table.add_column(Text(label), width=width)
+        for row, line in zip(rows, cells, strict=True):
+            table.add_row(*line, key=row.key)
         if select is not None and select in {r.key for r in rows}:
             table.move_cursor(row=table.get_row_index(select))
         self.query_one("#admin-title", Static).update(
