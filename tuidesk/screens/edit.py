@@ -20,6 +20,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Select, Static
+from textual.worker import Worker, WorkerState
 
 from tuidesk.engine.text import clean_line
 from tuidesk.screens.section import FormSpec, Row, Section
@@ -84,6 +85,7 @@ class EditScreen(ReportsWorkerFailures, Screen[Saved | None]):
         self._saved: dict[str, Any] | None = None  # the form as it was opened
         self._sign_in = section.can_sign_in(self.spec.values)
         self._stop = threading.Event()  # ends a sign-in's wait
+        self._saving = False  # a save is under way, or done and the form closing
 
     def compose(self) -> ComposeResult:
         with Vertical(id="edit"):
@@ -132,6 +134,9 @@ class EditScreen(ReportsWorkerFailures, Screen[Saved | None]):
         result.update(Text("\n").join(self._lines))
 
     def action_save(self) -> None:
+        if self._saving:  # Ctrl+S again before the answer: a new one would be added twice
+            return
+        self._saving = True
         values, unreadable = self.form.read()
         self._save(values, unreadable)
 
@@ -150,12 +155,19 @@ class EditScreen(ReportsWorkerFailures, Screen[Saved | None]):
         self.post_message(self.Done(Saved(saved, rows)))
 
     def on_edit_screen_refused(self, message: Refused) -> None:
+        self._saving = False
         self.form.show_errors(message.errors)
         self._report(f"Not saved: {len(message.errors)} to fix, marked in red")
 
     def on_edit_screen_done(self, message: Done) -> None:
         if self.is_current:
             self.dismiss(message.saved)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Beside ReportsWorkerFailures' handler (Textual calls both): a save that failed is
+        shown by the app, and the admin may save again."""
+        if event.worker.group == "save" and event.state is WorkerState.ERROR:
+            self._saving = False
 
     def action_cancel(self) -> None:
         self._stop.set()

@@ -11,7 +11,8 @@ import os
 import shlex
 import subprocess
 import tempfile
-from contextlib import AbstractContextManager, nullcontext
+import threading
+from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -219,7 +220,10 @@ class ReplyScreen(EditorScreen):
         self.agent_id = agent_id
         self.saved = DraftText()
         self.written = DraftText()  # kept up to date for on_unmount, when the widgets are gone
-        self.settled = False  # sent or discarded: no draft left to keep
+        self.settled = False  # sent, closed or discarded: no draft left to keep
+        # One draft write at a time, and none once settled: an autosave finishing after a
+        # discard or a send would bring the draft back.
+        self._draft_lock = threading.Lock()
 
     def _head(self) -> Text:
         head = Text("Reply to ", style="bold").append_text(super()._head())
@@ -237,7 +241,7 @@ class ReplyScreen(EditorScreen):
             return
         self._read_draft(self.agent_id)
 
-    @work(thread=True, exclusive=True, group="draft", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="draft-read", exit_on_error=False)
     def _read_draft(self, agent_id: int) -> None:
         with self.engine.connect() as conn:  # one row by key
             draft = load_draft(conn, self.target.number, agent_id)
@@ -258,8 +262,9 @@ class ReplyScreen(EditorScreen):
         self.set_interval(AUTOSAVE_S, self._autosave)
 
     def on_unmount(self) -> None:
-        if not self.settled:  # the console quitting with the editor open
-            self._save_draft(self.written)
+        with self._draft_lock:
+            if not self.settled:  # the console quitting with the editor open
+                self._save_draft(self.written)
 
     # -- the draft -------------------------------------------------------------------------
 
@@ -276,6 +281,7 @@ class ReplyScreen(EditorScreen):
         self.written = self._text()
 
     def _save_draft(self, text: DraftText) -> None:
+        """With the draft lock held."""
         if self.agent_id is None or text == self.saved:
             return
         with transaction(self.engine) as conn:
@@ -289,13 +295,9 @@ class ReplyScreen(EditorScreen):
 
     @work(thread=True, exclusive=True, group="draft", exit_on_error=False)
     def _write_draft(self, text: DraftText) -> None:
-        assert self.agent_id is not None
-        try:
-            with transaction(self.engine) as conn:
-                save_draft(conn, self.target.number, self.agent_id, text)
-        except (DatabaseUnavailable, SQLAlchemyError):
-            return  # the next autosave, or closing, tries again
-        self.saved = text
+        with self._draft_lock, suppress(DatabaseUnavailable, SQLAlchemyError):
+            if not self.settled:  # else sent or closed meanwhile: nothing more to keep
+                self._save_draft(text)  # failing, the next autosave or closing tries again
 
     @on(Input.Changed, "#attach")
     def _show_files(self, event: Input.Changed) -> None:
@@ -309,16 +311,19 @@ class ReplyScreen(EditorScreen):
     def _close(self, text: DraftText, *, discard: bool) -> None:
         """Keep the draft (or throw it away), then say the editor may close."""
         try:
-            if discard and self.agent_id is not None:
-                with transaction(self.engine) as conn:
-                    discard_draft(conn, self.target.number, self.agent_id)
-            elif not discard:
-                self._save_draft(text)
+            with self._draft_lock:
+                if self.settled:
+                    pass  # sent meanwhile, or closed by the key pressed before: nothing to keep
+                elif not discard:
+                    self._save_draft(text)
+                elif self.agent_id is not None:
+                    with transaction(self.engine) as conn:
+                        discard_draft(conn, self.target.number, self.agent_id)
+                self.settled = True
         except (DatabaseUnavailable, SQLAlchemyError) as exc:
             what = "thrown away" if discard else "saved"
             self.post_message(self.NotClosed(f"the draft was not {what}: {exc}"))
             return
-        self.settled = True
         self.post_message(self.Closed())
 
     def on_reply_screen_closed(self, _message: Closed) -> None:
@@ -351,21 +356,24 @@ class ReplyScreen(EditorScreen):
         t = self.target
         try:
             files = [read_attachment(Path(p).expanduser()) for p in text.attachments]
-            with transaction(self.engine) as conn:
-                current = ticket_version(conn, t.number)
-                if current != t.seen and not force:
-                    self.post_message(self.Changed(current))
+            with self._draft_lock:
+                if self.settled:  # Ctrl+S twice: the first one sent it
                     return
-                queued = queue_reply(
-                    conn, BlobStore(resolve_paths().blobs), str(t.number), text.body,
-                    cc=text.cc, attachments=files, quote=quote,
-                )  # fmt: skip
-                if self.agent_id is not None:
-                    discard_draft(conn, t.number, self.agent_id)
+                with transaction(self.engine) as conn:
+                    current = ticket_version(conn, t.number)
+                    if current != t.seen and not force:
+                        self.post_message(self.Changed(current))
+                        return
+                    queued = queue_reply(
+                        conn, BlobStore(resolve_paths().blobs), str(t.number), text.body,
+                        cc=text.cc, attachments=files, quote=quote,
+                    )  # fmt: skip
+                    if self.agent_id is not None:
+                        discard_draft(conn, t.number, self.agent_id)
+                self.settled = True
         except _SEND_ERRORS as exc:
             self.post_message(self.Failed(str(exc)))
             return
-        self.settled = True
         self.post_message(
             self.Done(f"{queued.ticket}: reply queued for {', '.join(queued.recipients)}")
         )
