@@ -24,10 +24,10 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from tuidesk.engine.text import clean_line
-from tuidesk.screens._queries import is_admin, is_first_run
 from tuidesk.screens.help import HelpScreen, key_rows
 from tuidesk.screens.main import FirstTicket, MainScreen
 from tuidesk.screens.welcome import WelcomeScreen
+from tuidesk.storage.console_queries import is_admin, is_first_run
 from tuidesk.widgets.ticket_list import Clock
 from tuidesk.widgets.workers import first_line
 

@@ -31,13 +31,13 @@ from textual.widgets import Footer, Static
 from tuidesk.engine.parse import Address
 from tuidesk.engine.text import clean_line, normalize_newlines, strip_controls
 from tuidesk.paths import resolve_paths
-from tuidesk.screens._queries import Filters, filters
 from tuidesk.screens.attachments import SaveFilesScreen, SaveRequest, StoredFile, save_file
 from tuidesk.screens.dialogs import TextChoiceScreen
 from tuidesk.screens.pickers import ChoiceScreen
 from tuidesk.screens.reply import NoteScreen, ReplyScreen, ReplyTarget
 from tuidesk.storage.blobs import BlobStore
 from tuidesk.storage.changes import ChangeWaiter
+from tuidesk.storage.console_queries import Filters, filters
 from tuidesk.storage.db import DatabaseUnavailable, read_session, transaction
 from tuidesk.storage.models import PRIORITIES, TICKET_STATUSES, Agent
 from tuidesk.storage.tables import aware
