@@ -4,6 +4,7 @@ the sidebar, form fields filled and their errors read back as the admin sees the
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -24,10 +25,13 @@ def admin_app(engine: Engine, agent_id: int, secrets_dir: Path | None = None) ->
 
 
 async def until(pilot, condition: Callable[[], bool], what: str) -> None:  # type: ignore[no-untyped-def]
-    """Wait for the console (and its workers) to reach `condition`; never a speed test."""
-    for _ in range(600):
+    """Wait for the workers to bring the console to `condition`, on a screen whose widgets are
+    mounted: a screen pushed on a worker's answer is the app's screen before they are there.
+    Generous (a minute, for a machine busy with other work), never a speed test."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
         await pilot.pause()
-        if condition():
+        if pilot.app.screen.is_mounted and condition():
             return
         await asyncio.sleep(0.025)
     raise AssertionError(f"the console never showed {what}")
