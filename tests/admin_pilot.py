@@ -4,13 +4,24 @@ the sidebar, form fields filled and their errors read back as the admin sees the
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
-from textual.widgets import Checkbox, DataTable, Input, OptionList, Select, Static, TextArea
+from textual.screen import Screen
+from textual.widgets import (
+    Checkbox,
+    DataTable,
+    Footer,
+    Input,
+    OptionList,
+    Select,
+    Static,
+    TextArea,
+)
 
 from tuidesk.screens.admin import AdminScreen
 from tuidesk.screens.app import TuideskApp
@@ -24,13 +35,25 @@ def admin_app(engine: Engine, agent_id: int, secrets_dir: Path | None = None) ->
 
 
 async def until(pilot, condition: Callable[[], bool], what: str) -> None:  # type: ignore[no-untyped-def]
-    """Wait for the console (and its workers) to reach `condition`; never a speed test."""
-    for _ in range(600):
+    """Wait for the workers to bring the console to `condition`, on a screen that is drawn.
+    Generous (a minute, for a machine busy with other work), never a speed test."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
         await pilot.pause()
-        if condition():
+        if drawn(pilot.app.screen) and condition():
             return
         await asyncio.sleep(0.025)
     raise AssertionError(f"the console never showed {what}")
+
+
+def drawn(screen: Screen[Any]) -> bool:
+    """Whether the screen's widgets are mounted and its footer shows its keys. A screen pushed
+    on a worker's answer is the app's screen before its widgets are there, and a footer gets
+    its keys only after the screen's first refresh."""
+    return screen.is_mounted and all(
+        footer.children and all(key.is_mounted for key in footer.children)
+        for footer in screen.query(Footer)
+    )
 
 
 async def open_section(pilot, title: str) -> AdminScreen:  # type: ignore[no-untyped-def]

@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import pytest
 from sqlalchemy import insert, update
 from textual.widgets import DataTable, Static
 
+from tests.admin_pilot import until
 from tests.conftest import route_support
 from tests.engine.conftest import mail
 from tests.snapshots import assert_snapshot
@@ -89,18 +88,6 @@ def engine(db_url: str, blobs: BlobStore):  # type: ignore[no-untyped-def]
         conn.execute(update(t.ticket).where(t.ticket.c.id == 1).values(priority="urgent"))
     yield engine
     engine.dispose()
-
-
-async def until(pilot, condition: Callable[[], bool], what: str) -> None:  # type: ignore[no-untyped-def]
-    """Wait for the workers to bring the screen to `condition`; generous (a minute, for a
-    machine busy with other work), never a speed test."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        await pilot.pause()
-        if condition():
-            return
-        await asyncio.sleep(0.025)
-    raise AssertionError(f"the console never showed {what}")
 
 
 def ticket_list(app: TuideskApp) -> TicketList:

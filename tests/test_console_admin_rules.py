@@ -69,8 +69,9 @@ async def test_a_ticket_type_is_saved_with_its_fields_and_edits_as_it_was_typed(
         await pilot.pause()
         assert_snapshot(app.export_screenshot(), "admin_types_form")
         await pilot.press("ctrl+s")
-        await until(pilot, lambda: app.screen is screen, "the list again")
-        assert rows(screen) == [["Incident", "impact:choice!=low, hours:number"]]
+        listed = [["Incident", "impact:choice!=low, hours:number"]]
+        await until(pilot, lambda: rows(screen) == listed, "the type in the list")
+        assert app.screen is screen
         assert_snapshot(app.export_screenshot(), "admin_types_list")
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, EditScreen), "the Incident form")

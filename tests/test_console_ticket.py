@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select, update
-from textual.widgets import Static
+from textual.widgets import Static, TextArea
 
 from tests.conftest import route_support
 from tests.engine.conftest import mail
@@ -338,7 +338,7 @@ async def test_a_draft_outlives_the_editor_until_discarded(engine) -> None:
         app.screen.query_one("#body").insert("Half a thought")
         app.screen.query_one("#attach").value = "/nowhere/quote.pdf"
         await pilot.press("escape")
-        assert app.screen is screen
+        await until(pilot, lambda: app.screen is screen, "the ticket, the draft kept")
         with engine.connect() as conn:
             draft = load_draft(conn, 1, agent)
         assert draft is not None and draft.body == "Half a thought"
@@ -347,16 +347,16 @@ async def test_a_draft_outlives_the_editor_until_discarded(engine) -> None:
         await pilot.press("r")
         await until(pilot, lambda: isinstance(app.screen, ReplyScreen), "the editor again")
         editor = app.screen
-        assert editor.query_one("#body").text == "Half a thought"
+        await until(pilot, lambda: editor.query_one("#body").text == "Half a thought", "the draft")
         assert "no such file" in str(editor.query_one("#files").render())
         await pilot.press("ctrl+d")  # postpone
-        assert app.screen is screen
+        await until(pilot, lambda: app.screen is screen, "the ticket again")
         await pilot.press("r")
         await until(pilot, lambda: isinstance(app.screen, ReplyScreen), "the editor again")
         await pilot.press("ctrl+x")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "are you sure")
         await pilot.press("y")
-        assert app.screen is screen
+        await until(pilot, lambda: app.screen is screen, "the ticket, the draft thrown away")
         with engine.connect() as conn:
             assert load_draft(conn, 1, agent) is None
 
@@ -412,6 +412,8 @@ async def test_the_reply_editor_snapshot(engine) -> None:
         await opened(pilot)
         await pilot.press("r")
         await until(pilot, lambda: isinstance(app.screen, ReplyScreen), "the reply editor")
+        body = app.screen.query_one("#body", TextArea)
+        await until(pilot, lambda: body.text.startswith("Dear Alice"), "the draft, read back")
         for widget in app.screen.query("TextArea, Input"):
             widget.cursor_blink = False  # type: ignore[attr-defined]
         await pilot.pause()

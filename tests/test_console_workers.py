@@ -4,21 +4,30 @@ to the agent instead of closing the console."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import event, text
+from sqlalchemy import Engine, event, text
+from textual.widgets import OptionList, Static, TextArea
 
-from tests.admin_pilot import until
+from tests.admin_pilot import rows, set_field, until
 from tests.conftest import route_support
 from tests.engine.conftest import mail
+from tuidesk.screens.admin import AdminScreen
 from tuidesk.screens.app import TuideskApp
+from tuidesk.screens.dialogs import ConfirmScreen
+from tuidesk.screens.edit import EditScreen
 from tuidesk.screens.main import MainScreen
+from tuidesk.screens.preview import PreviewScreen
+from tuidesk.screens.reply import ReplyScreen
 from tuidesk.screens.ticket import TicketScreen
 from tuidesk.services.ingest import Ingestor
 from tuidesk.storage.agents import save_agent
 from tuidesk.storage.blobs import BlobStore
 from tuidesk.storage.db import make_engine, session_scope
+from tuidesk.storage.drafts import load_draft
 from tuidesk.widgets.ticket_list import PAGE, TicketList
 
 _NOW = datetime(2024, 3, 2, 12, 0).astimezone()
@@ -38,40 +47,134 @@ def support_desk(db_url: str, home: Path, tickets: int):  # type: ignore[no-unty
     return engine, admin_id
 
 
-async def test_no_database_io_on_the_ui_thread(db_url: str, _isolated_home: Path) -> None:
-    """Every statement while the agent scrolls the list to its end and back, opens a ticket and
-    comes back: none of them on the thread that draws (the list's rows come from its reader)."""
-    engine, admin_id = support_desk(db_url, _isolated_home, TICKETS)
-    ui = threading.current_thread()  # the pilot runs the app in the test's own thread
+@contextmanager
+def statements_by_thread(engine: Engine) -> Iterator[tuple[list[str], list[str]]]:
+    """Every statement run on `engine` meanwhile: (those on this thread, which is the UI's
+    under the pilot; those on any other)."""
+    ui = threading.current_thread()
     on_ui: list[str] = []
     elsewhere: list[str] = []
 
     def seen(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
         (on_ui if threading.current_thread() is ui else elsewhere).append(statement)
 
-    app = TuideskApp(engine, agent_id=admin_id, clock=lambda: _NOW)
     event.listen(engine, "before_cursor_execute", seen)
     try:
-        async with app.run_test(size=(120, 36)) as pilot:
-            tickets = app.screen.query_one(TicketList)
-            await until(pilot, lambda: len(tickets.ids) == TICKETS, "the tickets")
-            await pilot.press("G")  # the last page: not read with the ids
-            await until(pilot, lambda: _shows(tickets, "Question 0"), "the last rows")
-            assert elsewhere, "the rows were read, by the reader"
-            for _ in range(6):
-                await pilot.press("pageup")
-            await pilot.press("g", "enter")
-            await until(pilot, lambda: isinstance(app.screen, TicketScreen), "the ticket")
-            screen = app.screen
-            await until(pilot, lambda: screen.ticket is not None, "the ticket's messages")
-            await pilot.press("escape")
-            await until(pilot, lambda: isinstance(app.screen, MainScreen), "the list again")
-            await pilot.press("G", "g")
-            event.remove(engine, "before_cursor_execute", seen)
-            assert on_ui == [], f"{len(on_ui)} statements on the UI thread: {on_ui[:3]}"
+        yield on_ui, elsewhere
     finally:
-        if event.contains(engine, "before_cursor_execute", seen):
-            event.remove(engine, "before_cursor_execute", seen)
+        event.remove(engine, "before_cursor_execute", seen)
+
+
+async def test_no_database_io_on_the_ui_thread(db_url: str, _isolated_home: Path) -> None:
+    """Every statement while the agent scrolls the list to its end and back, opens a ticket and
+    comes back: none of them on the thread that draws (the list's rows come from its reader)."""
+    engine, admin_id = support_desk(db_url, _isolated_home, TICKETS)
+    app = TuideskApp(engine, agent_id=admin_id, clock=lambda: _NOW)
+    try:
+        with statements_by_thread(engine) as (on_ui, elsewhere):
+            async with app.run_test(size=(120, 36)) as pilot:
+                tickets = app.screen.query_one(TicketList)
+                await until(pilot, lambda: len(tickets.ids) == TICKETS, "the tickets")
+                await pilot.press("G")  # the last page: not read with the ids
+                await until(pilot, lambda: _shows(tickets, "Question 0"), "the last rows")
+                assert elsewhere, "the rows were read, by the reader"
+                for _ in range(6):
+                    await pilot.press("pageup")
+                await pilot.press("g", "enter")
+                await until(pilot, lambda: isinstance(app.screen, TicketScreen), "the ticket")
+                screen = app.screen
+                await until(pilot, lambda: screen.ticket is not None, "the ticket's messages")
+                await pilot.press("escape")
+                await until(pilot, lambda: isinstance(app.screen, MainScreen), "the list again")
+                await pilot.press("G", "g")
+                assert on_ui == [], f"{len(on_ui)} statements on the UI thread: {on_ui[:3]}"
+    finally:
+        engine.dispose()
+
+
+async def test_no_database_io_on_the_ui_thread_in_the_editors_and_the_admin_console(
+    db_url: str, _isolated_home: Path
+) -> None:
+    """The reply editor closed keeping its draft, opened again with it and the draft thrown
+    away; the admin console through every section, a queue added, opened, left and removed,
+    the rules' preview of a mail: every statement on a worker, none on the thread that draws."""
+    engine, admin_id = support_desk(db_url, _isolated_home, 2)
+    app = TuideskApp(engine, agent_id=admin_id, clock=lambda: _NOW)
+    try:
+        with statements_by_thread(engine) as (on_ui, elsewhere):
+            async with app.run_test(size=(120, 36)) as pilot:
+                tickets = app.screen.query_one(TicketList)
+                await until(pilot, lambda: len(tickets.ids) == 2, "the tickets")
+                await pilot.press("enter")
+                await until(pilot, lambda: isinstance(app.screen, TicketScreen), "the ticket")
+                ticket = app.screen
+                await until(pilot, lambda: ticket.ticket is not None, "the ticket's messages")
+                number = ticket.number
+
+                await pilot.press("r")
+                await until(pilot, lambda: isinstance(app.screen, ReplyScreen), "the editor")
+                app.screen.query_one("#body", TextArea).insert("Half a thought")
+                await pilot.press("escape")  # closes, keeping the draft
+                await until(pilot, lambda: app.screen is ticket, "the ticket again")
+                await pilot.press("r")
+                await until(pilot, lambda: isinstance(app.screen, ReplyScreen), "the editor")
+                body = app.screen.query_one("#body", TextArea)
+                await until(pilot, lambda: body.text == "Half a thought", "the draft read back")
+                await pilot.press("ctrl+x")
+                await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "are you sure")
+                await pilot.press("y")  # thrown away
+                await until(pilot, lambda: app.screen is ticket, "the ticket after discarding")
+                await pilot.press("escape")
+                await until(pilot, lambda: isinstance(app.screen, MainScreen), "the list")
+
+                await pilot.press("A")
+                await until(pilot, lambda: isinstance(app.screen, AdminScreen), "the console")
+                admin = app.screen
+                assert isinstance(admin, AdminScreen)
+                titles = [s.title for s in admin.sections]
+                admin.query_one("#admin-sections", OptionList).focus()
+                for title in titles[1:]:  # each section's rows read as it is highlighted
+                    await pilot.press("down")
+                    await until(pilot, lambda t=title: admin.current.title == t, title)
+                for _ in range(len(titles) - 1 - titles.index("Queues")):
+                    await pilot.press("up")
+                await until(pilot, lambda: admin.current.title == "Queues", "the queues")
+                await pilot.press("enter", "n")
+                await until(pilot, lambda: isinstance(app.screen, EditScreen), "a new queue")
+                set_field(app, "name", "Billing")
+                set_field(app, "colour", "magenta")
+                await pilot.press("ctrl+s")
+                await until(pilot, lambda: rows(admin) == [["Billing", "magenta"]], "Billing")
+                await pilot.press("enter")
+                await until(pilot, lambda: isinstance(app.screen, EditScreen), "its form")
+                await pilot.press("escape")  # left without saving: the rows are read again
+                await until(pilot, lambda: app.screen is admin, "the queues again")
+                await pilot.press("d", "y")
+                await until(pilot, lambda: rows(admin) == [], "the queue removed")
+
+                admin.query_one("#admin-sections", OptionList).focus()
+                await pilot.press("end")
+                await until(pilot, lambda: admin.current.title == "Rules", "the rules")
+                await pilot.press("enter", "enter")
+                await until(pilot, lambda: isinstance(app.screen, EditScreen), "the rules form")
+                await pilot.press("ctrl+r")
+                await until(pilot, lambda: isinstance(app.screen, PreviewScreen), "the preview")
+                paste = app.screen.query_one("#preview-paste", TextArea)
+                paste.text = (
+                    "From: c9@customer.test\nTo: support@example.com\nSubject: Hi\n\nHello\n"
+                )
+                await pilot.press("ctrl+r")
+                result = app.screen.query_one("#preview-result", Static)
+                await until(pilot, lambda: "new ticket" in str(result.render()), "the decision")
+                await pilot.press("escape", "escape")
+                await until(pilot, lambda: app.screen is admin, "the admin console again")
+                await pilot.press("escape")
+                await until(pilot, lambda: isinstance(app.screen, MainScreen), "the list")
+                assert elsewhere, "the statements were run, by workers"
+                assert on_ui == [], f"{len(on_ui)} statements on the UI thread: {on_ui[:3]}"
+        with engine.connect() as conn:
+            assert load_draft(conn, number, admin_id) is None, "the draft was thrown away"
+    finally:
         engine.dispose()
 
 

@@ -1,27 +1,34 @@
 """The admin console: the sections an admin configures on the left, the chosen section's list
 on the right. `n` adds, Enter edits, `d` removes, `t` tests; every form saves through the
-storage functions the CLI and `config import` use. Agents who are not admins never get here."""
+storage functions the CLI and `config import` use. Agents who are not admins never get here.
+
+The database is read and written by thread workers that answer with messages: a section's rows
+replace the list when they arrive (until then the list and the keys stay with the section shown),
+and a form opens once its values are read."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from rich.cells import cell_len
 from rich.text import Text
 from sqlalchemy import Engine
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from tuidesk.engine.text import clean_line
 from tuidesk.screens.dialogs import ConfirmScreen
-from tuidesk.screens.edit import EditScreen
-from tuidesk.screens.section import Section
+from tuidesk.screens.edit import EditScreen, Saved
+from tuidesk.screens.section import FormSpec, Row, Section
 from tuidesk.storage.checks import Invalid
 from tuidesk.storage.db import read_session, session_scope
+from tuidesk.widgets.workers import ReportsWorkerFailures
 
 
 def admin_sections(config_dir: Path | None) -> list[Section]:
@@ -41,7 +48,23 @@ def admin_sections(config_dir: Path | None) -> list[Section]:
     ]
 
 
-class AdminScreen(Screen[None]):
+def read_rows(engine: Engine, section: Section) -> list[Row]:
+    """A section's rows; for a worker thread."""
+    with read_session(engine) as session:
+        return section.rows(session)
+
+
+def column_widths(labels: tuple[str, ...], cells: list[list[Text]]) -> list[int]:
+    """Each column as wide as its header or its widest cell. Set with the rows, because a
+    DataTable measures a column of its own only when it next goes idle: a list drawn before
+    that (rows arriving from a worker) showed every cell cut to its header's width."""
+    return [
+        max([cell_len(label), *(line[i].cell_len for line in cells if i < len(line))])
+        for i, label in enumerate(labels)
+    ]
+
+
+class AdminScreen(ReportsWorkerFailures, Screen[None]):
     CSS_PATH = "admin.tcss"
     BINDINGS = [
         Binding("n", "add", "New", id="admin.new", tooltip="Add one to this section"),
@@ -53,11 +76,37 @@ class AdminScreen(Screen[None]):
         Binding("right,l", "focus_rows", "List", id="admin.list", show=False),
     ]
 
-    def __init__(self, engine: Engine, sections: list[Section]) -> None:
+    class RowsRead(Message):
+        def __init__(self, section: Section, rows: list[Row], select: str | None) -> None:
+            super().__init__()
+            self.section = section
+            self.rows = rows
+            self.select = select
+
+    class FormRead(Message):
+        def __init__(self, section: Section, key: str | None, spec: FormSpec, test: bool) -> None:
+            super().__init__()
+            self.section = section
+            self.key = key
+            self.spec = spec
+            self.test = test
+
+    class Told(Message):
+        def __init__(self, text: str, error: bool = False) -> None:
+            super().__init__()
+            self.text = text
+            self.error = error
+
+    def __init__(
+        self, engine: Engine, sections: list[Section], rows: list[Row] | None = None
+    ) -> None:
+        """`rows`: the first section's, read by whoever opened the screen (in a worker)."""
         super().__init__()
         self.engine = engine
         self.sections = sections
-        self.current = sections[0]
+        self.current = sections[0]  # the section shown: the keys act on it
+        self._wanted = sections[0]  # the section whose rows are being read
+        self._first_rows = rows
 
     def compose(self) -> ComposeResult:
         with Horizontal():
@@ -73,12 +122,18 @@ class AdminScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#admin-sections", OptionList).highlighted = 0
-        self.load()
+        if self._first_rows is not None:
+            self._show_rows(self.current, self._first_rows)
+        else:
+            self.load()
         self.query_one("#admin-rows", DataTable).focus()
 
     @on(OptionList.OptionHighlighted, "#admin-sections")
     def _section_chosen(self, event: OptionList.OptionHighlighted) -> None:
-        self.current = self.sections[int(event.option.id or 0)]
+        section = self.sections[int(event.option.id or 0)]
+        if section is self.current and section is self._wanted:
+            return  # the mount's own highlight: its rows are there or on their way
+        self._wanted = section
         self.load()
 
     @on(DataTable.RowSelected, "#admin-rows")
@@ -91,13 +146,30 @@ class AdminScreen(Screen[None]):
         self.action_focus_rows()
 
     def load(self, select: str | None = None) -> None:
+        """Read the wanted section's rows; the list shows them when they arrive."""
+        self._read_rows(self._wanted, select)
+
+    @work(thread=True, exclusive=True, group="admin-rows", exit_on_error=False)
+    def _read_rows(self, section: Section, select: str | None) -> None:
+        self.post_message(self.RowsRead(section, read_rows(self.engine, section), select))
+
+    def on_admin_screen_rows_read(self, message: RowsRead) -> None:
+        if message.section is self._wanted:  # else overtaken by a later choice
+            self._show_rows(message.section, message.rows, message.select)
+
+    def on_admin_screen_told(self, message: Told) -> None:
+        self._say(message.text, message.error)
+
+    def _show_rows(self, section: Section, rows: list[Row], select: str | None = None) -> None:
+        self.current = section
         table = self.query_one("#admin-rows", DataTable)
+        cells = [[Text(clean_line(c)) for c in row.cells] for row in rows]
         table.clear(columns=True)
-        table.add_columns(*self.current.columns)
-        with read_session(self.engine) as session:
-            rows = self.current.rows(session)
-        for row in rows:
-            table.add_row(*(Text(clean_line(c)) for c in row.cells), key=row.key)
+        widths = column_widths(section.columns, cells)
+        for label, width in zip(section.columns, widths, strict=True):
+            table.add_column(Text(label), width=width)
+        for row, line in zip(rows, cells, strict=True):
+            table.add_row(*line, key=row.key)
         if select is not None and select in {r.key for r in rows}:
             table.move_cursor(row=table.get_row_index(select))
         self.query_one("#admin-title", Static).update(
@@ -123,14 +195,31 @@ class AdminScreen(Screen[None]):
         )
 
     def _open(self, key: str | None, test: bool = False) -> None:
-        def done(saved: str | None) -> None:
-            if saved is not None:
-                self._say(f"Saved {saved}.")
-            self.load(select=saved or key)
+        """The form opens once its values are read."""
+        self._read_form(self.current, key, test)
 
-        screen = EditScreen(self.engine, self.current, key)
+    @work(thread=True, group="admin-form", exit_on_error=False)
+    def _read_form(self, section: Section, key: str | None, test: bool) -> None:
+        with read_session(self.engine) as session:
+            spec = section.form(session, key)
+        self.post_message(self.FormRead(section, key, spec, test))
+
+    def on_admin_screen_form_read(self, message: FormRead) -> None:
+        section, key = message.section, message.key
+        if self.app.screen is not self or section is not self.current:
+            return  # the admin moved on meanwhile
+
+        def done(saved: Saved | None) -> None:
+            if saved is None:
+                self.load(select=key)
+                return
+            self._say(f"Saved {saved.key}.")
+            if section is self._wanted:
+                self._show_rows(section, saved.rows, saved.key)
+
+        screen = EditScreen(self.engine, section, key, message.spec)
         self.app.push_screen(screen, done)
-        if test:
+        if message.test:
             screen.call_after_refresh(screen.action_test)
 
     def action_add(self) -> None:
@@ -156,18 +245,22 @@ class AdminScreen(Screen[None]):
         section = self.current
 
         def answer(yes: bool | None) -> None:
-            if not yes:
-                return
-            try:
-                with session_scope(self.engine) as session:
-                    section.remove(session, key)
-            except Invalid as exc:
-                self._say(f"Not removed: {exc}", error=True)
-                return
-            self._say(f"Removed {key}.")
-            self.load()
+            if yes:
+                self._remove(section, key)
 
         self.app.push_screen(ConfirmScreen(f"Remove {clean_line(key)}?"), answer)
+
+    @work(thread=True, group="admin-remove", exit_on_error=False)
+    def _remove(self, section: Section, key: str) -> None:
+        try:
+            with session_scope(self.engine) as session:
+                section.remove(session, key)
+        except Invalid as exc:
+            self.post_message(self.Told(f"Not removed: {exc}", error=True))
+            return
+        rows = read_rows(self.engine, section)
+        self.post_message(self.Told(f"Removed {key}."))
+        self.post_message(self.RowsRead(section, rows, None))
 
     def action_back(self) -> None:
         self.dismiss(None)

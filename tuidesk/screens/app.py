@@ -24,14 +24,15 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from tuidesk.engine.text import clean_line
-from tuidesk.screens._queries import is_admin, is_first_run
 from tuidesk.screens.help import HelpScreen, key_rows
 from tuidesk.screens.main import FirstTicket, MainScreen
 from tuidesk.screens.welcome import WelcomeScreen
+from tuidesk.storage.console_queries import is_admin, is_first_run
 from tuidesk.widgets.ticket_list import Clock
 from tuidesk.widgets.workers import first_line
 
 if TYPE_CHECKING:
+    from tuidesk.screens.section import Row, Section
     from tuidesk.services.daemon import Daemon
 
 
@@ -61,11 +62,14 @@ class Started(Message):
 
 
 class RoleChecked(Message):
-    """The agent's role, asked again at the admin console's door."""
+    """The agent's role, asked again at the admin console's door; for an admin, the sections
+    and the first one's rows, so the console opens drawn."""
 
-    def __init__(self, admin: bool) -> None:
+    def __init__(self, admin: bool, sections: list[Section], rows: list[Row]) -> None:
         super().__init__()
         self.admin = admin
+        self.sections = sections
+        self.rows = rows
 
 
 def local_now() -> datetime:
@@ -201,12 +205,18 @@ class TuideskApp(App[None]):
 
     @work(thread=True, exclusive=True, group="role", exit_on_error=False)
     def _check_role(self) -> None:
+        from tuidesk.screens.admin import admin_sections, read_rows
+
         with self.engine.connect() as conn:
             admin = is_admin(conn, self.agent_id)
-        self.post_message(RoleChecked(admin))
+        if not admin:
+            self.post_message(RoleChecked(False, [], []))
+            return
+        sections = admin_sections(self.secrets_dir)
+        self.post_message(RoleChecked(True, sections, read_rows(self.engine, sections[0])))
 
     def on_role_checked(self, message: RoleChecked) -> None:
-        from tuidesk.screens.admin import AdminScreen, admin_sections
+        from tuidesk.screens.admin import AdminScreen
 
         self.is_admin = message.admin
         self.refresh_bindings()
@@ -214,7 +224,7 @@ class TuideskApp(App[None]):
             self.notify("Only admins can change the configuration.", severity="error")
             return
         if not any(isinstance(s, AdminScreen) for s in self.screen_stack):
-            self.push_screen(AdminScreen(self.engine, admin_sections(self.secrets_dir)))
+            self.push_screen(AdminScreen(self.engine, message.sections, message.rows))
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -1,12 +1,14 @@
 """The add/edit form of one admin section: save with Ctrl+S, each refusal shown next to its
 field; a test (Test connection, Send test mail) runs in a worker and reports step by step;
 a preview shows the engine's decision for a mail under the values not yet saved; an OAuth2
-channel's device-code sign-in runs in a worker too, its code shown until the admin is done."""
+channel's device-code sign-in runs in a worker too, its code shown until the admin is done.
+The form's values are read before the screen opens, and saving runs in a worker as well."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from rich.text import Text
@@ -15,18 +17,29 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Select, Static
+from textual.worker import Worker, WorkerState
 
 from tuidesk.engine.text import clean_line
-from tuidesk.screens.section import Section
+from tuidesk.screens.section import FormSpec, Row, Section
 from tuidesk.storage.checks import Invalid
 from tuidesk.storage.db import read_session, session_scope
 from tuidesk.widgets.form import Form
+from tuidesk.widgets.workers import ReportsWorkerFailures
 
 
-class EditScreen(Screen[str | None]):
-    """Dismisses with the saved key, or None when left without saving."""
+@dataclass(frozen=True)
+class Saved:
+    """What a save left: the key saved and the section's rows read after it."""
+
+    key: str
+    rows: list[Row]
+
+
+class EditScreen(ReportsWorkerFailures, Screen[Saved | None]):
+    """Dismisses with what was saved, or None when left without saving."""
 
     CSS_PATH = "edit.tcss"
     BINDINGS = [
@@ -49,17 +62,30 @@ class EditScreen(Screen[str | None]):
         ),  # fmt: skip
     ]
 
-    def __init__(self, engine: Engine, section: Section, key: str | None) -> None:
+    class Refused(Message):
+        """The save was refused: these fields to fix (nothing was written)."""
+
+        def __init__(self, errors: dict[str, str]) -> None:
+            super().__init__()
+            self.errors = errors
+
+    class Done(Message):
+        def __init__(self, saved: Saved) -> None:
+            super().__init__()
+            self.saved = saved
+
+    def __init__(self, engine: Engine, section: Section, key: str | None, spec: FormSpec) -> None:
+        """`spec`: the form, read by the opener in a worker (`section.form`)."""
         super().__init__()
         self.engine = engine
         self.section = section
         self.key = key
-        with read_session(engine) as session:
-            self.spec = section.form(session, key)
+        self.spec = spec
         self._lines: list[Text] = []  # the running test's or sign-in's report
         self._saved: dict[str, Any] | None = None  # the form as it was opened
         self._sign_in = section.can_sign_in(self.spec.values)
         self._stop = threading.Event()  # ends a sign-in's wait
+        self._saving = False  # a save is under way, or done and the form closing
 
     def compose(self) -> ComposeResult:
         with Vertical(id="edit"):
@@ -108,18 +134,40 @@ class EditScreen(Screen[str | None]):
         result.update(Text("\n").join(self._lines))
 
     def action_save(self) -> None:
+        if self._saving:  # Ctrl+S again before the answer: a new one would be added twice
+            return
+        self._saving = True
         values, unreadable = self.form.read()
+        self._save(values, unreadable)
+
+    @work(thread=True, exclusive=True, group="save", exit_on_error=False)
+    def _save(self, values: dict[str, Any], unreadable: dict[str, str]) -> None:
         try:
             with session_scope(self.engine) as session:
                 saved = self.section.save(session, self.key, values)
                 if unreadable:
                     raise Invalid.of(unreadable)  # rolls the save back
         except Invalid as exc:
-            errors = {**unreadable, **exc.errors}
-            self.form.show_errors(errors)
-            self._report(f"Not saved: {len(errors)} to fix, marked in red")
+            self.post_message(self.Refused({**unreadable, **exc.errors}))
             return
-        self.dismiss(saved)
+        with read_session(self.engine) as session:
+            rows = self.section.rows(session)
+        self.post_message(self.Done(Saved(saved, rows)))
+
+    def on_edit_screen_refused(self, message: Refused) -> None:
+        self._saving = False
+        self.form.show_errors(message.errors)
+        self._report(f"Not saved: {len(message.errors)} to fix, marked in red")
+
+    def on_edit_screen_done(self, message: Done) -> None:
+        if self.is_current:
+            self.dismiss(message.saved)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Beside ReportsWorkerFailures' handler (Textual calls both): a save that failed is
+        shown by the app, and the admin may save again."""
+        if event.worker.group == "save" and event.state is WorkerState.ERROR:
+            self._saving = False
 
     def action_cancel(self) -> None:
         self._stop.set()
@@ -136,7 +184,7 @@ class EditScreen(Screen[str | None]):
         self._report(f"{self.section.test_label}...")
         self._run_test(values)
 
-    @work(thread=True, exclusive=True, group="test")
+    @work(thread=True, exclusive=True, group="test", exit_on_error=False)
     def _run_test(self, values: dict[str, Any]) -> None:
         def report(line: str) -> None:
             self.app.call_from_thread(self._add_line, line)
@@ -184,7 +232,7 @@ class EditScreen(Screen[str | None]):
 
         return self._saved is not None and saved(values) != saved(self._saved)
 
-    @work(thread=True, exclusive=True, group="sign-in")
+    @work(thread=True, exclusive=True, group="sign-in", exit_on_error=False)
     def _run_sign_in(self, key: str, stop: threading.Event) -> None:
         def later(show: Callable[..., None], *args: Any) -> None:
             if not stop.is_set():  # cancelled: the admin left or started again

@@ -28,14 +28,14 @@ from textual.widgets import Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from tuidesk.engine.text import clean_line
-from tuidesk.screens._queries import (
+from tuidesk.screens.pickers import ChoiceScreen
+from tuidesk.storage.changes import ChangeWaiter
+from tuidesk.storage.console_queries import (
     Filters,
     failing_channels,
     filters,
     outbox_counts,
 )
-from tuidesk.screens.pickers import ChoiceScreen
-from tuidesk.storage.changes import ChangeWaiter
 from tuidesk.storage.db import DatabaseUnavailable
 from tuidesk.storage.ticket_list import (
     SORTS,

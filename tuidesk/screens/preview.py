@@ -1,5 +1,6 @@
 """Preview: the engine's dry-run decision for one mail under settings not yet saved. Choose an
-.eml file by path or paste the mail; nothing is written, nothing is sent."""
+.eml file by path or paste the mail; nothing is written, nothing is sent. The mail is read and
+decided in a worker, which answers with a message."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from typing import Any
 
 from rich.text import Text
 from sqlalchemy import Engine
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, Static, TextArea
 
@@ -19,6 +22,7 @@ from tuidesk.engine.text import clean_line
 from tuidesk.screens.section import Section
 from tuidesk.storage.checks import Invalid
 from tuidesk.storage.db import read_session
+from tuidesk.widgets.workers import ReportsWorkerFailures
 
 MAX_PREVIEW_BYTES = 25 * 1024 * 1024  # the largest mail worth previewing; import caps too
 
@@ -72,12 +76,19 @@ def describe(decision: Decision) -> Text:
     return out
 
 
-class PreviewScreen(Screen[None]):
+class PreviewScreen(ReportsWorkerFailures, Screen[None]):
     CSS_PATH = "preview.tcss"
     BINDINGS = [
         Binding("ctrl+r", "run", "Preview", id="preview.run", tooltip="Decide this mail"),
         Binding("escape", "back", "Back", id="preview.back"),
     ]
+
+    class Decided(Message):
+        """The preview's answer: the decision described, or why there is none."""
+
+        def __init__(self, text: Text) -> None:
+            super().__init__()
+            self.text = text
 
     def __init__(
         self, engine: Engine, section: Section, key: str | None, values: dict[str, Any]
@@ -108,14 +119,21 @@ class PreviewScreen(Screen[None]):
         self.action_run()
 
     def action_run(self) -> None:
-        result = self.query_one("#preview-result", Static)
         path = self.query_one("#preview-path", Input).value
         pasted = self.query_one("#preview-paste", TextArea).text
+        self._decide(path, pasted)
+
+    @work(thread=True, exclusive=True, group="preview", exit_on_error=False)
+    def _decide(self, path: str, pasted: str) -> None:
         try:
             raw = read_mail(path, pasted)
             with read_session(self.engine) as session:
                 decision = self.section.preview(session, self.key, self.values, raw)
         except Invalid as exc:
-            result.update(Text("Cannot preview: " + clean_line(str(exc)), style="bold red"))
-            return
-        result.update(describe(decision))
+            text = Text("Cannot preview: " + clean_line(str(exc)), style="bold red")
+        else:
+            text = describe(decision)
+        self.post_message(self.Decided(text))
+
+    def on_preview_screen_decided(self, message: Decided) -> None:
+        self.query_one("#preview-result", Static).update(message.text)

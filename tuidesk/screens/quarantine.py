@@ -18,9 +18,10 @@ from tuidesk.engine.text import clean_line
 from tuidesk.storage.db import read_session
 from tuidesk.storage.quarantine import list_quarantine
 from tuidesk.widgets.ticket_list import Clock, short_time
+from tuidesk.widgets.workers import ReportsWorkerFailures
 
 
-class QuarantineScreen(Screen[None]):
+class QuarantineScreen(ReportsWorkerFailures, Screen[None]):
     CSS_PATH = "quarantine.tcss"
     BINDINGS = [Binding("escape", "back", "Back", id="quarantine.back")]
 
@@ -48,7 +49,7 @@ class QuarantineScreen(Screen[None]):
         table.focus()
         self._read()
 
-    @work(thread=True, exclusive=True, group="quarantine")
+    @work(thread=True, exclusive=True, group="quarantine", exit_on_error=False)
     def _read(self) -> None:
         with read_session(self.engine) as session:
             self.post_message(self.Loaded(list_quarantine(session)))

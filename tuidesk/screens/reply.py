@@ -11,6 +11,7 @@ import os
 import shlex
 import subprocess
 import tempfile
+import threading
 from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import dataclass
 from datetime import datetime
@@ -44,6 +45,7 @@ from tuidesk.storage.outbox import (
 )
 from tuidesk.storage.ticket_actions import TicketError, ticket_version
 from tuidesk.widgets.ticket_list import Clock
+from tuidesk.widgets.workers import ReportsWorkerFailures
 
 AUTOSAVE_S = 5.0  # a crash or a dropped SSH session loses at most this much typing
 _SEND_ERRORS = (OutboundError, HeaderInjection, TicketError, DatabaseUnavailable, SQLAlchemyError)
@@ -78,7 +80,7 @@ def describe_file(path: str) -> Text:
     return line
 
 
-class EditorScreen(Screen[bool]):
+class EditorScreen(ReportsWorkerFailures, Screen[bool]):
     """What a reply and a note share: the body, $EDITOR, the send button and its errors.
     Dismisses with True once the text is stored, False when closed without it."""
 
@@ -198,6 +200,19 @@ class ReplyScreen(EditorScreen):
             super().__init__()
             self.at = at
 
+    class DraftRead(Message):
+        def __init__(self, draft: DraftText | None) -> None:
+            super().__init__()
+            self.draft = draft
+
+    class Closed(Message):
+        """The draft is kept (or thrown away): the editor may close."""
+
+    class NotClosed(Message):
+        def __init__(self, error: str) -> None:
+            super().__init__()
+            self.error = error
+
     def __init__(
         self, engine: Engine, target: ReplyTarget, *, agent_id: int | None, clock: Clock
     ) -> None:
@@ -205,7 +220,10 @@ class ReplyScreen(EditorScreen):
         self.agent_id = agent_id
         self.saved = DraftText()
         self.written = DraftText()  # kept up to date for on_unmount, when the widgets are gone
-        self.settled = False  # sent or discarded: no draft left to keep
+        self.settled = False  # sent, closed or discarded: no draft left to keep
+        # One draft write at a time, and none once settled: an autosave finishing after a
+        # discard or a send would bring the draft back.
+        self._draft_lock = threading.Lock()
 
     def _head(self) -> Text:
         head = Text("Reply to ", style="bold").append_text(super()._head())
@@ -221,18 +239,32 @@ class ReplyScreen(EditorScreen):
         """Runs before EditorScreen's (Textual calls each class's handler, subclass first)."""
         if self.agent_id is None:
             return
-        with self.engine.connect() as conn:  # one row by key, before the agent types
-            draft = load_draft(conn, self.target.number, self.agent_id)
-        if draft is not None:
-            self.saved = DraftText(draft.body, draft.cc, draft.attachments)
+        self._read_draft(self.agent_id)
+
+    @work(thread=True, exclusive=True, group="draft-read", exit_on_error=False)
+    def _read_draft(self, agent_id: int) -> None:
+        with self.engine.connect() as conn:  # one row by key
+            draft = load_draft(conn, self.target.number, agent_id)
+        text = DraftText(draft.body, draft.cc, draft.attachments) if draft is not None else None
+        self.post_message(self.DraftRead(text))
+
+    def on_reply_screen_draft_read(self, message: DraftRead) -> None:
+        """The stored draft, unless the agent has started typing meanwhile; autosave starts
+        now, so it never overwrites a draft not yet read."""
+        draft = message.draft
+        if draft is not None and self._text() == DraftText():
+            self.saved = draft
             self.query_one("#body", TextArea).text = draft.body
             self.query_one("#cc", Input).value = ", ".join(draft.cc)
             self.query_one("#attach", Input).value = ", ".join(draft.attachments)
+        elif draft is not None:
+            self.saved = draft  # what is stored: the next autosave replaces it
         self.set_interval(AUTOSAVE_S, self._autosave)
 
     def on_unmount(self) -> None:
-        if not self.settled:  # the console quitting with the editor open
-            self._save_draft(self.written)
+        with self._draft_lock:
+            if not self.settled:  # the console quitting with the editor open
+                self._save_draft(self.written)
 
     # -- the draft -------------------------------------------------------------------------
 
@@ -249,6 +281,7 @@ class ReplyScreen(EditorScreen):
         self.written = self._text()
 
     def _save_draft(self, text: DraftText) -> None:
+        """With the draft lock held."""
         if self.agent_id is None or text == self.saved:
             return
         with transaction(self.engine) as conn:
@@ -260,15 +293,11 @@ class ReplyScreen(EditorScreen):
         if text != self.saved:
             self._write_draft(text)
 
-    @work(thread=True, exclusive=True, group="draft")
+    @work(thread=True, exclusive=True, group="draft", exit_on_error=False)
     def _write_draft(self, text: DraftText) -> None:
-        assert self.agent_id is not None
-        try:
-            with transaction(self.engine) as conn:
-                save_draft(conn, self.target.number, self.agent_id, text)
-        except (DatabaseUnavailable, SQLAlchemyError):
-            return  # the next autosave, or closing, tries again
-        self.saved = text
+        with self._draft_lock, suppress(DatabaseUnavailable, SQLAlchemyError):
+            if not self.settled:  # else sent or closed meanwhile: nothing more to keep
+                self._save_draft(text)  # failing, the next autosave or closing tries again
 
     @on(Input.Changed, "#attach")
     def _show_files(self, event: Input.Changed) -> None:
@@ -276,13 +305,33 @@ class ReplyScreen(EditorScreen):
         self.query_one("#files", Static).update(Text("\n").join(lines))
 
     def action_close(self) -> None:
+        self._close(self._text(), discard=False)
+
+    @work(thread=True, exclusive=True, group="close", exit_on_error=False)
+    def _close(self, text: DraftText, *, discard: bool) -> None:
+        """Keep the draft (or throw it away), then say the editor may close."""
         try:
-            self._save_draft(self._text())
+            with self._draft_lock:
+                if self.settled:
+                    pass  # sent meanwhile, or closed by the key pressed before: nothing to keep
+                elif not discard:
+                    self._save_draft(text)
+                elif self.agent_id is not None:
+                    with transaction(self.engine) as conn:
+                        discard_draft(conn, self.target.number, self.agent_id)
+                self.settled = True
         except (DatabaseUnavailable, SQLAlchemyError) as exc:
-            self._fail(f"the draft was not saved: {exc}")
+            what = "thrown away" if discard else "saved"
+            self.post_message(self.NotClosed(f"the draft was not {what}: {exc}"))
             return
-        self.settled = True
-        self.dismiss(False)
+        self.post_message(self.Closed())
+
+    def on_reply_screen_closed(self, _message: Closed) -> None:
+        if self.is_current:
+            self.dismiss(False)
+
+    def on_reply_screen_not_closed(self, message: NotClosed) -> None:
+        self._fail(message.error)
 
     def action_postpone(self) -> None:
         """Esc's twin under its own name, so the footer shows both keys."""
@@ -290,13 +339,8 @@ class ReplyScreen(EditorScreen):
 
     def action_discard(self) -> None:
         def answered(yes: bool | None) -> None:
-            if not yes:
-                return
-            if self.agent_id is not None:
-                with transaction(self.engine) as conn:
-                    discard_draft(conn, self.target.number, self.agent_id)
-            self.settled = True
-            self.dismiss(False)
+            if yes:
+                self._close(self._text(), discard=True)
 
         self.app.push_screen(ConfirmScreen("Throw this reply away?"), answered)
 
@@ -305,28 +349,31 @@ class ReplyScreen(EditorScreen):
     def _store(self, *, force: bool = False) -> None:
         self._send(self._text(), self.query_one("#quote", Checkbox).value, force=force)
 
-    @work(thread=True, exclusive=True, group="send")
+    @work(thread=True, exclusive=True, group="send", exit_on_error=False)
     def _send(self, text: DraftText, quote: bool, *, force: bool) -> None:
         """Check the ticket's version and queue the reply in one transaction, so no change can
         slip in between; the draft goes in the same transaction."""
         t = self.target
         try:
             files = [read_attachment(Path(p).expanduser()) for p in text.attachments]
-            with transaction(self.engine) as conn:
-                current = ticket_version(conn, t.number)
-                if current != t.seen and not force:
-                    self.post_message(self.Changed(current))
+            with self._draft_lock:
+                if self.settled:  # Ctrl+S twice: the first one sent it
                     return
-                queued = queue_reply(
-                    conn, BlobStore(resolve_paths().blobs), str(t.number), text.body,
-                    cc=text.cc, attachments=files, quote=quote,
-                )  # fmt: skip
-                if self.agent_id is not None:
-                    discard_draft(conn, t.number, self.agent_id)
+                with transaction(self.engine) as conn:
+                    current = ticket_version(conn, t.number)
+                    if current != t.seen and not force:
+                        self.post_message(self.Changed(current))
+                        return
+                    queued = queue_reply(
+                        conn, BlobStore(resolve_paths().blobs), str(t.number), text.body,
+                        cc=text.cc, attachments=files, quote=quote,
+                    )  # fmt: skip
+                    if self.agent_id is not None:
+                        discard_draft(conn, t.number, self.agent_id)
+                self.settled = True
         except _SEND_ERRORS as exc:
             self.post_message(self.Failed(str(exc)))
             return
-        self.settled = True
         self.post_message(
             self.Done(f"{queued.ticket}: reply queued for {', '.join(queued.recipients)}")
         )
@@ -344,9 +391,10 @@ class ReplyScreen(EditorScreen):
         self.app.push_screen(ConfirmScreen(question), answered)
 
     def on_editor_screen_failed(self, _message: EditorScreen.Failed) -> None:
-        """Keep what was written; EditorScreen's handler shows the error."""
-        with suppress(DatabaseUnavailable, SQLAlchemyError):  # autosave tries again
-            self._save_draft(self._text())
+        """Keep what was written (in a worker); EditorScreen's handler shows the error."""
+        text = self._text()
+        if text != self.saved:
+            self._write_draft(text)
 
 
 class NoteScreen(EditorScreen):
@@ -382,7 +430,7 @@ class NoteScreen(EditorScreen):
     def _store(self) -> None:
         self._add(self.body)
 
-    @work(thread=True, exclusive=True, group="send")
+    @work(thread=True, exclusive=True, group="send", exit_on_error=False)
     def _add(self, body: str) -> None:
         try:
             with transaction(self.engine) as conn:

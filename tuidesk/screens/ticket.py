@@ -31,19 +31,20 @@ from textual.widgets import Footer, Static
 from tuidesk.engine.parse import Address
 from tuidesk.engine.text import clean_line, normalize_newlines, strip_controls
 from tuidesk.paths import resolve_paths
-from tuidesk.screens._queries import Filters, filters
 from tuidesk.screens.attachments import SaveFilesScreen, SaveRequest, StoredFile, save_file
 from tuidesk.screens.dialogs import TextChoiceScreen
 from tuidesk.screens.pickers import ChoiceScreen
 from tuidesk.screens.reply import NoteScreen, ReplyScreen, ReplyTarget
 from tuidesk.storage.blobs import BlobStore
 from tuidesk.storage.changes import ChangeWaiter
+from tuidesk.storage.console_queries import Filters, filters
 from tuidesk.storage.db import DatabaseUnavailable, read_session, transaction
 from tuidesk.storage.models import PRIORITIES, TICKET_STATUSES, Agent
 from tuidesk.storage.tables import aware
 from tuidesk.storage.ticket_actions import TicketChanged, TicketError, ticket_version, update_ticket
 from tuidesk.storage.views import custom_field_rows, show_ticket
 from tuidesk.widgets.ticket_list import Clock
+from tuidesk.widgets.workers import ReportsWorkerFailures
 
 POLL_S = 1.0  # another agent's change shows within this plus one read
 RECHECK_S = 5.0  # on PostgreSQL a notification wakes the watch; this catches a missed one
@@ -79,7 +80,7 @@ class TicketData:
     admin: bool = False
 
 
-class TicketScreen(Screen[None]):
+class TicketScreen(ReportsWorkerFailures, Screen[None]):
     CSS_PATH = "ticket.tcss"
     BINDINGS = [
         Binding("r", "reply", "Reply", id="ticket.reply", tooltip="Write a reply to the requester"),
@@ -161,7 +162,7 @@ class TicketScreen(Screen[None]):
 
     # -- reading ---------------------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, group="watch")
+    @work(thread=True, exclusive=True, group="watch", exit_on_error=False)
     def _watch(self) -> None:
         """Until the screen goes: the ticket's version whenever PostgreSQL says something
         changed (and every RECHECK_S besides), or every second on SQLite; say when it moved."""
@@ -185,7 +186,7 @@ class TicketScreen(Screen[None]):
                         self.post_message(self.Changed())
                 changes.wait(max(POLL_S, RECHECK_S) if changes.listening else POLL_S)
 
-    @work(thread=True, exclusive=True, group="ticket")
+    @work(thread=True, exclusive=True, group="ticket", exit_on_error=False)
     def _read(self) -> None:
         try:
             with read_session(self.engine) as session:
@@ -291,7 +292,7 @@ class TicketScreen(Screen[None]):
         assert self.version is not None
         self._write(self.version, changes)
 
-    @work(thread=True, group="write")
+    @work(thread=True, group="write", exit_on_error=False)
     def _write(self, expected: datetime, changes: dict[str, Any]) -> None:
         try:
             with transaction(self.engine) as conn:
@@ -397,7 +398,7 @@ class TicketScreen(Screen[None]):
             SaveFilesScreen(files), lambda request: request and self._save_files(request)
         )
 
-    @work(thread=True, group="save_files")
+    @work(thread=True, group="save_files", exit_on_error=False)
     def _save_files(self, request: SaveRequest) -> None:
         """Copy the blobs out; each file is written, never opened."""
         blobs = BlobStore(resolve_paths().blobs)

@@ -1,5 +1,6 @@
 """Small read-only queries the console needs beside storage.ticket_list: what the sidebar and
-the status line show, and whether this is a first run. Core statements, plain values out."""
+the status line show, whether the agent is an admin, and whether this is a first run. Core
+statements, plain values out; the console runs them in its workers, never on its UI thread."""
 
 from __future__ import annotations
 
