@@ -41,7 +41,7 @@ from tuidesk.engine.parse import content_hash
 from tuidesk.sources.files import iter_mails
 from tuidesk.storage.db import make_engine
 
-OUTCOMES = ("created", "commented", "ignored", "duplicate", "quarantined")
+OUTCOMES = ("created", "commented", "worked", "ignored", "duplicate", "quarantined")
 _HEADER_LINE = re.compile(rb"^[A-Za-z][A-Za-z0-9-]*:[ \t]")
 
 
@@ -234,7 +234,7 @@ def test_importing_the_corpus_a_second_time_changes_nothing(desk: Cli):
     again = import_json(desk, files)
 
     assert again == {"total": first["total"], "duplicate": first["total"]} | {
-        k: 0 for k in ("created", "commented", "ignored", "quarantined")
+        k: 0 for k in ("created", "commented", "worked", "ignored", "quarantined")
     }
     assert cli_json(desk, "ticket", "list") == tickets
     assert cli_json(desk, "quarantine", "list") == queue
