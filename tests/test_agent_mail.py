@@ -189,6 +189,49 @@ def test_through_the_imap_poll(
     assert show(desk.cli)["priority"] == "high"
 
 
+def test_the_whole_round_through_a_notification(
+    desk: Desk, smtp_starttls: SmtpServer, dovecot: DovecotServer, mailbox: str
+) -> None:
+    """Alice writes again; Ada, her ticket's assignee, is mailed about it (aiosmtpd); Ada
+    answers that notification from her mail program; the poll reads her answer from the
+    suite's Dovecot; Alice receives it in her own conversation."""
+    cli = desk.cli
+    cli("config", "set", "trusted_authserv_ids", "mx.example.com")
+    cli("ticket", "set", "SUP-1", "--assign", "Ada")
+    third = customer_mail("<c3@customer.test>", f"In-Reply-To: {SECOND_ID}\n", "Still smoking.\n")
+    assert pipe(cli, third)["action"] == "commented"
+    cli("send")  # one mail: her reply folded into the assignment's, still waiting
+    (told,) = [parsed(m.data) for m in smtp_starttls.wait_for(1) if m.rcpt_tos == [ADA]]
+    smtp_starttls.clear()
+    assert told["Subject"] == "[SUP-1] Printer on fire" and "Still smoking." in str(told)
+    assert (told["Reply-To"], told["Auto-Submitted"]) == ("support@example.com", "auto-generated")
+
+    answer = EmailMessage()
+    answer["From"], answer["To"] = f"Ada <{ADA}>", told["Reply-To"]
+    answer["Subject"] = f"Re: {told['Subject']}"
+    answer["Message-ID"], answer["Date"] = "<ada.round@example.com>", told["Date"]
+    answer["In-Reply-To"] = told["Message-ID"]
+    answer["References"] = f"{told['References']} {told['Message-ID']}"
+    quoted = "\n".join(f"> {line}" for line in told.get_content().splitlines())
+    answer.set_content(
+        "The part ships Monday.\n\nOn Tue, 24 Nov 2026 at 09:00, Support <support@example.com>"
+        f" wrote:\n{quoted}\n"
+    )
+    raw = "".join(f"{line}\r\n" for line in PASSED.splitlines()).encode()
+    add_channel(cli, dovecot, mailbox, "--success-folder", "Done")
+    dovecot.append(mailbox, "INBOX", raw + answer.as_bytes(policy=policy.SMTP))
+    assert poll(cli)["support"]["worked"] == 1
+
+    msg = sent_to_customer(cli, smtp_starttls)
+    assert msg["Subject"] == "Re: Printer on fire [SUP-1]"
+    assert msg["In-Reply-To"] == "<c3@customer.test>"  # her latest message
+    assert msg.get_body(("plain",)).get_content().replace("\r\n", "\n") == (
+        "The part ships Monday.\n"
+    )  # neither the notification quoted nor Ada's address
+    first, second = customer_mail(FIRST_ID), customer_mail(SECOND_ID)
+    assert imap_threads(dovecot, [first, second, third, msg.as_bytes()]) == [{1, 2, 3, 4}]
+
+
 def test_notes_and_commands(desk: Desk, smtp_starttls: SmtpServer) -> None:
     desk.cli("config", "set", "trusted_authserv_ids", "mx.example.com")
     ours = desk.ours
