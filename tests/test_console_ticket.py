@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import stat
 from datetime import datetime
+from email import message_from_bytes
 from email.message import EmailMessage
+from email.policy import default
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select, update
-from textual.widgets import Static, TextArea
+from textual.widgets import Input, OptionList, Static, TextArea
 
 from tests.conftest import route_support
 from tests.engine.conftest import mail
@@ -22,13 +24,14 @@ from tests.test_console import SIZE, pinned, until
 from tuidesk.screens.app import TuideskApp
 from tuidesk.screens.attachments import SaveFilesScreen, safe_name, save_file
 from tuidesk.screens.dialogs import ConfirmScreen, TextChoiceScreen
-from tuidesk.screens.pickers import ChoiceScreen
+from tuidesk.screens.pickers import ChoiceScreen, FuzzyPickerScreen
 from tuidesk.screens.reply import NoteScreen, ReplyScreen
 from tuidesk.screens.ticket import TicketScreen
 from tuidesk.services.ingest import Ingestor
 from tuidesk.storage.agents import find_agent, save_agent
 from tuidesk.storage.blobs import BlobStore
 from tuidesk.storage.branches import save_branch
+from tuidesk.storage.canned import save_canned
 from tuidesk.storage.db import make_engine, read_session, session_scope, transaction
 from tuidesk.storage.drafts import DraftText, load_draft, save_draft
 from tuidesk.storage.models import Channel, OutgoingChannel
@@ -405,6 +408,8 @@ async def test_a_ticket_changed_since_the_editor_opened_asks_before_sending(engi
 
 
 async def test_the_reply_editor_snapshot(engine) -> None:
+    with_outgoing(engine)
+    with_canned(engine)  # Dana's signature, shown under the text
     with transaction(engine) as conn:
         save_draft(conn, 1, dana(engine), DraftText("Dear Alice,\n\nA new one is on its way.\n"))
     app = app_for(engine)
@@ -414,10 +419,98 @@ async def test_the_reply_editor_snapshot(engine) -> None:
         await until(pilot, lambda: isinstance(app.screen, ReplyScreen), "the reply editor")
         body = app.screen.query_one("#body", TextArea)
         await until(pilot, lambda: body.text.startswith("Dear Alice"), "the draft, read back")
+        signature = app.screen.query_one("#signature", Static)
+        await until(pilot, lambda: "Dana Agent" in str(signature.render()), "the signature")
         for widget in app.screen.query("TextArea, Input"):
             widget.cursor_blink = False  # type: ignore[attr-defined]
         await pilot.pause()
         assert_snapshot(app.export_screenshot(), "console_reply_editor")
+
+
+def with_canned(engine) -> None:  # type: ignore[no-untyped-def]
+    """Two canned replies for every branch and one only for Sales; Dana signs her mail."""
+    with session_scope(engine) as s:
+        body = "Hello {requester_name},\n\nabout {ref} ({title}): unplug it now.\n{agent_name}\n"
+        save_canned(s, name="Printer fire", body=body)
+        save_canned(s, name="Refund", body="Your refund is on its way.\n")
+        save_canned(s, name="Sales visit", body="We will visit.\n", branch="SAL")
+    with transaction(engine) as conn:
+        agent = tables(conn).agent
+        signed = update(agent).where(agent.c.login == "dana")
+        conn.execute(signed.values(signature="{agent_name}, {branch} desk ({ref})"))
+
+
+async def canned_picker(pilot, editor: ReplyScreen) -> FuzzyPickerScreen:  # type: ignore[no-untyped-def]
+    await pilot.press("ctrl+k")
+    await until(pilot, lambda: isinstance(pilot.app.screen, FuzzyPickerScreen), "the picker")
+    picker = pilot.app.screen
+    assert isinstance(picker, FuzzyPickerScreen)
+    return picker
+
+
+def picked(picker: FuzzyPickerScreen) -> list[str]:
+    options = picker.query_one("#fuzzy-list", OptionList)
+    return [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+
+
+async def test_ctrl_k_inserts_a_canned_reply_and_the_reply_goes_out_signed(engine) -> None:
+    """Filtered by a few letters, Enter inserts the reply rendered for the ticket at the
+    cursor; the signature shown under the text is the one the queued mail carries."""
+    with_outgoing(engine)
+    with_canned(engine)
+    app = app_for(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        ticket_screen = await opened(pilot)
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, ReplyScreen), "the reply editor")
+        editor = app.screen
+        assert isinstance(editor, ReplyScreen)
+        signature = editor.query_one("#signature", Static)
+        shown = "Dana Agent, Support desk (SUP-1)"
+        await until(pilot, lambda: shown in str(signature.render()), "the signature")
+        area = editor.query_one("#body", TextArea)
+        area.insert("Dear Alice,\n")
+        picker = await canned_picker(pilot, editor)
+        assert [p.split("  ")[0] for p in picked(picker)] == ["Printer fire", "Refund"]
+        await pilot.press("p", "f")
+        await until(pilot, lambda: picked(picker)[0].startswith("Printer fire"), "the match")
+        await pilot.press("enter")
+        await until(pilot, lambda: app.screen is editor, "the editor again")
+        assert area.text == (
+            "Dear Alice,\nHello Alice,\n\nabout SUP-1 (Printer on fire): unplug it now.\n"
+            "Dana Agent\n"
+        )
+        picker = await canned_picker(pilot, editor)
+        await pilot.press("escape")  # leaves the text be
+        await until(pilot, lambda: app.screen is editor, "the editor after Esc")
+        assert area.text.count("Hello Alice") == 1
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: app.screen is ticket_screen, "back on the ticket")
+    [row] = outbox_rows(engine)
+    sent = message_from_bytes(row.raw, policy=default)
+    text = sent.get_body(("plain",)).get_content().replace("\r\n", "\n")  # type: ignore[union-attr]
+    assert text.endswith("unplug it now.\nDana Agent\n\n-- \nDana Agent, Support desk (SUP-1)\n")
+    with engine.connect() as conn:
+        message = tables(conn).message
+        last = conn.execute(select(message.c.agent_id).order_by(message.c.id.desc())).first()
+    assert last is not None and last.agent_id == dana(engine)
+
+
+async def test_the_canned_reply_picker_snapshot(engine) -> None:
+    with_canned(engine)
+    app = app_for(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(pilot)
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, ReplyScreen), "the reply editor")
+        picker = await canned_picker(pilot, app.screen)  # type: ignore[arg-type]
+        await pilot.press("r", "e")
+        await until(pilot, lambda: picked(picker)[0].startswith("Refund"), "the match")
+        for widget in app.screen_stack[-2].query("TextArea, Input"):
+            widget.cursor_blink = False  # type: ignore[attr-defined]
+        picker.query_one(Input).cursor_blink = False
+        await pilot.pause()
+        assert_snapshot(app.export_screenshot(), "console_canned_picker")
 
 
 async def test_attachments_are_saved_to_the_chosen_folder_without_overwriting(
