@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select, update
-from textual.widgets import Input, OptionList, Static, TextArea
+from textual.widgets import Input, OptionList, Select, Static, TextArea
 
+from tests.admin_pilot import error_of, set_field
 from tests.conftest import route_support
 from tests.engine.conftest import mail
 from tests.snapshots import assert_snapshot
@@ -24,6 +25,7 @@ from tests.test_console import SIZE, pinned, until
 from tuidesk.screens.app import TuideskApp
 from tuidesk.screens.attachments import SaveFilesScreen, safe_name, save_file
 from tuidesk.screens.dialogs import ConfirmScreen, TextChoiceScreen
+from tuidesk.screens.new_ticket import NewTicketScreen
 from tuidesk.screens.pickers import ChoiceScreen, FuzzyPickerScreen
 from tuidesk.screens.reply import NoteScreen, ReplyScreen
 from tuidesk.screens.ticket import TicketScreen
@@ -39,6 +41,7 @@ from tuidesk.storage.outgoing import save_outgoing
 from tuidesk.storage.tables import tables
 from tuidesk.storage.ticket_actions import update_ticket
 from tuidesk.storage.views import show_ticket
+from tuidesk.widgets.form import widget_id
 
 PDF = b"%PDF-1.4 not really a manual\n"
 
@@ -511,6 +514,81 @@ async def test_the_canned_reply_picker_snapshot(engine) -> None:
         picker.query_one(Input).cursor_blink = False
         await pilot.pause()
         assert_snapshot(app.export_screenshot(), "console_canned_picker")
+
+
+async def new_ticket_screen(pilot) -> NewTicketScreen:  # type: ignore[no-untyped-def]
+    """From the list, N; back once the branches are offered."""
+    app = pilot.app
+    await until(pilot, lambda: app.screen.query("TicketList") and _listed(app), "the list")
+    await pilot.press("N")
+    await until(pilot, lambda: isinstance(app.screen, NewTicketScreen), "the new ticket form")
+    screen = app.screen
+    branch = screen.query_one(f"#{widget_id('branch')}", Select)
+    await until(pilot, lambda: len(branch._options) > 1, "the branches offered")
+    return screen
+
+
+async def test_n_opens_a_ticket_whose_first_mail_is_queued_and_shows_it(engine) -> None:
+    with_outgoing(engine)
+    with_canned(engine)  # Dana's signature
+    app = app_for(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await new_ticket_screen(pilot)
+        set_field(app, "to", "Bob Buyer <bob@customer.test>")
+        set_field(app, "cc", "boss@customer.test")
+        set_field(app, "subject", "Your new printer")
+        set_field(app, "body", "It ships on Monday.")
+        set_field(app, "branch", "SAL")
+        set_field(app, "queue", "Billing")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(app.screen, TicketScreen), "the new ticket")
+        assert app.screen.number == 2  # type: ignore[attr-defined]
+        assert "SAL-2 opened: mail queued for bob@customer.test, boss@customer.test" in notes(app)
+    with engine.connect() as conn:
+        t = tables(conn)
+        row = conn.execute(select(t.ticket).where(t.ticket.c.id == 2)).one()
+        billing = conn.execute(select(t.queue.c.id).where(t.queue.c.name == "Billing")).scalar()
+        message = conn.execute(select(t.message).where(t.message.c.ticket_id == 2)).one()
+    assert row.source == "console" and row.title == "Your new printer"
+    assert row.queue_id == billing and message.agent_id == dana(engine)
+    [mail] = outbox_rows(engine)
+    assert mail.recipients == ["bob@customer.test", "boss@customer.test"]
+    sent = message_from_bytes(mail.raw, policy=default)
+    assert "[SAL-2]" in str(sent["Subject"])
+    text = sent.get_body(("plain",)).get_content().replace("\r\n", "\n")  # type: ignore[union-attr]
+    assert text.endswith("It ships on Monday.\n\n-- \nDana Agent, Sales desk (SAL-2)\n")
+
+
+async def test_a_refused_new_ticket_shows_each_error_under_its_field(engine) -> None:
+    """Nothing is written; fixed, the call is kept as a note and nothing is mailed."""
+    app = app_for(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await new_ticket_screen(pilot)
+        set_field(app, "to", "not an address")
+        set_field(app, "cc", "boss@customer.test")
+        set_field(app, "body", "Called about the fire.")
+        set_field(app, "note_only", True)
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: error_of(app, "to") != "", "the refusal")
+        assert error_of(app, "subject") != "" and "nobody to copy" in error_of(app, "cc")
+        assert error_of(app, "body") == ""
+        assert app.screen is screen and ticket_count(engine) == 1
+        for widget in screen.query("TextArea, Input"):
+            widget.cursor_blink = False  # type: ignore[attr-defined]
+        await pilot.pause()
+        assert_snapshot(app.export_screenshot(), "console_new_ticket_errors")
+        set_field(app, "to", "alice@customer.test")
+        set_field(app, "cc", "")
+        set_field(app, "subject", "Phone: printer fire")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(app.screen, TicketScreen), "the new ticket")
+        assert "SUP-2 opened with a note" in notes(app)
+    assert ticket_count(engine) == 2 and outbox_rows(engine) == []
+
+
+def ticket_count(engine) -> int:  # type: ignore[no-untyped-def]
+    with engine.connect() as conn:
+        return len(list(conn.execute(select(tables(conn).ticket.c.id))))
 
 
 async def test_attachments_are_saved_to_the_chosen_folder_without_overwriting(
