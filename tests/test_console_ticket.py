@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import stat
 from datetime import datetime
+from email import message_from_bytes
 from email.message import EmailMessage
+from email.policy import default
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select, update
-from textual.widgets import Static, TextArea
+from textual.widgets import Input, OptionList, Select, Static, TextArea
 
+from tests.admin_pilot import error_of, set_field
 from tests.conftest import route_support
 from tests.engine.conftest import mail
 from tests.snapshots import assert_snapshot
@@ -22,13 +25,15 @@ from tests.test_console import SIZE, pinned, until
 from tuidesk.screens.app import TuideskApp
 from tuidesk.screens.attachments import SaveFilesScreen, safe_name, save_file
 from tuidesk.screens.dialogs import ConfirmScreen, TextChoiceScreen
-from tuidesk.screens.pickers import ChoiceScreen
+from tuidesk.screens.new_ticket import NewTicketScreen
+from tuidesk.screens.pickers import ChoiceScreen, FuzzyPickerScreen
 from tuidesk.screens.reply import NoteScreen, ReplyScreen
 from tuidesk.screens.ticket import TicketScreen
 from tuidesk.services.ingest import Ingestor
 from tuidesk.storage.agents import find_agent, save_agent
 from tuidesk.storage.blobs import BlobStore
 from tuidesk.storage.branches import save_branch
+from tuidesk.storage.canned import save_canned
 from tuidesk.storage.db import make_engine, read_session, session_scope, transaction
 from tuidesk.storage.drafts import DraftText, load_draft, save_draft
 from tuidesk.storage.models import Channel, OutgoingChannel
@@ -36,6 +41,7 @@ from tuidesk.storage.outgoing import save_outgoing
 from tuidesk.storage.tables import tables
 from tuidesk.storage.ticket_actions import update_ticket
 from tuidesk.storage.views import show_ticket
+from tuidesk.widgets.form import widget_id
 
 PDF = b"%PDF-1.4 not really a manual\n"
 
@@ -405,6 +411,8 @@ async def test_a_ticket_changed_since_the_editor_opened_asks_before_sending(engi
 
 
 async def test_the_reply_editor_snapshot(engine) -> None:
+    with_outgoing(engine)
+    with_canned(engine)  # Dana's signature, shown under the text
     with transaction(engine) as conn:
         save_draft(conn, 1, dana(engine), DraftText("Dear Alice,\n\nA new one is on its way.\n"))
     app = app_for(engine)
@@ -414,10 +422,173 @@ async def test_the_reply_editor_snapshot(engine) -> None:
         await until(pilot, lambda: isinstance(app.screen, ReplyScreen), "the reply editor")
         body = app.screen.query_one("#body", TextArea)
         await until(pilot, lambda: body.text.startswith("Dear Alice"), "the draft, read back")
+        signature = app.screen.query_one("#signature", Static)
+        await until(pilot, lambda: "Dana Agent" in str(signature.render()), "the signature")
         for widget in app.screen.query("TextArea, Input"):
             widget.cursor_blink = False  # type: ignore[attr-defined]
         await pilot.pause()
         assert_snapshot(app.export_screenshot(), "console_reply_editor")
+
+
+def with_canned(engine) -> None:  # type: ignore[no-untyped-def]
+    """Two canned replies for every branch and one only for Sales; Dana signs her mail."""
+    with session_scope(engine) as s:
+        body = "Hello {requester_name},\n\nabout {ref} ({title}): unplug it now.\n{agent_name}\n"
+        save_canned(s, name="Printer fire", body=body)
+        save_canned(s, name="Refund", body="Your refund is on its way.\n")
+        save_canned(s, name="Sales visit", body="We will visit.\n", branch="SAL")
+    with transaction(engine) as conn:
+        agent = tables(conn).agent
+        signed = update(agent).where(agent.c.login == "dana")
+        conn.execute(signed.values(signature="{agent_name}, {branch} desk ({ref})"))
+
+
+async def canned_picker(pilot, editor: ReplyScreen) -> FuzzyPickerScreen:  # type: ignore[no-untyped-def]
+    await pilot.press("ctrl+k")
+    await until(pilot, lambda: isinstance(pilot.app.screen, FuzzyPickerScreen), "the picker")
+    picker = pilot.app.screen
+    assert isinstance(picker, FuzzyPickerScreen)
+    return picker
+
+
+def picked(picker: FuzzyPickerScreen) -> list[str]:
+    options = picker.query_one("#fuzzy-list", OptionList)
+    return [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+
+
+async def test_ctrl_k_inserts_a_canned_reply_and_the_reply_goes_out_signed(engine) -> None:
+    """Filtered by a few letters, Enter inserts the reply rendered for the ticket at the
+    cursor; the signature shown under the text is the one the queued mail carries."""
+    with_outgoing(engine)
+    with_canned(engine)
+    app = app_for(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        ticket_screen = await opened(pilot)
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, ReplyScreen), "the reply editor")
+        editor = app.screen
+        assert isinstance(editor, ReplyScreen)
+        signature = editor.query_one("#signature", Static)
+        shown = "Dana Agent, Support desk (SUP-1)"
+        await until(pilot, lambda: shown in str(signature.render()), "the signature")
+        area = editor.query_one("#body", TextArea)
+        area.insert("Dear Alice,\n")
+        picker = await canned_picker(pilot, editor)
+        assert [p.split("  ")[0] for p in picked(picker)] == ["Printer fire", "Refund"]
+        await pilot.press("p", "f")
+        await until(pilot, lambda: picked(picker)[0].startswith("Printer fire"), "the match")
+        await pilot.press("enter")
+        await until(pilot, lambda: app.screen is editor, "the editor again")
+        assert area.text == (
+            "Dear Alice,\nHello Alice,\n\nabout SUP-1 (Printer on fire): unplug it now.\n"
+            "Dana Agent\n"
+        )
+        picker = await canned_picker(pilot, editor)
+        await pilot.press("escape")  # leaves the text be
+        await until(pilot, lambda: app.screen is editor, "the editor after Esc")
+        assert area.text.count("Hello Alice") == 1
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: app.screen is ticket_screen, "back on the ticket")
+    [row] = outbox_rows(engine)
+    sent = message_from_bytes(row.raw, policy=default)
+    text = sent.get_body(("plain",)).get_content().replace("\r\n", "\n")  # type: ignore[union-attr]
+    assert text.endswith("unplug it now.\nDana Agent\n\n-- \nDana Agent, Support desk (SUP-1)\n")
+    with engine.connect() as conn:
+        message = tables(conn).message
+        last = conn.execute(select(message.c.agent_id).order_by(message.c.id.desc())).first()
+    assert last is not None and last.agent_id == dana(engine)
+
+
+async def test_the_canned_reply_picker_snapshot(engine) -> None:
+    with_canned(engine)
+    app = app_for(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(pilot)
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, ReplyScreen), "the reply editor")
+        picker = await canned_picker(pilot, app.screen)  # type: ignore[arg-type]
+        await pilot.press("r", "e")
+        await until(pilot, lambda: picked(picker)[0].startswith("Refund"), "the match")
+        for widget in app.screen_stack[-2].query("TextArea, Input"):
+            widget.cursor_blink = False  # type: ignore[attr-defined]
+        picker.query_one(Input).cursor_blink = False
+        await pilot.pause()
+        assert_snapshot(app.export_screenshot(), "console_canned_picker")
+
+
+async def new_ticket_screen(pilot) -> NewTicketScreen:  # type: ignore[no-untyped-def]
+    """From the list, N; back once the branches are offered."""
+    app = pilot.app
+    await until(pilot, lambda: app.screen.query("TicketList") and _listed(app), "the list")
+    await pilot.press("N")
+    await until(pilot, lambda: isinstance(app.screen, NewTicketScreen), "the new ticket form")
+    screen = app.screen
+    branch = screen.query_one(f"#{widget_id('branch')}", Select)
+    await until(pilot, lambda: len(branch._options) > 1, "the branches offered")
+    return screen
+
+
+async def test_n_opens_a_ticket_whose_first_mail_is_queued_and_shows_it(engine) -> None:
+    with_outgoing(engine)
+    with_canned(engine)  # Dana's signature
+    app = app_for(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await new_ticket_screen(pilot)
+        set_field(app, "to", "Bob Buyer <bob@customer.test>")
+        set_field(app, "cc", "boss@customer.test")
+        set_field(app, "subject", "Your new printer")
+        set_field(app, "body", "It ships on Monday.")
+        set_field(app, "branch", "SAL")
+        set_field(app, "queue", "Billing")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(app.screen, TicketScreen), "the new ticket")
+        assert app.screen.number == 2  # type: ignore[attr-defined]
+        assert "SAL-2 opened: mail queued for bob@customer.test, boss@customer.test" in notes(app)
+    with engine.connect() as conn:
+        t = tables(conn)
+        row = conn.execute(select(t.ticket).where(t.ticket.c.id == 2)).one()
+        billing = conn.execute(select(t.queue.c.id).where(t.queue.c.name == "Billing")).scalar()
+        message = conn.execute(select(t.message).where(t.message.c.ticket_id == 2)).one()
+    assert row.source == "console" and row.title == "Your new printer"
+    assert row.queue_id == billing and message.agent_id == dana(engine)
+    [mail] = outbox_rows(engine)
+    assert mail.recipients == ["bob@customer.test", "boss@customer.test"]
+    sent = message_from_bytes(mail.raw, policy=default)
+    assert "[SAL-2]" in str(sent["Subject"])
+    text = sent.get_body(("plain",)).get_content().replace("\r\n", "\n")  # type: ignore[union-attr]
+    assert text.endswith("It ships on Monday.\n\n-- \nDana Agent, Sales desk (SAL-2)\n")
+
+
+async def test_a_refused_new_ticket_shows_each_error_under_its_field(engine) -> None:
+    """Nothing is written; fixed, the call is kept as a note and nothing is mailed."""
+    app = app_for(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await new_ticket_screen(pilot)
+        set_field(app, "to", "not an address")
+        set_field(app, "cc", "boss@customer.test")
+        set_field(app, "body", "Called about the fire.")
+        set_field(app, "note_only", True)
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: error_of(app, "to") != "", "the refusal")
+        assert error_of(app, "subject") != "" and "nobody to copy" in error_of(app, "cc")
+        assert error_of(app, "body") == ""
+        assert app.screen is screen and ticket_count(engine) == 1
+        for widget in screen.query("TextArea, Input"):
+            widget.cursor_blink = False  # type: ignore[attr-defined]
+        await pilot.pause()
+        assert_snapshot(app.export_screenshot(), "console_new_ticket_errors")
+        set_field(app, "to", "alice@customer.test")
+        set_field(app, "cc", "")
+        set_field(app, "subject", "Phone: printer fire")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(app.screen, TicketScreen), "the new ticket")
+        assert "SUP-2 opened with a note" in notes(app)
+    assert ticket_count(engine) == 2 and outbox_rows(engine) == []
+
+
+def ticket_count(engine) -> int:  # type: ignore[no-untyped-def]
+    with engine.connect() as conn:
+        return len(list(conn.execute(select(tables(conn).ticket.c.id))))
 
 
 async def test_attachments_are_saved_to_the_chosen_folder_without_overwriting(

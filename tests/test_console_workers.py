@@ -12,7 +12,7 @@ from pathlib import Path
 from sqlalchemy import Engine, event, text
 from textual.widgets import OptionList, Static, TextArea
 
-from tests.admin_pilot import rows, set_field, until
+from tests.admin_pilot import error_of, rows, set_field, until
 from tests.conftest import route_support
 from tests.engine.conftest import mail
 from tuidesk.screens.admin import AdminScreen
@@ -20,12 +20,15 @@ from tuidesk.screens.app import TuideskApp
 from tuidesk.screens.dialogs import ConfirmScreen
 from tuidesk.screens.edit import EditScreen
 from tuidesk.screens.main import MainScreen
+from tuidesk.screens.new_ticket import NewTicketScreen
+from tuidesk.screens.pickers import FuzzyPickerScreen
 from tuidesk.screens.preview import PreviewScreen
 from tuidesk.screens.reply import ReplyScreen
 from tuidesk.screens.ticket import TicketScreen
 from tuidesk.services.ingest import Ingestor
 from tuidesk.storage.agents import save_agent
 from tuidesk.storage.blobs import BlobStore
+from tuidesk.storage.canned import save_canned
 from tuidesk.storage.db import make_engine, session_scope
 from tuidesk.storage.drafts import load_draft
 from tuidesk.widgets.ticket_list import PAGE, TicketList
@@ -95,10 +98,13 @@ async def test_no_database_io_on_the_ui_thread(db_url: str, _isolated_home: Path
 async def test_no_database_io_on_the_ui_thread_in_the_editors_and_the_admin_console(
     db_url: str, _isolated_home: Path
 ) -> None:
-    """The reply editor closed keeping its draft, opened again with it and the draft thrown
-    away; the admin console through every section, a queue added, opened, left and removed,
+    """The reply editor (its signature read, the canned replies' picker opened and left) closed
+    keeping its draft, opened again with it and the draft thrown away; a new ticket refused and
+    left; the admin console through every section, a queue added, opened, left and removed,
     the rules' preview of a mail: every statement on a worker, none on the thread that draws."""
     engine, admin_id = support_desk(db_url, _isolated_home, 2)
+    with session_scope(engine) as s:
+        save_canned(s, name="Thanks", body="Thank you, {requester_name}.")
     app = TuideskApp(engine, agent_id=admin_id, clock=lambda: _NOW)
     try:
         with statements_by_thread(engine) as (on_ui, elsewhere):
@@ -113,6 +119,11 @@ async def test_no_database_io_on_the_ui_thread_in_the_editors_and_the_admin_cons
 
                 await pilot.press("r")
                 await until(pilot, lambda: isinstance(app.screen, ReplyScreen), "the editor")
+                editor = app.screen
+                await pilot.press("ctrl+k")
+                await until(pilot, lambda: isinstance(app.screen, FuzzyPickerScreen), "canned")
+                await pilot.press("escape")
+                await until(pilot, lambda: app.screen is editor, "the editor again")
                 app.screen.query_one("#body", TextArea).insert("Half a thought")
                 await pilot.press("escape")  # closes, keeping the draft
                 await until(pilot, lambda: app.screen is ticket, "the ticket again")
@@ -124,6 +135,13 @@ async def test_no_database_io_on_the_ui_thread_in_the_editors_and_the_admin_cons
                 await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "are you sure")
                 await pilot.press("y")  # thrown away
                 await until(pilot, lambda: app.screen is ticket, "the ticket after discarding")
+                await pilot.press("escape")
+                await until(pilot, lambda: isinstance(app.screen, MainScreen), "the list")
+
+                await pilot.press("N")
+                await until(pilot, lambda: isinstance(app.screen, NewTicketScreen), "new ticket")
+                await pilot.press("ctrl+s")  # nothing filled in: refused
+                await until(pilot, lambda: error_of(app, "to") != "", "the refusal")
                 await pilot.press("escape")
                 await until(pilot, lambda: isinstance(app.screen, MainScreen), "the list")
 

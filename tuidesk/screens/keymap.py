@@ -23,6 +23,7 @@ def binding_ids() -> set[str]:
         dialogs,
         help,
         main,
+        new_ticket,
         pickers,
         quarantine,
         reply,
@@ -32,7 +33,19 @@ def binding_ids() -> set[str]:
     from tuidesk.widgets import ticket_list
 
     ids: set[str] = set()
-    modules = (app, attachments, dialogs, help, main, pickers, quarantine, reply, ticket, welcome)
+    modules = (
+        app,
+        attachments,
+        dialogs,
+        help,
+        main,
+        new_ticket,
+        pickers,
+        quarantine,
+        reply,
+        ticket,
+        welcome,
+    )
     for module in (*modules, ticket_list):
         for value in vars(module).values():
             for binding in getattr(value, "BINDINGS", []) if isinstance(value, type) else []:

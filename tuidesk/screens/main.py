@@ -99,6 +99,7 @@ class MainScreen(ReportsWorkerFailures, Screen[None]):
         Binding("f", "filter_status", "Status", id="main.status", tooltip="Filter by status"),
         Binding("a", "filter_assignee", "Assignee", id="main.assignee", tooltip="Filter by agent"),
         Binding("x", "clear_filters", "Clear", id="main.clear", tooltip="Clear filters and search"),
+        Binding("N", "new_ticket", "New", id="main.new", tooltip="Open a ticket: a mail or a call"),
         Binding("r", "reload", "Reload", id="main.reload", show=False),
         Binding("1", "view('all')", "View: All", id="main.view_all", show=False),
         Binding("2", "view('mine')", "View: My tickets", id="main.view_mine", show=False),
@@ -344,6 +345,22 @@ class MainScreen(ReportsWorkerFailures, Screen[None]):
         from tuidesk.screens.ticket import TicketScreen
 
         self.app.push_screen(TicketScreen(self.engine, event.number, clock=self.clock))
+
+    def action_new_ticket(self) -> None:
+        """Opened, the new ticket's view comes up, as Enter on it in the list would show it."""
+        from tuidesk.screens.new_ticket import NewTicket, NewTicketScreen
+        from tuidesk.screens.ticket import TicketScreen
+
+        if self.spec.agent_id is None:
+            self.notify("Only an agent can open tickets", severity="warning")
+            return
+
+        def opened(new: NewTicket | None) -> None:
+            if new is not None:
+                self.notify(clean_line(new.notice, 200), markup=False)
+                self.app.push_screen(TicketScreen(self.engine, new.number, clock=self.clock))
+
+        self.app.push_screen(NewTicketScreen(self.engine, agent_id=self.spec.agent_id), opened)
 
     def action_view(self, view: str) -> None:
         self._apply(view=view)

@@ -1,13 +1,19 @@
-"""A small modal to pick one value (a status, an assignee): keyboard first, Esc leaves it be."""
+"""Small modals to pick one value (a status, an assignee, a canned reply): keyboard first, Esc
+leaves it be."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.content import Content
+from textual.fuzzy import Matcher
 from textual.screen import ModalScreen
-from textual.widgets import Label, OptionList
+from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
 from tuidesk.engine.text import clean_line
@@ -41,6 +47,92 @@ class ChoiceScreen(ModalScreen[str | None]):
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(event.option.id or "")
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+@dataclass(frozen=True)
+class PickItem:
+    """One entry of a fuzzy picker: matched on `name`, `detail` shown dim beside it."""
+
+    name: str
+    detail: str = ""
+
+
+class FuzzyPickerScreen(ModalScreen[int | None]):
+    """Type a few letters to narrow a list, as in the command palette (Textual's Matcher),
+    Enter to take the best match or the one moved to. Dismisses with the chosen item's index
+    in `items`, or None when cancelled."""
+
+    CSS_PATH = "pickers.tcss"
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="fuzzy.cancel"),
+        Binding("down", "move(1)", "Next", id="fuzzy.next", show=False),
+        Binding("up", "move(-1)", "Previous", id="fuzzy.previous", show=False),
+    ]
+
+    def __init__(
+        self, title: str, items: list[PickItem], *, empty: str = "nothing matches"
+    ) -> None:
+        super().__init__()
+        self.title_text = title
+        self.items = items
+        self.empty = empty
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="fuzzy"):
+            yield Label(self.title_text, id="fuzzy-title")
+            yield Input(placeholder="Type to filter", id="fuzzy-filter")
+            yield OptionList(id="fuzzy-list")
+
+    def on_mount(self) -> None:
+        self._show("")
+        self.query_one("#fuzzy-filter", Input).focus()
+
+    @on(Input.Changed, "#fuzzy-filter")
+    def _filter(self, event: Input.Changed) -> None:
+        self._show(event.value)
+
+    def _show(self, query: str) -> None:
+        """The items matching `query`, best first (all of them, in order, for no query)."""
+        matcher = Matcher(query.strip())
+        scored = [
+            (matcher.match(item.name) if query.strip() else 1.0, index)
+            for index, item in enumerate(self.items)
+        ]
+        found = sorted((pair for pair in scored if pair[0] > 0), key=lambda p: -p[0])
+        options = self.query_one("#fuzzy-list", OptionList)
+        options.clear_options()
+        for _, index in found:
+            item = self.items[index]
+            name = clean_line(item.name, 60)
+            label = matcher.highlight(name) if query.strip() else Content(name)
+            if item.detail:
+                label += Content.styled(f"  {clean_line(item.detail, 60)}", "dim")
+            options.add_option(Option(label, id=str(index)))
+        if not found:
+            options.add_option(Option(Text(self.empty, style="dim italic"), disabled=True))
+        options.highlighted = 0 if found else None
+
+    def action_move(self, step: int) -> None:
+        options = self.query_one("#fuzzy-list", OptionList)
+        if options.option_count and options.highlighted is not None:
+            options.highlighted = max(0, min(options.option_count - 1, options.highlighted + step))
+
+    @on(Input.Submitted, "#fuzzy-filter")
+    def _take(self) -> None:
+        options = self.query_one("#fuzzy-list", OptionList)
+        if options.highlighted is not None:
+            self._choose(options.get_option_at_index(options.highlighted))
+
+    @on(OptionList.OptionSelected, "#fuzzy-list")
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        self._choose(event.option)
+
+    def _choose(self, option: Option) -> None:
+        if option.id is not None:
+            self.dismiss(int(option.id))
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -3,7 +3,8 @@ with the console suspended, Cc, attachments by path, an optional quote of the la
 
 A reply is a draft until it is queued: saved on every close and every few seconds, loaded
 when the editor opens again. Sending checks, in the sending transaction, that the ticket has not
-changed since the agent saw it, and asks first when it has. Notes use the same screen."""
+changed since the agent saw it, and asks first when it has. Ctrl+K inserts a canned reply, and
+the signature that will go under the reply is shown below the text. Notes use the same screen."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from rich.text import Text
 from sqlalchemy import Engine
@@ -28,13 +30,15 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Checkbox, Footer, Input, Label, Static, TextArea
 
-from tuidesk.engine.compose import HeaderInjection
+from tuidesk.engine.compose import SIGNATURE_DELIMITER, HeaderInjection
 from tuidesk.engine.parse import Address
 from tuidesk.engine.text import clean_line
 from tuidesk.paths import resolve_paths
 from tuidesk.screens.dialogs import ConfirmScreen
+from tuidesk.screens.pickers import FuzzyPickerScreen, PickItem
 from tuidesk.storage.blobs import BlobStore
-from tuidesk.storage.db import DatabaseUnavailable, transaction
+from tuidesk.storage.canned import CannedError, canned_for_ticket
+from tuidesk.storage.db import DatabaseUnavailable, read_session, transaction
 from tuidesk.storage.drafts import DraftText, discard_draft, load_draft, save_draft
 from tuidesk.storage.outbox import (
     MAX_ATTACHMENT_BYTES,
@@ -42,6 +46,7 @@ from tuidesk.storage.outbox import (
     add_note,
     queue_reply,
     read_attachment,
+    signature_for_reply,
 )
 from tuidesk.storage.ticket_actions import TicketError, ticket_version
 from tuidesk.widgets.ticket_list import Clock
@@ -109,6 +114,7 @@ class EditorScreen(ReportsWorkerFailures, Screen[bool]):
             yield Static(self._head(), id="editor-head")
             yield from self._fields()
             yield TextArea(id="body", show_line_numbers=False, soft_wrap=True)
+            yield from self._below()
             with Horizontal(id="send-row"):
                 yield Button(f"{self.send_label} (ctrl+s)", id="send", variant="primary")
                 yield Label(id="send-error")
@@ -118,6 +124,9 @@ class EditorScreen(ReportsWorkerFailures, Screen[bool]):
         return Text(f"{self.target.ref}  ", style="bold").append(clean_line(self.target.title, 200))
 
     def _fields(self) -> ComposeResult:
+        yield from ()
+
+    def _below(self) -> ComposeResult:
         yield from ()
 
     def on_mount(self) -> None:
@@ -190,6 +199,8 @@ class ReplyScreen(EditorScreen):
                 tooltip="Save the draft and close"),
         Binding("ctrl+x", "discard", "Discard", id="reply.discard", priority=True,
                 tooltip="Throw the draft away"),
+        Binding("ctrl+k", "canned", "Canned", id="reply.canned", priority=True,
+                tooltip="Insert a canned reply at the cursor"),
         Binding("escape", "close", "Close", id="reply.close", tooltip="Close; the draft is kept"),
     ]  # fmt: skip
 
@@ -204,6 +215,19 @@ class ReplyScreen(EditorScreen):
         def __init__(self, draft: DraftText | None) -> None:
             super().__init__()
             self.draft = draft
+
+    class SignatureRead(Message):
+        def __init__(self, signature: str) -> None:
+            super().__init__()
+            self.signature = signature
+
+    class CannedRead(Message):
+        """The canned replies offered on this ticket, rendered for it (or why there are none)."""
+
+        def __init__(self, items: list[dict[str, Any]], error: str | None = None) -> None:
+            super().__init__()
+            self.items = items
+            self.error = error
 
     class Closed(Message):
         """The draft is kept (or thrown away): the editor may close."""
@@ -235,8 +259,13 @@ class ReplyScreen(EditorScreen):
         yield Static(id="files")
         yield Checkbox("Quote the last message", id="quote")
 
+    def _below(self) -> ComposeResult:
+        yield Static(id="signature")  # filled in by _read_signature
+
     def on_mount(self) -> None:
         """Runs before EditorScreen's (Textual calls each class's handler, subclass first)."""
+        self.query_one("#signature", Static).display = False
+        self._read_signature()
         if self.agent_id is None:
             return
         self._read_draft(self.agent_id)
@@ -247,6 +276,56 @@ class ReplyScreen(EditorScreen):
             draft = load_draft(conn, self.target.number, agent_id)
         text = DraftText(draft.body, draft.cc, draft.attachments) if draft is not None else None
         self.post_message(self.DraftRead(text))
+
+    @work(thread=True, exclusive=True, group="signature", exit_on_error=False)
+    def _read_signature(self) -> None:
+        with self.engine.connect() as conn:
+            try:
+                signature = signature_for_reply(conn, str(self.target.number), self.agent_id)
+            except OutboundError:  # the ticket is gone: sending will say so
+                signature = ""
+        self.post_message(self.SignatureRead(signature))
+
+    def on_reply_screen_signature_read(self, message: SignatureRead) -> None:
+        """Dim and read-only below the text: queue_reply adds it, the agent does not type it."""
+        shown = self.query_one("#signature", Static)
+        signature = message.signature.strip("\n")
+        lines = [SIGNATURE_DELIMITER, *(clean_line(line, 200) for line in signature.splitlines())]
+        shown.update(Text("\n".join(lines), style="dim"))
+        shown.display = bool(signature.strip())
+
+    def action_canned(self) -> None:
+        self._read_canned()
+
+    @work(thread=True, exclusive=True, group="canned", exit_on_error=False)
+    def _read_canned(self) -> None:
+        try:
+            with read_session(self.engine) as session:
+                items = canned_for_ticket(session, str(self.target.number), self.agent_id)
+        except CannedError as exc:
+            self.post_message(self.CannedRead([], str(exc)))
+            return
+        self.post_message(self.CannedRead(items))
+
+    def on_reply_screen_canned_read(self, message: CannedRead) -> None:
+        if not self.is_current:  # Ctrl+K pressed twice, or the editor already left
+            return
+        if message.error is not None or not message.items:
+            why = message.error or "no canned replies for this ticket: `tuidesk canned add`"
+            self.notify(clean_line(why, 200), severity="warning", markup=False)
+            return
+        items = message.items
+        picks = [
+            PickItem(item["name"], (item["text"].strip() or " ").splitlines()[0]) for item in items
+        ]
+
+        def chosen(index: int | None) -> None:
+            area = self.query_one("#body", TextArea)
+            if index is not None:
+                area.insert(items[index]["text"])
+            area.focus()
+
+        self.app.push_screen(FuzzyPickerScreen("Insert a canned reply", picks), chosen)
 
     def on_reply_screen_draft_read(self, message: DraftRead) -> None:
         """The stored draft, unless the agent has started typing meanwhile; autosave starts
@@ -366,7 +445,7 @@ class ReplyScreen(EditorScreen):
                         return
                     queued = queue_reply(
                         conn, BlobStore(resolve_paths().blobs), str(t.number), text.body,
-                        cc=text.cc, attachments=files, quote=quote,
+                        cc=text.cc, attachments=files, quote=quote, agent_id=self.agent_id,
                     )  # fmt: skip
                     if self.agent_id is not None:
                         discard_draft(conn, t.number, self.agent_id)
