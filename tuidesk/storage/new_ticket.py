@@ -99,7 +99,7 @@ def open_ticket(
     if not body.strip():
         c.add("body", "the text must not be empty")
     if note_only and copies:
-        c.add("cc", "a note is not mailed: nobody to copy (leave out --cc or --note-only)")
+        c.add("cc", "a note is not mailed: there is nobody to copy")
     c.check("source", checks.one_of, source, AGENT_SOURCES, "source")
     if sum(len(f.data) for f in attachments) > MAX_ATTACHMENT_BYTES:
         c.add("attachments", f"attachments over {MAX_ATTACHMENT_BYTES // 2**20} MB in all")
