@@ -131,7 +131,7 @@ class TicketScreen(ReportsWorkerFailures, Screen[None]):
         self.number = number
         self.clock = clock
         self.ticket: dict[str, Any] | None = None
-        self.choices = Filters([], [], [])
+        self.choices = Filters([], [], [], [])
         self.agent_id: int | None = None  # who is at the keyboard: the console says, on mount
         self.me: Address | None = None
         self.admin = False
