@@ -21,6 +21,7 @@ from tests.snapshots import assert_snapshot
 from tuidesk.screens.app import TuideskApp
 from tuidesk.screens.help import HelpScreen
 from tuidesk.screens.main import MainScreen
+from tuidesk.screens.pickers import ChoiceScreen
 from tuidesk.screens.quarantine import QuarantineScreen
 from tuidesk.screens.ticket import TicketScreen
 from tuidesk.screens.welcome import WelcomeScreen
@@ -28,7 +29,9 @@ from tuidesk.services.ingest import Ingestor
 from tuidesk.storage.blobs import BlobStore
 from tuidesk.storage.branches import save_branch
 from tuidesk.storage.db import make_engine, session_scope, transaction
+from tuidesk.storage.models import Channel
 from tuidesk.storage.tables import tables
+from tuidesk.storage.ticket_types import parse_field_spec, save_ticket_type
 from tuidesk.widgets.ticket_list import TicketList
 
 NOW = datetime(2024, 3, 2, 12, 0, tzinfo=UTC)
@@ -411,3 +414,50 @@ async def test_the_issues_hostile_subject_reaches_the_screen_as_text(
         assert "[link=http://x]hi[/link]" in fields and "\x1b" not in fields
         assert "aGk=" not in app.export_screenshot()  # the escape's payload never shows
     engine.dispose()
+
+
+def came_by(engine, channels: dict[int, str]) -> None:  # type: ignore[no-untyped-def]
+    """Each ticket (by number) as if read from the incoming channel named."""
+    for number, name in channels.items():
+        with session_scope(engine) as s:
+            channel = Channel(name=name, kind="pipe")
+            s.add(channel)
+            s.flush()
+            cid = channel.id
+        with transaction(engine) as conn:
+            t = tables(conn)
+            conn.execute(update(t.ticket).where(t.ticket.c.id == number).values(channel_id=cid))
+
+
+async def test_the_channel_key_filters_by_incoming_channel_and_clear_undoes_it(engine) -> None:
+    came_by(engine, {1: "support-mail", 2: "sales-mail"})
+    app = TuideskApp(engine, clock=pinned)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, [3, 2, 1])
+        assert "Channel (c)" in [c.title for c in app.get_system_commands(app.screen)]
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, ChoiceScreen), "the channel picker")
+        choices = app.screen.query_one("#choice-list")
+        choices.highlighted = choices.get_option_index("sales-mail")
+        await pilot.press("enter")
+        await loaded(pilot, [2])
+        status = app.screen.query_one("#status", Static)
+        assert "channel sales-mail" in str(status.render())
+        await pilot.press("x")
+        await loaded(pilot, [3, 2, 1])
+
+
+async def test_a_ticket_with_a_required_field_empty_says_needs_in_the_list(engine) -> None:
+    with session_scope(engine) as s:
+        type_id = save_ticket_type(
+            s, name="Incident", fields=[parse_field_spec("impact:choice!")]
+        ).id
+    with transaction(engine) as conn:
+        t = tables(conn)
+        conn.execute(update(t.ticket).where(t.ticket.c.id == 1).values(ticket_type_id=type_id))
+    app = TuideskApp(engine, clock=pinned)
+    async with app.run_test(size=SIZE) as pilot:
+        tickets = await loaded(pilot, [3, 2, 1])
+        await until(pilot, lambda: "SUP-1" in tickets.render_line(3).text, "SUP-1's row")
+        assert "needs impact Printer" in tickets.render_line(3).text
+        assert "needs" not in tickets.render_line(2).text

@@ -7,7 +7,7 @@ import html
 
 import pytest
 from sqlmodel import select
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Select, Static
 
 from tests.admin_pilot import (
     admin_app,
@@ -20,6 +20,7 @@ from tests.admin_pilot import (
 from tests.snapshots import assert_snapshot
 from tuidesk.screens.admin import AdminScreen
 from tuidesk.screens.edit import EditScreen
+from tuidesk.storage.canned import list_canned, save_canned
 from tuidesk.storage.db import read_session, session_scope
 from tuidesk.storage.models import Agent, Branch, Channel, Queue
 from tuidesk.storage.queues import save_queue
@@ -220,3 +221,97 @@ async def test_snapshots_of_the_branch_and_agent_lists_and_an_agent_form(admin_d
         await until(pilot, lambda: isinstance(app.screen, EditScreen), "Dana's form")
         await pilot.pause()
         assert_snapshot(app.export_screenshot(), "admin_agent_form")
+
+
+async def test_an_agent_form_saves_notify_aliases_and_signature_as_agent_edit_does(admin_db):
+    """Each bad value refused under its own field at once (the checks of `agent edit`), then
+    saved; the form opens again with what was saved."""
+    engine, admin = admin_db
+    app = admin_app(engine, admin)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_section(pilot, "Agents")
+        screen.query_one("#admin-rows", DataTable).move_cursor(row=1)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, EditScreen), "Dana's form")
+        set_field(app, "notify", "reply, bogus")
+        set_field(app, "aliases", "ada@example.com, dana at home")
+        set_field(app, "signature", "Dana\n{nope}")
+        assert "'bogus' is not an event" in await save_refused(pilot, "notify")
+        assert "is not a mail address" in error_of(app, "aliases")
+        assert "nope" in error_of(app, "signature")
+        set_field(app, "notify", "assigned, new")
+        set_field(app, "aliases", "Dana.Home@Example.org")
+        set_field(app, "signature", "Dana Agent\nSupport, {branch}\n")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: app.screen is screen, "the agent list")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, EditScreen), "Dana's form again")
+        values, _ = app.screen.form.read()
+        assert values["notify"] == ["new", "assigned"]
+        assert values["aliases"] == ["dana.home@example.org"]
+    with read_session(engine) as s:
+        dana = s.exec(select(Agent).where(Agent.email == "dana@example.com")).one()
+        assert dana.notify == ["new", "assigned"]
+        assert dana.aliases == ["dana.home@example.org"]
+        assert dana.signature == "Dana Agent\nSupport, {branch}"
+
+
+async def test_an_alias_that_is_another_agents_address_is_refused(admin_db) -> None:
+    engine, admin = admin_db
+    app = admin_app(engine, admin)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await new_form(pilot, "Agents")
+        set_field(app, "name", "Sam")
+        set_field(app, "email", "sam@example.com")
+        set_field(app, "role", "agent")
+        set_field(app, "aliases", "dana@example.com")
+        assert "is already Dana Agent" in await save_refused(pilot, "aliases")
+    with read_session(engine) as s:
+        assert s.exec(select(Agent).where(Agent.email == "sam@example.com")).first() is None
+
+
+def canned_rows(engine) -> list[tuple[str, str | None, str]]:  # type: ignore[no-untyped-def]
+    with read_session(engine) as s:
+        return [(c["name"], c["branch"], c["body"]) for c in list_canned(s)]
+
+
+async def test_a_canned_reply_is_added_refused_edited_and_removed(admin_db) -> None:
+    engine, admin = admin_db
+    app = admin_app(engine, admin)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await new_form(pilot, "Canned replies")
+        set_field(app, "name", "Thanks")
+        set_field(app, "branch", "SUP")
+        set_field(app, "body", "\nHello {requester_name},\n\nthanks for {oops}.\n")
+        assert "oops" in await save_refused(pilot, "body")
+        assert canned_rows(engine) == []
+        set_field(app, "body", "\nHello {requester_name},\n\nthanks for {title}.\n")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: app.screen is screen, "the canned list")
+        assert rows(screen) == [["Thanks", "SUP", "Hello {requester_name},"]]
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, EditScreen), "the canned form")
+        set_field(app, "branch", Select.NULL)
+        set_field(app, "name", "Thank you")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: rows(screen)[0][0] == "Thank you", "the renamed one")
+        assert rows(screen) == [["Thank you", "every", "Hello {requester_name},"]]
+        assert canned_rows(engine) == [
+            ("Thank you", None, "\nHello {requester_name},\n\nthanks for {title}.\n")
+        ]
+        await pilot.press("d", "y")
+        await until(pilot, lambda: rows(screen) == [], "the canned reply removed")
+    assert canned_rows(engine) == []
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # a picture: once
+async def test_snapshot_of_the_canned_replies_list(admin_db) -> None:
+    engine, admin = admin_db
+    with session_scope(engine) as s:
+        save_canned(s, name="Thanks", body="Hello {requester_name},\n\nthanks!", branch="SUP")
+        save_canned(s, name="Closing", body="\n\nWe close {ref} now.\nBye")
+    app = admin_app(engine, admin)
+    async with app.run_test(size=(110, 30)) as pilot:
+        await open_section(pilot, "Canned replies")
+        await pilot.pause()
+        assert_snapshot(app.export_screenshot(), "admin_canned")

@@ -420,3 +420,21 @@ def test_the_channel_list_shows_when_a_channel_was_last_read(admin_db) -> None:
     shown = datetime.strptime(cells[4], "%Y-%m-%d %H:%M")
     assert abs(shown - datetime.now().replace(second=0, microsecond=0)) <= timedelta(minutes=1)
     assert cells[5] == "login: refused"
+
+
+async def test_an_outgoing_channels_signature_is_checked_and_saved(desk) -> None:
+    engine, admin, config = desk
+    app = admin_app(engine, admin, secrets_dir=config)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_section(pilot, "Outgoing")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, EditScreen), "the outgoing form")
+        set_field(app, "signature", "-- \n{agent_name}, {nope}")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: error_of(app, "signature") != "", "the signature error")
+        assert "nope" in error_of(app, "signature")
+        set_field(app, "signature", "-- \n{agent_name}\nExample Support, {branch}\n\n")
+        await save(pilot)
+    with read_session(engine) as s:
+        main = s.exec(select(OutgoingChannel).where(OutgoingChannel.name == "main")).one()
+    assert main.signature == "-- \n{agent_name}\nExample Support, {branch}"

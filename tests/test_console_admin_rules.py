@@ -254,3 +254,25 @@ async def test_a_preview_decides_a_corpus_mail_under_rules_not_yet_saved(admin_d
     assert stored_rules(engine)["allowed_domains"] == []
     with read_session(engine) as s:
         assert s.connection().exec_driver_sql("SELECT count(*) FROM ticket").scalar() == 0
+
+
+async def test_the_rules_form_saves_the_requester_agent_mail_and_notify_settings(admin_db) -> None:
+    engine, admin = admin_db
+    app = admin_app(engine, admin)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_form(pilot, "Rules", "rules")
+        set_field(app, "notify_min_interval_seconds", "soon")
+        await save_refused(pilot, "notify_min_interval_seconds")
+        set_field(app, "notify_min_interval_seconds", "30")
+        set_field(app, "form_senders", "*@forms.example, wordpress@*")
+        set_field(app, "requester_from_reply_to", True)
+        set_field(app, "trusted_authserv_ids", "mx.example.com")
+        set_field(app, "agent_mail_commands", True)
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: app.screen is screen, "the list again")
+    rules = stored_rules(engine)
+    assert rules["notify_min_interval_seconds"] == 30
+    assert rules["form_senders"] == ["*@forms.example", "wordpress@*"]
+    assert rules["requester_from_reply_to"] is True
+    assert rules["trusted_authserv_ids"] == ["mx.example.com"]
+    assert rules["agent_mail_commands"] is True

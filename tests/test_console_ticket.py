@@ -29,6 +29,7 @@ from tuidesk.screens.new_ticket import NewTicketScreen
 from tuidesk.screens.pickers import ChoiceScreen, FuzzyPickerScreen
 from tuidesk.screens.reply import NoteScreen, ReplyScreen
 from tuidesk.screens.ticket import TicketScreen
+from tuidesk.screens.ticket_fields import FieldsScreen
 from tuidesk.services.ingest import Ingestor
 from tuidesk.storage.agents import find_agent, save_agent
 from tuidesk.storage.blobs import BlobStore
@@ -40,6 +41,7 @@ from tuidesk.storage.models import Channel, OutgoingChannel
 from tuidesk.storage.outgoing import save_outgoing
 from tuidesk.storage.tables import tables
 from tuidesk.storage.ticket_actions import update_ticket
+from tuidesk.storage.ticket_types import parse_field_spec, save_ticket_type
 from tuidesk.storage.views import show_ticket
 from tuidesk.widgets.form import widget_id
 
@@ -147,7 +149,8 @@ async def test_the_ticket_view_shows_its_actions_in_the_footer(engine) -> None:
         assert_snapshot(app.export_screenshot(), "console_ticket_actions")
         titles = [c.title for c in app.get_system_commands(app.screen)]
         for wanted in ("Reply (r)", "Note (n)", "Take (m)", "Assign (a)", "Status (s)",
-                       "Priority (p)", "Branch (b)", "Queue (u)", "Files (o)"):  # fmt: skip
+                       "Priority (p)", "Branch (b)", "Queue (u)", "Fields (c)",
+                       "Files (o)"):  # fmt: skip
             assert wanted in titles
 
 
@@ -639,3 +642,74 @@ async def test_a_ticket_opened_by_a_strangers_reply_shows_the_ticket_it_answered
             await pilot.pause()
             assert shown in str(screen.query_one("#fields", Static).render())
             app.pop_screen()
+
+
+def with_incident_type(engine) -> None:  # type: ignore[no-untyped-def]
+    """SUP-1 becomes an Incident: `impact` required (empty), `hours` a number."""
+    with session_scope(engine) as s:
+        fields = [parse_field_spec("impact:choice!"), parse_field_spec("hours:number")]
+        type_id = save_ticket_type(s, name="Incident", fields=fields).id
+    with transaction(engine) as conn:
+        conn.execute(update(tables(conn).ticket).values(ticket_type_id=type_id))
+
+
+async def test_c_edits_the_custom_fields_each_refusal_under_its_field(engine) -> None:
+    with_incident_type(engine)
+    app = app_for(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await opened(pilot)
+        assert "needs: impact" in str(screen.query_one("#fields").render())
+        assert ticket(engine)["needs"] == ["impact"]
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, FieldsScreen), "the fields form")
+        set_field(app, "hours", "soon")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: error_of(app, "hours") != "", "the error under hours")
+        assert "hours must be a number, not 'soon'" in error_of(app, "hours")
+        assert error_of(app, "impact") == ""  # left empty, not changed: not refused
+        set_field(app, "impact", "high")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: error_of(app, "impact") == "", "the refusals again")
+        assert "must be a number" in error_of(app, "hours")
+        assert ticket(engine)["custom_fields"] == {}  # nothing written
+        set_field(app, "hours", "2.5")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: app.screen is screen, "the ticket again")
+        await until(pilot, lambda: not screen.ticket["needs"], "the view reloaded")
+        shown = str(screen.query_one("#fields").render())
+        assert "impact: high" in shown and "hours: 2.5" in shown and "needs" not in shown
+        assert "SUP-1: impact high, hours 2.5" in notes(app)
+        # A required field cannot be cleared again: refused under it.
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, FieldsScreen), "the fields form")
+        set_field(app, "impact", "")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: error_of(app, "impact") != "", "the error under impact")
+        assert "impact is required" in error_of(app, "impact")
+    assert ticket(engine)["custom_fields"] == {"impact": "high", "hours": "2.5"}
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # a picture: once
+async def test_snapshot_of_the_fields_form_with_a_refusal(engine) -> None:
+    with_incident_type(engine)
+    app = app_for(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(pilot)
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, FieldsScreen), "the fields form")
+        set_field(app, "hours", "two")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: error_of(app, "hours") != "", "the error under hours")
+        await pilot.pause()
+        assert_snapshot(app.export_screenshot(), "console_ticket_fields")
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # nothing is written
+async def test_c_on_a_ticket_without_custom_fields_says_so(engine) -> None:
+    app = app_for(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await opened(pilot)
+        await pilot.press("c")
+        await until(pilot, lambda: bool(notes(app)), "the notice")
+        assert notes(app) == ["SUP-1 has no custom fields: its ticket type has none"]
+        assert app.screen is screen

@@ -112,6 +112,11 @@ def test_a_required_field_gets_its_default_or_the_ticket_says_it_needs_it(desk):
     ]:  # fmt: skip
         proc = desk("ticket", "set", "SUP-2", "--field", field, check=False)
         assert proc.returncode == 2 and said in proc.stderr.decode(), field
+    # Every bad value is said at once, not only the first (the console shows each by its field).
+    proc = desk("ticket", "set", "SUP-2", "--field", "due=tomorrow", "--field", "files=",
+                check=False)  # fmt: skip
+    said = proc.stderr.decode()
+    assert "'tomorrow' is not a date" in said and "files is required" in said
     assert desk("ticket", "set", "SUP-2", "--field", "due=").stdout == b"SUP-2: due -\n"
     assert show(desk, "SUP-2")["custom_fields"] == {"impact": "low", "files": "photo.jpg"}
 

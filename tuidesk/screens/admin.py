@@ -34,7 +34,12 @@ from tuidesk.widgets.workers import ReportsWorkerFailures
 def admin_sections(config_dir: Path | None) -> list[Section]:
     """Every section, in the order the sidebar shows them."""
     from tuidesk.screens.admin_channels import ChannelsSection, OutgoingSection
-    from tuidesk.screens.admin_org import AgentsSection, BranchesSection, QueuesSection
+    from tuidesk.screens.admin_org import (
+        AgentsSection,
+        BranchesSection,
+        CannedSection,
+        QueuesSection,
+    )
     from tuidesk.screens.admin_rules import RulesSection, TicketTypesSection
 
     return [
@@ -43,6 +48,7 @@ def admin_sections(config_dir: Path | None) -> list[Section]:
         QueuesSection(),
         BranchesSection(),
         AgentsSection(),
+        CannedSection(),
         TicketTypesSection(),
         RulesSection(),
     ]

@@ -608,6 +608,8 @@ class OutgoingSection(Section):
             FieldSpec("from_address", "From address", placeholder="support@example.com"),
             FieldSpec("from_name", "From name", placeholder="Example Support"),
             FieldSpec("reply_to", "Reply-to address"),
+            FieldSpec("signature", "Signature", "block",
+                      help="Under all our mail through it; may use {agent_name}, {branch}, {ref}."),
             FieldSpec("ca_file", "CA file",
                       help="PEM of a private CA to trust besides the system's."),
             FieldSpec("timeout_ms", "Timeout (ms)", "number"),
@@ -627,7 +629,7 @@ class OutgoingSection(Section):
         values = {
             name: getattr(out, name)
             for name in ("name", "host", "port", "security", "username", "from_address",
-                         "from_name", "reply_to", "ca_file", "timeout_ms")
+                         "from_name", "reply_to", "signature", "ca_file", "timeout_ms")
         }  # fmt: skip
         values |= _login_values(out)
         values["default"] = default
@@ -635,7 +637,8 @@ class OutgoingSection(Section):
         return FormSpec(title, self._fields(out), values)
 
     def _apply(self, out: OutgoingChannel, values: dict[str, Any]) -> dict[str, str]:
-        for name in ("name", "host", "security", "username", "from_address", "from_name"):
+        for name in ("name", "host", "security", "username", "from_address", "from_name",
+                     "signature"):  # fmt: skip
             setattr(out, name, values[name] or "")
         out.port, out.timeout_ms = values["port"], values["timeout_ms"]  # checked by storage
         out.reply_to = values["reply_to"] or None

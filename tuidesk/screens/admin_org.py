@@ -1,5 +1,5 @@
-"""Admin sections for how the desk is organised: queues, branches and agents. Each form's
-values go straight to the storage save function the CLI and `config import` use."""
+"""Admin sections for how the desk is organised: queues, branches, agents and canned replies.
+Each form's values go straight to the storage save function the CLI and `config import` use."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from tuidesk.engine.notify import EVENTS, NONE
 from tuidesk.screens.section import FormSpec, Row, Section
 from tuidesk.storage.agents import ROLES, AgentError, list_agents, remove_agent, save_agent
 from tuidesk.storage.branches import (
@@ -16,7 +17,14 @@ from tuidesk.storage.branches import (
     remove_branch,
     save_branch,
 )
-from tuidesk.storage.models import Agent
+from tuidesk.storage.canned import (
+    branch_of,
+    get_canned,
+    list_canned,
+    remove_canned,
+    save_canned,
+)
+from tuidesk.storage.models import DEFAULT_NOTIFY, Agent
 from tuidesk.storage.queues import get_queue, list_queues, remove_queue, save_queue
 from tuidesk.widgets.form import FieldSpec
 
@@ -125,6 +133,25 @@ class AgentsSection(Section):
         FieldSpec("email", "Email"),
         FieldSpec("login", "Login", help="Their user name on this machine (SSH); may be empty."),
         FieldSpec("role", "Role", "choice", choices=tuple((r, r) for r in ROLES)),
+        FieldSpec(
+            "notify",
+            "Notify",
+            "list",
+            help=f"Mail them about: {', '.join(EVENTS)}; separate with commas. "
+            f"Empty or {NONE}: no mail.",
+        ),  # fmt: skip
+        FieldSpec(
+            "aliases",
+            "Aliases",
+            "list",
+            help="Other addresses they mail from; separate with commas.",
+        ),  # fmt: skip
+        FieldSpec(
+            "signature",
+            "Signature",
+            "block",
+            help="Under their replies; may use {agent_name}, {branch} and {ref}.",
+        ),  # fmt: skip
     )
 
     def rows(self, session: Session) -> list[Row]:
@@ -140,18 +167,77 @@ class AgentsSection(Section):
 
     def form(self, session: Session, key: str | None) -> FormSpec:
         if key is None:
-            return FormSpec("New agent", self.fields, {"role": "agent"})
+            return FormSpec("New agent", self.fields, {"role": "agent", "notify": DEFAULT_NOTIFY})
         a = self._get(session, key)
-        values = {"name": a.name, "email": a.email, "login": a.login, "role": a.role}
+        values = {
+            "name": a.name, "email": a.email, "login": a.login, "role": a.role,
+            "notify": list(a.notify), "aliases": list(a.aliases), "signature": a.signature or "",
+        }  # fmt: skip
         return FormSpec(f"Agent {a.name}", self.fields, values)
 
     def save(self, session: Session, key: str | None, values: dict[str, Any]) -> str:
         agent = self._get(session, key) if key is not None else None
         saved = save_agent(
             session, name=values["name"], email=values["email"], role=values["role"] or "",
-            login=values["login"] or None, agent=agent,
+            login=values["login"] or None, agent=agent, notify=values["notify"],
+            aliases=values["aliases"], signature=values["signature"],
         )  # fmt: skip
         return saved.email
 
     def remove(self, session: Session, key: str) -> None:
         remove_agent(session, self._get(session, key))
+
+
+class CannedSection(Section):
+    """Canned replies agents insert into a reply (Ctrl+K in the reply editor)."""
+
+    title = "Canned replies"
+    columns = ("Name", "Branch", "First line")
+
+    def _fields(self, session: Session) -> tuple[FieldSpec, ...]:
+        branches = tuple((f"{b.key} ({b.name})", b.key) for b in list_branches(session))
+        return (
+            FieldSpec("name", "Name", help="What agents pick it by."),
+            FieldSpec(
+                "branch",
+                "Branch",
+                "choice",
+                choices=branches,
+                help="Offered only on this branch's tickets; none: on every branch.",
+            ),  # fmt: skip
+            FieldSpec(
+                "body",
+                "Text",
+                "block",
+                help="May use {requester_name}, {ref}, {title} and {agent_name}.",
+            ),  # fmt: skip
+        )
+
+    def rows(self, session: Session) -> list[Row]:
+        return [
+            Row(c["name"], (c["name"], c["branch"] or "every", _first_line(c["body"])))
+            for c in list_canned(session)
+        ]
+
+    def form(self, session: Session, key: str | None) -> FormSpec:
+        if key is None:
+            return FormSpec("New canned reply", self._fields(session), {})
+        canned = get_canned(session, key)
+        values = {"name": canned.name, "branch": branch_of(session, canned), "body": canned.body}
+        return FormSpec(f"Canned reply {canned.name}", self._fields(session), values)
+
+    def save(self, session: Session, key: str | None, values: dict[str, Any]) -> str:
+        canned = get_canned(session, key) if key is not None else None
+        saved = save_canned(
+            session, name=values["name"], body=values["body"], branch=values["branch"] or None,
+            canned=canned,
+        )  # fmt: skip
+        return saved.name
+
+    def remove(self, session: Session, key: str) -> None:
+        remove_canned(session, key)
+
+
+def _first_line(text: str) -> str:
+    """The first line with words in it: what tells canned replies apart in the list."""
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")

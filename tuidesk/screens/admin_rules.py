@@ -86,6 +86,7 @@ _LOOPS = "Automatic mail and loops"
 _ACK = "Acknowledgement"
 _NEW = "New tickets"
 _OUTBOX = "Outbox"
+_AGENTS = "Agents' mail"
 RULE_FIELDS: tuple[FieldSpec, ...] = (
     _setting("allowed_domains", "Allowed sender domains", "list", _WHO, placeholder="example.com"),
     _setting("blocked_senders", "Blocked senders", "list", _WHO, placeholder="*@spam.example"),
@@ -103,6 +104,8 @@ RULE_FIELDS: tuple[FieldSpec, ...] = (
     _setting(
         "free_mail_domains", "More free-mail domains", "list", _WHO, placeholder="mail.example"
     ),
+    _setting("form_senders", "Web form senders", "list", _WHO, placeholder="*@forms.example"),
+    _setting("requester_from_reply_to", "Reply-To is the requester", "flag", _WHO),
     _setting("reopen_max_age_days", "Reopen within (days)", "number", _WHO, "empty: no limit"),
     _setting("autoreply_keywords", "Auto-reply keywords", "lines", _LOOPS),
     _setting("autoreply_senders", "Auto-reply senders", "list", _LOOPS),
@@ -134,6 +137,9 @@ RULE_FIELDS: tuple[FieldSpec, ...] = (
     _setting("outbox_max_tries", "Tries before failing", "number", _OUTBOX),
     _setting("outbox_retry_seconds", "Retry waits (seconds)", "list", _OUTBOX),
     _setting("message_id_domain", "Message-ID domain", "text", _OUTBOX),
+    _setting("trusted_authserv_ids", "Trusted mail servers", "list", _AGENTS),
+    _setting("agent_mail_commands", "Untrusted agent commands", "flag", _AGENTS),
+    _setting("notify_min_interval_seconds", "Notify at most every (s)", "number", _AGENTS),
 )
 
 RULES_KEY = "rules"  # the section's one row

@@ -28,24 +28,16 @@ def binding_ids() -> set[str]:
         quarantine,
         reply,
         ticket,
+        ticket_fields,
         welcome,
     )
     from tuidesk.widgets import ticket_list
 
     ids: set[str] = set()
     modules = (
-        app,
-        attachments,
-        dialogs,
-        help,
-        main,
-        new_ticket,
-        pickers,
-        quarantine,
-        reply,
-        ticket,
-        welcome,
-    )
+        app, attachments, dialogs, help, main, new_ticket, pickers, quarantine, reply, ticket,
+        ticket_fields, welcome,
+    )  # fmt: skip
     for module in (*modules, ticket_list):
         for value in vars(module).values():
             for binding in getattr(value, "BINDINGS", []) if isinstance(value, type) else []:

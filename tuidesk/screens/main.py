@@ -98,6 +98,8 @@ class MainScreen(ReportsWorkerFailures, Screen[None]):
         Binding("S", "reverse", "Reverse", id="main.reverse", tooltip="Flip the sort direction"),
         Binding("f", "filter_status", "Status", id="main.status", tooltip="Filter by status"),
         Binding("a", "filter_assignee", "Assignee", id="main.assignee", tooltip="Filter by agent"),
+        Binding("c", "filter_channel", "Channel", id="main.channel",
+                tooltip="Filter by the incoming channel the ticket came in by"),
         Binding("x", "clear_filters", "Clear", id="main.clear", tooltip="Clear filters and search"),
         Binding("N", "new_ticket", "New", id="main.new", tooltip="Open a ticket: a mail or a call"),
         Binding("r", "reload", "Reload", id="main.reload", show=False),
@@ -298,6 +300,7 @@ class MainScreen(ReportsWorkerFailures, Screen[None]):
                 ("branch", spec.branch),
                 ("queue", spec.queue),
                 ("assignee", spec.assignee),
+                ("channel", spec.channel),
             )
             if value
         ]
@@ -411,8 +414,16 @@ class MainScreen(ReportsWorkerFailures, Screen[None]):
             lambda value: value is not None and self._apply(assignee=value or None),
         )
 
+    def action_filter_channel(self) -> None:
+        channels = self.snapshot.filters.channels if self.snapshot else []
+        choices = [("", "Any channel"), *((name, name) for name in channels)]
+        self.app.push_screen(
+            ChoiceScreen("Filter by channel", choices, current=self.spec.channel or ""),
+            lambda value: value is not None and self._apply(channel=value or None),
+        )
+
     def action_clear_filters(self) -> None:
-        self._apply(status=None, branch=None, queue=None, assignee=None, search="")
+        self._apply(status=None, branch=None, queue=None, assignee=None, channel=None, search="")
 
     def action_reload(self) -> None:
         self._load(self.spec, self.tickets.around)

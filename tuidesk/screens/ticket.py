@@ -1,6 +1,7 @@
 """One ticket: its fields, the conversation and what an agent does to it (reply, note, assign,
-status, priority, branch, queue, save attachments). Mail text is shown through rich Text after
-strip_controls, never as markup; `e` swaps the visible text for the full one (quotes).
+status, priority, branch, queue, custom fields, save attachments). Mail text is shown through
+rich Text after strip_controls, never as markup; `e` swaps the visible text for the full one
+(quotes).
 
 Every change names the version the agent saw (`expected=`): a ticket someone else changed
 meanwhile is reloaded, not overwritten. A thread worker asks for the ticket's version every
@@ -35,6 +36,7 @@ from tuidesk.screens.attachments import SaveFilesScreen, SaveRequest, StoredFile
 from tuidesk.screens.dialogs import TextChoiceScreen
 from tuidesk.screens.pickers import ChoiceScreen
 from tuidesk.screens.reply import NoteScreen, ReplyScreen, ReplyTarget
+from tuidesk.screens.ticket_fields import FieldsScreen, type_fields
 from tuidesk.storage.blobs import BlobStore
 from tuidesk.storage.changes import ChangeWaiter
 from tuidesk.storage.console_queries import Filters, filters
@@ -52,7 +54,9 @@ _DIRECTION_STYLE = {"in": "cyan", "out": "green", "note": "yellow"}
 _READ_ERRORS = (SQLAlchemyError, DatabaseUnavailable)
 _GONE = object()  # the version of a ticket that no longer exists
 # Actions that change the ticket: offered once it is loaded.
-_CHANGES = {"reply", "note", "assign_me", "assign", "status", "priority", "branch", "queue"}
+_CHANGES = {
+    "reply", "note", "assign_me", "assign", "status", "priority", "branch", "queue", "fields",
+}  # fmt: skip
 
 
 def _person(who: dict[str, Any] | None) -> str:
@@ -71,13 +75,14 @@ def _when(iso: str | None, clock: Clock) -> str:
 
 @dataclass(frozen=True)
 class TicketData:
-    """One read: the ticket (None when gone), what the pickers offer and who is at the keys
-    (an admin sees the restricted custom fields too)."""
+    """One read: the ticket (None when gone), what the pickers offer, who is at the keys
+    (an admin sees the restricted custom fields too) and the custom fields of its type."""
 
     ticket: dict[str, Any] | None
     choices: Filters
     me: Address | None
     admin: bool = False
+    fields: tuple[dict[str, Any], ...] = ()
 
 
 class TicketScreen(ReportsWorkerFailures, Screen[None]):
@@ -91,6 +96,8 @@ class TicketScreen(ReportsWorkerFailures, Screen[None]):
         Binding("p", "priority", "Priority", id="ticket.priority", tooltip="Change the priority"),
         Binding("b", "branch", "Branch", id="ticket.branch", tooltip="Move to another branch"),
         Binding("u", "queue", "Queue", id="ticket.queue", tooltip="Put in a queue, or a new one"),
+        Binding("c", "fields", "Fields", id="ticket.fields",
+                tooltip="Edit the custom fields of its ticket type"),
         Binding("o", "save_files", "Files", id="ticket.save_files",
                 tooltip="Save attachments to a folder"),
         Binding("e", "toggle_full", "Quotes", id="ticket.full_text", tooltip="Show the full text"),
@@ -124,10 +131,11 @@ class TicketScreen(ReportsWorkerFailures, Screen[None]):
         self.number = number
         self.clock = clock
         self.ticket: dict[str, Any] | None = None
-        self.choices = Filters([], [], [])
+        self.choices = Filters([], [], [], [])
         self.agent_id: int | None = None  # who is at the keyboard: the console says, on mount
         self.me: Address | None = None
         self.admin = False
+        self.type_fields: tuple[dict[str, Any], ...] = ()
         self.full = False
         self._stop = threading.Event()
 
@@ -141,7 +149,8 @@ class TicketScreen(ReportsWorkerFailures, Screen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="conversation"):
             yield Static(Text("Loading…", style="dim"), id="fields")
-        yield Footer(show_command_palette=False)  # room for every key; ctrl+p still works
+        # Compact, without the palette key: room for every key at 120 columns; ctrl+p still works.
+        yield Footer(show_command_palette=False, compact=True)
 
     def on_mount(self) -> None:
         self.agent_id = getattr(self.app, "agent_id", None)
@@ -193,12 +202,13 @@ class TicketScreen(ReportsWorkerFailures, Screen[None]):
                 ticket = show_ticket(session, str(self.number))
                 choices = filters(session.connection())
                 agent = session.get(Agent, self.agent_id) if self.agent_id is not None else None
+                fields = type_fields(session, ticket["type"]) if ticket and ticket["type"] else ()
         except _READ_ERRORS as exc:
             self.post_message(self.Told(f"Cannot read the ticket: {exc}", "error"))
             return
         me = Address(agent.name, agent.email) if agent is not None else None
         admin = agent is not None and agent.role == "admin"
-        self.post_message(self.Loaded(TicketData(ticket, choices, me, admin)))
+        self.post_message(self.Loaded(TicketData(ticket, choices, me, admin, fields)))
 
     def on_ticket_screen_changed(self, _message: Changed) -> None:
         self._read()
@@ -208,6 +218,7 @@ class TicketScreen(ReportsWorkerFailures, Screen[None]):
         self.choices = message.data.choices
         self.me = message.data.me
         self.admin = message.data.admin
+        self.type_fields = message.data.fields
         self._show()
         self.refresh_bindings()
 
@@ -243,6 +254,8 @@ class TicketScreen(ReportsWorkerFailures, Screen[None]):
             text.append(clean_line("-" if value is None else str(value), 200))
             if restricted:
                 text.append("  (restricted: admins only)", style="dim italic")
+        if t["needs"]:  # required fields still empty: `c` fills them in
+            text.append(f"\nneeds: {clean_line(', '.join(t['needs']), 200)}", style="bold yellow")
         return text
 
     def _message(self, m: dict[str, Any]) -> tuple[Text, Text]:
@@ -359,6 +372,26 @@ class TicketScreen(ReportsWorkerFailures, Screen[None]):
             ),
             chosen,
         )
+
+    def action_fields(self) -> None:
+        t = self.ticket
+        assert t is not None and self.version is not None
+        hidden = set() if self.admin else set(t["restricted"])
+        fields = [f for f in self.type_fields if f["name"] not in hidden]
+        if not fields:
+            self.notify(f"{t['ref']} has no custom fields: its ticket type has none", markup=False)
+            return
+        screen = FieldsScreen(
+            self.engine, self.number, t["ref"], self.version, fields, t["custom_fields"],
+            actor=self.agent_id,
+        )  # fmt: skip
+
+        def saved(said: str | None) -> None:
+            if said is not None:
+                self.notify(clean_line(said, 300), markup=False)
+                self._read()
+
+        self.app.push_screen(screen, saved)
 
     # -- writing ---------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ class Filters:
     branches: list[tuple[str, str]]  # (key, name)
     queues: list[tuple[str, str]]  # (name, colour)
     agents: list[tuple[str, str]]  # (email, name)
+    channels: list[str]  # incoming channels' names
 
 
 def filters(conn: Connection) -> Filters:
@@ -35,6 +36,7 @@ def filters(conn: Connection) -> Filters:
             (r.email, r.name)
             for r in conn.execute(select(t.agent.c.email, t.agent.c.name).order_by(t.agent.c.name))
         ],
+        channels=list(conn.execute(select(t.channel.c.name).order_by(t.channel.c.name)).scalars()),
     )
 
 

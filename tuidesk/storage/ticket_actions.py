@@ -36,6 +36,15 @@ class TicketError(ValueError):
     pass
 
 
+class FieldsRefused(TicketError):
+    """Custom field values refused, each message under its field's name, so a form can show
+    every one beside its field (the CLI prints them joined)."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(errors.values()))
+        self.errors = errors
+
+
 @dataclass(frozen=True)
 class Updated:
     ref: str
@@ -68,8 +77,9 @@ def update_ticket(
     """Set what is given. `assignee` is an agent's email, login or name (None unassigns);
     `queue` a queue name, created if new (None clears it); `fields` custom fields of the
     ticket's type, each value checked against the field's kind ("" clears one that is not
-    required). `actor` is the agent making the change (None: not known): the new assignee is
-    mailed about it, unless they are the actor."""
+    required; every refusal at once, by field: FieldsRefused). `actor` is the agent making
+    the change (None: not known): the new assignee is mailed about it, unless they are the
+    actor."""
     try:
         found = find_ticket(conn, ref)
     except OutboundError as exc:
@@ -167,23 +177,29 @@ def _custom_fields(
     }
     current = dict(row.custom_fields or {})
     shown: dict[str, str | None] = {}
+    refused: dict[str, str] = {}
     for name, value in given.items():
         spec = specs.get(name)
         if spec is None:
             known = ", ".join(specs) or "none"
             of = f"type {row.name!r}" if row.name else "no ticket type"
-            raise TicketError(f"{found.ref} has {of}: no field {name!r} (its fields: {known})")
+            refused[name] = f"{found.ref} has {of}: no field {name!r} (its fields: {known})"
+            continue
         try:
             clean = check_default(spec.kind, value, name)
         except Invalid as exc:
-            raise TicketError(str(exc)) from exc
+            refused[name] = str(exc)
+            continue
         if clean is None:
             if spec.required:
-                raise TicketError(f"{name} is required: give it a value")
+                refused[name] = f"{name} is required: give it a value"
+                continue
             current.pop(name, None)
         else:
             current[name] = clean
         shown[name] = clean
+    if refused:
+        raise FieldsRefused(refused)
     return current, shown
 
 

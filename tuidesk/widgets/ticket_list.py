@@ -279,7 +279,7 @@ class TicketList(ReportsWorkerFailures, ScrollView, can_focus=True):
             "Status": Text(line.status, style=_STATUS_STYLE.get(line.status, "")),
             "Prio": Text(line.priority, style=_PRIORITY_STYLE.get(line.priority, _DIM)),
             "Requester": Text(clean_line(line.requester, 200)),
-            "Title": Text(clean_line(line.title, 400)),
+            "Title": _title(line),
             "Branch/Queue": where,
             "Updated": Text(short_time(line.updated_at, self._clock())),
             "Assignee": Text(
@@ -363,3 +363,13 @@ class TicketList(ReportsWorkerFailures, ScrollView, can_focus=True):
         if index == self.cursor and event.chain >= 2:
             self.action_open()
         self._move(index)
+
+
+def _title(line: TicketLine) -> Text:
+    """The title, after the required fields still empty: before it, so a long title does not
+    hide them."""
+    title = Text()
+    if line.needs:
+        title.append(f"needs {clean_line(', '.join(line.needs), 40)} ", style="yellow")
+    title.append(clean_line(line.title, 400))
+    return title
