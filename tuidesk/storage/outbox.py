@@ -293,23 +293,6 @@ def enqueue(
     ).inserted_primary_key[0]  # fmt: skip
 
 
-def _attach(
-    conn: Connection, t: Tables, row_id: int, files: Sequence[tuple[OutgoingFile, str]]
-) -> None:
-    """Files stored in the blobs (their sha256 given) as attachments of a message."""
-    if files:
-        conn.execute(
-            insert(t.attachment),
-            [
-                dict(
-                    message_id=row_id, filename=f.filename, content_type=f.content_type,
-                    size=len(f.data), sha256=sha, content_id=None, inline=False,
-                )
-                for f, sha in files
-            ],
-        )  # fmt: skip
-
-
 def read_attachment(path: Path) -> OutgoingFile:
     """A file an agent attaches, by path: its name and a content type guessed from it."""
     if not path.is_file():
