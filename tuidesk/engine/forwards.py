@@ -52,6 +52,14 @@ def is_forward_subject(subject: str) -> bool:
     return _FORWARD_SUBJECT.match(subject) is not None
 
 
+def is_forward(mail: ParsedMail) -> bool:
+    """A forward by its subject, or a whole mail attached (Outlook's "Forward as attachment"),
+    whether or not the forwarded mail names its sender."""
+    return is_forward_subject(mail.subject) or any(
+        a.content_type == "message/rfc822" for a in mail.attachments
+    )
+
+
 @dataclass(frozen=True)
 class Forwarded:
     """The author of the forwarded mail, and where it was found (for the decision's step)."""

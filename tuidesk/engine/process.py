@@ -27,7 +27,7 @@ from tuidesk.engine.decision import (
 from tuidesk.engine.enums import Direction
 from tuidesk.engine.fields import map_fields
 from tuidesk.engine.filters import filter_sender
-from tuidesk.engine.forwards import is_forward_subject
+from tuidesk.engine.forwards import is_forward, is_forward_subject
 from tuidesk.engine.parse import ParsedMail, ParseError, content_hash, parse_mail, read_body
 from tuidesk.engine.quotes import strip_quoted_html, strip_quoted_reply
 from tuidesk.engine.requester import Requester, agent_forward, choose_requester
@@ -233,7 +233,7 @@ def resolve(
     if agent is not None:
         by_agent = agent_mail(
             mail, agent, rules, lookup, steps=steps, about=about,
-            visible=lambda: _visible_reply(mail, rules), forwarded=_forwarded(mail),
+            visible=lambda: _visible_reply(mail, rules), forwarded=is_forward(mail),
             for_customer=forward is not None,
         )  # fmt: skip
         if isinstance(by_agent, NewTicket):
@@ -290,13 +290,6 @@ def resolve(
         acknowledge=acknowledged,
         linked=thread.linked,
         **about,
-    )
-
-
-def _forwarded(mail: ParsedMail) -> bool:
-    """A forward: by its subject, or a whole mail attached."""
-    return is_forward_subject(mail.subject) or any(
-        a.content_type == "message/rfc822" for a in mail.attachments
     )
 
 
