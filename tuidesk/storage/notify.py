@@ -54,7 +54,9 @@ class _Agent:
 def _agents(conn: Connection) -> list[_Agent]:
     agent = tables(conn).agent
     rows = conn.execute(
-        select(agent.c.id, agent.c.name, agent.c.email, agent.c.notify, agent.c.aliases)
+        select(agent.c.id, agent.c.name, agent.c.email, agent.c.notify, agent.c.aliases).order_by(
+            agent.c.id
+        )  # an alias two agents list is the first one's, as lookup's
     )
     return [
         _Agent(r.id, r.name, r.email, tuple(r.notify or ()),
