@@ -231,6 +231,31 @@ class Ticket(SQLModel, table=True):
         index=True,
         description="the ticket a non-participant's reply that opened this answered",
     )
+    # Merged into that ticket: closed, kept whole, and mail threading here lands there.
+    merged_into_id: int | None = Field(default=None, index=True)
+
+
+class TicketTag(SQLModel, table=True):
+    __tablename__ = "ticket_tag"
+    ticket_id: int = Field(foreign_key="ticket.id", primary_key=True, ondelete="CASCADE")
+    tag: str = Field(primary_key=True, index=True)
+
+
+class TicketEvent(SQLModel, table=True):
+    """One change to a ticket or one message on it: what (`kind`, `data`), who and when,
+    written in the change's own transaction. `actor_kind` is agent, engine (`actor` names the
+    rule or the source), cli (`actor` is the OS user) or system."""
+
+    __tablename__ = "ticket_event"
+    __table_args__ = (Index("ix_ticket_event_ticket", "ticket_id", "id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", ondelete="CASCADE")
+    at: datetime = Field(default_factory=utcnow)
+    kind: str
+    actor_kind: str = "system"
+    actor_id: int | None = None  # the agent's id, when an agent did it
+    actor: str = ""
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
 class Message(SQLModel, table=True):
