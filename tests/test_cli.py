@@ -99,6 +99,8 @@ role = "admin"
     exported = tmp_path / "out.toml"
     cli("config", "export", str(exported))
     text = exported.read_text()
+    missing = cli("config", "export", str(tmp_path / "no" / "such.toml"), check=False)
+    assert missing.returncode == 2 and b"No such file or directory" in missing.stderr
     assert '"^-- reply above --$"' in text and "restrict_replies = true" in text
     # A second database fed the export ends up with the same export.
     other = cli.__class__(tmp_path / "h2", f"sqlite:///{tmp_path / 'other.sqlite3'}")

@@ -28,7 +28,10 @@ def config_export(
     with ctx_of(ctx).session() as session:
         text = export_config(session)
     if file:
-        file.write_text(text, encoding="utf-8")
+        try:
+            file.write_text(text, encoding="utf-8")
+        except OSError as exc:  # no such folder, no right to write there: say so, no traceback
+            raise fail(f"{file}: {exc.strerror or exc}", ExitCode.USAGE) from exc
     else:
         sys.stdout.write(text)
 
