@@ -61,6 +61,16 @@ def parse_changes(words: Iterable[str]) -> tuple[list[str], list[str]]:
     return added, removed
 
 
+def parse_edit(text: str, current: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(added, removed) from what an agent typed: changes (`+a -b`, as `ticket tag` takes
+    them) when any word starts with + or -, else the whole list the ticket is to have."""
+    words = text.replace(",", " ").split()
+    if any(word[0] in "+-" for word in words):
+        return parse_changes(words)
+    wanted = [normalize_tag(word) for word in words]
+    return sorted(set(wanted) - set(current)), sorted(set(current) - set(wanted))
+
+
 def ticket_tags(conn: Connection, numbers: Sequence[int]) -> dict[int, tuple[str, ...]]:
     """Each of these tickets' tags, sorted (a ticket without any is left out)."""
     if not numbers:
