@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -26,8 +27,10 @@ from tuidesk.storage.history import Actor
 from tuidesk.storage.related import requester_tickets
 from tuidesk.storage.tables import tables
 from tuidesk.storage.tags import change_tags
+from tuidesk.widgets.ticket_list import TicketList
 
 HOSTILE = "[bold red]Toner[/] \x1b[31m"
+_NO = SimpleNamespace(tags=None)  # a row not read yet
 
 
 @pytest.fixture
@@ -161,4 +164,10 @@ async def test_t_edits_the_tags_as_changes_or_as_a_list(engine) -> None:
         app.screen.query_one(Input).value = "a\x01b"
         await pilot.press("enter")
         await until(pilot, lambda: any("control" in n for n in notes(app)), "refused")
+        await pilot.press("escape")
+        listed = app.screen.query_one(TicketList)
+        await until(pilot, lambda: (listed._rows.get(1) or _NO).tags == ("new", "urgent"), "row")
+        await pilot.pause()
+        drawn = ["".join(s.text for s in listed.render_line(y)) for y in range(1, 3)]
+        assert any("Printer on fire #new #ur" in line for line in drawn), drawn  # the title fits
     assert ticket(engine)["tags"] == ["new", "urgent"]
