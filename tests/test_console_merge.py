@@ -137,6 +137,7 @@ async def test_m_merges_into_a_ticket_picked_or_searched_and_shows_it(
     assert (source.status, source.merged_into_id) == ("closed", 3)
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # tags on both: test_tags
 async def test_t_edits_the_tags_as_changes_or_as_a_list(engine) -> None:
     with transaction(engine) as conn:
         change_tags(conn, "SUP-1", ["billing", "vip"], [], Actor("system"))

@@ -105,12 +105,9 @@ def test_merge_moves_everything_and_mail_to_the_source_lands_in_the_target(desk)
     assert (out["action"], out["ticket"]) == ("commented", "SUP-1")
     assert froms(show(desk, "SUP-1"))[2:] == ["alice@customer.test", "bob@customer.test"]
     assert show(desk, "SUP-2")["messages"] == []
-
-
-def test_a_stranger_writing_to_the_source_is_still_kept_out(desk) -> None:
-    desk("ticket", "merge", "SUP-2", "SUP-1")
+    # A stranger using the source's token is no more welcome in the target than in it.
     out = pipe(desk, mail("From: eve@evil.test\nMessage-ID: <e@e>\nSubject: Re: x [SUP-2]"))
-    assert out["action"] == "created" and out["ticket"] == "SUP-3"
+    assert (out["action"], out["ticket"]) == ("created", "SUP-3")
     assert show(desk, "SUP-3")["linked"] == "SUP-1"
 
 
