@@ -96,18 +96,24 @@ def merge(conn: Connection, source: str, into: str, actor: Actor) -> Merged:
         raise MergeError(f"{dst_ref} was merged into another ticket: {where}")
     t = tables(conn)
     now = utcnow()
+    # Both rows changed only while neither is merged: two merges at once (SUP-1 into SUP-2,
+    # SUP-2 into SUP-1) cannot both pass, so no loop is ever made.
+    unmerged = t.ticket.c.merged_into_id.is_(None)
+    for number, values in (
+        (dst.id, {"updated_at": now}),
+        (src.id, {"status": TicketStatus.CLOSED, "merged_into_id": dst.id, "updated_at": now}),
+    ):
+        written = conn.execute(
+            update(t.ticket).where(t.ticket.c.id == number, unmerged).values(**values)
+        ).rowcount
+        if not written:
+            raise MergeError(f"{src_ref} or {dst_ref} was merged meanwhile: nothing changed")
     moved = conn.execute(
         update(t.message).where(t.message.c.ticket_id == src.id).values(ticket_id=dst.id)
     ).rowcount
     conn.execute(
         update(t.ticket_event).where(t.ticket_event.c.ticket_id == src.id).values(ticket_id=dst.id)
     )
-    conn.execute(
-        update(t.ticket)
-        .where(t.ticket.c.id == src.id)
-        .values(status=TicketStatus.CLOSED, merged_into_id=dst.id, updated_at=now)
-    )
-    conn.execute(update(t.ticket).where(t.ticket.c.id == dst.id).values(updated_at=now))
     if src.status != TicketStatus.CLOSED:
         record(conn, src.id, "status", actor, {"from": src.status, "to": "closed"}, at=now)
     record(conn, src.id, "merged", actor, {"into": dst.id, "ref": dst_ref}, at=now)
