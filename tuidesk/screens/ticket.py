@@ -1,5 +1,6 @@
 """One ticket: its fields, the conversation and what an agent does to it (reply, note, assign,
-status, priority, branch, queue, custom fields, save attachments). Mail text is shown through
+status, priority, branch, queue, custom fields, save attachments, merge, tags), with the
+requester's and their organisation's other tickets in a pane to open. Mail text is shown through
 rich Text after strip_controls, never as markup; `e` swaps the visible text for the full one
 (quotes).
 
