@@ -63,6 +63,13 @@ def printer_mail() -> bytes:
 def engine(_isolated_home: Path, db_url: str):  # type: ignore[no-untyped-def]
     """SUP-1 from Alice with a PDF, at a fixed time; agents Dana (at the keys) and Sam; the
     queue Billing; branches Support and Sales. No outgoing channel: tests add one."""
+    engine = alice_desk(_isolated_home, db_url)
+    yield engine
+    engine.dispose()
+
+
+def alice_desk(_isolated_home: Path, db_url: str):  # type: ignore[no-untyped-def]
+    """The `engine` fixture's database, for other modules' fixtures."""
     engine = make_engine(db_url)
     with session_scope(engine) as s:
         route_support(s)
@@ -76,8 +83,7 @@ def engine(_isolated_home: Path, db_url: str):  # type: ignore[no-untyped-def]
         conn.execute(t.queue.insert().values(name="Billing", colour="magenta"))
         conn.execute(update(t.ticket).values(created_at=when, updated_at=when))
         conn.execute(update(t.message).values(created_at=when))
-    yield engine
-    engine.dispose()
+    return engine
 
 
 def with_outgoing(engine) -> None:  # type: ignore[no-untyped-def]

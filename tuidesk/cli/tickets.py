@@ -39,7 +39,8 @@ def ticket_list(
         who = t["requester"]["email"] if t["requester"] else "-"
         title = clean_line(t["title"], 80)
         needs = f"  needs: {clean_line(', '.join(t['needs']), 200)}" if t["needs"] else ""
-        return f"{t['ref']:<10} {t['status']:<8} {t['priority']:<7} {who:<32} {title}{needs}"
+        tags = "  " + " ".join(f"#{tag}" for tag in t["tags"]) if t["tags"] else ""
+        return f"{t['ref']:<10} {t['status']:<8} {t['priority']:<7} {who:<32} {title}{tags}{needs}"
 
     print_rows(tickets, as_json, line)
 
@@ -65,6 +66,12 @@ def ticket_show(ctx: typer.Context, ref: str, as_json: Json = False) -> None:
         typer.echo(f"opened by a reply to {ticket['linked']} from someone not taking part in it")
     if ticket["linked_from"]:
         typer.echo(f"replies to it from others opened {', '.join(ticket['linked_from'])}")
+    if ticket["merged_into"]:
+        typer.echo(f"merged into {ticket['merged_into']}")
+    if ticket["merged_from"]:
+        typer.echo(f"merged into it: {', '.join(ticket['merged_from'])}")
+    if ticket["tags"]:
+        typer.echo(f"tags: {', '.join(ticket['tags'])}")
     if ticket["needs"]:
         typer.echo(f"needs: {clean_line(', '.join(ticket['needs']), 500)}")
     for name, value, restricted in custom_field_rows(ticket, admin=True):
@@ -77,7 +84,8 @@ def ticket_show(ctx: typer.Context, ref: str, as_json: Json = False) -> None:
         )
         by = f" by {clean_line(m['agent']['name'], 60)}" if m["agent"] else ""
         typer.echo(
-            f"\n--- {m['direction']} from {m['from']['email']}{by} at {m['created_at']}{state}"
+            f"\n--- #{m['number']} {m['direction']} from {m['from']['email']}{by}"
+            f" at {m['created_at']}{state}"
         )
         typer.echo(strip_controls(m["body"]))
         for a in m["attachments"]:
@@ -180,3 +188,96 @@ def ticket_new(
         typer.echo(f"opened {opened.ref} with a note; nothing sent")
     else:
         typer.echo(f"opened {opened.ref}; mail to {', '.join(opened.mail.recipients)} queued")
+
+
+def _actor(c: Any) -> Any:
+    """Who the history names: the agent running the command, else the OS user."""
+    from tuidesk.storage.agents import current_login, find_agent
+    from tuidesk.storage.history import Actor
+
+    with c.session() as session:
+        agent = find_agent(session, current_login(c.agent))
+        if agent is not None:
+            return Actor("agent", agent.name, agent.id)
+    return Actor("cli", current_login(c.agent))
+
+
+def _joining(ctx: typer.Context, step: Any, *args: Any) -> Any:
+    """A merge or a split in one transaction, by whoever runs the command; refused: exit 2."""
+    from tuidesk.storage.db import transaction
+    from tuidesk.storage.merge import MergeError
+
+    c = ctx_of(ctx)
+    actor = _actor(c)
+    try:
+        with transaction(c.engine) as conn:
+            return step(conn, *args, actor)
+    except MergeError as exc:
+        raise fail(str(exc), ExitCode.USAGE) from exc
+
+
+@app.command("merge")
+def ticket_merge(ctx: typer.Context, source: str, into: str, as_json: Json = False) -> None:
+    """Merge SOURCE into INTO: its messages (attachments, Cc) and history move there; SOURCE is
+    closed and mail to it lands in INTO. Nothing is deleted: `ticket split` takes messages out
+    again. A ticket merged already is refused (the message names where it went)."""
+    from tuidesk.storage.merge import merge
+
+    done = _joining(ctx, merge, source, into)
+    if as_json:
+        print_json(done.as_dict())
+    else:
+        typer.echo(f"merged {done.source} into {done.into} ({done.messages} messages moved)")
+
+
+@app.command("split")
+def ticket_split(
+    ctx: typer.Context,
+    ref: str,
+    from_message: Annotated[
+        int,
+        typer.Option(
+            "--from-message", min=1, help="Its number in `ticket show` (#N): it and later ones."
+        ),
+    ],
+    as_json: Json = False,
+) -> None:
+    """Open a new ticket from message N onward (N as `ticket show` numbers them, from 1); the
+    new ticket's requester is that message's sender, its title the message's subject."""
+    from tuidesk.storage.merge import split
+
+    done = _joining(ctx, split, ref, from_message)
+    if as_json:
+        print_json(done.as_dict())
+    else:
+        typer.echo(f"split {done.messages} messages of {done.original} into {done.ticket}")
+
+
+@app.command("tag", context_settings={"ignore_unknown_options": True})
+def ticket_tag(
+    ctx: typer.Context,
+    ref: str,
+    changes: Annotated[list[str], typer.Argument(help="+tag adds, -tag removes; tag adds.")],
+    as_json: Json = False,
+) -> None:
+    """Add and remove tags: `ticket tag SUP-4 +billing -urgent`. Tags are one lower-case word
+    each (at most 40 characters)."""
+    from tuidesk.storage.db import transaction
+    from tuidesk.storage.tags import TagError, change_tags, parse_changes
+
+    c = ctx_of(ctx)
+    try:
+        added, removed = parse_changes(changes)
+        actor = _actor(c)
+        with transaction(c.engine) as conn:
+            done = change_tags(conn, ref, added, removed, actor)
+    except TagError as exc:
+        raise fail(str(exc), ExitCode.USAGE) from exc
+    if as_json:
+        print_json({"ticket": done.ref, "tags": list(done.tags), "added": list(done.added),
+                    "removed": list(done.removed)})  # fmt: skip
+    elif done.added or done.removed:
+        said = [*(f"+{t}" for t in done.added), *(f"-{t}" for t in done.removed)]
+        typer.echo(f"{done.ref}: {' '.join(said)}; tags now {', '.join(done.tags) or 'none'}")
+    else:
+        typer.echo(f"{done.ref}: no change; tags {', '.join(done.tags) or 'none'}")

@@ -48,30 +48,42 @@ class ConfirmScreen(ModalScreen[bool]):
 
 class TextChoiceScreen(ModalScreen[str | None]):
     """A list to pick from and an input for a value not in it; None when cancelled. The empty
-    value is a choice too (\"no queue\")."""
+    value is a choice too (\"no queue\"). Without choices it is an input alone, filled with
+    `value`, and an emptied input is an answer ("no tags")."""
 
     CSS_PATH = "dialogs.tcss"
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="text_choice.cancel")]
 
     def __init__(
-        self, title: str, choices: list[tuple[str, str]], *, current: str, placeholder: str
+        self,
+        title: str,
+        choices: list[tuple[str, str]],
+        *,
+        current: str,
+        placeholder: str,
+        value: str = "",
     ) -> None:
         super().__init__()
         self.title_text = title
         self.choices = choices
         self.current = current
         self.placeholder = placeholder
+        self.value = value
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(self.title_text, classes="dialog-title")
-            yield Input(placeholder=self.placeholder, id="text-choice-input")
-            yield OptionList(
-                *(Option(Text(clean_line(label, 60)), id=value) for value, label in self.choices),
-                id="text-choice-list",
-            )
+            yield Input(self.value, placeholder=self.placeholder, id="text-choice-input")
+            if self.choices:
+                yield OptionList(
+                    *(Option(Text(clean_line(label, 60)), id=v) for v, label in self.choices),
+                    id="text-choice-list",
+                )
 
     def on_mount(self) -> None:
+        if not self.choices:
+            self.query_one(Input).focus()
+            return
         options = self.query_one(OptionList)
         values = [value for value, _ in self.choices]
         options.highlighted = values.index(self.current) if self.current in values else 0
@@ -83,7 +95,7 @@ class TextChoiceScreen(ModalScreen[str | None]):
 
     @on(Input.Submitted)
     def _typed(self, event: Input.Submitted) -> None:
-        if event.value.strip():
+        if event.value.strip() or not self.choices:
             self.dismiss(event.value.strip())
 
     def action_cancel(self) -> None:

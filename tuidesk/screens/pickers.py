@@ -3,20 +3,23 @@ leaves it be."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
 from textual.fuzzy import Matcher
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
 from tuidesk.engine.text import clean_line
+from tuidesk.widgets.workers import ReportsWorkerFailures
 
 
 class ChoiceScreen(ModalScreen[str | None]):
@@ -54,16 +57,22 @@ class ChoiceScreen(ModalScreen[str | None]):
 
 @dataclass(frozen=True)
 class PickItem:
-    """One entry of a fuzzy picker: matched on `name`, `detail` shown dim beside it."""
+    """One entry of a fuzzy picker: matched on `name`, `detail` shown dim beside it; `value`
+    is the caller's (a ticket number, say)."""
 
     name: str
     detail: str = ""
+    value: str = ""
 
 
-class FuzzyPickerScreen(ModalScreen[int | None]):
+class FuzzyPickerScreen(ReportsWorkerFailures, ModalScreen[int | None]):
     """Type a few letters to narrow a list, as in the command palette (Textual's Matcher),
     Enter to take the best match or the one moved to. Dismisses with the chosen item's index
-    in `items`, or None when cancelled."""
+    in `items`, or None when cancelled.
+
+    With `search`, what is typed is also looked up beyond the list (in a thread worker: it may
+    ask the database): items it finds are appended to `items`, so an index names them too,
+    and shown after the list's own matches."""
 
     CSS_PATH = "pickers.tcss"
     BINDINGS = [
@@ -72,13 +81,26 @@ class FuzzyPickerScreen(ModalScreen[int | None]):
         Binding("up", "move(-1)", "Previous", id="fuzzy.previous", show=False),
     ]
 
+    class Found(Message):
+        def __init__(self, query: str, items: list[PickItem]) -> None:
+            super().__init__()
+            self.query = query
+            self.items = items
+
     def __init__(
-        self, title: str, items: list[PickItem], *, empty: str = "nothing matches"
+        self,
+        title: str,
+        items: list[PickItem],
+        *,
+        empty: str = "nothing matches",
+        search: Callable[[str], list[PickItem]] | None = None,
     ) -> None:
         super().__init__()
         self.title_text = title
         self.items = items
         self.empty = empty
+        self.search = search
+        self._found: list[int] = []  # indexes of what `search` found for the current query
 
     def compose(self) -> ComposeResult:
         with Vertical(id="fuzzy"):
@@ -92,16 +114,39 @@ class FuzzyPickerScreen(ModalScreen[int | None]):
 
     @on(Input.Changed, "#fuzzy-filter")
     def _filter(self, event: Input.Changed) -> None:
+        self._found = []
         self._show(event.value)
+        if self.search is not None and event.value.strip():
+            self._look_up(event.value)
+
+    @work(thread=True, exclusive=True, group="fuzzy-search", exit_on_error=False)
+    def _look_up(self, query: str) -> None:
+        assert self.search is not None
+        self.post_message(self.Found(query, self.search(query)))
+
+    @on(Found)
+    def _add_found(self, message: Found) -> None:
+        if message.query != self.query_one("#fuzzy-filter", Input).value:
+            return  # typed on since: a newer search is coming
+        names = {item.name: index for index, item in enumerate(self.items)}
+        for item in message.items:
+            if item.name not in names:
+                names[item.name] = len(self.items)
+                self.items.append(item)
+        self._found = [names[item.name] for item in message.items]
+        self._show(message.query)
 
     def _show(self, query: str) -> None:
-        """The items matching `query`, best first (all of them, in order, for no query)."""
+        """The items matching `query`, best first (all of them, in order, for no query), then
+        what `search` found for it."""
         matcher = Matcher(query.strip())
         scored = [
             (matcher.match(item.name) if query.strip() else 1.0, index)
             for index, item in enumerate(self.items)
+            if index not in self._found
         ]
         found = sorted((pair for pair in scored if pair[0] > 0), key=lambda p: -p[0])
+        found += [(0.0, index) for index in self._found]
         options = self.query_one("#fuzzy-list", OptionList)
         options.clear_options()
         for _, index in found:

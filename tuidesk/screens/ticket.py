@@ -1,5 +1,6 @@
 """One ticket: its fields, the conversation and what an agent does to it (reply, note, assign,
-status, priority, branch, queue, custom fields, save attachments). Mail text is shown through
+status, priority, branch, queue, custom fields, save attachments, merge, tags), with the
+requester's and their organisation's other tickets in a pane to open. Mail text is shown through
 rich Text after strip_controls, never as markup; `e` swaps the visible text for the full one
 (quotes).
 
@@ -20,29 +21,34 @@ from typing import Any
 from rich.text import Text
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer, OptionList, Static
 
 from tuidesk.engine.parse import Address
 from tuidesk.engine.text import clean_line, normalize_newlines, strip_controls
 from tuidesk.paths import resolve_paths
 from tuidesk.screens.attachments import SaveFilesScreen, SaveRequest, StoredFile, save_file
-from tuidesk.screens.dialogs import TextChoiceScreen
-from tuidesk.screens.pickers import ChoiceScreen
+from tuidesk.screens.dialogs import ConfirmScreen, TextChoiceScreen
+from tuidesk.screens.pickers import ChoiceScreen, FuzzyPickerScreen
+from tuidesk.screens.related import RelatedTickets, merge_items, merge_search
 from tuidesk.screens.reply import NoteScreen, ReplyScreen, ReplyTarget
 from tuidesk.screens.ticket_fields import FieldsScreen, type_fields
 from tuidesk.storage.blobs import BlobStore
 from tuidesk.storage.changes import ChangeWaiter
 from tuidesk.storage.console_queries import Filters, filters
 from tuidesk.storage.db import DatabaseUnavailable, read_session, transaction
+from tuidesk.storage.history import Actor
+from tuidesk.storage.merge import MergeError, merge
 from tuidesk.storage.models import PRIORITIES, TICKET_STATUSES, Agent
+from tuidesk.storage.related import RelatedTicket, requester_tickets
 from tuidesk.storage.tables import aware
+from tuidesk.storage.tags import TagError, change_tags, parse_edit
 from tuidesk.storage.ticket_actions import TicketChanged, TicketError, ticket_version, update_ticket
 from tuidesk.storage.views import custom_field_rows, show_ticket
 from tuidesk.widgets.ticket_list import Clock
@@ -56,6 +62,7 @@ _GONE = object()  # the version of a ticket that no longer exists
 # Actions that change the ticket: offered once it is loaded.
 _CHANGES = {
     "reply", "note", "assign_me", "assign", "status", "priority", "branch", "queue", "fields",
+    "merge", "tags",
 }  # fmt: skip
 
 
@@ -83,6 +90,7 @@ class TicketData:
     me: Address | None
     admin: bool = False
     fields: tuple[dict[str, Any], ...] = ()
+    related: tuple[RelatedTicket, ...] = ()  # the requester's and their organisation's
 
 
 class TicketScreen(ReportsWorkerFailures, Screen[None]):
@@ -100,6 +108,9 @@ class TicketScreen(ReportsWorkerFailures, Screen[None]):
                 tooltip="Edit the custom fields of its ticket type"),
         Binding("o", "save_files", "Files", id="ticket.save_files",
                 tooltip="Save attachments to a folder"),
+        Binding("M", "merge", "Merge", id="ticket.merge",
+                tooltip="Merge into another ticket: messages and history move there"),
+        Binding("t", "tags", "Tags", id="ticket.tags", tooltip="Add or remove tags"),
         Binding("e", "toggle_full", "Quotes", id="ticket.full_text", tooltip="Show the full text"),
         Binding("escape", "back", "Back", id="ticket.back"),
         Binding("j", "scroll('down')", "Scroll down", id="ticket.down", show=False),
@@ -136,6 +147,7 @@ class TicketScreen(ReportsWorkerFailures, Screen[None]):
         self.me: Address | None = None
         self.admin = False
         self.type_fields: tuple[dict[str, Any], ...] = ()
+        self.related: tuple[RelatedTicket, ...] = ()
         self.full = False
         self._stop = threading.Event()
 
@@ -149,6 +161,7 @@ class TicketScreen(ReportsWorkerFailures, Screen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="conversation"):
             yield Static(Text("Loading…", style="dim"), id="fields")
+            yield RelatedTickets(id="related")
         # Compact, without the palette key: room for every key at 120 columns; ctrl+p still works.
         yield Footer(show_command_palette=False, compact=True)
 
@@ -203,12 +216,14 @@ class TicketScreen(ReportsWorkerFailures, Screen[None]):
                 choices = filters(session.connection())
                 agent = session.get(Agent, self.agent_id) if self.agent_id is not None else None
                 fields = type_fields(session, ticket["type"]) if ticket and ticket["type"] else ()
+                related = requester_tickets(session.connection(), self.number) if ticket else []
         except _READ_ERRORS as exc:
             self.post_message(self.Told(f"Cannot read the ticket: {exc}", "error"))
             return
         me = Address(agent.name, agent.email) if agent is not None else None
         admin = agent is not None and agent.role == "admin"
-        self.post_message(self.Loaded(TicketData(ticket, choices, me, admin, fields)))
+        data = TicketData(ticket, choices, me, admin, fields, tuple(related))
+        self.post_message(self.Loaded(data))
 
     def on_ticket_screen_changed(self, _message: Changed) -> None:
         self._read()
@@ -219,6 +234,8 @@ class TicketScreen(ReportsWorkerFailures, Screen[None]):
         self.me = message.data.me
         self.admin = message.data.admin
         self.type_fields = message.data.fields
+        self.related = message.data.related
+        self.query_one(RelatedTickets).show(self.related, self.clock())
         self._show()
         self.refresh_bindings()
 
@@ -246,6 +263,12 @@ class TicketScreen(ReportsWorkerFailures, Screen[None]):
             rows.append(("Linked", f"reply to {t['linked']} from someone not taking part in it"))
         if t["linked_from"]:
             rows.append(("Linked", "replies from others opened " + ", ".join(t["linked_from"])))
+        if t["merged_into"]:
+            rows.append(("Merged", f"into {t['merged_into']}: its conversation is there"))
+        if t["merged_from"]:
+            rows.append(("Merged", "from " + ", ".join(t["merged_from"])))
+        if t["tags"]:
+            rows.append(("Tags", " ".join(f"#{clean_line(tag, 40)}" for tag in t["tags"])))
         for name, value in rows:
             text.append(f"\n{name:<10}", style="dim")
             text.append(value)
@@ -407,6 +430,100 @@ class TicketScreen(ReportsWorkerFailures, Screen[None]):
     def action_note(self) -> None:
         screen = NoteScreen(self.engine, self._target(), author=self.me, clock=self.clock)
         self.app.push_screen(screen, lambda stored: stored and self._read())
+
+    # -- merging, tags, the requester's other tickets ----------------------------------------
+
+    def _actor(self) -> Actor:
+        if self.me is None:
+            return Actor("system")
+        return Actor("agent", self.me.name, self.agent_id)
+
+    def action_merge(self) -> None:
+        t = self.ticket
+        assert t is not None
+        if t["merged_into"]:
+            self.notify(f"{t['ref']} was merged into {t['merged_into']} already", markup=False)
+            return
+        picker = FuzzyPickerScreen(
+            f"Merge {t['ref']} into…", merge_items(self.related),
+            empty="type a ref or words of a title", search=merge_search(self.engine, self.number),
+        )  # fmt: skip
+
+        def picked(index: int | None) -> None:
+            if index is None:
+                return
+            into = picker.items[index]
+            target = into.name.split()[0]
+            question = (
+                f"Merge {t['ref']} into {clean_line(into.name, 80)}? Its messages and history "
+                f"move there and {t['ref']} is closed."
+            )
+            self.app.push_screen(
+                ConfirmScreen(question), lambda yes: yes and self._merge(int(into.value), target)
+            )
+
+        self.app.push_screen(picker, picked)
+
+    @work(thread=True, group="write", exit_on_error=False)
+    def _merge(self, number: int, target: str) -> None:
+        try:
+            with transaction(self.engine) as conn:
+                done = merge(conn, str(self.number), str(number), self._actor())
+        except (MergeError, *_READ_ERRORS) as exc:
+            self.post_message(self.Told(str(exc), "error"))
+            self.post_message(self.Changed())
+            return
+        self.post_message(self.Told(f"Merged {done.source} into {done.into}"))
+        self.post_message(self.Merged(number))
+
+    class Merged(Message):
+        """This ticket went into `number`: show that one instead."""
+
+        def __init__(self, number: int) -> None:
+            super().__init__()
+            self.number = number
+
+    def on_ticket_screen_merged(self, message: Merged) -> None:
+        self.app.switch_screen(TicketScreen(self.engine, message.number, clock=self.clock))
+
+    def action_tags(self) -> None:
+        t = self.ticket
+        assert t is not None
+        current = list(t["tags"])
+
+        def typed(text: str | None) -> None:
+            if text is None:
+                return
+            try:
+                added, removed = parse_edit(text, current)
+            except TagError as exc:
+                self.notify(str(exc), severity="error", markup=False)
+                return
+            if added or removed:
+                self._tag(added, removed)
+
+        screen = TextChoiceScreen(
+            f"Tags of {t['ref']}", [], current="", value=" ".join(current),
+            placeholder="The tags, or changes: +billing -urgent",
+        )  # fmt: skip
+        self.app.push_screen(screen, typed)
+
+    @work(thread=True, group="write", exit_on_error=False)
+    def _tag(self, added: list[str], removed: list[str]) -> None:
+        try:
+            with transaction(self.engine) as conn:
+                done = change_tags(conn, str(self.number), added, removed, self._actor())
+        except (TagError, *_READ_ERRORS) as exc:
+            self.post_message(self.Told(str(exc), "error"))
+        else:
+            self.post_message(self.Told(f"{done.ref}: tags {', '.join(done.tags) or 'none'}"))
+        self.post_message(self.Changed())
+
+    @on(OptionList.OptionSelected, "#related")
+    def _open_related(self, event: OptionList.OptionSelected) -> None:
+        if event.option.id is not None:
+            number = int(event.option.id)
+            self.app.push_screen(TicketScreen(self.engine, number, clock=self.clock))
 
     # -- attachments -----------------------------------------------------------------------
 

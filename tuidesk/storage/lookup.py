@@ -17,6 +17,7 @@ from tuidesk.storage.tables import aware, tables
 # Ticket numbers are 32-bit everywhere; larger numbers name no ticket (and PostgreSQL would
 # refuse to compare them with an INTEGER column).
 MAX_TICKET_NUMBER = 2**31 - 1
+MAX_MERGE_HOPS = 64  # a longer chain of merges is taken for a loop (merge makes neither)
 
 
 class StorageLookup:
@@ -83,15 +84,18 @@ class StorageLookup:
         self._held.clear()
 
     def _ref(self, ticket_id: int | None) -> TicketRef | None:
+        """The ticket, or the one it was merged into (along the chain): mail threading to a
+        merged ticket lands where its conversation went."""
         if ticket_id is None or not 0 < ticket_id <= MAX_TICKET_NUMBER:
             return None
         ticket, branch, contact = self.t.ticket, self.t.branch, self.t.contact
         ttype = self.t.ticket_type
-        row = self.conn.execute(
+        query = (
             select(
                 ticket.c.id,
                 ticket.c.status,
                 ticket.c.updated_at,
+                ticket.c.merged_into_id,
                 branch.c.key,
                 contact.c.email,
                 ttype.c.name.label("type_name"),
@@ -99,10 +103,17 @@ class StorageLookup:
             .join(branch, branch.c.id == ticket.c.branch_id)
             .outerjoin(contact, contact.c.id == ticket.c.requester_id)
             .outerjoin(ttype, ttype.c.id == ticket.c.ticket_type_id)
-            .where(ticket.c.id == ticket_id)
-        ).first()
-        if row is None:
-            return None
+        )
+        seen: set[int] = set()
+        while True:
+            seen.add(ticket_id)
+            row = self.conn.execute(query.where(ticket.c.id == ticket_id)).first()
+            if row is None:
+                return None
+            merged = row.merged_into_id
+            if merged is None or merged in seen or len(seen) >= MAX_MERGE_HOPS:
+                break
+            ticket_id = merged
         return TicketRef(
             number=row.id,
             ref=ticket_ref(row.key, row.id),
@@ -201,16 +212,53 @@ def agent_id_by_email(conn: Connection, email: str) -> int | None:
 
 def ticket_mails(conn: Connection, number: int) -> list[TicketMail]:
     """Who sent and received each mail of a ticket, oldest first: what decides who takes part
-    in it (engine.participants), for the engine and for a reply to all."""
+    in it (engine.participants), for the engine and for a reply to all. The requesters of
+    tickets merged into it come first, as if we had written to them: they take part here as
+    they did in theirs, and so do the people they copied."""
+    merged = [TicketMail(Direction.OUT, "", (email,)) for email in merged_requesters(conn, number)]
     message = tables(conn).message
     rows = conn.execute(
         select(message.c.direction, message.c.from_email, message.c.to, message.c.cc)
         .where(message.c.ticket_id == number)
         .order_by(message.c.id)
     )
-    return [
+    return merged + [
         TicketMail(
             Direction(row.direction), row.from_email, tuple(a["email"] for a in [*row.to, *row.cc])
         )
         for row in rows
     ]
+
+
+def final_ticket(conn: Connection, number: int) -> int | None:
+    """Where mail for ticket `number` goes: the ticket itself, or the last of the chain it was
+    merged along. None for a missing ticket or a loop."""
+    ticket = tables(conn).ticket
+    seen: set[int] = set()
+    while number not in seen and len(seen) < MAX_MERGE_HOPS:
+        seen.add(number)
+        row = conn.execute(select(ticket.c.merged_into_id).where(ticket.c.id == number)).first()
+        if row is None:
+            return None
+        if row.merged_into_id is None:
+            return number
+        number = row.merged_into_id
+    return None
+
+
+def merged_requesters(conn: Connection, number: int) -> list[str]:
+    """The requesters of every ticket merged into this one, directly or along a chain."""
+    t = tables(conn)
+    found: list[str] = []
+    frontier, seen = [number], {number}
+    while frontier and len(seen) < MAX_MERGE_HOPS:
+        rows = conn.execute(
+            select(t.ticket.c.id, t.contact.c.email)
+            .outerjoin(t.contact, t.contact.c.id == t.ticket.c.requester_id)
+            .where(t.ticket.c.merged_into_id.in_(frontier))
+            .order_by(t.ticket.c.id)
+        ).all()
+        frontier = [r.id for r in rows if r.id not in seen]
+        seen.update(frontier)
+        found += [r.email for r in rows if r.email]
+    return found

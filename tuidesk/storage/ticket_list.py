@@ -15,6 +15,7 @@ from tuidesk.engine.enums import CLOSED_STATUSES, OPEN_STATUSES, TicketStatus
 from tuidesk.engine.fields import missing
 from tuidesk.engine.refs import ticket_ref
 from tuidesk.storage.tables import aware, tables
+from tuidesk.storage.tags import ticket_tags
 
 VIEWS = ("all", "mine", "unassigned", "open", "pending", "closed", "every")
 SORTS = ("updated", "created", "priority", "ref", "status", "requester")
@@ -69,6 +70,7 @@ class TicketLine:
     updated_at: datetime
     assignee: str | None
     needs: tuple[str, ...] = ()  # required fields of its type still empty
+    tags: tuple[str, ...] = ()
 
 
 def _like(text: str) -> str:
@@ -162,6 +164,7 @@ def ticket_lines(conn: Connection, numbers: Sequence[int]) -> dict[int, TicketLi
             .order_by(field.c.id)
         ):
             required.setdefault(type_id, []).append(name)
+    tags = ticket_tags(conn, [r.id for r in rows])
     return {
         r.id: TicketLine(
             number=r.id,
@@ -176,6 +179,7 @@ def ticket_lines(conn: Connection, numbers: Sequence[int]) -> dict[int, TicketLi
             updated_at=aware(r.updated_at),
             assignee=r.agent,
             needs=tuple(missing(required.get(r.ticket_type_id, ()), r.custom_fields or {})),
+            tags=tags.get(r.id, ()),
         )
         for r in rows
     }

@@ -25,6 +25,7 @@ from tuidesk.storage.models import (
     Ticket,
     TicketType,
 )
+from tuidesk.storage.tags import ticket_tags
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -141,7 +142,11 @@ def list_tickets(
     if limit:
         query = query.limit(limit)
     required = required_by_type(session)
-    return [_ticket_dict(required, *row) for row in session.exec(query)]
+    found = [_ticket_dict(required, *row) for row in session.exec(query)]
+    tags = ticket_tags(session.connection(), [t["number"] for t in found])
+    for t in found:
+        t["tags"] = list(tags.get(t["number"], ()))
+    return found
 
 
 def show_ticket(session: Session, ref: str) -> dict[str, Any] | None:
@@ -157,6 +162,11 @@ def show_ticket(session: Session, ref: str) -> dict[str, Any] | None:
     linked = row[0].linked_ticket_id
     data["linked"] = next(iter(_refs(session, Ticket.id == linked)), None) if linked else None
     data["linked_from"] = _refs(session, Ticket.linked_ticket_id == number)
+    data["tags"] = list(ticket_tags(session.connection(), [number]).get(number, ()))
+    # Merged: closed, its conversation in that ticket; and the tickets merged into this one.
+    into = row[0].merged_into_id
+    data["merged_into"] = next(iter(_refs(session, Ticket.id == into)), None) if into else None
+    data["merged_from"] = _refs(session, Ticket.merged_into_id == number)
     messages = session.exec(
         select(Message).where(Message.ticket_id == number).order_by(Message.created_at, Message.id)
     ).all()
@@ -188,6 +198,8 @@ def show_ticket(session: Session, ref: str) -> dict[str, Any] | None:
     }
     data["messages"] = [
         {
+            "number": n,  # what `ticket split --from-message` takes
+            "id": m.id,
             "direction": m.direction,
             "message_id": m.message_id,
             "from": {"name": m.from_name, "email": m.from_email},
@@ -201,6 +213,6 @@ def show_ticket(session: Session, ref: str) -> dict[str, Any] | None:
             "agent": wrote.get(m.agent_id) if m.agent_id else None,  # who wrote it, if known
             "created_at": _iso(m.created_at),
         }
-        for m in messages
+        for n, m in enumerate(messages, 1)
     ]
     return data

@@ -372,4 +372,6 @@ def _title(line: TicketLine) -> Text:
     if line.needs:
         title.append(f"needs {clean_line(', '.join(line.needs), 40)} ", style="yellow")
     title.append(clean_line(line.title, 400))
+    if line.tags:  # after the title, compact: the title is what an agent reads first
+        title.append(" " + " ".join(f"#{clean_line(tag, 40)}" for tag in line.tags), "dim cyan")
     return title

@@ -1,0 +1,174 @@
+"""The ticket view's merge (`M`, a picker), tags (`t`) and the pane of the requester's and their
+organisation's other tickets, driven through Textual's pilot on both databases."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+from textual.widgets import Input, OptionList, Static
+
+from tests.engine.conftest import mail
+from tests.snapshots import assert_snapshot
+from tests.test_console import SIZE, pinned, until
+from tests.test_console_ticket import alice_desk, app_for, notes, ticket
+from tests.test_console_workers import statements_by_thread
+from tuidesk.screens.dialogs import ConfirmScreen, TextChoiceScreen
+from tuidesk.screens.pickers import FuzzyPickerScreen
+from tuidesk.screens.ticket import TicketScreen
+from tuidesk.services.ingest import Ingestor
+from tuidesk.storage.blobs import BlobStore
+from tuidesk.storage.db import transaction
+from tuidesk.storage.history import Actor
+from tuidesk.storage.related import requester_tickets
+from tuidesk.storage.tables import tables
+from tuidesk.storage.tags import change_tags
+from tuidesk.widgets.ticket_list import TicketList
+
+HOSTILE = "[bold red]Toner[/] \x1b[31m"
+_NO = SimpleNamespace(tags=None)  # a row not read yet
+
+
+@pytest.fixture
+def engine(_isolated_home: Path, db_url: str):  # type: ignore[no-untyped-def]
+    """SUP-1 from Alice with a PDF (tests.test_console_ticket's), Dana at the keys."""
+    engine = alice_desk(_isolated_home, db_url)
+    yield engine
+    engine.dispose()
+
+
+def neighbours(engine, home) -> None:  # type: ignore[no-untyped-def]
+    """Beside SUP-1 (Alice's): SUP-2 also Alice's, SUP-3 her colleague Carol's (hostile title),
+    SUP-4 and SUP-5 from two strangers on one free-mail domain; every time pinned."""
+    ingestor = Ingestor(engine, BlobStore(home / "blobs"), source="import")
+    for sender, subject in (
+        ("Alice <alice@customer.test>", "Printer still on fire"),
+        ("carol@customer.test", HOSTILE),
+        ("dave@gmail.com", "Where is my order"),
+        ("erin@gmail.com", "Refund"),
+    ):
+        ingestor.ingest(mail(f"From: {sender}\nTo: support@example.com\nSubject: {subject}"))
+    when = datetime(2024, 3, 2, 9, 30)
+    with transaction(engine) as conn:
+        t = tables(conn)
+        conn.execute(update(t.ticket).values(created_at=when, updated_at=when))
+        conn.execute(update(t.message).values(created_at=when))
+
+
+async def viewing(pilot, number: int) -> TicketScreen:  # type: ignore[no-untyped-def]
+    app = pilot.app
+    await until(pilot, lambda: app.screen.query("TicketList"), "the list")
+    app.push_screen(TicketScreen(app.screen.engine, number, clock=pinned))
+    await until(pilot, lambda: isinstance(app.screen, TicketScreen), "the ticket")
+    screen = app.screen
+    await until(pilot, lambda: screen.ticket is not None and screen.query(".message"), "loaded")
+    return screen
+
+
+def row(engine, number: int) -> Any:  # type: ignore[no-untyped-def]
+    with engine.connect() as conn:
+        t = tables(conn).ticket
+        return conn.execute(select(t).where(t.c.id == number)).one()
+
+
+async def test_the_pane_lists_the_requesters_and_colleagues_tickets_and_opens_one(
+    engine, _isolated_home
+) -> None:
+    neighbours(engine, _isolated_home)
+    with engine.connect() as conn:
+        assert [t.ref for t in requester_tickets(conn, 1)] == ["SUP-2", "SUP-3"]
+        assert requester_tickets(conn, 4) == []  # gmail.com users are not one organisation
+    app = app_for(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await viewing(pilot, 1)
+        pane = screen.query_one("#related", OptionList)
+        assert pane.option_count == 2 and pane.display
+        await pilot.press("tab")
+        assert pane.has_focus
+        assert_snapshot(app.export_screenshot(), "console_ticket_related")
+        await pilot.press("down", "enter")
+        await until(pilot, lambda: app.screen is not screen, "the colleague's ticket")
+        other = app.screen
+        assert isinstance(other, TicketScreen) and other.number == 3
+        await until(pilot, lambda: other.ticket is not None, "loaded")
+        await pilot.press("escape")
+        assert app.screen is screen
+
+
+async def test_m_merges_into_a_ticket_picked_or_searched_and_shows_it(
+    engine, _isolated_home
+) -> None:
+    neighbours(engine, _isolated_home)
+    app = app_for(engine)
+    with statements_by_thread(engine) as (on_ui, _elsewhere):
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await viewing(pilot, 1)
+            titles = [c.title for c in app.get_system_commands(screen)]
+            assert "Merge (M)" in titles and "Tags (t)" in titles
+            await pilot.press("M")
+            await until(pilot, lambda: isinstance(app.screen, FuzzyPickerScreen), "the picker")
+            picker = app.screen
+            options = picker.query_one(OptionList)
+            assert [str(options.get_option_at_index(0).prompt).split()[0]] == ["SUP-2"]
+            picker.query_one(Input).cursor_blink = False
+            assert_snapshot(app.export_screenshot(), "console_merge_picker")
+            await pilot.press(*"toner")  # not the requester's: found by the search
+            await until(
+                pilot, lambda: "SUP-3" in str(options.get_option_at_index(0).prompt), "found"
+            )
+            await pilot.press("enter")
+            await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+            await pilot.press("y")
+            await until(
+                pilot,
+                lambda: isinstance(app.screen, TicketScreen) and app.screen.number == 3,
+                "the target",
+            )
+            target = app.screen
+            await until(pilot, lambda: len(target.query(".message")) == 2, "both messages")
+            stack = [type(s).__name__ for s in app.screen_stack[1:]]
+            assert stack == ["MainScreen", "TicketScreen"]  # SUP-1's view was replaced
+    assert on_ui == []
+    source = row(engine, 1)
+    assert (source.status, source.merged_into_id) == ("closed", 3)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # tags on both: test_tags
+async def test_t_edits_the_tags_as_changes_or_as_a_list(engine) -> None:
+    with transaction(engine) as conn:
+        change_tags(conn, "SUP-1", ["billing", "vip"], [], Actor("system"))
+        conn.execute(update(tables(conn).ticket).values(updated_at=datetime(2024, 3, 2, 9, 30)))
+    app = app_for(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await viewing(pilot, 1)
+        await pilot.press("t")
+        await until(pilot, lambda: isinstance(app.screen, TextChoiceScreen), "the tags")
+        field = app.screen.query_one(Input)
+        assert field.value == "billing vip"
+        field.value = "+Urgent -vip"
+        field.cursor_blink = False
+        assert_snapshot(app.export_screenshot(), "console_tags_input")
+        await pilot.press("enter")
+        await until(pilot, lambda: screen.ticket["tags"] == ["billing", "urgent"], "changed")
+        assert "#billing #urgent" in str(screen.query_one("#fields", Static).render())
+        await pilot.press("t")
+        await until(pilot, lambda: isinstance(app.screen, TextChoiceScreen), "the tags")
+        app.screen.query_one(Input).value = "urgent, new"
+        await pilot.press("enter")
+        await until(pilot, lambda: screen.ticket["tags"] == ["new", "urgent"], "the list")
+        await pilot.press("t")
+        await until(pilot, lambda: isinstance(app.screen, TextChoiceScreen), "the tags")
+        app.screen.query_one(Input).value = "a\x01b"
+        await pilot.press("enter")
+        await until(pilot, lambda: any("control" in n for n in notes(app)), "refused")
+        await pilot.press("escape")
+        listed = app.screen.query_one(TicketList)
+        await until(pilot, lambda: (listed._rows.get(1) or _NO).tags == ("new", "urgent"), "row")
+        await pilot.pause()
+        drawn = ["".join(s.text for s in listed.render_line(y)) for y in range(1, 3)]
+        assert any("Printer on fire #new #ur" in line for line in drawn), drawn  # the title fits
+    assert ticket(engine)["tags"] == ["new", "urgent"]
