@@ -76,8 +76,9 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-def ticket_ids(conn: Connection, spec: TicketFilter) -> list[int]:
-    """Every ticket number of the view, in display order."""
+def ticket_ids(conn: Connection, spec: TicketFilter, limit: int | None = None) -> list[int]:
+    """Every ticket number of the view, in display order; with `limit`, the first ones only
+    (the first screen, painted before the rest of a long view is read)."""
     t = tables(conn)
     ticket, branch, contact, queue, agent = t.ticket, t.branch, t.contact, t.queue, t.agent
     query = select(ticket.c.id)
@@ -130,7 +131,7 @@ def ticket_ids(conn: Connection, spec: TicketFilter) -> list[int]:
     else:
         order = [key.desc() if spec.descending else key.asc()]
     tie = ticket.c.id.desc() if spec.descending else ticket.c.id.asc()
-    return list(conn.execute(query.order_by(*order, tie)).scalars())
+    return list(conn.execute(query.order_by(*order, tie).limit(limit)).scalars())
 
 
 def ticket_lines(conn: Connection, numbers: Sequence[int]) -> dict[int, TicketLine]:
