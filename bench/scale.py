@@ -58,6 +58,7 @@ BATCH = 50_000  # rows per executemany / per transaction on SQLite
 START = datetime(2022, 1, 1, tzinfo=UTC)
 SPAN = timedelta(days=4 * 365)
 SIZE = (120, 36)
+BASELINE = 1000  # tickets of the small desk the console's figures are set beside
 
 TARGET_FIRST_PAINT_MS = 1000.0
 TARGET_MOVE_MS = 50.0
@@ -800,24 +801,22 @@ def _timed_mails(url: str, home: Path, pipe_mails: int, import_mails: int) -> tu
 
 @contextlib.contextmanager
 def restored(engine: Any) -> Iterator[None]:
-    """Rows the block adds are deleted after it, so the cached database stays as built."""
-    from sqlalchemy import MetaData, delete, func, select
+    """Rows the block adds to tuidesk's own tables are deleted after it, so the cached database
+    stays as built (an index's tables, full-text ones included, follow by their triggers)."""
+    from sqlalchemy import delete, func, select
+    from sqlmodel import SQLModel
 
-    metadata = MetaData()
+    import tuidesk.storage.models  # noqa: F401 - declares the tables on SQLModel.metadata
+
+    declared = [t for t in SQLModel.metadata.sorted_tables if "id" in t.c]
     with engine.connect() as conn:
-        metadata.reflect(conn)
-        ids = {
-            t.name: conn.execute(select(func.max(t.c.id))).scalar() or 0
-            for t in metadata.sorted_tables
-            if "id" in t.c
-        }
+        ids = {t.name: conn.execute(select(func.max(t.c.id))).scalar() or 0 for t in declared}
     try:
         yield
     finally:
         with engine.begin() as conn:
-            for table in reversed(metadata.sorted_tables):
-                if table.name in ids:
-                    conn.execute(delete(table).where(table.c.id > ids[table.name]))
+            for table in reversed(declared):
+                conn.execute(delete(table).where(table.c.id > ids[table.name]))
 
 
 def mail_figures(db: Database, engine: Any, work: Path, pipe_mails: int) -> list[Figure]:
@@ -902,7 +901,9 @@ def size_figures(db: Database, engine: Any) -> list[Figure]:
     return figures
 
 
-def console_figures(db: Database, engine: Any, presses: int) -> list[Figure]:
+def console_figures(db: Database, engine: Any, presses: int, at: str = "") -> list[Figure]:
+    """The console's figures; `at` names a baseline's size (the same console on a small desk:
+    what the machine's load makes of the drawing alone, whatever the tickets)."""
     times = asyncio.run(_console(engine, presses))
     targets = {
         "first paint": TARGET_FIRST_PAINT_MS,
@@ -919,7 +920,24 @@ def console_figures(db: Database, engine: Any, presses: int) -> list[Figure]:
         "/": "console / (search opens)",
         "Esc": "console Esc (back to the whole view)",
     }
+    if at:
+        return [Figure(db.kind, f"{names[k]} {at}", v) for k, v in times.items()]
     return [Figure(db.kind, names[k], v, targets.get(k)) for k, v in times.items()]
+
+
+def baseline_figures(kind: str, cache: Path, presses: int) -> list[Figure]:
+    """The console on a desk of BASELINE tickets, built like the big one."""
+    from tuidesk.storage.schema import open_database
+
+    small = open_cached(kind, Plan(BASELINE), cache)
+    try:
+        engine = open_database(small.url)
+        figures = console_figures(small, engine, presses, at=f"(at {BASELINE:,} tickets)")
+        engine.dispose()
+    finally:
+        if small.server is not None:
+            small.server.stop()
+    return [f for f in figures if "every id" not in f.name]
 
 
 # --------------------------------------------------------------------------------------------
@@ -1008,6 +1026,8 @@ def main(argv: list[str] | None = None) -> int:
             with tempfile.TemporaryDirectory(prefix="tuidesk-bench-scale-") as tmp:
                 _say(f"{kind}: the console …")
                 figures += console_figures(db, engine, args.presses)
+                if plan.tickets > BASELINE:
+                    figures += baseline_figures(kind, args.cache, args.presses)
                 _say(f"{kind}: the list's queries …")
                 figures += list_figures(db, engine, args.runs)
                 _say(f"{kind}: search …")

@@ -81,6 +81,7 @@ class Snapshot:
     failing: list[str]
     filters: Filters
     complete: bool = True
+    widest: int | None = None  # the largest ticket number in `ids`, found off the UI thread
 
 
 class SearchInput(Input):
@@ -229,7 +230,9 @@ class MainScreen(ReportsWorkerFailures, Screen[None]):
                 ids = ticket_ids(conn, spec)
             rows = snapshot.rows if shown else ticket_lines(conn, window(ids, around))
             counts = view_counts(conn, spec.agent_id)
-        whole = replace(snapshot, ids=ids, rows=rows, counts=counts, complete=True)
+        whole = replace(
+            snapshot, ids=ids, rows=rows, counts=counts, complete=True, widest=max(ids, default=0)
+        )
         self.post_message(self.Loaded(spec, whole, completes=completes))
 
     def on_main_screen_changed(self, message: Changed) -> None:
@@ -251,7 +254,9 @@ class MainScreen(ReportsWorkerFailures, Screen[None]):
 
     def _show_snapshot(self, snapshot: Snapshot, *, rows_current: bool = False) -> None:
         self.snapshot = snapshot
-        self.tickets.set_ids(snapshot.ids, rows=snapshot.rows, rows_current=rows_current)
+        self.tickets.set_ids(
+            snapshot.ids, rows=snapshot.rows, rows_current=rows_current, widest=snapshot.widest
+        )
         self._show_sidebar()
         self._show_status()
         if snapshot.ids or any((snapshot.counts or {}).values()):
