@@ -2,8 +2,9 @@
 
 Reading happens in thread workers that report back with messages: one watches the change token
 (any process, any host: woken by PostgreSQL's notifications, every second on SQLite), one
-loads the ordered ticket numbers of the view with the rows of the window shown, and the list's
-own reader thread fetches the rows scrolled to. The UI thread never waits on the database."""
+loads the ordered ticket numbers of the view with the rows of the window shown (a long view's
+first screen of them first, then every one with the counts), and the list's own reader thread
+fetches the rows scrolled to. The UI thread never waits on the database."""
 
 from __future__ import annotations
 

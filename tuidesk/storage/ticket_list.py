@@ -1,6 +1,7 @@
-"""The ticket list as the console needs it at 100,000 tickets: the ordered ids of a view in one
-query (integers only, cheap to hold), the visible rows fetched by id, and a change token
-that is cheap enough to ask every second. Core statements, plain values out."""
+"""The ticket list as the console needs it at a million tickets: the ordered ids of a view in
+one query (integers only, cheap to hold; its first screen alone with a limit, read off the
+sort's index), the visible rows fetched by id, counts and a change token that read only an
+index's worth, cheap enough to ask every second. Core statements, plain values out."""
 
 from __future__ import annotations
 
