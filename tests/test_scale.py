@@ -15,7 +15,7 @@ from tests.admin_pilot import until
 from tuidesk.screens.app import TuideskApp
 from tuidesk.screens.main import FIRST_IDS, MainScreen
 from tuidesk.storage.schema import open_database
-from tuidesk.storage.ticket_list import TicketFilter, ticket_ids
+from tuidesk.storage.ticket_list import SORTS, TicketFilter, ticket_ids
 from tuidesk.widgets.ticket_list import TicketList
 
 
@@ -59,6 +59,10 @@ async def test_a_long_view_paints_its_first_screen_then_holds_every_ticket(tmp_p
     engine = open_database(url)
     with engine.connect() as conn:
         every = ticket_ids(conn, TicketFilter(view="all"))
+        for sort in SORTS:  # a first screen is the head of the whole view, in every order
+            for descending in (True, False):
+                spec = TicketFilter(view="every", sort=sort, descending=descending)
+                assert ticket_ids(conn, spec, limit=50) == ticket_ids(conn, spec)[:50], spec
     assert len(every) > FIRST_IDS  # long enough to come in two
 
     app = TuideskApp(engine)
