@@ -34,10 +34,14 @@ def pg_bindir() -> Path:
 
 
 class PostgresServer:
-    def __init__(self) -> None:
+    """`root`: a folder kept across runs (bench.scale's cached databases): its cluster is
+    started again rather than made anew, and `stop` leaves it in place."""
+
+    def __init__(self, root: Path | None = None) -> None:
         self.bindir = pg_bindir()
         self.port = free_port()
-        self.root = Path(tempfile.mkdtemp(prefix="tuidesk-pg-"))
+        self.kept = root is not None
+        self.root = root or Path(tempfile.mkdtemp(prefix="tuidesk-pg-"))
         self.data = self.root / "data"
         self.as_root = os.geteuid() == 0
 
@@ -48,9 +52,13 @@ class PostgresServer:
         return subprocess.run(cmd, capture_output=True, text=True, check=True, cwd="/")
 
     def start(self) -> PostgresServer:
+        self.root.mkdir(parents=True, exist_ok=True)
         if self.as_root:
             shutil.chown(self.root, "nobody", "nogroup")
-        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        if not (self.data / "PG_VERSION").exists():
+            self._run(
+                "initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8"
+            )
         opts = f"-h 127.0.0.1 -p {self.port} -k {self.root} -c fsync=off -c max_connections=200"
         self._run(
             "pg_ctl", "-D", str(self.data), "-o", opts, "-l", str(self.root / "log"), "-w", "start"
@@ -74,6 +82,9 @@ class PostgresServer:
             conn.execute(sql)
 
     def stop(self) -> None:
+        if self.kept:  # a clean shutdown: the next start needs no recovery
+            self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+            return
         try:
             self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "stop")
         finally:

@@ -2,8 +2,9 @@
 
 Reading happens in thread workers that report back with messages: one watches the change token
 (any process, any host: woken by PostgreSQL's notifications, every second on SQLite), one
-loads the ordered ticket numbers of the view with the rows of the window shown, and the list's
-own reader thread fetches the rows scrolled to. The UI thread never waits on the database."""
+loads the ordered ticket numbers of the view with the rows of the window shown (a long view's
+first screen of them first, then every one with the counts), and the list's own reader thread
+fetches the rows scrolled to. The UI thread never waits on the database."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
+from textual.worker import get_current_worker
 
 from tuidesk.engine.text import clean_line
 from tuidesk.screens.pickers import ChoiceScreen
@@ -46,10 +48,11 @@ from tuidesk.storage.ticket_list import (
     ticket_lines,
     view_counts,
 )
-from tuidesk.widgets.ticket_list import Clock, TicketList, queue_style, window
+from tuidesk.widgets.ticket_list import PAGE, Clock, TicketList, queue_style, window
 from tuidesk.widgets.workers import ReportsWorkerFailures
 
-KEPT_VIEWS = 8  # loaded views kept until the next change: lists of ints, under 1 MB each
+KEPT_VIEWS = 8  # loaded views kept until the next change: lists of ints, 8 MB at a million
+FIRST_IDS = 2 * PAGE  # the ids read first, to paint before a long view's every id is read
 POLL_S = 1.0  # new mail shows within this plus one load, under the 2 s the issue asks
 RECHECK_S = 5.0  # on PostgreSQL a notification wakes the watch; this catches a missed one
 # The sidebar's views, in the issue's order; "quarantine" opens its own screen.
@@ -68,14 +71,18 @@ _NO, _BOLD = Style(), Style(bold=True)
 
 @dataclass(frozen=True)
 class Snapshot:
-    """One load: the view's ticket numbers and what the sidebar and status line count."""
+    """One load: the view's ticket numbers and what the sidebar and status line count.
+    A long view comes in two: its first FIRST_IDS ids (`complete` False, not counted yet),
+    painted at once, then every id with the counts."""
 
     ids: list[int]
     rows: dict[int, TicketLine]  # the window's rows, read with the ids
-    counts: dict[str, int]
+    counts: dict[str, int] | None  # None: not counted yet
     outbox: dict[str, int]
     failing: list[str]
     filters: Filters
+    complete: bool = True
+    widest: int | None = None  # the largest ticket number in `ids`, found off the UI thread
 
 
 class SearchInput(Input):
@@ -122,10 +129,14 @@ class MainScreen(ReportsWorkerFailures, Screen[None]):
             return isinstance(message, MainScreen.Changed)
 
     class Loaded(Message):
-        def __init__(self, spec: TicketFilter, snapshot: Snapshot) -> None:
+        """`completes`: the whole view after its first screen, read in the same load (the
+        rows already shown still hold)."""
+
+        def __init__(self, spec: TicketFilter, snapshot: Snapshot, completes: bool = False) -> None:
             super().__init__()
             self.spec = spec
             self.snapshot = snapshot
+            self.completes = completes
 
     def __init__(self, engine: Engine, *, agent_id: int | None, clock: Clock) -> None:
         super().__init__()
@@ -141,6 +152,7 @@ class MainScreen(ReportsWorkerFailures, Screen[None]):
         # Views already loaded since the last change: going back to one (Esc out of a search,
         # a filter toggled off) shows it at once instead of asking the database again.
         self._loaded: OrderedDict[TicketFilter, Snapshot] = OrderedDict()
+        self._counts: dict[str, int] = {}  # the sidebar's, from the last load that counted
 
     def compose(self) -> ComposeResult:
         with Horizontal():
@@ -195,18 +207,34 @@ class MainScreen(ReportsWorkerFailures, Screen[None]):
     @work(thread=True, exclusive=True, group="load", name="load", exit_on_error=False)
     def _load(self, spec: TicketFilter, around: int | None) -> None:
         """The view's ids and, in the same transaction, the rows of the window the list will
-        show (around the selection when scrolled), so it is drawn whole at once."""
+        show (around the selection when scrolled), so it is drawn whole at once. A long view
+        is painted from its first ids (when the selection is among them) before every id and
+        the counts are read: a million ids take seconds, the first screen milliseconds."""
         with self.engine.connect() as conn:
-            ids = ticket_ids(conn, spec)
+            ids = ticket_ids(conn, spec, limit=FIRST_IDS)
+            shown = around is None or around in ids
             snapshot = Snapshot(
                 ids=ids,
-                rows=ticket_lines(conn, window(ids, around)),
-                counts=view_counts(conn, spec.agent_id),
+                rows=ticket_lines(conn, window(ids, around)) if shown else {},
+                counts=None,
                 outbox=outbox_counts(conn),
                 failing=failing_channels(conn),
                 filters=filters(conn),
+                complete=False,
             )
-        self.post_message(self.Loaded(spec, snapshot))
+            completes = len(ids) == FIRST_IDS and shown
+            if completes:
+                self.post_message(self.Loaded(spec, snapshot))
+                if get_current_worker().is_cancelled:
+                    return  # a newer load took over: its view is what is wanted now
+            if len(ids) == FIRST_IDS:
+                ids = ticket_ids(conn, spec)
+            rows = snapshot.rows if shown else ticket_lines(conn, window(ids, around))
+            counts = view_counts(conn, spec.agent_id)
+        whole = replace(
+            snapshot, ids=ids, rows=rows, counts=counts, complete=True, widest=max(ids, default=0)
+        )
+        self.post_message(self.Loaded(spec, whole, completes=completes))
 
     def on_main_screen_changed(self, message: Changed) -> None:
         self.error = message.error
@@ -217,19 +245,22 @@ class MainScreen(ReportsWorkerFailures, Screen[None]):
             self._show_status()
 
     def on_main_screen_loaded(self, message: Loaded) -> None:
-        self._loaded[message.spec] = message.snapshot
+        if message.snapshot.complete:  # a first screen is not the view to go back to
+            self._loaded[message.spec] = message.snapshot
         while len(self._loaded) > KEPT_VIEWS:
             self._loaded.popitem(last=False)
         if message.spec == self.spec:  # else an older filter's answer, overtaken by a newer one
             self.refreshed_at = self.clock()
-            self._show_snapshot(message.snapshot)
+            self._show_snapshot(message.snapshot, rows_current=message.completes)
 
     def _show_snapshot(self, snapshot: Snapshot, *, rows_current: bool = False) -> None:
         self.snapshot = snapshot
-        self.tickets.set_ids(snapshot.ids, rows=snapshot.rows, rows_current=rows_current)
+        self.tickets.set_ids(
+            snapshot.ids, rows=snapshot.rows, rows_current=rows_current, widest=snapshot.widest
+        )
         self._show_sidebar()
         self._show_status()
-        if any(snapshot.counts.values()):
+        if snapshot.ids or any((snapshot.counts or {}).values()):
             self.app.post_message(FirstTicket())
 
     def _apply(self, **changes: Any) -> None:
@@ -248,6 +279,9 @@ class MainScreen(ReportsWorkerFailures, Screen[None]):
         sidebar = self.query_one("#sidebar", OptionList)
         highlighted = sidebar.highlighted
         counts, found = self.snapshot.counts, self.snapshot.filters
+        if counts is None:  # a first screen: the counts of the last load, until counted
+            counts = self._counts
+        self._counts = counts
 
         def entry(label: str, active: bool, count: int | None = None, style: Style = _NO) -> Text:
             text = Text("▸ " if active else "  ", style="bold" if active else "")
@@ -259,7 +293,7 @@ class MainScreen(ReportsWorkerFailures, Screen[None]):
         options: list[Option | None] = [Option(Text("Views", style="bold dim"), disabled=True)]
         for view, label in VIEW_LABELS.items():
             active = view == self.spec.view
-            options.append(Option(entry(label, active, counts.get(view, 0)), id=f"view:{view}"))
+            options.append(Option(entry(label, active, counts.get(view)), id=f"view:{view}"))
         if found.branches:
             options += [None, Option(Text("Branches", style="bold dim"), disabled=True)]
             for key, _name in found.branches:
@@ -291,7 +325,8 @@ class MainScreen(ReportsWorkerFailures, Screen[None]):
         line = Text()
         line.append(VIEW_LABELS[spec.view], style="bold")
         if self.snapshot is not None:
-            line.append(f" · {len(self.snapshot.ids):,} tickets")
+            more = "" if self.snapshot.complete else "+"  # a first screen: more are coming
+            line.append(f" · {len(self.snapshot.ids):,}{more} tickets")
         line.append(f" · sort {spec.sort} {'↓' if spec.descending else '↑'}")
         narrowed = [
             f"{name} {value}"

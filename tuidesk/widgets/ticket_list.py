@@ -168,16 +168,20 @@ class TicketList(ReportsWorkerFailures, ScrollView, can_focus=True):
         *,
         rows: Mapping[int, TicketLine | None] | None = None,
         rows_current: bool = False,
+        widest: int | None = None,
     ) -> None:
         """A new list for the view: the cursor stays on the same ticket and, unless the list
         was scrolled to the top (where new tickets should show), on the same screen row.
         `rows`: rows read with the ids (see `window`), drawn without asking the reader.
         `rows_current`: nothing changed in the database since the cached rows were read (only
-        the view did), so they are shown without asking again."""
+        the view did), so they are shown without asking again.
+        `widest`: the largest number in `ids`, when the loader knows it (a million ids take
+        the UI thread tens of milliseconds to look through)."""
         selected, offset = self.selected, self.cursor - int(self.scroll_y)
         at_top = self.scroll_y == 0
         self._ids = ids
-        self._ref_width = max(7, 5 + len(str(max(ids, default=0))))  # a 4-letter key, the number
+        widest = max(ids, default=0) if widest is None else widest
+        self._ref_width = max(7, 5 + len(str(widest)))  # a 4-letter key, the number
         if not rows_current:
             self._rows.clear()  # any shown row may have changed
             self._asked.clear()
