@@ -12,9 +12,13 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from rich.style import Style
 from sqlalchemy import update
+from textual.widgets import Input, Static
 
+from tests.admin_pilot import until
 from tests.conftest import route_support
+from tests.snapshots import assert_snapshot
 from tuidesk.engine.search_query import (
     Query,
     QueryError,
@@ -23,6 +27,7 @@ from tuidesk.engine.search_query import (
     parse_query,
     snippet,
 )
+from tuidesk.screens.app import TuideskApp
 from tuidesk.services.ingest import Ingestor
 from tuidesk.storage.agents import save_agent
 from tuidesk.storage.blobs import BlobStore
@@ -33,6 +38,8 @@ from tuidesk.storage.search import search
 from tuidesk.storage.search_index import backfill
 from tuidesk.storage.tables import tables
 from tuidesk.storage.ticket_actions import update_ticket
+from tuidesk.widgets.highlight import MATCH_STYLE
+from tuidesk.widgets.ticket_list import TicketList
 
 
 def test_the_query_language_parses_every_operator():
@@ -238,3 +245,38 @@ def test_cli_search_prints_the_json_contract_and_refuses_a_bad_query(desk, cli):
     bad = cli("ticket", "search", "status:lost", check=False)
     assert bad.returncode == 2 and b"no such status" in bad.stderr
     assert cli("ticket", "search", "  ", check=False).returncode == 2
+
+
+def _marked(text, style: str = MATCH_STYLE) -> list[str]:  # type: ignore[no-untyped-def]
+    """The words of a rich Text (or a Strip's segments) shown in the search's style."""
+    if hasattr(text, "spans"):
+        return [text.plain[s.start : s.end] for s in text.spans if str(s.style) == style]
+    return [seg.text for seg in text if seg.style and Style.parse(style) in (seg.style,)]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the console: once
+async def test_slash_searches_with_the_language_and_marks_the_words(desk) -> None:
+    app = TuideskApp(desk, clock=lambda: datetime(2026, 1, 7, 9, tzinfo=UTC))
+    async with app.run_test(size=(120, 20)) as pilot:
+        tickets = app.screen.query_one(TicketList)
+        await until(pilot, lambda: tickets.ids == [6, 5, 4, 3, 2, 1], "every ticket")
+        await pilot.press("slash", *"status:lost", "enter")  # refused where it was typed
+        assert app.screen.query_one("#search").has_class("open")
+        assert any("no such status" in str(n.message) for n in app._notifications)
+        search = app.screen.query_one("#search", Input)
+        search.value = "PRINTER -toner"
+        await pilot.press("enter")
+        await until(pilot, lambda: tickets.ids == [2], "the search's ticket")
+        await pilot.press("slash")
+        search.value = "printer"
+        await pilot.press("enter")
+        await until(pilot, lambda: tickets.ids == [1, 2], "printer, ranked")
+        assert_snapshot(app.export_screenshot(), "console_search_marked")
+        assert _marked(tickets._render_ticket(tickets._rows[1], tickets._columns(118))) == [
+            "Printer"
+        ]
+        await pilot.press("enter")
+        screen = app.screen
+        await until(pilot, lambda: len(screen.query(".message")) == 1, "the ticket's message")
+        shown = screen.query_one(".message", Static).content
+        assert _marked(shown) == ["printer"]
