@@ -110,13 +110,22 @@ def ranked_ids(conn: Connection, query: Query, *, agent_id: int | None = None) -
 
 
 def _documents(conn: Connection, ids: list[int]) -> dict[int, dict[str, str]]:
+    """The indexed text of these documents (a ticket's by minus its number)."""
     if not ids:
         return {}
-    key = "id" if conn.dialect.name == "postgresql" else "rowid"
-    statement = text(
-        f"SELECT {key} AS id, {', '.join(_COLUMNS)} FROM search_doc WHERE {key} IN :ids"
-    ).bindparams(bindparam("ids", expanding=True))
-    return {r.id: dict(r._mapping) for r in conn.execute(statement, {"ids": ids})}
+    columns = ", ".join(_COLUMNS)
+    if conn.dialect.name == "postgresql":
+        statement = (
+            f"SELECT id, {columns} FROM search_doc WHERE id IN :ids "
+            f"UNION ALL SELECT -id, {columns} FROM search_title WHERE id IN :titles"
+        )
+    else:
+        statement = f"SELECT rowid AS id, {columns} FROM search_doc WHERE rowid IN :ids"
+    query = text(statement).bindparams(
+        *(bindparam(name, expanding=True) for name in ("ids", "titles") if f":{name}" in statement)
+    )
+    values = {"ids": ids, "titles": [-i for i in ids if i < 0] or [0]}
+    return {r.id: dict(r._mapping) for r in conn.execute(query, values)}
 
 
 def _snippet(doc: dict[str, str], terms: tuple[str, ...]) -> str:
@@ -305,40 +314,58 @@ def _hits(fts: str | None, cjk: list[str], pg: bool, sql: _Sql, ticket_filters: 
     """The matching documents with their ticket and score: the newest CANDIDATES messages
     and CANDIDATES tickets (their titles), read in id order so the bound stops the scan."""
     if pg:
-        like = [sql.bind(f"%{c}%") for c in cjk]
-        driver, key, join = "search_doc AS d", "d.id", "JOIN"
-        match = [f"d.doc @@ {_PG_QUERY.format(fts)}"] if fts else []
-        match += [f"d.cjk ILIKE {p}" for p in like]
-        rank = f"ts_rank(CAST('{PG_WEIGHTS}' AS float4[]), d.doc, {_PG_QUERY.format(fts)})"
-        score = rank if fts else "0.0"
+        return _pg_hits(fts, cjk, sql, ticket_filters)
+    # CROSS JOIN keeps SQLite reading the index first, never the message table.
+    if fts:
+        driver = "search_doc"
+        match = [f"search_doc MATCH {fts}"]
+        score = f"-bm25(search_doc, {SQLITE_WEIGHTS})"
     else:
-        # CROSS JOIN keeps SQLite reading the index first, never the message table.
-        join = "CROSS JOIN"
-        if fts:
-            driver = key_table = "search_doc"
-            match = [f"search_doc MATCH {fts}"]
-            score = f"-bm25(search_doc, {SQLITE_WEIGHTS})"
-        else:
-            driver = key_table = "search_cjk"
-            match = [_sqlite_cjk_match(cjk.pop(0), sql)]
-            score = "0.0"
-        key = f"{key_table}.rowid"
-        match += [
-            f"{key} IN (SELECT rowid FROM search_cjk WHERE {_sqlite_cjk_match(c, sql)})"
-            for c in cjk
-        ]
+        driver = "search_cjk"
+        match = [_sqlite_cjk_match(cjk.pop(0), sql)]
+        score = "0.0"
+    key = f"{driver}.rowid"
+    match += [
+        f"{key} IN (SELECT rowid FROM search_cjk WHERE {_sqlite_cjk_match(c, sql)})" for c in cjk
+    ]
     where = " AND ".join(match)
     messages = (
         f"SELECT m.ticket_id AS ticket_id, {key} AS doc, {score} AS score FROM {driver} "
-        f"{join} message AS m ON m.id = {key} {join} ticket AS t ON t.id = m.ticket_id "
+        f"CROSS JOIN message AS m ON m.id = {key} CROSS JOIN ticket AS t ON t.id = m.ticket_id "
         f"WHERE {where} AND {key} > 0{ticket_filters} ORDER BY {key} DESC LIMIT {CANDIDATES}"
     )
     titles = (
         f"SELECT t.id AS ticket_id, {key} AS doc, {score} AS score FROM {driver} "
-        f"{join} ticket AS t ON t.id = -{key} "
+        f"CROSS JOIN ticket AS t ON t.id = -{key} "
         f"WHERE {where} AND {key} < 0{ticket_filters} ORDER BY {key} LIMIT {CANDIDATES}"
     )
     return f"SELECT * FROM ({messages}) AS hm UNION ALL SELECT * FROM ({titles}) AS ht"
+
+
+def _pg_hits(fts: str | None, cjk: list[str], sql: _Sql, ticket_filters: str) -> str:
+    """PostgreSQL's: messages in search_doc, titles in search_title; ranked only once bounded
+    (a rank in the bounded query would be computed for every match before the sort)."""
+    like = [sql.bind(f"%{c}%") for c in cjk]
+    match = [f"d.doc @@ {_PG_QUERY.format(fts)}"] if fts else []
+    where = " AND ".join(match + [f"d.cjk ILIKE {p}" for p in like])
+    rank = f"ts_rank(CAST('{PG_WEIGHTS}' AS float4[]), r.doc, {_PG_QUERY.format(fts)})"
+    score = rank if fts else "0.0"
+    messages = (
+        "SELECT m.ticket_id AS ticket_id, d.id AS doc FROM search_doc AS d "
+        "JOIN message AS m ON m.id = d.id JOIN ticket AS t ON t.id = m.ticket_id "
+        f"WHERE {where}{ticket_filters} ORDER BY d.id DESC LIMIT {CANDIDATES}"
+    )
+    titles = (
+        "SELECT t.id AS ticket_id, d.id AS doc FROM search_title AS d "
+        f"JOIN ticket AS t ON t.id = d.id WHERE {where}{ticket_filters} "
+        f"ORDER BY d.id DESC LIMIT {CANDIDATES}"
+    )
+    return (
+        f"SELECT h.ticket_id, h.doc, {score} AS score FROM ({messages}) AS h "
+        "JOIN search_doc AS r ON r.id = h.doc UNION ALL "
+        f"SELECT h.ticket_id, -h.doc, {score} FROM ({titles}) AS h "
+        "JOIN search_title AS r ON r.id = h.doc"
+    )
 
 
 def _negation(excluded: tuple[str, ...], pg: bool, sql: _Sql) -> str:
@@ -346,20 +373,29 @@ def _negation(excluded: tuple[str, ...], pg: bool, sql: _Sql) -> str:
     if not excluded:
         return ""
     phrases, cjk = _phrases(excluded, None, pg)
-    docs = "(SELECT mx.id FROM message AS mx WHERE mx.ticket_id = {tid} UNION ALL SELECT -{tid})"
     if pg:
         either = [f"x.cjk ILIKE {sql.bind(f'%{c}%')}" for c in cjk]
         if phrases:
             either.append(f"x.doc @@ {_PG_QUERY.format(sql.bind(' | '.join(phrases)))}")
+        holds = " OR ".join(either)
+        # Scalar subqueries, run for each ticket ranked: as NOT EXISTS, PostgreSQL would
+        # anti-join every document the excluded word is in.
         return (
-            f" AND NOT EXISTS (SELECT 1 FROM search_doc AS x WHERE x.id IN {docs} "
-            f"AND ({' OR '.join(either)}))"
+            " AND (SELECT count(*) FROM message AS mx JOIN search_doc AS x ON x.id = mx.id "
+            f"WHERE mx.ticket_id = {{tid}} AND ({holds})) + (SELECT count(*) "
+            f"FROM search_title AS x WHERE x.id = {{tid}} AND ({holds})) = 0"
         )
+    docs = "(SELECT mx.id FROM message AS mx WHERE mx.ticket_id = {tid} UNION ALL SELECT -{tid})"
     out = ""
     if phrases:
+        # From the ticket's few messages to the index by rowid: FTS5 then seeks each one,
+        # never reading every document a common excluded word is in.
+        words = sql.bind(" OR ".join(phrases))
         out += (
-            " AND NOT EXISTS (SELECT 1 FROM search_doc WHERE search_doc MATCH "
-            f"{sql.bind(' OR '.join(phrases))} AND search_doc.rowid IN {docs})"
+            " AND NOT EXISTS (SELECT 1 FROM message AS mx CROSS JOIN search_doc "
+            "WHERE mx.ticket_id = {tid} AND search_doc.rowid = mx.id "
+            f"AND search_doc MATCH {words}) AND NOT EXISTS (SELECT 1 FROM search_doc "
+            f"WHERE search_doc.rowid = -{{tid}} AND search_doc MATCH {words})"
         )
     for c in cjk:
         out += (

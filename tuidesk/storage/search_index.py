@@ -1,5 +1,5 @@
 """The full-text index: one document per message (keyed by the message's id) and one per ticket
-(keyed by minus the ticket's number: its title and its requester), in the table `search_doc`.
+(its title and its requester; on SQLite in the same table, keyed by minus the ticket's number).
 
 Database triggers keep it right in the writer's own transaction, whoever writes (the engine's
 apply, replies and notes, new tickets, a title edit, a contact's name learnt later, attachments),
@@ -13,11 +13,13 @@ text only where it adds words) and `files` (attachment names).
 - SQLite: `search_doc` is an FTS5 table (unicode61, diacritics removed) and `search_cjk` an FTS5
   trigram table holding only the documents with CJK text, whose words have no spaces between
   them: a trigram index of every document would double the index for the few that need it.
-- PostgreSQL: `search_doc` is a plain table with a weighted `simple` tsvector (sender A,
-  recipients B, subject and files C, body D; accents removed with unaccent) under a GIN index;
-  `cjk` holds the text of CJK documents only, under a pg_trgm GIN index. Punctuation is turned
-  into spaces before PostgreSQL's parser sees the text, so an address or `e-mail` splits into
-  the same words unicode61 makes of it.
+- PostgreSQL: `search_doc` (messages) and `search_title` (tickets, keyed by the number: a
+  table of their own gives the planner their own statistics, so a word common in mail but
+  absent from titles is not looked for through a million titles) are plain tables with a
+  weighted `simple` tsvector (sender A, recipients B, subject and files C, body D; accents
+  removed with unaccent) under a GIN index; `cjk` holds the text of CJK documents only, under
+  a pg_trgm GIN index. Punctuation is turned into spaces before PostgreSQL's parser sees the
+  text, so an address or `e-mail` splits into the same words unicode61 makes of it.
 
 `backfill` indexes what a database already holds (the migration runs it; so does a bulk load)."""
 
@@ -68,10 +70,10 @@ def _files(message_id: str, pg: bool) -> str:
     return f"coalesce((SELECT {names} FROM attachment AS a WHERE a.message_id = {message_id}), '')"
 
 
-def _ticket_doc(r: str) -> str:
+def _ticket_doc(r: str, sign: str = "-") -> str:
     """A ticket's document: its requester as the sender, its title as the subject."""
     return f"""
-        -{r}.id,
+        {sign}{r}.id,
         coalesce((SELECT c.name || ' ' || c.email FROM contact AS c
                   WHERE c.id = {r}.requester_id), ''),
         '', coalesce({r}.title, ''), '', ''"""
@@ -144,19 +146,22 @@ _PG_UPSERT = (
     "ON CONFLICT (id) DO UPDATE SET sender = EXCLUDED.sender, recipients = EXCLUDED.recipients, "
     "subject = EXCLUDED.subject, body = EXCLUDED.body, files = EXCLUDED.files"
 )
-# ASCII punctuation and white space: what unicode61 splits words on, besides non-ASCII marks.
-_PG_SPLIT = r"'[\s\x21-\x2f\x3a-\x40\x5b-\x60\x7b-\x7e]+'"
+# ASCII punctuation, which unicode61 splits words on, turned into spaces (translate is far
+# cheaper than a regular expression; % goes in as chr(37), the driver's placeholder sign).
+_PUNCTUATION = "!\"#$&'()*+,-./:;<=>?@[\\]^_`{|}~"
+_PG_PUNCTUATION = "'" + _PUNCTUATION.replace("'", "''") + "' || chr(37)"
+_PG_SPACES = "'" + " " * (len(_PUNCTUATION) + 1) + "'"
 
 
 def _pg_words(column: str) -> str:
-    return f"to_tsvector('simple', regexp_replace(unaccent(NEW.{column}), {_PG_SPLIT}, ' ', 'g'))"
+    return (
+        f"to_tsvector('simple', translate(unaccent(NEW.{column}), {_PG_PUNCTUATION}, {_PG_SPACES}))"
+    )
 
 
-def _pg_ddl() -> list[str]:
+def _pg_table(name: str) -> list[str]:
     return [
-        "CREATE EXTENSION IF NOT EXISTS pg_trgm",
-        "CREATE EXTENSION IF NOT EXISTS unaccent",
-        """CREATE TABLE search_doc (
+        f"""CREATE TABLE {name} (
             id bigint PRIMARY KEY,
             sender text NOT NULL DEFAULT '',
             recipients text NOT NULL DEFAULT '',
@@ -165,9 +170,17 @@ def _pg_ddl() -> list[str]:
             files text NOT NULL DEFAULT '',
             doc tsvector NOT NULL DEFAULT ''::tsvector,
             cjk text)""",
-        "CREATE INDEX search_doc_words ON search_doc USING gin (doc)",
-        "CREATE INDEX search_doc_cjk ON search_doc USING gin (cjk gin_trgm_ops) "
-        "WHERE cjk IS NOT NULL",
+        f"CREATE INDEX {name}_words ON {name} USING gin (doc)",
+        f"CREATE INDEX {name}_cjk ON {name} USING gin (cjk gin_trgm_ops) WHERE cjk IS NOT NULL",
+    ]
+
+
+def _pg_ddl() -> list[str]:
+    return [
+        "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+        "CREATE EXTENSION IF NOT EXISTS unaccent",
+        *_pg_table("search_doc"),
+        *_pg_table("search_title"),
         f"""CREATE FUNCTION search_doc_vector() RETURNS trigger LANGUAGE plpgsql AS $$
         DECLARE whole text := concat_ws(' ', NEW.sender, NEW.recipients, NEW.subject, NEW.body,
                                         NEW.files);
@@ -179,8 +192,11 @@ def _pg_ddl() -> list[str]:
             NEW.cjk := CASE WHEN whole ~ '[{CJK_RANGES}]' THEN whole END;
             RETURN NEW;
         END $$""",
-        """CREATE TRIGGER search_doc_vector BEFORE INSERT OR UPDATE ON search_doc
-            FOR EACH ROW EXECUTE FUNCTION search_doc_vector()""",
+        *(
+            f"""CREATE TRIGGER {table}_vector BEFORE INSERT OR UPDATE ON {table}
+            FOR EACH ROW EXECUTE FUNCTION search_doc_vector()"""
+            for table in ("search_doc", "search_title")
+        ),
         f"""CREATE FUNCTION search_index_message() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
             IF TG_OP = 'DELETE' THEN
@@ -212,10 +228,10 @@ def _pg_ddl() -> list[str]:
         f"""CREATE FUNCTION search_index_ticket() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
             IF TG_OP = 'DELETE' THEN
-                DELETE FROM search_doc WHERE id = -OLD.id;
+                DELETE FROM search_title WHERE id = OLD.id;
                 RETURN OLD;
             END IF;
-            INSERT INTO search_doc ({_PG_COLUMNS}) SELECT {_ticket_doc("NEW")} {_PG_UPSERT};
+            INSERT INTO search_title ({_PG_COLUMNS}) SELECT {_ticket_doc("NEW", "")} {_PG_UPSERT};
             RETURN NEW;
         END $$""",
         """CREATE TRIGGER search_index_ticket AFTER INSERT OR DELETE
@@ -223,8 +239,8 @@ def _pg_ddl() -> list[str]:
             FOR EACH ROW EXECUTE FUNCTION search_index_ticket()""",
         """CREATE FUNCTION search_index_contact() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-            UPDATE search_doc SET sender = NEW.name || ' ' || NEW.email
-                WHERE id IN (SELECT -t.id FROM ticket AS t WHERE t.requester_id = NEW.id);
+            UPDATE search_title SET sender = NEW.name || ' ' || NEW.email
+                WHERE id IN (SELECT t.id FROM ticket AS t WHERE t.requester_id = NEW.id);
             RETURN NEW;
         END $$""",
         """CREATE TRIGGER search_index_contact AFTER UPDATE OF name, email ON contact
@@ -247,7 +263,7 @@ def create_search_index(conn: Connection) -> None:
 
 def drop_search_index(conn: Connection) -> None:
     if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("DROP TABLE IF EXISTS search_doc")
+        conn.exec_driver_sql("DROP TABLE IF EXISTS search_doc, search_title")
         for name in ("message", "attachment", "ticket", "contact"):
             conn.exec_driver_sql(f"DROP FUNCTION IF EXISTS search_index_{name}() CASCADE")
         conn.exec_driver_sql("DROP FUNCTION IF EXISTS search_doc_vector() CASCADE")
@@ -266,55 +282,37 @@ def backfill(conn: Connection, progress: Callable[[int, int], None] | None = Non
     (default: a bar on stderr when it is a terminal). Returns the documents written."""
     report = progress or (_bar if sys.stderr.isatty() else None)
     pg = conn.dialect.name == "postgresql"
+    # (source table, the document's columns, the index's table, its key, the key from `id`)
     sources = [
-        ("ticket", _ticket_doc("r")),
-        ("message", _message_doc("r", "r.id", pg)),
-    ]
+        ("ticket", _ticket_doc("r", "" if pg else "-"), "search_title" if pg else "search_doc",
+         "id" if pg else "rowid", "id" if pg else "-id"),
+        ("message", _message_doc("r", "r.id", pg), "search_doc", "id" if pg else "rowid", "id"),
+    ]  # fmt: skip
     bounds = {
         name: conn.execute(text(f"SELECT min(id), max(id), count(*) FROM {name}")).one()
-        for name, _ in sources
+        for name, *_ in sources
     }
     total = sum(count for _, _, count in bounds.values())
     done = 0
-    for name, columns in sources:
+    for name, columns, table, key, of_id in sources:
         low, high, _ = bounds[name]
         if low is None:
             continue
-        key = "id" if pg else "rowid"
-        sign = "-" if name == "ticket" else ""
+        ids = f"SELECT {of_id} FROM {name} WHERE id >= :lo AND id < :hi"
         for start in range(low, high + 1, BATCH):
             window = {"lo": start, "hi": start + BATCH}
-            conn.execute(
-                text(
-                    f"DELETE FROM search_doc WHERE {key} IN "
-                    f"(SELECT {sign}id FROM {name} WHERE id >= :lo AND id < :hi)"
-                ),
-                window,
-            )
+            conn.execute(text(f"DELETE FROM {table} WHERE {key} IN ({ids})"), window)
             if not pg:
-                conn.execute(
-                    text(
-                        "DELETE FROM search_cjk WHERE rowid IN "
-                        f"(SELECT {sign}id FROM {name} WHERE id >= :lo AND id < :hi)"
-                    ),
-                    window,
-                )
+                conn.execute(text(f"DELETE FROM search_cjk WHERE rowid IN ({ids})"), window)
             written = conn.execute(
                 text(
-                    f"INSERT INTO search_doc ({_PG_COLUMNS if pg else _SQLITE_COLUMNS}) "
+                    f"INSERT INTO {table} ({_PG_COLUMNS if pg else _SQLITE_COLUMNS}) "
                     f"SELECT {columns} FROM {name} AS r WHERE r.id >= :lo AND r.id < :hi"
                 ),
                 window,
             ).rowcount
             if not pg:
-                conn.execute(
-                    text(
-                        _sqlite_cjk_insert(
-                            f"SELECT {sign}id FROM {name} WHERE id >= :lo AND id < :hi"
-                        )
-                    ),
-                    window,
-                )
+                conn.execute(text(_sqlite_cjk_insert(ids)), window)
             done += max(written, 0)
             if report is not None:
                 report(done, total)
