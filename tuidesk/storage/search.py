@@ -4,16 +4,18 @@ tickets ranked by their best document, the newest first among equals, each with 
 Design, for a million tickets and four million messages:
 - One statement per search, the same shape on SQLite (FTS5 MATCH, bm25) and PostgreSQL
   (tsvector @@ tsquery, ts_rank); no Python per matching row, only per ticket shown.
-- A document is a message (id > 0) or a ticket's title and requester (id = -number). A ticket
-  matches when one of its documents holds every word, phrase, from: and to: of the query;
-  a `-word` excludes the ticket when any of its documents holds it. The message's ticket is
-  joined at query time, so a merge re-indexes nothing.
-- Bounded ranking: the matching documents are read newest first (by id, which both indexes
-  give in order, or PostgreSQL's planner reads the primary key backwards for a common word) and
-  only the newest CANDIDATES messages and CANDIDATES tickets are ranked. A rare word ranks all
-  of its matches; a common one ranks the recent ones, and the total it reports counts the
-  tickets among those (`exact` is False then): counting every ticket a common word touches
-  would read millions of rows on every keystroke.
+- A document is a message (id > 0) or a ticket's title and requester (id = -number; on
+  PostgreSQL in search_title by number). A ticket matches when one of its documents holds
+  every word, phrase, from: and to: of the query; a `-word` excludes the ticket when any of
+  its documents holds it (checked for the ranked tickets only, from their own few documents).
+  The message's ticket is joined at query time, so a merge re-indexes nothing.
+- Bounded ranking: the matching documents are read newest first (by id: FTS5 walks its
+  doclists in rowid order; PostgreSQL's planner reads the primary key backwards for a common
+  word and the GIN index for a rare one) and only the newest CANDIDATES messages and
+  CANDIDATES tickets are ranked (scored after the bound, never for every match). A rare word
+  ranks all of its matches; a common one ranks the recent ones, and the total it reports
+  counts the tickets among those (`exact` is False then): counting every ticket a common
+  word touches would read millions of rows on every keystroke.
 - Ticket filters (status, assignee, branch, queue, tag, dates, has:attachment) are applied
   while the documents are read, before the bound, so a narrow filter still finds old matches.
 - Words are split and folded in Python the way the indexes split them (runs of letters and
