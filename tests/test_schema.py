@@ -20,8 +20,11 @@ def test_migrations_match_the_models(db_engine):
     from alembic.migration import MigrationContext
     from sqlmodel import SQLModel
 
+    from tuidesk.storage.search_index import include_name
+
     with db_engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+        context = MigrationContext.configure(conn, opts={"include_name": include_name})
+        diff = compare_metadata(context, SQLModel.metadata)
     assert diff == []
 
 

@@ -45,6 +45,51 @@ def ticket_list(
     print_rows(tickets, as_json, line)
 
 
+@app.command("search")
+def ticket_search(
+    ctx: typer.Context,
+    query: Annotated[str, typer.Argument(help='Words, "phrases", -word, from:, to:, status:, ...')],
+    limit: Annotated[int, typer.Option(min=1, help="At most this many.")] = 50,
+    as_json: Json = False,
+) -> None:
+    """Tickets by what was said in them, best match first (README: the search language)."""
+    from tuidesk.engine.search_query import QueryError, parse_query
+    from tuidesk.engine.text import clean_line
+    from tuidesk.storage.db import read_session
+    from tuidesk.storage.search import search
+
+    try:
+        parsed = parse_query(query)
+    except QueryError as exc:
+        raise fail(str(exc), ExitCode.USAGE) from exc
+    if parsed.empty:
+        raise fail("give words to search for, or a filter such as status:open", ExitCode.USAGE)
+    c = ctx_of(ctx)
+    agent_id = c.known_agent_id() if "me" in (a.lower() for a in parsed.assignees) else None
+    with read_session(c.engine) as session:
+        found = search(session.connection(), parsed, agent_id=agent_id, limit=limit)
+    if as_json:
+        tickets = [
+            {
+                "ref": t.ref,
+                "title": t.title,
+                "status": t.status,
+                "updated_at": t.updated_at.isoformat(),
+                "snippet": t.snippet,
+            }
+            for t in found.tickets
+        ]
+        print_json({"tickets": tickets, "total": found.total})
+        return
+    for t in found.tickets:
+        when = t.updated_at.strftime("%Y-%m-%d %H:%M")
+        typer.echo(f"{t.ref:<10} {t.status:<8} {when}  {clean_line(t.title, 80)}")
+        if t.snippet:
+            typer.echo(f"    {clean_line(t.snippet, 200)}")
+    more = "" if found.exact else " (counted among the newest matches)"
+    typer.echo(f"{found.total} found{more}", err=True)
+
+
 @app.command("show")
 def ticket_show(ctx: typer.Context, ref: str, as_json: Json = False) -> None:
     """One ticket with its conversation."""

@@ -29,6 +29,7 @@ from textual.widgets import Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
+from tuidesk.engine.search_query import QueryError, highlight_terms, parse_query
 from tuidesk.engine.text import clean_line
 from tuidesk.screens.pickers import ChoiceScreen
 from tuidesk.storage.changes import ChangeWaiter
@@ -67,6 +68,10 @@ VIEW_LABELS = {
 STATUSES = ("new", "open", "pending", "resolved", "closed")
 _READ_ERRORS = (SQLAlchemyError, DatabaseUnavailable)
 _NO, _BOLD = Style(), Style(bold=True)
+SEARCH_HINT = (
+    'Search: words "a phrase" -word from: to: status: assignee:me branch: queue: tag: '
+    "has:attachment before:/after:YYYY-MM-DD SUP-42"
+)
 
 
 @dataclass(frozen=True)
@@ -100,7 +105,8 @@ class SearchInput(Input):
 class MainScreen(ReportsWorkerFailures, Screen[None]):
     CSS_PATH = "main.tcss"
     BINDINGS = [
-        Binding("slash", "search", "Search", id="main.search", tooltip="Search title, requester"),
+        Binding("slash", "search", "Search", id="main.search",
+                tooltip='Search what was said: words, "phrases", -word, from:, status:, SUP-42'),
         Binding("s", "cycle_sort", "Sort", id="main.sort", tooltip="Next sort order"),
         Binding("S", "reverse", "Reverse", id="main.reverse", tooltip="Flip the sort direction"),
         Binding("f", "filter_status", "Status", id="main.status", tooltip="Filter by status"),
@@ -158,7 +164,7 @@ class MainScreen(ReportsWorkerFailures, Screen[None]):
         with Horizontal():
             yield OptionList(id="sidebar")
             with Vertical():
-                yield SearchInput(placeholder="Search titles and requesters", id="search")
+                yield SearchInput(placeholder=SEARCH_HINT, id="search")
                 yield TicketList(self._fetch, self.clock, id="tickets")
         yield Static(id="status")
         yield Footer()
@@ -255,6 +261,7 @@ class MainScreen(ReportsWorkerFailures, Screen[None]):
 
     def _show_snapshot(self, snapshot: Snapshot, *, rows_current: bool = False) -> None:
         self.snapshot = snapshot
+        self.tickets.highlight = _terms(self.spec.search)
         self.tickets.set_ids(
             snapshot.ids, rows=snapshot.rows, rows_current=rows_current, widest=snapshot.widest
         )
@@ -382,7 +389,11 @@ class MainScreen(ReportsWorkerFailures, Screen[None]):
     def _open(self, event: TicketList.Opened) -> None:
         from tuidesk.screens.ticket import TicketScreen
 
-        self.app.push_screen(TicketScreen(self.engine, event.number, clock=self.clock))
+        self.app.push_screen(
+            TicketScreen(
+                self.engine, event.number, clock=self.clock, highlight=self.tickets.highlight
+            )
+        )
 
     def action_new_ticket(self) -> None:
         """Opened, the new ticket's view comes up, as Enter on it in the list would show it."""
@@ -416,6 +427,11 @@ class MainScreen(ReportsWorkerFailures, Screen[None]):
 
     @on(Input.Submitted, "#search")
     def _search(self, event: Input.Submitted) -> None:
+        try:
+            parse_query(event.value)
+        except QueryError as exc:  # left open, to be put right
+            self.notify(clean_line(str(exc), 200), severity="error", markup=False)
+            return
         self._close_search(event.value.strip())
 
     @on(SearchInput.Cancelled)
@@ -462,6 +478,14 @@ class MainScreen(ReportsWorkerFailures, Screen[None]):
 
     def action_reload(self) -> None:
         self._load(self.spec, self.tickets.around)
+
+
+def _terms(search: str) -> tuple[str, ...]:
+    """The words a search marks in the titles and the ticket view."""
+    try:
+        return highlight_terms(parse_query(search))
+    except QueryError:
+        return ()
 
 
 class FirstTicket(Message):

@@ -51,6 +51,7 @@ from tuidesk.storage.tables import aware
 from tuidesk.storage.tags import TagError, change_tags, parse_edit
 from tuidesk.storage.ticket_actions import TicketChanged, TicketError, ticket_version, update_ticket
 from tuidesk.storage.views import custom_field_rows, show_ticket
+from tuidesk.widgets.highlight import mark
 from tuidesk.widgets.ticket_list import Clock
 from tuidesk.widgets.workers import ReportsWorkerFailures
 
@@ -136,11 +137,14 @@ class TicketScreen(ReportsWorkerFailures, Screen[None]):
             self.text = text
             self.severity = severity
 
-    def __init__(self, engine: Engine, number: int, *, clock: Clock) -> None:
+    def __init__(
+        self, engine: Engine, number: int, *, clock: Clock, highlight: tuple[str, ...] = ()
+    ) -> None:
         super().__init__()
         self.engine = engine
         self.number = number
         self.clock = clock
+        self.highlight = highlight  # the words of the search it was opened from, marked
         self.ticket: dict[str, Any] | None = None
         self.choices = Filters([], [], [], [])
         self.agent_id: int | None = None  # who is at the keyboard: the console says, on mount
@@ -289,6 +293,7 @@ class TicketScreen(ReportsWorkerFailures, Screen[None]):
         head.append(f"  {_when(m['created_at'], self.clock)}", style="dim")
         body = m["full_body"] if self.full and m["full_body"] else m["body"]
         text = Text(strip_controls(normalize_newlines(body)).expandtabs(4).rstrip())
+        mark(text, self.highlight)
         for file in m["attachments"]:
             text.append(f"\n📎 {clean_line(file['filename'], 120)} ({file['size']:,} bytes)", "dim")
         if m["delivery"]:

@@ -6,7 +6,7 @@ index's worth, cheap enough to ask every second. Core statements, plain values o
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -44,7 +44,7 @@ class TicketFilter:
     channel: str | None = None  # the incoming channel's name
     queue: str | None = None
     assignee: str | None = None  # an agent's email, or "none"
-    search: str = ""  # in the title and the requester's name and address
+    search: str = ""  # the search language (engine.search_query): ranked by storage.search
     sort: str = "updated"
     descending: bool = True
 
@@ -74,14 +74,11 @@ class TicketLine:
     tags: tuple[str, ...] = ()
 
 
-def _like(text: str) -> str:
-    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def ticket_ids(conn: Connection, spec: TicketFilter, limit: int | None = None) -> list[int]:
     """Every ticket number of the view, in display order; with `limit`, the first ones only
     (the first screen, painted before the rest of a long view is read)."""
+    if spec.search.strip():
+        return _searched(conn, spec)[:limit]
     t = tables(conn)
     ticket, branch, contact, queue, agent = t.ticket, t.branch, t.contact, t.queue, t.agent
     query = select(ticket.c.id)
@@ -108,19 +105,9 @@ def ticket_ids(conn: Connection, spec: TicketFilter, limit: int | None = None) -
         )
     if spec.queue:
         query = query.join(queue, queue.c.id == ticket.c.queue_id).where(queue.c.name == spec.queue)
-    needs_contact = bool(spec.search.strip()) or spec.sort == "requester"
+    needs_contact = spec.sort == "requester"
     if needs_contact:
         query = query.outerjoin(contact, contact.c.id == ticket.c.requester_id)
-    for word in spec.search.split():
-        pattern = _like(word)
-        query = query.where(
-            or_(
-                func.lower(ticket.c.title).like(pattern, escape="\\"),
-                func.lower(contact.c.email).like(pattern, escape="\\"),
-                func.lower(contact.c.name).like(pattern, escape="\\"),
-                ticket.c.id == (int(word) if word.isdigit() and len(word) < 10 else -1),
-            )
-        )
     key: Any = {
         "updated": ticket.c.updated_at,
         "created": ticket.c.created_at,
@@ -135,6 +122,29 @@ def ticket_ids(conn: Connection, spec: TicketFilter, limit: int | None = None) -
         order = [key.desc() if spec.descending else key.asc()]
     tie = ticket.c.id.desc() if spec.descending else ticket.c.id.asc()
     return list(conn.execute(query.order_by(*order, tie).limit(limit)).scalars())
+
+
+def _searched(conn: Connection, spec: TicketFilter) -> list[int]:
+    """A search, best match first, within the view and the filters; what the query names
+    itself (status:, assignee:, branch:, queue:) wins over them."""
+    from tuidesk.engine.search_query import QueryError, parse_query
+    from tuidesk.storage.search import ranked_ids
+
+    try:
+        query = parse_query(spec.search)
+    except QueryError:  # the console refuses it before it gets here
+        return []
+    view_assignee = {"mine": ("me",), "unassigned": ("none",)}.get(spec.view, ())
+    query = replace(
+        query,
+        statuses=query.statuses
+        or ((spec.status,) if spec.status else tuple(_VIEW_STATUSES[spec.view] or ())),
+        assignees=query.assignees or view_assignee or ((spec.assignee,) if spec.assignee else ()),
+        branches=query.branches or ((spec.branch,) if spec.branch else ()),
+        queues=query.queues or ((spec.queue,) if spec.queue else ()),
+        channels=(spec.channel,) if spec.channel else (),
+    )
+    return ranked_ids(conn, query, agent_id=spec.agent_id)
 
 
 def ticket_lines(conn: Connection, numbers: Sequence[int]) -> dict[int, TicketLine]:

@@ -27,6 +27,7 @@ from textual.strip import Strip
 
 from tuidesk.engine.text import clean_line
 from tuidesk.storage.ticket_list import TicketLine
+from tuidesk.widgets.highlight import mark
 from tuidesk.widgets.workers import ReportsWorkerFailures, first_line
 
 Fetch = Callable[[Sequence[int]], dict[int, TicketLine]]
@@ -138,6 +139,7 @@ class TicketList(ReportsWorkerFailures, ScrollView, can_focus=True):
         self._requests: queue.SimpleQueue[tuple[int, list[int]] | None] = queue.SimpleQueue()
         self.cursor = 0
         self.loaded = False
+        self.highlight: tuple[str, ...] = ()  # the search's words, marked in the titles
 
     def on_mount(self) -> None:
         self._reader()
@@ -283,7 +285,7 @@ class TicketList(ReportsWorkerFailures, ScrollView, can_focus=True):
             "Status": Text(line.status, style=_STATUS_STYLE.get(line.status, "")),
             "Prio": Text(line.priority, style=_PRIORITY_STYLE.get(line.priority, _DIM)),
             "Requester": Text(clean_line(line.requester, 200)),
-            "Title": _title(line),
+            "Title": _title(line, self.highlight),
             "Branch/Queue": where,
             "Updated": Text(short_time(line.updated_at, self._clock())),
             "Assignee": Text(
@@ -369,13 +371,13 @@ class TicketList(ReportsWorkerFailures, ScrollView, can_focus=True):
         self._move(index)
 
 
-def _title(line: TicketLine) -> Text:
+def _title(line: TicketLine, highlight: tuple[str, ...] = ()) -> Text:
     """The title, after the required fields still empty: before it, so a long title does not
     hide them."""
     title = Text()
     if line.needs:
         title.append(f"needs {clean_line(', '.join(line.needs), 40)} ", style="yellow")
-    title.append(clean_line(line.title, 400))
+    title.append(mark(Text(clean_line(line.title, 400)), highlight))
     if line.tags:  # after the title, compact: the title is what an agent reads first
         title.append(" " + " ".join(f"#{clean_line(tag, 40)}" for tag in line.tags), "dim cyan")
     return title

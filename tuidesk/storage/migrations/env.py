@@ -5,11 +5,13 @@ from sqlalchemy import text
 from sqlmodel import SQLModel
 
 import tuidesk.storage.models  # noqa: F401 - registers the tables on SQLModel.metadata
+from tuidesk.storage.search_index import include_name
 
 connection = context.config.attributes["connection"]
 context.configure(
     connection=connection,
     target_metadata=SQLModel.metadata,
+    include_name=include_name,
     render_as_batch=connection.dialect.name == "sqlite",
 )
 with context.begin_transaction():

@@ -1,0 +1,415 @@
+"""Running a parsed search (engine.search_query) on the full-text index (storage.search_index):
+tickets ranked by their best document, the newest first among equals, each with a snippet.
+
+Design, for a million tickets and four million messages:
+- One statement per search, the same shape on SQLite (FTS5 MATCH, bm25) and PostgreSQL
+  (tsvector @@ tsquery, ts_rank); no Python per matching row, only per ticket shown.
+- A document is a message (id > 0) or a ticket's title and requester (id = -number; on
+  PostgreSQL in search_title by number). A ticket matches when one of its documents holds
+  every word, phrase, from: and to: of the query; a `-word` excludes the ticket when any of
+  its documents holds it (checked for the ranked tickets only, from their own few documents).
+  The message's ticket is joined at query time, so a merge re-indexes nothing.
+- Bounded ranking: the matching documents are read newest first (by id: FTS5 walks its
+  doclists in rowid order; PostgreSQL's planner reads the primary key backwards for a common
+  word and the GIN index for a rare one) and only the newest CANDIDATES messages and
+  CANDIDATES tickets are ranked (scored after the bound, never for every match). A rare word
+  ranks all of its matches; a common one ranks the recent ones, and the total it reports
+  counts the tickets among those (`exact` is False then): counting every ticket a common
+  word touches would read millions of rows on every keystroke.
+- Ticket filters (status, assignee, branch, queue, tag, dates, has:attachment) are applied
+  while the documents are read, before the bound, so a narrow filter still finds old matches.
+- Words are split and folded in Python the way the indexes split them (runs of letters and
+  digits, case and accents aside), then quoted: a query can never be a syntax error in FTS5 or
+  to_tsquery. CJK words (no spaces) are matched as substrings in the trigram index instead.
+- Snippets are made in Python from the best document of each ticket shown (engine's
+  `snippet`), so they read the same on both databases."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, text
+
+from tuidesk.engine.refs import ticket_ref
+from tuidesk.engine.search_query import (
+    Query,
+    highlight_terms,
+    is_cjk,
+    match_spans,
+    snippet,
+    tokens,
+)
+from tuidesk.storage.search_index import PG_WEIGHTS, SQLITE_WEIGHTS
+from tuidesk.storage.tables import aware, tables
+
+CANDIDATES = 1000
+_COLUMNS = ("body", "subject", "files", "sender", "recipients")  # where a snippet is looked for
+
+
+@dataclass(frozen=True)
+class FoundTicket:
+    number: int
+    ref: str
+    title: str
+    status: str
+    updated_at: datetime
+    snippet: str  # the matching words in [brackets]
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    tickets: list[FoundTicket]
+    total: int  # tickets matching; a lower bound when not `exact`
+    exact: bool
+    terms: tuple[str, ...]  # the folded words to highlight (engine.search_query.match_spans)
+
+
+def search(
+    conn: Connection, query: Query, *, agent_id: int | None = None, limit: int | None = 50
+) -> SearchResult:
+    """The tickets `query` finds, best first; `agent_id` is who `assignee:me` means."""
+    ranked, total, exact = _ranked(conn, query, agent_id, limit)
+    terms = highlight_terms(query)
+    if not ranked:
+        return SearchResult([], total, exact, terms)
+    numbers = [number for number, _ in ranked]
+    t = tables(conn)
+    ticket, branch = t.ticket, t.branch
+    rows = {
+        r.id: r
+        for r in conn.execute(
+            ticket.select()
+            .with_only_columns(
+                ticket.c.id, ticket.c.title, ticket.c.status, ticket.c.updated_at, branch.c.key
+            )
+            .join_from(ticket, branch, branch.c.id == ticket.c.branch_id)
+            .where(ticket.c.id.in_(numbers))
+        )
+    }
+    docs = _documents(conn, [doc for _, doc in ranked if doc is not None])
+    found = []
+    for number, doc in ranked:
+        row = rows[number]
+        found.append(
+            FoundTicket(
+                number=number,
+                ref=ticket_ref(row.key, number),
+                title=row.title,
+                status=row.status,
+                updated_at=aware(row.updated_at),
+                snippet=_snippet(docs.get(doc, {}), terms) if doc is not None else "",
+            )
+        )
+    return SearchResult(found, total, exact, terms)
+
+
+def ranked_ids(conn: Connection, query: Query, *, agent_id: int | None = None) -> list[int]:
+    """Every ticket number `query` finds (within the ranking bound), best first: the
+    console's list of a search."""
+    return [number for number, _ in _ranked(conn, query, agent_id, None)[0]]
+
+
+def _documents(conn: Connection, ids: list[int]) -> dict[int, dict[str, str]]:
+    """The indexed text of these documents (a ticket's by minus its number)."""
+    if not ids:
+        return {}
+    columns = ", ".join(_COLUMNS)
+    if conn.dialect.name == "postgresql":
+        statement = (
+            f"SELECT id, {columns} FROM search_doc WHERE id IN :ids "
+            f"UNION ALL SELECT -id, {columns} FROM search_title WHERE id IN :titles"
+        )
+    else:
+        statement = f"SELECT rowid AS id, {columns} FROM search_doc WHERE rowid IN :ids"
+    query = text(statement).bindparams(
+        *(bindparam(name, expanding=True) for name in ("ids", "titles") if f":{name}" in statement)
+    )
+    values = {"ids": ids, "titles": [-i for i in ids if i < 0] or [0]}
+    return {r.id: dict(r._mapping) for r in conn.execute(query, values)}
+
+
+def _snippet(doc: dict[str, str], terms: tuple[str, ...]) -> str:
+    for column in _COLUMNS:
+        value = doc.get(column) or ""
+        if match_spans(value, terms):
+            return snippet(value, terms)
+    return snippet(doc.get("subject") or doc.get("body") or "", terms)
+
+
+class _Sql:
+    """A statement being put together: its text pieces and bound values."""
+
+    def __init__(self) -> None:
+        self.params: dict[str, Any] = {}
+        self.types: dict[str, Any] = {}  # a bound value's column type, where it matters
+
+    def bind(self, value: Any) -> str:
+        name = f"p{len(self.params)}"
+        self.params[name] = value
+        return f":{name}"
+
+    def values(self, values: tuple[str, ...]) -> str:
+        return "(" + ", ".join(self.bind(v) for v in values) + ")"
+
+
+def _ranked(
+    conn: Connection, query: Query, agent_id: int | None, limit: int | None
+) -> tuple[list[tuple[int, int | None]], int, bool]:
+    """(ticket number, the document to quote or None) best first, the total, whether exact.
+    A ticket ranks by its best document; the quote is from its best message, the title
+    being shown anyway."""
+    pg = conn.dialect.name == "postgresql"
+    sql = _Sql()
+    query = _with_ref(conn, query)
+    filters = _filters(conn, query, agent_id, sql)
+    fts, cjk = _text_terms(query, pg, sql)
+    negation = _negation(query.excluded, pg, sql)
+    ticket_filters = "".join(f" AND {f}" for f in filters)
+    end = f" LIMIT {int(limit)}" if limit is not None else ""
+    if not fts and not cjk:
+        statement = (
+            f"SELECT t.id AS ticket_id, NULL AS doc, count(*) OVER () AS total, "
+            f"0 AS message_docs, 0 AS ticket_docs FROM ticket AS t WHERE 1 = 1{ticket_filters}"
+            f"{negation.replace('{tid}', 't.id')} ORDER BY t.updated_at DESC, t.id DESC{end}"
+        )
+    else:
+        hits = _hits(fts, cjk, pg, sql, ticket_filters)
+        statement = f"""
+            WITH hits AS ({hits}),
+            best AS (SELECT ticket_id, doc, max(score) OVER (PARTITION BY ticket_id) AS score,
+                     row_number() OVER (PARTITION BY ticket_id ORDER BY
+                         CASE WHEN doc > 0 THEN 0 ELSE 1 END, score DESC, doc DESC) AS n
+                     FROM hits)
+            SELECT b.ticket_id, b.doc, count(*) OVER () AS total,
+                (SELECT count(*) FROM hits WHERE doc > 0) AS message_docs,
+                (SELECT count(*) FROM hits WHERE doc < 0) AS ticket_docs
+            FROM best AS b JOIN ticket AS t ON t.id = b.ticket_id
+            WHERE b.n = 1{negation.replace("{tid}", "b.ticket_id")}
+            ORDER BY b.score DESC, t.updated_at DESC, t.id DESC{end}"""
+    typed = [bindparam(name, type_=kind) for name, kind in sql.types.items()]
+    rows = conn.execute(text(statement).bindparams(*typed), sql.params).all()
+    if not rows:
+        return [], 0, True
+    first = rows[0]
+    exact = first.message_docs < CANDIDATES and first.ticket_docs < CANDIDATES
+    return [(r.ticket_id, r.doc) for r in rows], int(first.total), exact
+
+
+def _with_ref(conn: Connection, query: Query) -> Query:
+    """A lone `SUP-42` or `42` names the ticket, when SUP is a branch's key: no text then."""
+    if not query.refs:
+        return query
+    key, number = query.refs[0]
+    if key is not None:
+        branch = tables(conn).branch
+        known = conn.execute(
+            branch.select().with_only_columns(branch.c.id).where(branch.c.key == key.upper())
+        ).first()
+        if known is None:
+            return replace(query, refs=())
+    return replace(query, words=())
+
+
+def _filters(conn: Connection, query: Query, agent_id: int | None, sql: _Sql) -> list[str]:
+    """Conditions on the ticket (alias t)."""
+    out: list[str] = []
+    if query.refs and not query.words:
+        out.append(f"t.id = {sql.bind(query.refs[0][1])}")
+    if query.statuses:
+        out.append(f"t.status IN {sql.values(query.statuses)}")
+    if query.assignees:
+        either = []
+        for who in query.assignees:
+            if who.lower() == "none":
+                either.append("t.assignee_id IS NULL")
+            elif who.lower() == "me":
+                either.append(f"t.assignee_id = {sql.bind(agent_id or -1)}")
+            else:
+                name = sql.bind(who.lower())
+                either.append(
+                    f"t.assignee_id IN (SELECT id FROM agent WHERE lower(name) = {name} "
+                    f"OR lower(email) = {name} OR lower(login) = {name})"
+                )
+        out.append("(" + " OR ".join(either) + ")")
+    if query.branches:
+        keys = sql.values(tuple(b.upper() for b in query.branches))
+        names = sql.values(tuple(b.lower() for b in query.branches))
+        out.append(
+            f"t.branch_id IN (SELECT id FROM branch WHERE key IN {keys} OR lower(name) IN {names})"
+        )
+    if query.queues:
+        names = sql.values(tuple(q.lower() for q in query.queues))
+        out.append(f"t.queue_id IN (SELECT id FROM queue WHERE lower(name) IN {names})")
+    if query.channels:
+        out.append(
+            f"t.channel_id IN (SELECT id FROM channel WHERE name IN {sql.values(query.channels)})"
+        )
+    for tag in query.tags:
+        out.append(
+            "EXISTS (SELECT 1 FROM ticket_tag AS g WHERE g.ticket_id = t.id "
+            f"AND lower(g.tag) = {sql.bind(tag.lower())})"
+        )
+    if query.has_attachment:
+        out.append(
+            "EXISTS (SELECT 1 FROM message AS ma JOIN attachment AS a ON a.message_id = ma.id "
+            "WHERE ma.ticket_id = t.id)"
+        )
+    updated = tables(conn).ticket.c.updated_at.type
+    for day, op in ((query.after, ">="), (query.before, "<")):
+        if day is not None:
+            name = sql.bind(_midnight(day))
+            sql.types[name[1:]] = updated  # so SQLite compares its stored form of a time
+            out.append(f"t.updated_at {op} {name}")
+    return out
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
+def _text_terms(query: Query, pg: bool, sql: _Sql) -> tuple[str | None, list[str]]:
+    """The bound match expression every document must satisfy (None: no words outside CJK),
+    and the CJK substrings it must hold too."""
+    parts: list[str] = []
+    cjk: list[str] = []
+    for column, values in (
+        (None, query.words + query.phrases),
+        ("sender", query.senders),
+        ("recipients", query.recipients),
+    ):
+        found, substrings = _phrases(values, column, pg)
+        parts += found
+        cjk += substrings
+    if not parts:
+        return None, cjk
+    return sql.bind((" & " if pg else " AND ").join(parts)), cjk
+
+
+def _phrases(values: tuple[str, ...], column: str | None, pg: bool) -> tuple[list[str], list[str]]:
+    """Each text's words outside CJK as a phrase of the index's syntax; its CJK words."""
+    phrases: list[str] = []
+    cjk: list[str] = []
+    for value in values:
+        words = tokens(value)
+        cjk += [w for w in words if is_cjk(w)]
+        plain = [w for w in words if not is_cjk(w)]
+        if plain:
+            phrases.append(_phrase(plain, column, pg))
+    return phrases, cjk
+
+
+def _phrase(words: list[str], column: str | None, pg: bool) -> str:
+    """Words in this order, quoted (they are letters and digits only), in one column or any."""
+    if pg:
+        weight = {"sender": ":A", "recipients": ":B"}.get(column or "", "")
+        return "(" + " <-> ".join(f"'{w}'{weight}" for w in words) + ")"
+    quoted = '"' + " ".join(words) + '"'
+    return f"{column} : {quoted}" if column else quoted
+
+
+_PG_QUERY = "to_tsquery('simple', unaccent({}))"
+
+
+def _hits(fts: str | None, cjk: list[str], pg: bool, sql: _Sql, ticket_filters: str) -> str:
+    """The matching documents with their ticket and score: the newest CANDIDATES messages
+    and CANDIDATES tickets (their titles), read in id order so the bound stops the scan."""
+    if pg:
+        return _pg_hits(fts, cjk, sql, ticket_filters)
+    # CROSS JOIN keeps SQLite reading the index first, never the message table.
+    if fts:
+        driver = "search_doc"
+        match = [f"search_doc MATCH {fts}"]
+        score = f"-bm25(search_doc, {SQLITE_WEIGHTS})"
+    else:
+        driver = "search_cjk"
+        match = [_sqlite_cjk_match(cjk.pop(0), sql)]
+        score = "0.0"
+    key = f"{driver}.rowid"
+    match += [
+        f"{key} IN (SELECT rowid FROM search_cjk WHERE {_sqlite_cjk_match(c, sql)})" for c in cjk
+    ]
+    where = " AND ".join(match)
+    messages = (
+        f"SELECT m.ticket_id AS ticket_id, {key} AS doc, {score} AS score FROM {driver} "
+        f"CROSS JOIN message AS m ON m.id = {key} CROSS JOIN ticket AS t ON t.id = m.ticket_id "
+        f"WHERE {where} AND {key} > 0{ticket_filters} ORDER BY {key} DESC LIMIT {CANDIDATES}"
+    )
+    titles = (
+        f"SELECT t.id AS ticket_id, {key} AS doc, {score} AS score FROM {driver} "
+        f"CROSS JOIN ticket AS t ON t.id = -{key} "
+        f"WHERE {where} AND {key} < 0{ticket_filters} ORDER BY {key} LIMIT {CANDIDATES}"
+    )
+    return f"SELECT * FROM ({messages}) AS hm UNION ALL SELECT * FROM ({titles}) AS ht"
+
+
+def _pg_hits(fts: str | None, cjk: list[str], sql: _Sql, ticket_filters: str) -> str:
+    """PostgreSQL's: messages in search_doc, titles in search_title; ranked only once bounded
+    (a rank in the bounded query would be computed for every match before the sort)."""
+    like = [sql.bind(f"%{c}%") for c in cjk]
+    match = [f"d.doc @@ {_PG_QUERY.format(fts)}"] if fts else []
+    where = " AND ".join(match + [f"d.cjk ILIKE {p}" for p in like])
+    rank = f"ts_rank(CAST('{PG_WEIGHTS}' AS float4[]), r.doc, {_PG_QUERY.format(fts)})"
+    score = rank if fts else "0.0"
+    messages = (
+        "SELECT m.ticket_id AS ticket_id, d.id AS doc FROM search_doc AS d "
+        "JOIN message AS m ON m.id = d.id JOIN ticket AS t ON t.id = m.ticket_id "
+        f"WHERE {where}{ticket_filters} ORDER BY d.id DESC LIMIT {CANDIDATES}"
+    )
+    titles = (
+        "SELECT t.id AS ticket_id, d.id AS doc FROM search_title AS d "
+        f"JOIN ticket AS t ON t.id = d.id WHERE {where}{ticket_filters} "
+        f"ORDER BY d.id DESC LIMIT {CANDIDATES}"
+    )
+    return (
+        f"SELECT h.ticket_id, h.doc, {score} AS score FROM ({messages}) AS h "
+        "JOIN search_doc AS r ON r.id = h.doc UNION ALL "
+        f"SELECT h.ticket_id, -h.doc, {score} FROM ({titles}) AS h "
+        "JOIN search_title AS r ON r.id = h.doc"
+    )
+
+
+def _negation(excluded: tuple[str, ...], pg: bool, sql: _Sql) -> str:
+    """A condition on `{tid}`, the ticket: none of its documents holds an excluded text."""
+    if not excluded:
+        return ""
+    phrases, cjk = _phrases(excluded, None, pg)
+    if pg:
+        either = [f"x.cjk ILIKE {sql.bind(f'%{c}%')}" for c in cjk]
+        if phrases:
+            either.append(f"x.doc @@ {_PG_QUERY.format(sql.bind(' | '.join(phrases)))}")
+        holds = " OR ".join(either)
+        # Scalar subqueries, run for each ticket ranked: as NOT EXISTS, PostgreSQL would
+        # anti-join every document the excluded word is in.
+        return (
+            " AND (SELECT count(*) FROM message AS mx JOIN search_doc AS x ON x.id = mx.id "
+            f"WHERE mx.ticket_id = {{tid}} AND ({holds})) + (SELECT count(*) "
+            f"FROM search_title AS x WHERE x.id = {{tid}} AND ({holds})) = 0"
+        )
+    docs = "(SELECT mx.id FROM message AS mx WHERE mx.ticket_id = {tid} UNION ALL SELECT -{tid})"
+    out = ""
+    if phrases:
+        # From the ticket's few messages to the index by rowid: FTS5 then seeks each one,
+        # never reading every document a common excluded word is in.
+        words = sql.bind(" OR ".join(phrases))
+        out += (
+            " AND NOT EXISTS (SELECT 1 FROM message AS mx CROSS JOIN search_doc "
+            "WHERE mx.ticket_id = {tid} AND search_doc.rowid = mx.id "
+            f"AND search_doc MATCH {words}) AND NOT EXISTS (SELECT 1 FROM search_doc "
+            f"WHERE search_doc.rowid = -{{tid}} AND search_doc MATCH {words})"
+        )
+    for c in cjk:
+        out += (
+            f" AND NOT EXISTS (SELECT 1 FROM search_cjk WHERE {_sqlite_cjk_match(c, sql)} "
+            f"AND search_cjk.rowid IN {docs})"
+        )
+    return out
+
+
+def _sqlite_cjk_match(term: str, sql: _Sql) -> str:
+    """The trigram index takes LIKE for three characters or more; SQLite 3.40 finds nothing
+    for a shorter pattern, so a two-character word reads the (CJK-only) table instead."""
+    if len(term) >= 3:
+        return f"search_cjk.text LIKE {sql.bind(f'%{term}%')}"
+    return f"instr(search_cjk.text, {sql.bind(term)}) > 0"
