@@ -113,7 +113,7 @@ def ticket_set(
         if not equals or not name.strip():
             raise fail(f"--field {given!r}: give NAME=VALUE", ExitCode.USAGE)
         fields[name.strip()] = value
-    actor = c.known_agent_id()  # told apart from the new assignee: nobody hears of their own
+    actor = c.actor()  # told apart from the new assignee: nobody hears of their own
     try:
         with transaction(c.engine) as conn:
             done = update_ticket(

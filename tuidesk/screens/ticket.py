@@ -41,6 +41,7 @@ from tuidesk.storage.blobs import BlobStore
 from tuidesk.storage.changes import ChangeWaiter
 from tuidesk.storage.console_queries import Filters, filters
 from tuidesk.storage.db import DatabaseUnavailable, read_session, transaction
+from tuidesk.storage.history import by_agent
 from tuidesk.storage.models import PRIORITIES, TICKET_STATUSES, Agent
 from tuidesk.storage.tables import aware
 from tuidesk.storage.ticket_actions import TicketChanged, TicketError, ticket_version, update_ticket
@@ -310,8 +311,9 @@ class TicketScreen(ReportsWorkerFailures, Screen[None]):
         try:
             with transaction(self.engine) as conn:
                 done = update_ticket(
-                    conn, str(self.number), expected=expected, actor=self.agent_id, **changes
-                )
+                    conn, str(self.number), expected=expected, actor=by_agent(self.agent_id),
+                    **changes,
+                )  # fmt: skip
         except TicketChanged as exc:
             at = exc.at.astimezone(self.clock().tzinfo).strftime("%H:%M:%S")
             text = f"{exc.ref} was changed at {at} by someone else: nothing written, reloaded"
@@ -383,7 +385,7 @@ class TicketScreen(ReportsWorkerFailures, Screen[None]):
             return
         screen = FieldsScreen(
             self.engine, self.number, t["ref"], self.version, fields, t["custom_fields"],
-            actor=self.agent_id,
+            actor=by_agent(self.agent_id),
         )  # fmt: skip
 
         def saved(said: str | None) -> None:
@@ -405,7 +407,9 @@ class TicketScreen(ReportsWorkerFailures, Screen[None]):
         self.app.push_screen(screen, lambda stored: stored and self._read())
 
     def action_note(self) -> None:
-        screen = NoteScreen(self.engine, self._target(), author=self.me, clock=self.clock)
+        screen = NoteScreen(
+            self.engine, self._target(), author=self.me, agent_id=self.agent_id, clock=self.clock
+        )
         self.app.push_screen(screen, lambda stored: stored and self._read())
 
     # -- attachments -----------------------------------------------------------------------
