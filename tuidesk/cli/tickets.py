@@ -84,6 +84,28 @@ def ticket_show(ctx: typer.Context, ref: str, as_json: Json = False) -> None:
             typer.echo(f"[attachment] {a['filename']} ({a['content_type']}, {a['size']} bytes)")
 
 
+@app.command("history")
+def ticket_history(ctx: typer.Context, ref: str, as_json: Json = False) -> None:
+    """Who changed what and when, oldest first: every change and every message, one a line
+    (`2026-12-06 10:04  Ana Lima  status open → pending`, local time). --json prints
+    {"ticket": REF, "events": [{"at", "kind", "actor_kind", "actor", "data"}]}: `at` in ISO
+    8601 UTC, `actor_kind` agent, engine, cli or system, `data` as the README's table says."""
+    from tuidesk.storage.history import describe, ticket_events
+    from tuidesk.storage.outbox import OutboundError, find_ticket
+
+    with ctx_of(ctx).engine.connect() as conn:
+        try:
+            found = find_ticket(conn, ref)
+        except OutboundError as exc:
+            raise fail(str(exc), ExitCode.USAGE) from exc
+        events = ticket_events(conn, found.number)
+    if as_json:
+        print_json({"ticket": found.ref, "events": [e.as_dict() for e in events]})
+        return
+    for e in events:
+        typer.echo(f"{e.at.astimezone():%Y-%m-%d %H:%M}  {e.who}  {describe(e)}")
+
+
 @app.command("set")
 def ticket_set(
     ctx: typer.Context,
