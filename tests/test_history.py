@@ -1,21 +1,32 @@
 """A ticket's history through the real parts, on SQLite and PostgreSQL: mail piped in, agents at
 the CLI, an agent's mail with #commands, replies and notes; each change and each message is one
 event saying who (the agent, the engine with its rule, a CLI user, the system) and when, read
-back by `tuidesk ticket history`."""
+back by `tuidesk ticket history` and in the console's History pane (`h`)."""
 
 from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, update
+from textual.widgets import Static
 
-from tests.conftest import Cli
+from tests.conftest import Cli, route_support
 from tests.engine.conftest import mail
-from tuidesk.storage.db import transaction
-from tuidesk.storage.history import SYSTEM, Actor, describe, record, ticket_events
+from tests.snapshots import assert_snapshot
+from tests.test_console import NOW, SIZE, pinned, until
+from tests.test_console_ticket import opened, pick
+from tuidesk.screens.app import TuideskApp
+from tuidesk.services.ingest import Ingestor
+from tuidesk.storage.agents import save_agent
+from tuidesk.storage.blobs import BlobStore
+from tuidesk.storage.db import make_engine, session_scope, transaction
+from tuidesk.storage.history import SYSTEM, Actor, by_agent, describe, record, ticket_events
 from tuidesk.storage.tables import tables
+from tuidesk.storage.ticket_actions import update_ticket
+from tuidesk.widgets.history import HistoryPane
 
 SUPPORT = "support@example.com"
 
@@ -157,3 +168,47 @@ def test_every_change_and_message_is_an_event_of_whoever_made_it(
         "Ana Souza  split from SUP-2 at message #5",
         "system  merged into SUP-7",
     ]
+
+
+async def test_h_shows_the_history_beside_the_ticket_and_follows_its_changes(
+    db_url: str, _isolated_home: Path
+) -> None:
+    """Mail-derived text (a title and a queue name in markup) is shown as written."""
+    engine = make_engine(db_url)
+    with session_scope(engine) as s:
+        route_support(s)
+        dana = save_agent(s, name="Dana Agent", email="dana@example.com", login="dana").id
+        save_agent(s, name="Sam Agent", email="sam@example.com", login="sam")
+    Ingestor(engine, BlobStore(_isolated_home / "blobs"), source="import").ingest(
+        mail("From: Alice <alice@customer.test>\nTo: support@example.com\nSubject: [b]Fire[/b]")
+    )
+    with transaction(engine) as conn:
+        update_ticket(
+            conn, "1", status="pending", assignee="sam", queue="[red]VIP", actor=by_agent(dana)
+        )
+        record(conn, 1, "tags", Actor("cli", "night-shift"), {"added": ["printer"], "removed": []})
+        t = tables(conn)
+        conn.execute(update(t.ticket_event).values(at=NOW))
+        conn.execute(update(t.ticket).values(created_at=NOW, updated_at=NOW))
+        conn.execute(update(t.message).values(created_at=NOW))
+    app = TuideskApp(engine, agent_id=dana, clock=pinned)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await opened(pilot)
+            pane = screen.query_one(HistoryPane)
+            await pilot.press("h")
+            await until(pilot, lambda: "night-shift" in shown(pane), "the history")
+            assert_snapshot(app.export_screenshot(), "console_ticket_history")
+            titles = [c.title for c in app.get_system_commands(app.screen)]
+            assert "History (h)" in titles
+            await pilot.press("s")  # a change while it is open shows in it
+            await pick(pilot, "open")
+            await until(pilot, lambda: "status pending → open" in shown(pane), "the change")
+            await pilot.press("h")
+            assert not pane.display
+    finally:
+        engine.dispose()
+
+
+def shown(pane: HistoryPane) -> str:
+    return str(pane.query_one("#history-events", Static).render())

@@ -41,11 +41,12 @@ from tuidesk.storage.blobs import BlobStore
 from tuidesk.storage.changes import ChangeWaiter
 from tuidesk.storage.console_queries import Filters, filters
 from tuidesk.storage.db import DatabaseUnavailable, read_session, transaction
-from tuidesk.storage.history import by_agent
+from tuidesk.storage.history import Event, by_agent, ticket_events
 from tuidesk.storage.models import PRIORITIES, TICKET_STATUSES, Agent
 from tuidesk.storage.tables import aware
 from tuidesk.storage.ticket_actions import TicketChanged, TicketError, ticket_version, update_ticket
 from tuidesk.storage.views import custom_field_rows, show_ticket
+from tuidesk.widgets.history import HistoryPane
 from tuidesk.widgets.ticket_list import Clock
 from tuidesk.widgets.workers import ReportsWorkerFailures
 
@@ -102,6 +103,8 @@ class TicketScreen(ReportsWorkerFailures, Screen[None]):
         Binding("o", "save_files", "Files", id="ticket.save_files",
                 tooltip="Save attachments to a folder"),
         Binding("e", "toggle_full", "Quotes", id="ticket.full_text", tooltip="Show the full text"),
+        Binding("h", "history", "History", id="ticket.history",
+                tooltip="Show who changed what and when"),
         Binding("escape", "back", "Back", id="ticket.back"),
         Binding("j", "scroll('down')", "Scroll down", id="ticket.down", show=False),
         Binding("k", "scroll('up')", "Scroll up", id="ticket.up", show=False),
@@ -117,6 +120,11 @@ class TicketScreen(ReportsWorkerFailures, Screen[None]):
         def __init__(self, data: TicketData) -> None:
             super().__init__()
             self.data = data
+
+    class HistoryRead(Message):
+        def __init__(self, events: list[Event]) -> None:
+            super().__init__()
+            self.events = events
 
     class Told(Message):
         """Something for the agent to read: a change made or refused, files saved, an error."""
@@ -150,6 +158,7 @@ class TicketScreen(ReportsWorkerFailures, Screen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="conversation"):
             yield Static(Text("Loading…", style="dim"), id="fields")
+        yield HistoryPane(id="history")
         # Compact, without the palette key: room for every key at 120 columns; ctrl+p still works.
         yield Footer(show_command_palette=False, compact=True)
 
@@ -211,8 +220,23 @@ class TicketScreen(ReportsWorkerFailures, Screen[None]):
         admin = agent is not None and agent.role == "admin"
         self.post_message(self.Loaded(TicketData(ticket, choices, me, admin, fields)))
 
+    @work(thread=True, exclusive=True, group="history", exit_on_error=False)
+    def _read_history(self) -> None:
+        try:
+            with self.engine.connect() as conn:
+                events = ticket_events(conn, self.number)
+        except _READ_ERRORS as exc:
+            self.post_message(self.Told(f"Cannot read the history: {exc}", "error"))
+            return
+        self.post_message(self.HistoryRead(events))
+
     def on_ticket_screen_changed(self, _message: Changed) -> None:
         self._read()
+        if self.query_one(HistoryPane).display:
+            self._read_history()
+
+    def on_ticket_screen_history_read(self, message: HistoryRead) -> None:
+        self.query_one(HistoryPane).show(message.events, self.clock)
 
     def on_ticket_screen_loaded(self, message: Loaded) -> None:
         self.ticket = message.data.ticket
@@ -458,6 +482,13 @@ class TicketScreen(ReportsWorkerFailures, Screen[None]):
         self.full = not self.full
         if self.ticket is not None:
             self._show()
+
+    def action_history(self) -> None:
+        """Show the History pane (read afresh) or hide it."""
+        pane = self.query_one(HistoryPane)
+        pane.display = not pane.display
+        if pane.display:
+            self._read_history()
 
     def action_scroll(self, direction: str) -> None:
         scroll = self.query_one("#conversation", VerticalScroll)
