@@ -169,6 +169,14 @@ def test_every_change_and_message_is_an_event_of_whoever_made_it(
         "system  merged into SUP-7",
     ]
 
+    # Ana leaves: her ticket is unassigned (an event), and what she did keeps the name it was
+    # done under.
+    cli("agent", "remove", "ana")
+    last = history(db_engine)
+    unassigned = ("assignee", "system", "agent removed", {"from": "Ana Souza", "to": None})
+    assert brief(last[-1:]) == [unassigned]
+    assert (last[3]["actor"], last[-6]["actor"]) == ("Ana Lima", "Ana Souza")  # status, tags
+
 
 async def test_h_shows_the_history_beside_the_ticket_and_follows_its_changes(
     db_url: str, _isolated_home: Path
