@@ -69,8 +69,9 @@ def statements_by_thread(engine: Engine) -> Iterator[tuple[list[str], list[str]]
 
 
 async def test_no_database_io_on_the_ui_thread(db_url: str, _isolated_home: Path) -> None:
-    """Every statement while the agent scrolls the list to its end and back, opens a ticket and
-    comes back: none of them on the thread that draws (the list's rows come from its reader)."""
+    """Every statement while the agent scrolls the list to its end and back, opens a ticket,
+    shows its history and comes back: none of them on the thread that draws (the list's rows
+    come from its reader)."""
     engine, admin_id = support_desk(db_url, _isolated_home, TICKETS)
     app = TuideskApp(engine, agent_id=admin_id, clock=lambda: _NOW)
     try:
@@ -87,7 +88,10 @@ async def test_no_database_io_on_the_ui_thread(db_url: str, _isolated_home: Path
                 await until(pilot, lambda: isinstance(app.screen, TicketScreen), "the ticket")
                 screen = app.screen
                 await until(pilot, lambda: screen.ticket is not None, "the ticket's messages")
-                await pilot.press("escape")
+                await pilot.press("h")  # the History pane, read by its worker
+                events = screen.query_one("#history-events", Static)
+                await until(pilot, lambda: "created" in str(events.render()), "the history")
+                await pilot.press("h", "escape")
                 await until(pilot, lambda: isinstance(app.screen, MainScreen), "the list again")
                 await pilot.press("G", "g")
                 assert on_ui == [], f"{len(on_ui)} statements on the UI thread: {on_ui[:3]}"

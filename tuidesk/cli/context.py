@@ -62,11 +62,18 @@ class Context:
     def known_agent_id(self) -> int | None:
         """The agent running the command when they are one, else None: `reply` and `note`
         ran for scripts long before they knew agents, and still do."""
-        from tuidesk.storage.agents import current_login, find_agent
+        return self.actor().agent_id
 
+    def actor(self):  # type: ignore[no-untyped-def]
+        """Who runs the command, for history: the agent they are, else the OS user (or the
+        `--agent` given) as a CLI user."""
+        from tuidesk.storage.agents import current_login, find_agent
+        from tuidesk.storage.history import Actor
+
+        login = current_login(self.agent)
         with self.session() as session:
-            found = find_agent(session, current_login(self.agent))
-            return found.id if found else None
+            found = find_agent(session, login)
+            return Actor("agent", found.name, found.id) if found else Actor("cli", login)
 
     def close(self) -> None:
         """The connections go when the command ends (a long-lived caller runs many)."""

@@ -48,11 +48,11 @@ def reply(
         raise fail(f"cannot read {html_file}: {exc}", ExitCode.USAGE) from exc
     try:
         files = [read_attachment(p) for p in attach or []]
-        agent_id = c.known_agent_id()
+        actor = c.actor()
         with transaction(c.engine) as conn:
             queued = queue_reply(
                 conn, c.blobs, ref, text, cc=cc or [], reply_all=reply_all, attachments=files,
-                status=status, quote=quote, html=html, agent_id=agent_id,
+                status=status, quote=quote, html=html, agent_id=actor.agent_id, actor=actor,
             )  # fmt: skip
     except (OutboundError, HeaderInjection) as exc:
         raise fail(str(exc), ExitCode.USAGE) from exc
@@ -72,10 +72,10 @@ def note(
 
     text = body_text(body_file, body_stdin)
     c = ctx_of(ctx)
-    agent_id = c.known_agent_id()
+    actor = c.actor()
     try:
         with transaction(c.engine) as conn:
-            done = add_note(conn, ref, text, agent_id=agent_id)
+            done = add_note(conn, ref, text, agent_id=actor.agent_id, actor=actor)
     except OutboundError as exc:
         raise fail(str(exc), ExitCode.USAGE) from exc
     typer.echo(f"added note to {done}")

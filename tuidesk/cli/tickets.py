@@ -137,6 +137,28 @@ def ticket_show(ctx: typer.Context, ref: str, as_json: Json = False) -> None:
             typer.echo(f"[attachment] {a['filename']} ({a['content_type']}, {a['size']} bytes)")
 
 
+@app.command("history")
+def ticket_history(ctx: typer.Context, ref: str, as_json: Json = False) -> None:
+    """Who changed what and when, oldest first: every change and every message, one a line
+    (`2026-12-06 10:04  Ana Lima  status open → pending`, local time). --json prints
+    {"ticket": REF, "events": [{"at", "kind", "actor_kind", "actor", "data"}]}: `at` in ISO
+    8601 UTC, `actor_kind` agent, engine, cli or system, `data` as the README's table says."""
+    from tuidesk.storage.history import describe, ticket_events
+    from tuidesk.storage.outbox import OutboundError, find_ticket
+
+    with ctx_of(ctx).engine.connect() as conn:
+        try:
+            found = find_ticket(conn, ref)
+        except OutboundError as exc:
+            raise fail(str(exc), ExitCode.USAGE) from exc
+        events = ticket_events(conn, found.number)
+    if as_json:
+        print_json({"ticket": found.ref, "events": [e.as_dict() for e in events]})
+        return
+    for e in events:
+        typer.echo(f"{e.at.astimezone():%Y-%m-%d %H:%M}  {e.who}  {describe(e)}")
+
+
 @app.command("set")
 def ticket_set(
     ctx: typer.Context,
@@ -166,7 +188,7 @@ def ticket_set(
         if not equals or not name.strip():
             raise fail(f"--field {given!r}: give NAME=VALUE", ExitCode.USAGE)
         fields[name.strip()] = value
-    actor = c.known_agent_id()  # told apart from the new assignee: nobody hears of their own
+    actor = c.actor()  # told apart from the new assignee: nobody hears of their own
     try:
         with transaction(c.engine) as conn:
             done = update_ticket(
@@ -235,25 +257,13 @@ def ticket_new(
         typer.echo(f"opened {opened.ref}; mail to {', '.join(opened.mail.recipients)} queued")
 
 
-def _actor(c: Any) -> Any:
-    """Who the history names: the agent running the command, else the OS user."""
-    from tuidesk.storage.agents import current_login, find_agent
-    from tuidesk.storage.history import Actor
-
-    with c.session() as session:
-        agent = find_agent(session, current_login(c.agent))
-        if agent is not None:
-            return Actor("agent", agent.name, agent.id)
-    return Actor("cli", current_login(c.agent))
-
-
 def _joining(ctx: typer.Context, step: Any, *args: Any) -> Any:
     """A merge or a split in one transaction, by whoever runs the command; refused: exit 2."""
     from tuidesk.storage.db import transaction
     from tuidesk.storage.merge import MergeError
 
     c = ctx_of(ctx)
-    actor = _actor(c)
+    actor = c.actor()
     try:
         with transaction(c.engine) as conn:
             return step(conn, *args, actor)
@@ -313,7 +323,7 @@ def ticket_tag(
     c = ctx_of(ctx)
     try:
         added, removed = parse_changes(changes)
-        actor = _actor(c)
+        actor = c.actor()
         with transaction(c.engine) as conn:
             done = change_tags(conn, ref, added, removed, actor)
     except TagError as exc:

@@ -490,10 +490,17 @@ class NoteScreen(EditorScreen):
     send_label = "Add note"
 
     def __init__(
-        self, engine: Engine, target: ReplyTarget, *, author: Address | None, clock: Clock
+        self,
+        engine: Engine,
+        target: ReplyTarget,
+        *,
+        author: Address | None,
+        agent_id: int | None,
+        clock: Clock,
     ) -> None:
         super().__init__(engine, target, clock=clock)
         self.author = author
+        self.agent_id = agent_id
 
     def _head(self) -> Text:
         return Text("Note on ", style="bold").append_text(super()._head())
@@ -513,7 +520,9 @@ class NoteScreen(EditorScreen):
     def _add(self, body: str) -> None:
         try:
             with transaction(self.engine) as conn:
-                ref = add_note(conn, str(self.target.number), body, author=self.author)
+                ref = add_note(
+                    conn, str(self.target.number), body, author=self.author, agent_id=self.agent_id
+                )
         except _SEND_ERRORS as exc:
             self.post_message(self.Failed(str(exc)))
             return

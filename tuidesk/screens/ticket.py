@@ -43,7 +43,7 @@ from tuidesk.storage.blobs import BlobStore
 from tuidesk.storage.changes import ChangeWaiter
 from tuidesk.storage.console_queries import Filters, filters
 from tuidesk.storage.db import DatabaseUnavailable, read_session, transaction
-from tuidesk.storage.history import Actor
+from tuidesk.storage.history import Event, by_agent, ticket_events
 from tuidesk.storage.merge import MergeError, merge
 from tuidesk.storage.models import PRIORITIES, TICKET_STATUSES, Agent
 from tuidesk.storage.related import RelatedTicket, requester_tickets
@@ -52,6 +52,7 @@ from tuidesk.storage.tags import TagError, change_tags, parse_edit
 from tuidesk.storage.ticket_actions import TicketChanged, TicketError, ticket_version, update_ticket
 from tuidesk.storage.views import custom_field_rows, show_ticket
 from tuidesk.widgets.highlight import mark
+from tuidesk.widgets.history import HistoryPane
 from tuidesk.widgets.ticket_list import Clock
 from tuidesk.widgets.workers import ReportsWorkerFailures
 
@@ -94,6 +95,18 @@ class TicketData:
     related: tuple[RelatedTicket, ...] = ()  # the requester's and their organisation's
 
 
+class TwoRowFooter(Footer):
+    """A ticket's keys do not fit one line at 120 columns: they wrap into two rows."""
+
+    DEFAULT_CSS = "TwoRowFooter { height: 2; layout: grid; grid-columns: 13; }"
+
+    def compose(self) -> ComposeResult:
+        yield from super().compose()
+        columns = self.styles.grid_size_columns  # Footer sets one column per key
+        if columns:
+            self.styles.grid_size_columns = -(-columns // 2)
+
+
 class TicketScreen(ReportsWorkerFailures, Screen[None]):
     CSS_PATH = "ticket.tcss"
     BINDINGS = [
@@ -113,6 +126,8 @@ class TicketScreen(ReportsWorkerFailures, Screen[None]):
                 tooltip="Merge into another ticket: messages and history move there"),
         Binding("t", "tags", "Tags", id="ticket.tags", tooltip="Add or remove tags"),
         Binding("e", "toggle_full", "Quotes", id="ticket.full_text", tooltip="Show the full text"),
+        Binding("h", "history", "History", id="ticket.history",
+                tooltip="Show who changed what and when"),
         Binding("escape", "back", "Back", id="ticket.back"),
         Binding("j", "scroll('down')", "Scroll down", id="ticket.down", show=False),
         Binding("k", "scroll('up')", "Scroll up", id="ticket.up", show=False),
@@ -128,6 +143,11 @@ class TicketScreen(ReportsWorkerFailures, Screen[None]):
         def __init__(self, data: TicketData) -> None:
             super().__init__()
             self.data = data
+
+    class HistoryRead(Message):
+        def __init__(self, events: list[Event]) -> None:
+            super().__init__()
+            self.events = events
 
     class Told(Message):
         """Something for the agent to read: a change made or refused, files saved, an error."""
@@ -166,8 +186,9 @@ class TicketScreen(ReportsWorkerFailures, Screen[None]):
         with VerticalScroll(id="conversation"):
             yield Static(Text("Loading…", style="dim"), id="fields")
             yield RelatedTickets(id="related")
-        # Compact, without the palette key: room for every key at 120 columns; ctrl+p still works.
-        yield Footer(show_command_palette=False, compact=True)
+        yield HistoryPane(id="history")
+        # Compact, without the palette key (ctrl+p still works), in two rows: every key shows.
+        yield TwoRowFooter(show_command_palette=False, compact=True)
 
     def on_mount(self) -> None:
         self.agent_id = getattr(self.app, "agent_id", None)
@@ -229,8 +250,23 @@ class TicketScreen(ReportsWorkerFailures, Screen[None]):
         data = TicketData(ticket, choices, me, admin, fields, tuple(related))
         self.post_message(self.Loaded(data))
 
+    @work(thread=True, exclusive=True, group="history", exit_on_error=False)
+    def _read_history(self) -> None:
+        try:
+            with self.engine.connect() as conn:
+                events = ticket_events(conn, self.number)
+        except _READ_ERRORS as exc:
+            self.post_message(self.Told(f"Cannot read the history: {exc}", "error"))
+            return
+        self.post_message(self.HistoryRead(events))
+
     def on_ticket_screen_changed(self, _message: Changed) -> None:
         self._read()
+        if self.query_one(HistoryPane).display:
+            self._read_history()
+
+    def on_ticket_screen_history_read(self, message: HistoryRead) -> None:
+        self.query_one(HistoryPane).show(message.events, self.clock)
 
     def on_ticket_screen_loaded(self, message: Loaded) -> None:
         self.ticket = message.data.ticket
@@ -338,8 +374,9 @@ class TicketScreen(ReportsWorkerFailures, Screen[None]):
         try:
             with transaction(self.engine) as conn:
                 done = update_ticket(
-                    conn, str(self.number), expected=expected, actor=self.agent_id, **changes
-                )
+                    conn, str(self.number), expected=expected, actor=by_agent(self.agent_id),
+                    **changes,
+                )  # fmt: skip
         except TicketChanged as exc:
             at = exc.at.astimezone(self.clock().tzinfo).strftime("%H:%M:%S")
             text = f"{exc.ref} was changed at {at} by someone else: nothing written, reloaded"
@@ -411,7 +448,7 @@ class TicketScreen(ReportsWorkerFailures, Screen[None]):
             return
         screen = FieldsScreen(
             self.engine, self.number, t["ref"], self.version, fields, t["custom_fields"],
-            actor=self.agent_id,
+            actor=by_agent(self.agent_id),
         )  # fmt: skip
 
         def saved(said: str | None) -> None:
@@ -433,15 +470,12 @@ class TicketScreen(ReportsWorkerFailures, Screen[None]):
         self.app.push_screen(screen, lambda stored: stored and self._read())
 
     def action_note(self) -> None:
-        screen = NoteScreen(self.engine, self._target(), author=self.me, clock=self.clock)
+        screen = NoteScreen(
+            self.engine, self._target(), author=self.me, agent_id=self.agent_id, clock=self.clock
+        )
         self.app.push_screen(screen, lambda stored: stored and self._read())
 
     # -- merging, tags, the requester's other tickets ----------------------------------------
-
-    def _actor(self) -> Actor:
-        if self.me is None:
-            return Actor("system")
-        return Actor("agent", self.me.name, self.agent_id)
 
     def action_merge(self) -> None:
         t = self.ticket
@@ -473,7 +507,7 @@ class TicketScreen(ReportsWorkerFailures, Screen[None]):
     def _merge(self, number: int, target: str) -> None:
         try:
             with transaction(self.engine) as conn:
-                done = merge(conn, str(self.number), str(number), self._actor())
+                done = merge(conn, str(self.number), str(number), by_agent(self.agent_id))
         except (MergeError, *_READ_ERRORS) as exc:
             self.post_message(self.Told(str(exc), "error"))
             self.post_message(self.Changed())
@@ -517,7 +551,7 @@ class TicketScreen(ReportsWorkerFailures, Screen[None]):
     def _tag(self, added: list[str], removed: list[str]) -> None:
         try:
             with transaction(self.engine) as conn:
-                done = change_tags(conn, str(self.number), added, removed, self._actor())
+                done = change_tags(conn, str(self.number), added, removed, by_agent(self.agent_id))
         except (TagError, *_READ_ERRORS) as exc:
             self.post_message(self.Told(str(exc), "error"))
         else:
@@ -576,6 +610,13 @@ class TicketScreen(ReportsWorkerFailures, Screen[None]):
         self.full = not self.full
         if self.ticket is not None:
             self._show()
+
+    def action_history(self) -> None:
+        """Show the History pane (read afresh) or hide it."""
+        pane = self.query_one(HistoryPane)
+        pane.display = not pane.display
+        if pane.display:
+            self._read_history()
 
     def action_scroll(self, direction: str) -> None:
         scroll = self.query_one("#conversation", VerticalScroll)

@@ -22,6 +22,7 @@ from textual.worker import Worker, WorkerState
 
 from tuidesk.engine.text import clean_line
 from tuidesk.storage.db import transaction
+from tuidesk.storage.history import Actor
 from tuidesk.storage.models import TicketType
 from tuidesk.storage.ticket_actions import (
     FieldsRefused,
@@ -83,7 +84,7 @@ class FieldsScreen(ReportsWorkerFailures, Screen[str | None]):
         fields: list[dict[str, Any]],
         values: dict[str, Any],
         *,
-        actor: int | None,
+        actor: Actor,
     ) -> None:
         """`fields`: the ticket type's fields the agent may see; `values`: the ticket's."""
         super().__init__()

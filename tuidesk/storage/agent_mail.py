@@ -11,7 +11,8 @@ from tuidesk.engine.compose import HeaderInjection, OutgoingFile
 from tuidesk.engine.decision import Quarantined, Step, Work, Worked
 from tuidesk.engine.enums import Direction, TicketStatus
 from tuidesk.engine.parse import Address
-from tuidesk.storage.apply import Outcome, add_message, log_row, quarantine
+from tuidesk.storage import history
+from tuidesk.storage.apply import Outcome, add_message, engine_actor, log_row, quarantine
 from tuidesk.storage.blobs import BlobStore
 from tuidesk.storage.outbox import OutboundError, add_note, queue_reply
 from tuidesk.storage.tables import tables, utcnow
@@ -26,7 +27,7 @@ def work_ticket(
     and the mail in the quarantine, to be retried once that is fixed."""
     try:
         with conn.begin_nested():
-            reason = _work(conn, decision, raw, blobs)
+            reason = _work(conn, decision, raw, blobs, source)
     except (OutboundError, HeaderInjection) as exc:
         why = f"{decision.reason}: not done: {exc}"
         kept = Quarantined(
@@ -45,11 +46,17 @@ def work_ticket(
     return Outcome(decision.action.value, decision.ticket.ref, reason)
 
 
-def _work(conn: Connection, decision: Worked, raw: bytes, blobs: BlobStore) -> str:
+def _work(conn: Connection, decision: Worked, raw: bytes, blobs: BlobStore, source: str) -> str:
     """The writes, and the outcome in words."""
     agent, commands, work = decision.agent, decision.commands, decision.work
-    # Unproven, the mail may be anyone's: a note of it names the address, not the agent.
+    # Unproven, the mail may be anyone's: a note of it names the address, not the agent, and
+    # its event the engine that kept it.
     agent_id = agent.id if decision.proven else None
+    actor = (
+        history.Actor("agent", agent.name, agent.id)
+        if decision.proven
+        else engine_actor(decision, source, "auth")
+    )
     ref = str(decision.ticket.number)  # by number: the branch (and the ref's key) may change
     files = [OutgoingFile(a.filename, a.content_type, a.data) for a in decision.mail.attachments]
     recipients: list[str] = []
@@ -57,16 +64,16 @@ def _work(conn: Connection, decision: Worked, raw: bytes, blobs: BlobStore) -> s
     if work is Work.REPLY:
         queued = queue_reply(
             conn, blobs, ref, decision.body, attachments=files, status=commands.status,
-            agent_id=agent_id,
+            agent_id=agent_id, actor=actor,
         )  # fmt: skip
         recipients, status = queued.recipients, queued.status
     elif work is Work.DELIVERED:
-        status = _record_delivered(conn, decision, raw, blobs)
+        status = _record_delivered(conn, decision, raw, blobs, actor)
     elif work in (Work.NOTE, Work.HELD):
         sender = decision.mail.sender
         author = Address(agent.name, agent.email) if decision.proven else sender
         add_note(
-            conn, ref, decision.body, author=author, agent_id=agent_id,
+            conn, ref, decision.body, author=author, agent_id=agent_id, actor=actor,
             files=[(f, blobs.put(f.data)) for f in files],
         )  # fmt: skip
     changes: dict[str, str] = {}
@@ -75,26 +82,29 @@ def _work(conn: Connection, decision: Worked, raw: bytes, blobs: BlobStore) -> s
     if commands.priority:
         changes["priority"] = commands.priority
     if changes:
-        update_ticket(conn, ref, actor=agent_id, **changes)
+        update_ticket(conn, ref, actor=actor, **changes)
     applied = [f"priority {commands.priority}"] if commands.priority else []
     problems = list(commands.problems)
     if commands.assign:
         who = agent.email if commands.assign.lower() == ASSIGN_SELF else commands.assign
         try:
             with conn.begin_nested():
-                update_ticket(conn, ref, assignee=who)
+                update_ticket(conn, ref, assignee=who, actor=actor)
             applied.append(f"assigned to {who}")
         except TicketError as exc:
             problems.append(f"#assign {commands.assign}: {exc}")
     if problems:  # where the agent sees them: they never see the outcome
-        add_note(conn, ref, f"Not applied from the mail of {agent.name}:\n" + "\n".join(problems))
+        text = f"Not applied from the mail of {agent.name}:\n" + "\n".join(problems)
+        add_note(conn, ref, text, actor=history.Actor("system", "agent mail"))
     return describe(
         work, agent.email, decision.ticket.ref, applied=applied, problems=problems,
         to=recipients, status=status, held=decision.held,
     )  # fmt: skip
 
 
-def _record_delivered(conn: Connection, decision: Worked, raw: bytes, blobs: BlobStore) -> str:
+def _record_delivered(
+    conn: Connection, decision: Worked, raw: bytes, blobs: BlobStore, actor: history.Actor
+) -> str:
     """The agent wrote to the requester themselves, copying us: their mail is our reply on the
     ticket as it was sent (their Message-ID, so the customer's answer threads to it), and
     answers a new ticket as any reply does. The status after it."""
@@ -103,10 +113,11 @@ def _record_delivered(conn: Connection, decision: Worked, raw: bytes, blobs: Blo
     ticket = decision.ticket
     add_message(
         conn, t, decision, ticket.number, raw, blobs=blobs, now=now, direction=Direction.OUT,
-        attach_original=False, agent_id=decision.agent.id,
+        attach_original=False, agent_id=decision.agent.id, actor=actor,
     )  # fmt: skip
     status = TicketStatus.OPEN if ticket.status == TicketStatus.NEW else ticket.status
     conn.execute(
         update(t.ticket).where(t.ticket.c.id == ticket.number).values(status=status, updated_at=now)
     )
+    history.changed(conn, ticket.number, actor, {"status": ticket.status}, {"status": status})
     return status

@@ -8,10 +8,11 @@ import getpass
 import re
 from collections.abc import Sequence
 
+from sqlalchemy import update
 from sqlmodel import Session, col, func, select
 
 from tuidesk.engine.notify import parse_events
-from tuidesk.storage import checks
+from tuidesk.storage import checks, history
 from tuidesk.storage.checks import Collector, Invalid
 from tuidesk.storage.models import Agent
 
@@ -116,14 +117,24 @@ def _admins(session: Session) -> int:
 
 
 def remove_agent(session: Session, agent: Agent) -> None:
-    """Their tickets become unassigned. The last admin stays: nobody could configure anything."""
-    from tuidesk.storage.models import Ticket
+    """Their tickets become unassigned (an event on each). The last admin stays: nobody could
+    configure anything."""
+    from tuidesk.storage.models import Ticket, TicketEvent
 
     if agent.role == "admin" and _admins(session) <= 1:
         raise AgentError(f"{agent.name} is the last admin: make someone else admin first", "role")
+    conn = session.connection()
+    removed = history.Actor("system", "agent removed")
     for ticket in session.exec(select(Ticket).where(Ticket.assignee_id == agent.id)):
         ticket.assignee_id = None
         session.add(ticket)
+        assert ticket.id is not None
+        history.record(conn, ticket.id, "assignee", removed, {"from": agent.name, "to": None})
+    # What they did keeps the name recorded with it; their id may be someone else's one day
+    # (SQLite gives the highest id again).
+    session.execute(
+        update(TicketEvent).where(col(TicketEvent.actor_id) == agent.id).values(actor_id=None)
+    )
     session.delete(agent)
 
 

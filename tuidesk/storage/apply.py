@@ -22,6 +22,7 @@ from tuidesk.engine.enums import Direction, TicketStatus
 from tuidesk.engine.parse import Address
 from tuidesk.engine.refs import ticket_ref
 from tuidesk.engine.text import strip_controls
+from tuidesk.storage import history
 from tuidesk.storage.blobs import BlobStore
 from tuidesk.storage.lookup import agent_id_by_email
 from tuidesk.storage.tables import Tables, tables, utcnow
@@ -153,9 +154,14 @@ def apply_decision(
             now = utcnow()
             ticket_id, ref = _create_ticket(conn, t, decision, now)
             _log(conn, t, decision, source, ticket_id)
+            actor = engine_actor(decision, source, "route")
+            history.record(
+                conn, ticket_id, "created", actor,
+                {"source": "email", "title": decision.fields.title}, at=now,
+            )  # fmt: skip
             add_message(
                 conn, t, decision, ticket_id, raw, blobs=blobs, now=now,
-                direction=Direction.IN, attach_original=decision.attach_original,
+                direction=Direction.IN, attach_original=decision.attach_original, actor=actor,
             )  # fmt: skip
             if decision.acknowledge:
                 from tuidesk.storage import outbox  # only then: the pipe starts faster without it
@@ -179,9 +185,15 @@ def apply_decision(
                 changes["status"] = TicketStatus.OPEN
             conn.execute(update(t.ticket).where(t.ticket.c.id == ticket.number).values(**changes))
             _log(conn, t, decision, source, ticket.number)
+            actor = engine_actor(decision, source, "thread")
+            if changes.get("status", ticket.status) != ticket.status:
+                history.record(
+                    conn, ticket.number, "status", actor,
+                    {"from": ticket.status, "to": TicketStatus.OPEN}, at=now,
+                )  # fmt: skip
             add_message(
                 conn, t, decision, ticket.number, raw, blobs=blobs, now=now,
-                direction=decision.direction, attach_original=False,
+                direction=decision.direction, attach_original=False, actor=actor,
             )  # fmt: skip
             if decision.bounced_message_ids:
                 from tuidesk.storage import outbox  # only then: the pipe starts faster without it
@@ -200,6 +212,15 @@ def apply_decision(
             return work_ticket(conn, decision, raw, source=source, blobs=blobs)
         case _:
             assert_never(decision)
+
+
+def engine_actor(decision: Decision, source: str, step: str) -> history.Actor:
+    """The engine as the author of a mail's changes: the channel the mail came by (else its
+    source: pipe, import) and the rule of `step` that placed it (route: which branch; thread:
+    which ticket)."""
+    rule = next((s.rule for s in decision.steps if s.step == step), "")
+    via = f"mail via {decision.channel or source}"
+    return history.Actor("engine", f"{via}: {rule}" if rule else via)
 
 
 def quarantine(conn: Connection, t: Tables, decision: Quarantined, raw: bytes, source: str) -> None:
@@ -258,10 +279,11 @@ def add_message(
     now: datetime,
     direction: Direction,
     attach_original: bool,
+    actor: history.Actor,
     agent_id: int | None = None,
 ) -> None:
     """The mail as a message of the ticket, with its attachments (and, if asked, the whole
-    mail as original.eml); `agent_id`: the agent who wrote it."""
+    mail as original.eml), and its event by `actor`; `agent_id`: the agent who wrote it."""
     mail = decision.mail
     # A forward is the forwarder's message (an agent's, noted as theirs), on the ticket of the
     # one whose mail it forwards.
@@ -289,6 +311,10 @@ def add_message(
             agent_id=agent_id_by_email(conn, forwarder.email) if forwarder else agent_id,
         ),
     ).inserted_primary_key[0]
+    history.record(
+        conn, ticket_id, "message", actor,
+        {"message": message_id, "direction": str(direction), "from": sender.email}, at=now,
+    )  # fmt: skip
     files = [
         {
             "message_id": message_id,

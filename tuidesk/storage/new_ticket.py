@@ -19,7 +19,7 @@ from tuidesk.engine.fields import default_fields, required_fields
 from tuidesk.engine.parse import TITLE_LIMIT, Address
 from tuidesk.engine.refs import ticket_ref
 from tuidesk.engine.text import clean_line
-from tuidesk.storage import checks
+from tuidesk.storage import checks, history
 from tuidesk.storage.apply import upsert_contact
 from tuidesk.storage.blobs import BlobStore
 from tuidesk.storage.checks import Collector, Invalid
@@ -120,25 +120,28 @@ def open_ticket(
     type_id = conn.execute(
         select(t.ticket_type.c.id).where(t.ticket_type.c.name == ticket_type)
     ).scalar()
+    title = clean_line(subject, TITLE_LIMIT)
     number = conn.execute(
         insert(t.ticket),
         dict(
-            title=clean_line(subject, TITLE_LIMIT), status=TicketStatus.OPEN, priority="normal",
+            title=title, status=TicketStatus.OPEN, priority="normal",
             ticket_type_id=type_id, custom_fields=custom, branch_id=branch_row.id,
             queue_id=queue_id, requester_id=upsert_contact(conn, t, requester), source=source,
             created_at=now, updated_at=now,
         ),
     ).inserted_primary_key[0]  # fmt: skip
     ref = ticket_ref(branch_row.key, number)
+    actor = history.by_agent(agent_id)
+    history.record(conn, number, "created", actor, {"source": source, "title": title}, at=now)
     queued = None
     if note_only:
         files = [(f, blobs.put(f.data)) for f in attachments]
-        add_note(conn, ref, body, agent_id=agent_id, files=files, now=now)
+        add_note(conn, ref, body, agent_id=agent_id, files=files, actor=actor, now=now)
     else:
         try:
             queued = queue_reply(
                 conn, blobs, ref, body, cc=copies, attachments=attachments, agent_id=agent_id,
-                now=now,
+                actor=actor, now=now,
             )  # fmt: skip
         except (OutboundError, HeaderInjection) as exc:
             raise NewTicketError(str(exc)) from exc

@@ -40,6 +40,7 @@ from tuidesk.engine.parse import Address
 from tuidesk.engine.participants import Participants
 from tuidesk.engine.refs import parse_ref, ticket_ref
 from tuidesk.engine.text import strip_controls
+from tuidesk.storage import history
 from tuidesk.storage.blobs import BlobStore
 from tuidesk.storage.lookup import is_agent, ticket_mails
 from tuidesk.storage.settings import get_settings
@@ -52,6 +53,9 @@ _ACK_HEADERS = (("Auto-Submitted", "auto-replied"), ("X-Auto-Response-Suppress",
 # The kind of a notification to an agent: not a message on its ticket, so its delivery troubles
 # are the outbox's to show (`outbox list`), never a note on the ticket.
 NOTIFY = "notify"
+# Who writes the notes of mail not delivered, and the acknowledgements.
+_OUTBOX = history.Actor("system", "outbox")
+_ACKNOWLEDGEMENT = history.Actor("system", "acknowledgement")
 
 
 class OutboundError(Exception):
@@ -244,10 +248,12 @@ def _store(
     mail: OutgoingMail,
     body: str,
     full_body: str,
+    actor: history.Actor,
     files: Sequence[tuple[OutgoingFile, str]] = (),
     agent_id: int | None = None,
 ) -> int:
-    """The message on the ticket and the mail in the outbox, in the caller's transaction."""
+    """The message on the ticket (and its event by `actor`) and the mail in the outbox, in
+    the caller's transaction."""
     raw = build_mail(mail)
     now = mail.date
     row_id = conn.execute(
@@ -261,6 +267,10 @@ def _store(
             raw_sha256=None, created_at=now, agent_id=agent_id,
         ),
     ).inserted_primary_key[0]  # fmt: skip
+    history.record(
+        conn, ticket.number, "message", actor,
+        {"message": row_id, "direction": "out", "from": mail.sender.email}, at=now,
+    )  # fmt: skip
     _attach(conn, t, row_id, files)
     return enqueue(
         conn, kind=kind, ticket=ticket.number, message_row=row_id, out=out, mail=mail, raw=raw
@@ -316,11 +326,12 @@ def queue_reply(
     quote: bool = False,
     html: str | None = None,
     agent_id: int | None = None,
+    actor: history.Actor | None = None,
     now: datetime | None = None,
 ) -> Queued:
     """An agent's reply: on the ticket and in the outbox, in this transaction, signed with
     the agent's and the outgoing channel's signatures (`signature_for`). `agent_id`: the agent
-    who wrote it."""
+    who wrote it; `actor`: who sent it, for history (default: that agent, else the system)."""
     now = now or utcnow()
     if status is not None and status not in tuple(TicketStatus):
         raise OutboundError(f"status must be one of {', '.join(TicketStatus)}")
@@ -356,6 +367,7 @@ def queue_reply(
             seen.add(key)
             cc_list.append(checked_address(address, "Cc"))
     signature = signature_for(conn, out, agent_id, ticket)
+    actor = actor or history.by_agent(agent_id)
     full_body = sign(body.rstrip("\n") + "\n", signature)
     if quote and parent is not None:
         author = parent.from_name or parent.from_email
@@ -380,7 +392,7 @@ def queue_reply(
     files = [(f, blobs.put(f.data)) for f in attachments]
     outbox_id = _store(
         conn, t, kind="reply", ticket=ticket, out=out, mail=mail, body=body,
-        full_body=full_body, files=files, agent_id=agent_id,
+        full_body=full_body, files=files, agent_id=agent_id, actor=actor,
     )  # fmt: skip
     answered = TicketStatus.OPEN if ticket.status == TicketStatus.NEW else ticket.status
     new_status = status or answered
@@ -388,6 +400,9 @@ def queue_reply(
         update(t.ticket)
         .where(t.ticket.c.id == ticket.number)
         .values(status=new_status, updated_at=now)
+    )
+    history.changed(
+        conn, ticket.number, actor, {"status": ticket.status}, {"status": new_status}, at=now
     )
     return Queued(outbox_id, ticket.ref, mail.message_id, mail.recipients, new_status)
 
@@ -406,10 +421,12 @@ def add_note(
     author: Address | None = None,
     agent_id: int | None = None,
     files: Sequence[tuple[OutgoingFile, str]] = (),
+    actor: history.Actor | None = None,
     now: datetime | None = None,
 ) -> str:
     """An internal note: on the ticket only, never mailed. `author` defaults to the agent;
-    `files` are attachments already in the blob store (with their hashes)."""
+    `files` are attachments already in the blob store (with their hashes); `actor` wrote it,
+    for history (default: the agent, else the system)."""
     if not body.strip():
         raise OutboundError("the note is empty")
     ticket = find_ticket(conn, ref)
@@ -419,7 +436,9 @@ def add_note(
             select(t.agent.c.name, t.agent.c.email).where(t.agent.c.id == agent_id)
         ).first()
         author = Address(row.name, row.email) if row else None
-    _attach(conn, t, _note(conn, t, ticket.number, body, now or utcnow(), author, agent_id), files)
+    actor = actor or history.by_agent(agent_id)
+    row_id = _note(conn, t, ticket.number, body, now or utcnow(), actor, author, agent_id)
+    _attach(conn, t, row_id, files)
     return ticket.ref
 
 
@@ -429,10 +448,11 @@ def _note(
     ticket: int,
     body: str,
     now: datetime,
+    actor: history.Actor,
     author: Address | None = None,
     agent_id: int | None = None,
 ) -> int:
-    """The note's message row id."""
+    """The note's message row id; its event by `actor`."""
     author = author or Address("tuidesk", "")
     row_id = conn.execute(
         insert(t.message),
@@ -442,6 +462,10 @@ def _note(
             agent_id=agent_id, created_at=now,
         ),
     ).inserted_primary_key[0]  # fmt: skip
+    history.record(
+        conn, ticket, "message", actor,
+        {"message": row_id, "direction": "note", "from": author.email}, at=now,
+    )  # fmt: skip
     conn.execute(update(t.ticket).where(t.ticket.c.id == ticket).values(updated_at=now))
     return int(row_id)
 
@@ -480,8 +504,9 @@ def queue_acknowledgement(
             headers=_ACK_HEADERS,
         )
         return _store(
-            conn, t, kind="ack", ticket=ticket, out=out, mail=mail, body=body, full_body=body
-        )
+            conn, t, kind="ack", ticket=ticket, out=out, mail=mail, body=body, full_body=body,
+            actor=_ACKNOWLEDGEMENT,
+        )  # fmt: skip
     except HeaderInjection:  # an address we cannot write back to: the ticket matters more
         return None
 
@@ -625,9 +650,8 @@ def mark_sent(
     )
     if refused and mail.ticket_id is not None and mail.kind != NOTIFY:
         lines = [f"{addr}: {code} {text}" for addr, (code, text) in sorted(refused.items())]
-        _note(
-            conn, t, mail.ticket_id, "Not delivered to some recipients:\n" + "\n".join(lines), now
-        )
+        text = "Not delivered to some recipients:\n" + "\n".join(lines)
+        _note(conn, t, mail.ticket_id, text, now, _OUTBOX)
 
 
 def mark_attempt_failed(
@@ -652,7 +676,7 @@ def mark_attempt_failed(
 
             why = "refused" if permanent else f"failed {tries} times"
             to = ", ".join(mail.recipients)
-            _note(conn, t, mail.ticket_id, f"Mail to {to} not sent ({why}): {error}", now)
+            _note(conn, t, mail.ticket_id, f"Mail to {to} not sent ({why}): {error}", now, _OUTBOX)
             notify.mails_failed(conn, [mail.id], f"not sent ({why}): {error}", now)
     else:
         waits = list(settings["outbox_retry_seconds"]) or [60]

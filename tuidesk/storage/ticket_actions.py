@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, func, or_, select, update
 
 from tuidesk.engine.refs import ticket_ref
-from tuidesk.storage import notify
+from tuidesk.storage import history, notify
 from tuidesk.storage.apply import insert_ignoring_conflict
 from tuidesk.storage.checks import Invalid
 from tuidesk.storage.models import PRIORITIES, TICKET_STATUSES
@@ -71,15 +71,15 @@ def update_ticket(
     assignee: str | None = UNSET,
     branch: str | None = None,
     queue: str | None = UNSET,
-    actor: int | None = None,
+    actor: history.Actor = history.SYSTEM,
     fields: dict[str, str] | None = None,
 ) -> Updated:
     """Set what is given. `assignee` is an agent's email, login or name (None unassigns);
     `queue` a queue name, created if new (None clears it); `fields` custom fields of the
     ticket's type, each value checked against the field's kind ("" clears one that is not
-    required; every refusal at once, by field: FieldsRefused). `actor` is the agent making
-    the change (None: not known): the new assignee is mailed about it, unless they are the
-    actor."""
+    required; every refusal at once, by field: FieldsRefused). `actor` made the change: each
+    field whose value it changed is an event of theirs, and the new assignee is mailed about
+    it, unless they are the actor."""
     try:
         found = find_ticket(conn, ref)
     except OutboundError as exc:
@@ -88,9 +88,7 @@ def update_ticket(
     current = ticket_version(conn, found.number)
     if expected is not None and current != aware(expected):
         raise TicketChanged(found.ref, current)
-    before = conn.execute(
-        select(t.ticket.c.assignee_id).where(t.ticket.c.id == found.number)
-    ).scalar()
+    before = _before(conn, found.number)
     values: dict[str, Any] = {}
     shown: dict[str, Any] = {}
     if status is not None:
@@ -101,8 +99,11 @@ def update_ticket(
         if priority not in PRIORITIES:
             raise TicketError(f"priority must be one of {', '.join(PRIORITIES)}")
         values["priority"] = shown["priority"] = priority
+    named: dict[str, Any] = {}  # the new values as history names them
     if assignee is not UNSET:
-        values["assignee_id"] = _agent_id(conn, assignee) if assignee else None
+        new_assignee = _agent(conn, assignee) if assignee else None
+        values["assignee_id"] = new_assignee.id if new_assignee else None
+        named["assignee"] = new_assignee.name if new_assignee else None
         shown["assignee"] = assignee
     new_ref = found.ref
     if branch is not None:
@@ -113,11 +114,12 @@ def update_ticket(
         if row is None:
             raise TicketError(f"no branch {branch!r}")
         values["branch_id"] = row.id
-        shown["branch"] = row.key
+        shown["branch"] = named["branch"] = row.key
         new_ref = ticket_ref(row.key, found.number)
     if queue is not UNSET:
         values["queue_id"] = _queue_id(conn, queue) if queue else None
         shown["queue"] = queue
+        named["queue"] = queue.strip() if queue else None
     if fields:
         values["custom_fields"], shown["fields"] = _custom_fields(conn, found, fields)
     if not values:
@@ -131,28 +133,62 @@ def update_ticket(
     ).rowcount
     if not written:
         raise TicketChanged(found.ref, ticket_version(conn, found.number))
+    _record(conn, found.number, actor, before, values, named, now)
     assignee_id = values.get("assignee_id")
-    if assignee_id is not None and assignee_id != before:
-        notify.ticket_assigned(conn, found.number, assignee=assignee_id, actor=actor, now=now)
+    if assignee_id is not None and assignee_id != before.assignee_id:
+        notify.ticket_assigned(
+            conn, found.number, assignee=assignee_id, actor=actor.agent_id, now=now
+        )
     return Updated(new_ref, shown, now)
 
 
-def _agent_id(conn: Connection, who: str) -> int:
-    found = agent_id_of(conn, who)
+def _before(conn: Connection, number: int) -> Any:
+    """What the ticket's fields were, as history names them, in one read."""
+    t = tables(conn)
+    ticket, agent, branch, queue = t.ticket, t.agent, t.branch, t.queue
+    return conn.execute(
+        select(
+            ticket.c.status, ticket.c.priority, ticket.c.assignee_id, ticket.c.custom_fields,
+            agent.c.name.label("assignee"), branch.c.key.label("branch"),
+            queue.c.name.label("queue"),
+        )
+        .join(branch, branch.c.id == ticket.c.branch_id)
+        .outerjoin(agent, agent.c.id == ticket.c.assignee_id)
+        .outerjoin(queue, queue.c.id == ticket.c.queue_id)
+        .where(ticket.c.id == number)
+    ).one()  # fmt: skip
+
+
+def _record(
+    conn: Connection,
+    number: int,
+    actor: history.Actor,
+    before: Any,
+    values: dict[str, Any],
+    named: dict[str, Any],
+    now: datetime,
+) -> None:
+    """An event for each field the change moved; none for a value set to what it was."""
+    new = {k: values[k] for k in ("status", "priority") if k in values} | named
+    history.changed(conn, number, actor, {k: getattr(before, k) for k in new}, new, at=now)
+    if "custom_fields" in values:
+        was, now_is = before.custom_fields or {}, values["custom_fields"]
+        moved = {k: now_is.get(k) for k in sorted({*was, *now_is}) if was.get(k) != now_is.get(k)}
+        if moved:
+            history.record(conn, number, "fields", actor, {"changes": moved}, at=now)
+
+
+def _agent(conn: Connection, who: str) -> Any:
+    """The agent (id, name) whose login, email (any case) or name this is, or TicketError."""
+    agent = tables(conn).agent
+    found = conn.execute(
+        select(agent.c.id, agent.c.name).where(
+            or_(agent.c.login == who, func.lower(agent.c.email) == who.lower(), agent.c.name == who)
+        )
+    ).first()
     if found is None:
         raise TicketError(f"no agent {who!r}")
     return found
-
-
-def agent_id_of(conn: Connection, who: str) -> int | None:
-    """The agent whose login, email (any case) or name this is; None when nobody's."""
-    agent = tables(conn).agent
-    found = conn.execute(
-        select(agent.c.id).where(
-            or_(agent.c.login == who, func.lower(agent.c.email) == who.lower(), agent.c.name == who)
-        )
-    ).scalar()
-    return None if found is None else int(found)
 
 
 def _custom_fields(
