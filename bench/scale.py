@@ -664,7 +664,9 @@ async def _console(engine: Any, presses: int) -> dict[str, list[float]]:
     async with app.run_test(size=SIZE) as pilot:
         times["first paint"] = [await frames.wait(t0) * 1000]
         frames.expect(whole)
-        times["whole list"] = [(await frames.wait(t0, timeout=600)) * 1000]
+        # A short view is whole at its first paint: no frame comes after to tell.
+        drawn = time.perf_counter() - t0 if whole() else await frames.wait(t0, timeout=600)
+        times["whole list"] = [drawn * 1000]
         await pilot.pause()
         tickets = listed()
         assert tickets is not None
@@ -887,6 +889,8 @@ def size_figures(db: Database, engine: Any) -> list[Figure]:
                 )
             ):
                 sizes[table] = [int(data), int(indexes)]
+    # The full-text index (FTS5's tables and their shadows; PostgreSQL's tables and GIN) apart.
+    search = sum(sum(sizes.pop(t)) for t in [t for t in sizes if t.startswith("search_")])
     figures = []
     mib = 2**20
     for table, (data, indexes) in sorted(sizes.items(), key=lambda kv: -sum(kv[1])):
@@ -901,15 +905,21 @@ def size_figures(db: Database, engine: Any) -> list[Figure]:
             )
     data = sum(d for d, _ in sizes.values())
     indexes = sum(i for _, i in sizes.values())
-    figures.append(
+    figures += [
+        Figure(
+            db.kind,
+            "size of the full-text index (search_*)",
+            [],
+            text=f"{search / mib:,.0f} MiB ({search / max(data, 1):.0%} of the data)",
+        ),
         Figure(
             db.kind,
             "size of everything",
             [],
             text=f"data {data / mib:,.0f} MiB, indexes {indexes / mib:,.0f} MiB"
-            f" ({indexes / max(data, 1):.0%} of the data)",
-        )
-    )
+            f" ({indexes / max(data, 1):.0%} of the data), full-text {search / mib:,.0f} MiB",
+        ),
+    ]
     return figures
 
 

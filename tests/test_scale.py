@@ -37,7 +37,7 @@ def test_the_scale_bench_prints_every_figure(tmp_path: Path, capsys) -> None:  #
         "import per mail, full vs empty database",
         "size of message",
         "size of everything",
-        "search_doc",  # the full-text index's size, beside the data's
+        "size of the full-text index (search_*)",
     ]
     for query in ("rare word", "common word", "phrase", "from:"):
         figures += [f"ticket search {query} (", f"console / {query}: the ranked ids"]

@@ -21,11 +21,12 @@ from sqlalchemy import Connection, insert, select, update
 from tuidesk.engine.enums import TicketStatus
 from tuidesk.engine.fields import title_from_subject
 from tuidesk.engine.parse import TITLE_LIMIT, Address
-from tuidesk.engine.refs import parse_ref, ticket_ref
+from tuidesk.engine.refs import ticket_ref
 from tuidesk.engine.text import clean_line
 from tuidesk.storage.apply import upsert_contact
 from tuidesk.storage.history import Actor, record
 from tuidesk.storage.lookup import final_ticket
+from tuidesk.storage.outbox import OutboundError, find_ticket
 from tuidesk.storage.tables import tables, utcnow
 
 
@@ -55,19 +56,17 @@ class Split:
 
 
 def ticket_row(conn: Connection, ref: str) -> Any:
-    """The row of the ticket `SUP-42` or `42` names (a wrong branch key names none)."""
+    """The whole row of the ticket `SUP-42` or `42` names (a wrong branch key names none)."""
+    try:
+        number = find_ticket(conn, ref).number
+    except OutboundError as exc:
+        raise MergeError(str(exc)) from exc
     t = tables(conn)
-    parsed = parse_ref(ref)
-    if parsed is None or not 0 < parsed[1] < 2**31:
-        raise MergeError(f"no ticket {ref}")
-    row = conn.execute(
+    return conn.execute(
         select(t.ticket, t.branch.c.key)
         .join(t.branch, t.branch.c.id == t.ticket.c.branch_id)
-        .where(t.ticket.c.id == parsed[1])
-    ).first()
-    if row is None or (parsed[0] and parsed[0] != row.key.upper()):
-        raise MergeError(f"no ticket {ref}")
-    return row
+        .where(t.ticket.c.id == number)
+    ).one()
 
 
 def _ref_of(conn: Connection, number: int) -> str:
