@@ -104,16 +104,16 @@ class StorageLookup:
             .outerjoin(contact, contact.c.id == ticket.c.requester_id)
             .outerjoin(ttype, ttype.c.id == ticket.c.ticket_type_id)
         )
-        seen: set[int] = set()
-        while True:
-            seen.add(ticket_id)
-            row = self.conn.execute(query.where(ticket.c.id == ticket_id)).first()
-            if row is None:
-                return None
-            merged = row.merged_into_id
-            if merged is None or merged in seen or len(seen) >= MAX_MERGE_HOPS:
-                break
-            ticket_id = merged
+        row = self.conn.execute(query.where(ticket.c.id == ticket_id)).first()
+        if row is not None and row.merged_into_id is not None:  # one query when not merged
+            final = final_ticket(self.conn, row.merged_into_id)
+            row = (
+                None
+                if final is None
+                else self.conn.execute(query.where(ticket.c.id == final)).first()
+            )
+        if row is None:
+            return None
         return TicketRef(
             number=row.id,
             ref=ticket_ref(row.key, row.id),
