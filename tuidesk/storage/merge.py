@@ -69,16 +69,6 @@ def ticket_row(conn: Connection, ref: str) -> Any:
     ).one()
 
 
-def _ref_of(conn: Connection, number: int) -> str:
-    t = tables(conn)
-    key = conn.execute(
-        select(t.branch.c.key)
-        .join(t.ticket, t.ticket.c.branch_id == t.branch.c.id)
-        .where(t.ticket.c.id == number)
-    ).scalar_one()
-    return ticket_ref(key, number)
-
-
 def merge(conn: Connection, source: str, into: str, actor: Actor) -> Merged:
     """Move `source`'s messages (their attachments with them) and history into `into`, close
     `source` and point it there; in the caller's transaction."""
@@ -87,11 +77,15 @@ def merge(conn: Connection, source: str, into: str, actor: Actor) -> Merged:
     if src.id == dst.id:
         raise MergeError(f"{src_ref} cannot be merged into itself")
     if src.merged_into_id is not None:
-        went = _ref_of(conn, src.merged_into_id)
+        went = find_ticket(conn, str(src.merged_into_id)).ref
         raise MergeError(f"{src_ref} was already merged into {went}")
     if dst.merged_into_id is not None:
         final = final_ticket(conn, dst.id)
-        where = f"merge into {_ref_of(conn, final)} instead" if final else "its merges loop"
+        where = (
+            f"merge into {find_ticket(conn, str(final)).ref} instead"
+            if final
+            else "its merges loop"
+        )
         raise MergeError(f"{dst_ref} was merged into another ticket: {where}")
     t = tables(conn)
     now = utcnow()
