@@ -77,7 +77,7 @@ SEARCH_HINT = (
 @dataclass(frozen=True)
 class Snapshot:
     """One load: the view's ticket numbers and what the sidebar and status line count.
-    A long view comes in two: its first FIRST_IDS ids (`complete` False, not counted yet),
+    A long view comes in two: its first FIRST_IDS ids (not counted yet: not `complete`),
     painted at once, then every id with the counts."""
 
     ids: list[int]
@@ -86,8 +86,12 @@ class Snapshot:
     outbox: dict[str, int]
     failing: list[str]
     filters: Filters
-    complete: bool = True
     widest: int | None = None  # the largest ticket number in `ids`, found off the UI thread
+
+    @property
+    def complete(self) -> bool:
+        """Every id of the view is here: it was counted in the same load."""
+        return self.counts is not None
 
 
 class SearchInput(Input):
@@ -226,7 +230,6 @@ class MainScreen(ReportsWorkerFailures, Screen[None]):
                 outbox=outbox_counts(conn),
                 failing=failing_channels(conn),
                 filters=filters(conn),
-                complete=False,
             )
             completes = len(ids) == FIRST_IDS and shown
             if completes:
@@ -237,9 +240,7 @@ class MainScreen(ReportsWorkerFailures, Screen[None]):
                 ids = ticket_ids(conn, spec)
             rows = snapshot.rows if shown else ticket_lines(conn, window(ids, around))
             counts = view_counts(conn, spec.agent_id)
-        whole = replace(
-            snapshot, ids=ids, rows=rows, counts=counts, complete=True, widest=max(ids, default=0)
-        )
+        whole = replace(snapshot, ids=ids, rows=rows, counts=counts, widest=max(ids, default=0))
         self.post_message(self.Loaded(spec, whole, completes=completes))
 
     def on_main_screen_changed(self, message: Changed) -> None:
