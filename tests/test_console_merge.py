@@ -24,7 +24,8 @@ from tuidesk.services.ingest import Ingestor
 from tuidesk.storage.blobs import BlobStore
 from tuidesk.storage.db import transaction
 from tuidesk.storage.history import Actor
-from tuidesk.storage.related import requester_tickets
+from tuidesk.storage.merge import merge
+from tuidesk.storage.related import merge_candidates, requester_tickets
 from tuidesk.storage.tables import tables
 from tuidesk.storage.tags import change_tags
 from tuidesk.widgets.ticket_list import TicketList
@@ -43,15 +44,17 @@ def engine(_isolated_home: Path, db_url: str):  # type: ignore[no-untyped-def]
 
 def neighbours(engine, home) -> None:  # type: ignore[no-untyped-def]
     """Beside SUP-1 (Alice's): SUP-2 also Alice's, SUP-3 her colleague Carol's (hostile title),
-    SUP-4 and SUP-5 from two strangers on one free-mail domain; every time pinned."""
+    SUP-4 and SUP-5 from two strangers on one free-mail domain (Erin's says "zloty", in its
+    body only); every time pinned."""
     ingestor = Ingestor(engine, BlobStore(home / "blobs"), source="import")
-    for sender, subject in (
-        ("Alice <alice@customer.test>", "Printer still on fire"),
-        ("carol@customer.test", HOSTILE),
-        ("dave@gmail.com", "Where is my order"),
-        ("erin@gmail.com", "Refund"),
+    for sender, subject, body in (
+        ("Alice <alice@customer.test>", "Printer still on fire", "Hello, my printer is on fire."),
+        ("carol@customer.test", HOSTILE, "Hello, my printer is on fire."),
+        ("dave@gmail.com", "Where is my order", "Hello, my printer is on fire."),
+        ("erin@gmail.com", "Refund", "I paid 40 zloty twice."),
     ):
-        ingestor.ingest(mail(f"From: {sender}\nTo: support@example.com\nSubject: {subject}"))
+        headers = f"From: {sender}\nTo: support@example.com\nSubject: {subject}"
+        ingestor.ingest(mail(headers, body))
     when = datetime(2024, 3, 2, 9, 30)
     with transaction(engine) as conn:
         t = tables(conn)
@@ -97,6 +100,34 @@ async def test_the_pane_lists_the_requesters_and_colleagues_tickets_and_opens_on
         await until(pilot, lambda: other.ticket is not None, "loaded")
         await pilot.press("escape")
         assert app.screen is screen
+
+    # What the merge picker looks up beyond the pane: the full-text index, as `/` searches.
+    with transaction(engine) as conn:
+        merge(conn, "SUP-4", "SUP-2", Actor("system"))
+        t = tables(conn).ticket
+        conn.execute(update(t).where(t.c.id == 3).values(status="closed"))
+    with engine.connect() as conn:
+        found = {text: [t.ref for t in merge_candidates(conn, 1, text)] for text in (
+            "zloty", "ZLOTY paid", "SUP-3", "3", "toner", "order", "1", "printer", "fire -toner",
+            "before:someday", "status:new", "-fire", "99999999999", "", "nowhere",
+        )}  # fmt: skip
+    assert found == {
+        "zloty": ["SUP-5"],  # a word only in SUP-5's message body: no title holds it
+        "ZLOTY paid": ["SUP-5"],
+        "SUP-3": ["SUP-3"],
+        "3": ["SUP-3"],
+        "toner": ["SUP-3"],  # the hostile title's word, not its markup
+        "order": ["SUP-2"],  # SUP-4's subject, its conversation now in SUP-2; SUP-4 not offered
+        "1": [],  # itself
+        "printer": ["SUP-2", "SUP-3"],  # the ones still being worked on first
+        "fire -toner": ["SUP-2"],
+        "before:someday": [],  # a bad query finds nothing, without raising
+        "status:new": [],  # no text: filters alone would list every ticket
+        "-fire": [],
+        "99999999999": [],
+        "": [],
+        "nowhere": [],
+    }
 
 
 async def test_m_merges_into_a_ticket_picked_or_searched_and_shows_it(

@@ -485,7 +485,8 @@ class TicketScreen(ReportsWorkerFailures, Screen[None]):
             return
         picker = FuzzyPickerScreen(
             f"Merge {t['ref']} into…", merge_items(self.related),
-            empty="type a ref or words of a title", search=merge_search(self.engine, self.number),
+            empty="type a ref or words from its messages",
+            search=merge_search(self.engine, self.number),
         )  # fmt: skip
 
         def picked(index: int | None) -> None:
