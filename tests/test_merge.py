@@ -16,6 +16,7 @@ from tests.engine.conftest import mail
 from tests.test_pipe import pipe, show
 from tuidesk.storage.db import make_engine, transaction
 from tuidesk.storage.history import Actor, record
+from tuidesk.storage.merge import MergeError, split
 from tuidesk.storage.tables import tables
 
 
@@ -167,6 +168,11 @@ def test_split_then_merge_back_round_trips_without_losing_anything(desk) -> None
         (1, "split", {"to": 3, "ref": "SUP-3", "from_message": first, "messages": 2}),
         (3, "split_from", {"from": 1, "ref": "SUP-1", "from_message": first}),
     ]
+    engine = engine_of(desk)
+    changed = "SUP-3's messages changed meanwhile: nothing split"
+    with pytest.raises(MergeError, match=changed), transaction(engine) as conn:
+        split(conn, "SUP-3", 2, Actor("system"), message_id=first)  # the console's #2 was `first`
+    engine.dispose()
     said = desk("ticket", "split", "SUP-3", "--from-message", "2").stdout.decode()
     assert said == "split 1 messages of SUP-3 into SUP-4\n"
     for n, why in ((1, "splitting SUP-1 from its first message would leave it empty"),

@@ -129,15 +129,21 @@ def message_ids(conn: Connection, number: int) -> list[int]:
     return list(conn.execute(query.order_by(message.c.created_at, message.c.id)).scalars())
 
 
-def split(conn: Connection, ref: str, from_message: int, actor: Actor) -> Split:
+def split(
+    conn: Connection, ref: str, from_message: int, actor: Actor, *, message_id: int | None = None
+) -> Split:
     """A new ticket (same branch) holding message `from_message` (its number as `ticket show`
     counts, from 1) and every later one; its requester is that message's sender when the
-    customer sent it, else the ticket's; its title that message's subject."""
+    customer sent it, else the ticket's; its title that message's subject. `message_id` is
+    the message the caller saw as that number (the console's): refused when it is not that
+    one any more (a merge put older messages before it)."""
     row = ticket_row(conn, ref)
     original = ticket_ref(row.key, row.id)
     ids = message_ids(conn, row.id)
     if not 0 < from_message <= len(ids):
         raise MergeError(f"{original} has no message {from_message} (it has {len(ids)})")
+    if message_id is not None and ids[from_message - 1] != message_id:
+        raise MergeError(f"{original}'s messages changed meanwhile: nothing split, look again")
     if from_message == 1:
         raise MergeError(f"splitting {original} from its first message would leave it empty")
     t = tables(conn)
