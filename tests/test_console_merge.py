@@ -18,13 +18,14 @@ from tests.test_console import SIZE, pinned, until
 from tests.test_console_ticket import alice_desk, app_for, notes, ticket
 from tests.test_console_workers import statements_by_thread
 from tuidesk.screens.dialogs import ConfirmScreen, TextChoiceScreen
-from tuidesk.screens.pickers import FuzzyPickerScreen
+from tuidesk.screens.pickers import ChoiceScreen, FuzzyPickerScreen
 from tuidesk.screens.ticket import TicketScreen
 from tuidesk.services.ingest import Ingestor
 from tuidesk.storage.blobs import BlobStore
 from tuidesk.storage.db import transaction
 from tuidesk.storage.history import Actor
-from tuidesk.storage.related import requester_tickets
+from tuidesk.storage.merge import merge
+from tuidesk.storage.related import merge_candidates, requester_tickets
 from tuidesk.storage.tables import tables
 from tuidesk.storage.tags import change_tags
 from tuidesk.widgets.ticket_list import TicketList
@@ -43,15 +44,17 @@ def engine(_isolated_home: Path, db_url: str):  # type: ignore[no-untyped-def]
 
 def neighbours(engine, home) -> None:  # type: ignore[no-untyped-def]
     """Beside SUP-1 (Alice's): SUP-2 also Alice's, SUP-3 her colleague Carol's (hostile title),
-    SUP-4 and SUP-5 from two strangers on one free-mail domain; every time pinned."""
+    SUP-4 and SUP-5 from two strangers on one free-mail domain (Erin's says "zloty", in its
+    body only); every time pinned."""
     ingestor = Ingestor(engine, BlobStore(home / "blobs"), source="import")
-    for sender, subject in (
-        ("Alice <alice@customer.test>", "Printer still on fire"),
-        ("carol@customer.test", HOSTILE),
-        ("dave@gmail.com", "Where is my order"),
-        ("erin@gmail.com", "Refund"),
+    for sender, subject, body in (
+        ("Alice <alice@customer.test>", "Printer still on fire", "Hello, my printer is on fire."),
+        ("carol@customer.test", HOSTILE, "Hello, my printer is on fire."),
+        ("dave@gmail.com", "Where is my order", "Hello, my printer is on fire."),
+        ("erin@gmail.com", "Refund", "I paid 40 zloty twice."),
     ):
-        ingestor.ingest(mail(f"From: {sender}\nTo: support@example.com\nSubject: {subject}"))
+        headers = f"From: {sender}\nTo: support@example.com\nSubject: {subject}"
+        ingestor.ingest(mail(headers, body))
     when = datetime(2024, 3, 2, 9, 30)
     with transaction(engine) as conn:
         t = tables(conn)
@@ -67,6 +70,19 @@ async def viewing(pilot, number: int) -> TicketScreen:  # type: ignore[no-untype
     screen = app.screen
     await until(pilot, lambda: screen.ticket is not None and screen.query(".message"), "loaded")
     return screen
+
+
+async def yes_opens(pilot, number: int, *, messages: int) -> None:  # type: ignore[no-untyped-def]
+    """Yes to the question; back once ticket `number` shows with that many messages."""
+    app = pilot.app
+    await pilot.press("y")
+    await until(
+        pilot,
+        lambda: isinstance(app.screen, TicketScreen) and app.screen.number == number,
+        f"ticket {number}",
+    )
+    screen = app.screen
+    await until(pilot, lambda: len(screen.query(".message")) == messages, "its messages")
 
 
 def row(engine, number: int) -> Any:  # type: ignore[no-untyped-def]
@@ -98,6 +114,34 @@ async def test_the_pane_lists_the_requesters_and_colleagues_tickets_and_opens_on
         await pilot.press("escape")
         assert app.screen is screen
 
+    # What the merge picker looks up beyond the pane: the full-text index, as `/` searches.
+    with transaction(engine) as conn:
+        merge(conn, "SUP-4", "SUP-2", Actor("system"))
+        t = tables(conn).ticket
+        conn.execute(update(t).where(t.c.id == 3).values(status="closed"))
+    with engine.connect() as conn:
+        found = {text: [t.ref for t in merge_candidates(conn, 1, text)] for text in (
+            "zloty", "ZLOTY paid", "SUP-3", "3", "toner", "order", "1", "printer", "fire -toner",
+            "before:someday", "status:new", "-fire", "99999999999", "", "nowhere",
+        )}  # fmt: skip
+    assert found == {
+        "zloty": ["SUP-5"],  # a word only in SUP-5's message body: no title holds it
+        "ZLOTY paid": ["SUP-5"],
+        "SUP-3": ["SUP-3"],
+        "3": ["SUP-3"],
+        "toner": ["SUP-3"],  # the hostile title's word, not its markup
+        "order": ["SUP-2"],  # SUP-4's subject, its conversation now in SUP-2; SUP-4 not offered
+        "1": [],  # itself
+        "printer": ["SUP-2", "SUP-3"],  # the ones still being worked on first
+        "fire -toner": ["SUP-2"],
+        "before:someday": [],  # a bad query finds nothing, without raising
+        "status:new": [],  # no text: filters alone would list every ticket
+        "-fire": [],
+        "99999999999": [],
+        "": [],
+        "nowhere": [],
+    }
+
 
 async def test_m_merges_into_a_ticket_picked_or_searched_and_shows_it(
     engine, _isolated_home
@@ -122,14 +166,7 @@ async def test_m_merges_into_a_ticket_picked_or_searched_and_shows_it(
             )
             await pilot.press("enter")
             await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
-            await pilot.press("y")
-            await until(
-                pilot,
-                lambda: isinstance(app.screen, TicketScreen) and app.screen.number == 3,
-                "the target",
-            )
-            target = app.screen
-            await until(pilot, lambda: len(target.query(".message")) == 2, "both messages")
+            await yes_opens(pilot, 3, messages=2)  # the target
             stack = [type(s).__name__ for s in app.screen_stack[1:]]
             assert stack == ["MainScreen", "TicketScreen"]  # SUP-1's view was replaced
     assert on_ui == []
@@ -172,3 +209,50 @@ async def test_t_edits_the_tags_as_changes_or_as_a_list(engine) -> None:
         drawn = ["".join(s.text for s in listed.render_line(y)) for y in range(1, 3)]
         assert any("Printer on fire #new #ur" in line for line in drawn), drawn  # the title fits
     assert ticket(engine)["tags"] == ["new", "urgent"]
+
+
+async def test_s_splits_from_the_message_chosen_and_opens_the_new_ticket(
+    engine, _isolated_home
+) -> None:
+    """SUP-1 with four messages, the third long enough to scroll: `S` offers the one at the
+    top of the view, asks, splits in a worker and opens the new ticket over SUP-1."""
+    ingestor = Ingestor(engine, BlobStore(_isolated_home / "blobs"), source="import")
+    for n, body in ((2, "Still burning."), (3, "Smoke log:\n" + "puff\n" * 60), (4, "Toner?")):
+        headers = f"From: alice@customer.test\nMessage-ID: <r{n}@c>\nSubject: Re: Toner [SUP-1]"
+        ingestor.ingest(mail(headers, body))
+    with transaction(engine) as conn:
+        t = tables(conn)
+        conn.execute(update(t.ticket).values(updated_at=datetime(2024, 3, 2, 9, 34)))
+        for n in range(1, 5):
+            when = datetime(2024, 3, 2, 9, 30 + n)
+            conn.execute(update(t.message).where(t.message.c.id == n).values(created_at=when))
+    app = app_for(engine)
+    with statements_by_thread(engine) as (on_ui, _elsewhere):
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await viewing(pilot, 1)
+            assert "Split (S)" in [c.title for c in app.get_system_commands(screen)]
+            await pilot.press("S")
+            await until(pilot, lambda: isinstance(app.screen, ChoiceScreen), "which message")
+            choices = app.screen.query_one(OptionList)
+            labels = [str(choices.get_option_at_index(i).prompt) for i in range(3)]
+            assert labels[0] == "#2 2024-03-02 09:32 in alice@customer…"
+            assert choices.highlighted == 0  # the top of the view shows #1: #2 is offered
+            assert_snapshot(app.export_screenshot(), "console_split_choice")
+            await pilot.press("escape")
+            await pilot.press("end", "S")  # the long #3 now fills the top of the view
+            await until(pilot, lambda: isinstance(app.screen, ChoiceScreen), "which message")
+            assert app.screen.query_one(OptionList).highlighted == 1
+            await pilot.press("enter")
+            await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+            question = str(app.screen.query_one("#confirm-question", Static).render())
+            assert "Split SUP-1 from message #3? 2 of its 4 messages move" in question
+            await yes_opens(pilot, 2, messages=2)  # the new ticket
+            assert "Split 2 messages of SUP-1 into SUP-2" in notes(app)
+            await pilot.press("escape")
+            assert app.screen is screen
+            await until(pilot, lambda: len(screen.query(".message")) == 2, "SUP-1 reread")
+    assert on_ui == []
+    with engine.connect() as conn:
+        e = tables(conn).ticket_event
+        split_by = conn.execute(select(e.c.actor).where(e.c.kind == "split")).scalar_one()
+    assert split_by == "Dana Agent"

@@ -16,6 +16,7 @@ from tests.engine.conftest import mail
 from tests.test_pipe import pipe, show
 from tuidesk.storage.db import make_engine, transaction
 from tuidesk.storage.history import Actor, record
+from tuidesk.storage.merge import MergeError, split
 from tuidesk.storage.tables import tables
 
 
@@ -75,6 +76,8 @@ def froms(ticket: dict[str, Any]) -> list[str]:
 
 
 def test_merge_moves_everything_and_mail_to_the_source_lands_in_the_target(desk) -> None:
+    desk("ticket", "tag", "SUP-1", "+printer")
+    desk("ticket", "tag", "SUP-2", "+printer", "+vip")
     before = counts(desk)
     out = json.loads(desk("ticket", "merge", "SUP-2", "SUP-1", "--json").stdout)
     assert out == {"source": "SUP-2", "into": "SUP-1", "messages": 1}
@@ -85,13 +88,24 @@ def test_merge_moves_everything_and_mail_to_the_source_lands_in_the_target(desk)
     assert target["messages"][1]["cc"] == [{"name": "", "email": "bob@customer.test"}]
     assert (target["merged_from"], target["merged_into"]) == (["SUP-2"], None)
     assert (source["status"], source["merged_into"], source["messages"]) == ("closed", "SUP-1", [])
+    assert target["tags"] == source["tags"] == ["printer", "vip"]  # the source keeps its own
     assert counts(desk) == before
     assert events(desk) == [
         (1, "priority", {"from": "normal", "to": "high"}),  # SUP-2's history, now SUP-1's
+        (1, "tags", {"added": ["printer"], "removed": []}),
+        (1, "tags", {"added": ["printer", "vip"], "removed": []}),  # SUP-2's too
         (2, "status", {"from": "new", "to": "closed"}),
         (2, "merged", {"into": 1, "ref": "SUP-1"}),
         (1, "merged_from", {"from": 2, "ref": "SUP-2", "messages": 1}),
+        (1, "tags", {"added": ["vip"], "removed": []}),  # only what SUP-1 lacked
     ]
+    engine = engine_of(desk)
+    with engine.connect() as conn:
+        e = tables(conn).ticket_event
+        who = select(e.c.actor_kind, e.c.actor_id, e.c.actor, e.c.at)
+        actors = conn.execute(who.order_by(e.c.id.desc()).limit(2)).all()
+    engine.dispose()
+    assert actors[0] == actors[1]  # the tags by whoever merged, at the merge's moment
     human = desk("ticket", "show", "SUP-2").stdout.decode()
     assert "merged into SUP-1" in human
     assert "--- #2 in from alice@customer.test" in desk("ticket", "show", "SUP-1").stdout.decode()
@@ -126,12 +140,14 @@ def test_merges_that_make_no_sense_are_refused_and_change_nothing(desk) -> None:
         ("SUP-3", "SUP-1"): "no ticket SUP-3",
         ("SAL-3", "99"): "no ticket 99",
     }
+    desk("ticket", "tag", "SAL-3", "+quote")
     before = events(desk), counts(desk)
     for (source, into), said in refusals.items():
         proc = desk("ticket", "merge", source, into, check=False)
         assert proc.returncode == 2 and proc.stderr.decode() == f"tuidesk: {said}\n"
     assert (events(desk), counts(desk)) == before
     assert show(desk, "SAL-3")["merged_into"] is None
+    assert (show(desk, "SUP-1")["tags"], show(desk, "SUP-2")["tags"]) == ([], [])
 
 
 def test_split_then_merge_back_round_trips_without_losing_anything(desk) -> None:
@@ -152,6 +168,11 @@ def test_split_then_merge_back_round_trips_without_losing_anything(desk) -> None
         (1, "split", {"to": 3, "ref": "SUP-3", "from_message": first, "messages": 2}),
         (3, "split_from", {"from": 1, "ref": "SUP-1", "from_message": first}),
     ]
+    engine = engine_of(desk)
+    changed = "SUP-3's messages changed meanwhile: nothing split"
+    with pytest.raises(MergeError, match=changed), transaction(engine) as conn:
+        split(conn, "SUP-3", 2, Actor("system"), message_id=first)  # the console's #2 was `first`
+    engine.dispose()
     said = desk("ticket", "split", "SUP-3", "--from-message", "2").stdout.decode()
     assert said == "split 1 messages of SUP-3 into SUP-4\n"
     for n, why in ((1, "splitting SUP-1 from its first message would leave it empty"),

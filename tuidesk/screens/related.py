@@ -64,8 +64,8 @@ def merge_items(related: Sequence[RelatedTicket]) -> list[PickItem]:
 
 
 def merge_search(engine: Engine, number: int) -> Callable[[str], list[PickItem]]:
-    """The picker's look-up beyond those: tickets by ref, number or title. Run by the picker
-    in a thread worker."""
+    """The picker's look-up beyond those: tickets by ref or by words of their titles and
+    messages (the search index, as `/`). Run by the picker in a thread worker."""
 
     def search(text: str) -> list[PickItem]:
         with engine.connect() as conn:

@@ -1,5 +1,5 @@
 """One ticket: its fields, the conversation and what an agent does to it (reply, note, assign,
-status, priority, branch, queue, custom fields, save attachments, merge, tags), with the
+status, priority, branch, queue, custom fields, save attachments, merge, split, tags), with the
 requester's and their organisation's other tickets in a pane to open. Mail text is shown through
 rich Text after strip_controls, never as markup; `e` swaps the visible text for the full one
 (quotes).
@@ -44,7 +44,7 @@ from tuidesk.storage.changes import ChangeWaiter
 from tuidesk.storage.console_queries import Filters, filters
 from tuidesk.storage.db import DatabaseUnavailable, read_session, transaction
 from tuidesk.storage.history import Event, by_agent, ticket_events
-from tuidesk.storage.merge import MergeError, merge
+from tuidesk.storage.merge import MergeError, merge, split
 from tuidesk.storage.models import PRIORITIES, TICKET_STATUSES, Agent
 from tuidesk.storage.related import RelatedTicket, requester_tickets
 from tuidesk.storage.tables import aware
@@ -61,10 +61,11 @@ RECHECK_S = 5.0  # on PostgreSQL a notification wakes the watch; this catches a 
 _DIRECTION_STYLE = {"in": "cyan", "out": "green", "note": "yellow"}
 _READ_ERRORS = (SQLAlchemyError, DatabaseUnavailable)
 _GONE = object()  # the version of a ticket that no longer exists
+_CHOICE_WIDTH = 38  # what one line of a ChoiceScreen (44 columns wide) shows
 # Actions that change the ticket: offered once it is loaded.
 _CHANGES = {
     "reply", "note", "assign_me", "assign", "status", "priority", "branch", "queue", "fields",
-    "merge", "tags",
+    "merge", "split", "tags",
 }  # fmt: skip
 
 
@@ -98,7 +99,7 @@ class TicketData:
 class TwoRowFooter(Footer):
     """A ticket's keys do not fit one line at 120 columns: they wrap into two rows."""
 
-    DEFAULT_CSS = "TwoRowFooter { height: 2; layout: grid; grid-columns: 13; }"
+    DEFAULT_CSS = "TwoRowFooter { height: 2; layout: grid; grid-columns: 1fr; }"
 
     def compose(self) -> ComposeResult:
         yield from super().compose()
@@ -124,6 +125,8 @@ class TicketScreen(ReportsWorkerFailures, Screen[None]):
                 tooltip="Save attachments to a folder"),
         Binding("M", "merge", "Merge", id="ticket.merge",
                 tooltip="Merge into another ticket: messages and history move there"),
+        Binding("S", "split", "Split", id="ticket.split",
+                tooltip="Split into a new ticket from a message on: those messages move there"),
         Binding("t", "tags", "Tags", id="ticket.tags", tooltip="Add or remove tags"),
         Binding("e", "toggle_full", "Quotes", id="ticket.full_text", tooltip="Show the full text"),
         Binding("h", "history", "History", id="ticket.history",
@@ -485,7 +488,8 @@ class TicketScreen(ReportsWorkerFailures, Screen[None]):
             return
         picker = FuzzyPickerScreen(
             f"Merge {t['ref']} into…", merge_items(self.related),
-            empty="type a ref or words of a title", search=merge_search(self.engine, self.number),
+            empty="type a ref or words from its messages",
+            search=merge_search(self.engine, self.number),
         )  # fmt: skip
 
         def picked(index: int | None) -> None:
@@ -513,17 +517,80 @@ class TicketScreen(ReportsWorkerFailures, Screen[None]):
             self.post_message(self.Changed())
             return
         self.post_message(self.Told(f"Merged {done.source} into {done.into}"))
-        self.post_message(self.Merged(number))
+        self.post_message(self.Open(number, instead=True))
 
-    class Merged(Message):
-        """This ticket went into `number`: show that one instead."""
+    class Open(Message):
+        """Show ticket `number`: `instead` of this one (it went there), else over it."""
 
-        def __init__(self, number: int) -> None:
+        def __init__(self, number: int, *, instead: bool) -> None:
             super().__init__()
             self.number = number
+            self.instead = instead
 
-    def on_ticket_screen_merged(self, message: Merged) -> None:
-        self.app.switch_screen(TicketScreen(self.engine, message.number, clock=self.clock))
+    def on_ticket_screen_open(self, message: Open) -> None:
+        screen = TicketScreen(self.engine, message.number, clock=self.clock)
+        if message.instead:
+            self.app.switch_screen(screen)
+        else:
+            self.app.push_screen(screen)
+
+    def action_split(self) -> None:
+        """Which message the new ticket starts from (the one at the top of the view offered
+        first), then are you sure; the new ticket opens over this one."""
+        t = self.ticket
+        assert t is not None
+        messages = t["messages"]
+        if len(messages) < 2:  # a merged ticket has none: they went with it
+            self.notify(f"{t['ref']} has {len(messages)} messages: nothing to split", markup=False)
+            return
+        choices = [(str(m["number"]), self._message_label(m)) for m in messages[1:]]
+        current = str(max(2, self._message_on_top()))
+
+        def chosen(value: str | None) -> None:
+            if not value:
+                return
+            n = int(value)
+            question = (
+                f"Split {t['ref']} from message #{n}? {len(messages) - n + 1} of its "
+                f"{len(messages)} messages move to a new ticket; nothing is deleted."
+            )
+            seen = messages[n - 1]["id"]
+            self.app.push_screen(ConfirmScreen(question), lambda yes: yes and self._split(n, seen))
+
+        title = f"Split {t['ref']} from message…"
+        self.app.push_screen(ChoiceScreen(title, choices, current=current), chosen)
+
+    def _message_label(self, m: dict[str, Any]) -> str:
+        """`#2 2024-03-02 09:30 in alice@example.com`, numbered as `ticket show` does, cut to
+        one line of the picker."""
+        sender = clean_line((m["from"] or {}).get("email") or "-", 80)
+        label = f"#{m['number']} {_when(m['created_at'], self.clock)} {m['direction']} {sender}"
+        return label if len(label) <= _CHOICE_WIDTH else label[: _CHOICE_WIDTH - 1] + "…"
+
+    def _message_on_top(self) -> int:
+        """The number (from 1) of the first message showing at the top of the conversation."""
+        scroll = self.query_one("#conversation", VerticalScroll)
+        boxes = list(scroll.query(".message").results(Static))
+        for number, box in enumerate(boxes, 1):
+            if box.virtual_region.bottom > scroll.scroll_y:
+                return number
+        return len(boxes)
+
+    @work(thread=True, group="write", exit_on_error=False)
+    def _split(self, number: int, message_id: int) -> None:
+        try:
+            with transaction(self.engine) as conn:
+                done = split(
+                    conn, str(self.number), number, by_agent(self.agent_id), message_id=message_id
+                )
+        except (MergeError, *_READ_ERRORS) as exc:
+            self.post_message(self.Told(str(exc), "error"))
+            self.post_message(self.Changed())
+            return
+        said = f"Split {done.messages} messages of {done.original} into {done.ticket}"
+        self.post_message(self.Told(said))
+        self.post_message(self.Changed())
+        self.post_message(self.Open(done.number, instead=False))
 
     def action_tags(self) -> None:
         t = self.ticket

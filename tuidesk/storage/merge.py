@@ -28,6 +28,7 @@ from tuidesk.storage.history import Actor, record
 from tuidesk.storage.lookup import final_ticket
 from tuidesk.storage.outbox import OutboundError, find_ticket
 from tuidesk.storage.tables import tables, utcnow
+from tuidesk.storage.tags import ticket_tags, write_tags
 
 
 class MergeError(ValueError):
@@ -71,7 +72,9 @@ def ticket_row(conn: Connection, ref: str) -> Any:
 
 def merge(conn: Connection, source: str, into: str, actor: Actor) -> Merged:
     """Move `source`'s messages (their attachments with them) and history into `into`, close
-    `source` and point it there; in the caller's transaction."""
+    `source` and point it there, and add its tags to `into`'s (`source` keeps them: a split
+    or a look at the closed ticket still shows what it was about); in the caller's
+    transaction."""
     src, dst = ticket_row(conn, source), ticket_row(conn, into)
     src_ref, dst_ref = ticket_ref(src.key, src.id), ticket_ref(dst.key, dst.id)
     if src.id == dst.id:
@@ -112,6 +115,9 @@ def merge(conn: Connection, source: str, into: str, actor: Actor) -> Merged:
     record(conn, src.id, "merged", actor, {"into": dst.id, "ref": dst_ref}, at=now)
     data = {"from": src.id, "ref": src_ref, "messages": moved}
     record(conn, dst.id, "merged_from", actor, data, at=now)
+    tags = ticket_tags(conn, [src.id, dst.id])
+    carried = sorted(set(tags.get(src.id, ())) - set(tags.get(dst.id, ())))
+    write_tags(conn, dst.id, carried, [], actor, now)
     return Merged(src_ref, dst_ref, moved)
 
 
@@ -123,15 +129,21 @@ def message_ids(conn: Connection, number: int) -> list[int]:
     return list(conn.execute(query.order_by(message.c.created_at, message.c.id)).scalars())
 
 
-def split(conn: Connection, ref: str, from_message: int, actor: Actor) -> Split:
+def split(
+    conn: Connection, ref: str, from_message: int, actor: Actor, *, message_id: int | None = None
+) -> Split:
     """A new ticket (same branch) holding message `from_message` (its number as `ticket show`
     counts, from 1) and every later one; its requester is that message's sender when the
-    customer sent it, else the ticket's; its title that message's subject."""
+    customer sent it, else the ticket's; its title that message's subject. `message_id` is
+    the message the caller saw as that number (the console's): refused when it is not that
+    one any more (a merge put older messages before it)."""
     row = ticket_row(conn, ref)
     original = ticket_ref(row.key, row.id)
     ids = message_ids(conn, row.id)
     if not 0 < from_message <= len(ids):
         raise MergeError(f"{original} has no message {from_message} (it has {len(ids)})")
+    if message_id is not None and ids[from_message - 1] != message_id:
+        raise MergeError(f"{original}'s messages changed meanwhile: nothing split, look again")
     if from_message == 1:
         raise MergeError(f"splitting {original} from its first message would leave it empty")
     t = tables(conn)

@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, case, func, or_, select
+from sqlalchemy import Connection, select
 
 from tuidesk.engine.enums import OPEN_STATUSES
 from tuidesk.engine.participants import FREE_MAIL_DOMAINS
-from tuidesk.engine.refs import parse_ref, ticket_ref
+from tuidesk.engine.refs import ticket_ref
+from tuidesk.engine.search_query import QueryError, parse_query
+from tuidesk.storage.search import ranked_ids
 from tuidesk.storage.settings import get_settings
 from tuidesk.storage.tables import aware, tables
 
@@ -88,20 +90,26 @@ def requester_tickets(conn: Connection, number: int) -> list[RelatedTicket]:
 
 
 def merge_candidates(conn: Connection, number: int, text: str) -> list[RelatedTicket]:
-    """What ticket `number` may be merged into, by what an agent typed: tickets whose ref,
-    number or title matches every word, the ones still being worked on first."""
-    words = text.split()
-    if not words:
+    """What ticket `number` may be merged into, by what an agent typed, looked up as `/`
+    looks (storage.search's full-text index, so a word of any message finds its ticket, as
+    do a ref, `from:` and `tag:`), the ones still being worked on first, then by rank. A
+    query that cannot mean anything, or that has no text to look for (filters alone would
+    list every ticket), finds nothing."""
+    try:
+        query = parse_query(text)
+    except QueryError:
         return []
+    if not (query.texts or query.refs):
+        return []
+    found = [n for n in ranked_ids(conn, query) if n != number][: 2 * LIMIT]  # room for merged
+    if not found:
+        return []
+    rank = {n: i for i, n in enumerate(found)}
     ticket = tables(conn).ticket
-    query = _query(conn).where(ticket.c.id != number)
-    for word in words:
-        parsed = parse_ref(word)
-        by_number = ticket.c.id == (parsed[1] if parsed and parsed[1] < 2**31 else -1)
-        title = func.lower(ticket.c.title).like(f"%{_escaped(word.lower())}%", escape="\\")
-        query = query.where(or_(by_number, title))
-    is_open = case((ticket.c.status.in_(OPEN_STATUSES), 0), else_=1)
-    return _tickets(conn, query.order_by(is_open).limit(LIMIT), _requester(conn, number)[0])
+    candidates = _query(conn).where(ticket.c.id.in_(found))
+    tickets = _tickets(conn, candidates, _requester(conn, number)[0])
+    tickets.sort(key=lambda t: (t.status not in OPEN_STATUSES, rank[t.number]))
+    return tickets[:LIMIT]
 
 
 def _escaped(text: str) -> str:

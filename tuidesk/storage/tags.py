@@ -7,12 +7,12 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import Connection, delete, insert, select
 
-from tuidesk.engine.refs import ticket_ref
 from tuidesk.storage.history import Actor, record
-from tuidesk.storage.merge import MergeError, ticket_row
+from tuidesk.storage.outbox import OutboundError, find_ticket
 from tuidesk.storage.tables import tables, utcnow
 
 TAG_LIMIT = 40
@@ -93,15 +93,32 @@ def change_tags(
     """Add and remove tags on the ticket `ref` names, in the caller's transaction; a `tags`
     event with what actually changed (none when nothing did)."""
     try:
-        row = ticket_row(conn, ref)
-    except MergeError as exc:
+        found = find_ticket(conn, ref)
+    except OutboundError as exc:
         raise TagError(str(exc)) from exc
-    number = row.id
-    t = tables(conn)
-    ticket = t.ticket
+    number = found.number
     before = set(ticket_tags(conn, [number]).get(number, ()))
     adding = sorted({normalize_tag(a) for a in added} - before)
     removing = sorted({normalize_tag(r) for r in removed} & before)
+    write_tags(conn, number, adding, removing, actor, utcnow())
+    now_tags = tuple(sorted((before | set(adding)) - set(removing)))
+    return Tagged(found.ref, now_tags, tuple(adding), tuple(removing))
+
+
+def write_tags(
+    conn: Connection,
+    number: int,
+    adding: Sequence[str],
+    removing: Sequence[str],
+    actor: Actor,
+    at: datetime,
+) -> None:
+    """Store a change already checked against the ticket's tags (`adding` it has not,
+    `removing` it has, both normalized) with its `tags` event; nothing when there is none.
+    Also what a merge calls to carry the source's tags over."""
+    if not adding and not removing:
+        return
+    t = tables(conn)
     if adding:
         conn.execute(insert(t.ticket_tag), [{"ticket_id": number, "tag": a} for a in adding])
     if removing:
@@ -110,9 +127,6 @@ def change_tags(
                 t.ticket_tag.c.ticket_id == number, t.ticket_tag.c.tag.in_(removing)
             )
         )
-    if adding or removing:
-        now = utcnow()
-        conn.execute(ticket.update().where(ticket.c.id == number).values(updated_at=now))
-        record(conn, number, "tags", actor, {"added": adding, "removed": removing}, at=now)
-    now_tags = tuple(sorted((before | set(adding)) - set(removing)))
-    return Tagged(ticket_ref(row.key, number), now_tags, tuple(adding), tuple(removing))
+    conn.execute(t.ticket.update().where(t.ticket.c.id == number).values(updated_at=at))
+    data = {"added": list(adding), "removed": list(removing)}
+    record(conn, number, "tags", actor, data, at=at)
