@@ -10,12 +10,14 @@ import pytest
 from tests.conftest import CORPUS
 from tests.engine.conftest import mail
 from tuidesk.engine.parse import (
+    Address,
     Limits,
     ParseError,
     content_hash,
     decode_bytes,
     parse_mail,
     read_body,
+    repair_header_block,
     sanitize_filename,
 )
 
@@ -235,3 +237,51 @@ def test_a_to_line_of_60000_addresses_is_read_up_to_its_cap_and_cut_between_addr
     addresses = [a.email for a in parsed.to]
     assert 1000 < len(addresses) < 5000
     assert addresses == [f"user{i}@example.com" for i in range(len(addresses))]
+
+
+BRIGHTMAIL = (
+    b"Received: from mx.customer.example by mx.example.com\r\n"
+    b"X-Brightmail-Tracker: H4sIAAAAAAAAA+NgFprKLsWRWlGSWpSXmKPExsVyM2J7qsj8Zu+8sLC2tiMnTYGBgYE\r\n"
+    b"H4sIAAAAAAAAA+NgFprKLsWRWlGSWpSXmKPExsVyM2J7qsj8Zu+8sLC2tiMnTYGBgYE=\r\n"
+    b"AAAAAA==\r\n"
+    b"From: =?utf-8?q?J=C3=BCrgen_M=C3=BCller?= <juergen@customer.example>\r\n"
+    b"To: support@example.com\r\n"
+    b"Subject: Printer offline\r\n"
+    b"Message-ID: <brightmail@customer.example>\r\n"
+    b"\r\n"
+    b"It is offline again.\r\n"
+)
+
+
+def test_stray_lines_in_the_header_block_are_folded_and_the_headers_after_them_kept():
+    parsed = parse_mail(BRIGHTMAIL)
+    assert parsed.sender == Address("Jürgen Müller", "juergen@customer.example")
+    assert parsed.subject == "Printer offline"
+    assert parsed.message_id == "<brightmail@customer.example>"
+    assert [a.email for a in parsed.to] == ["support@example.com"]
+    assert parsed.text == "It is offline again."
+    tracker = parsed.header("X-Brightmail-Tracker")
+    assert tracker.startswith("H4sI") and tracker.endswith("AAAAAA==")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"From: a@customer.example\nSubject: Hi\nThe body starts here\nNote: this is body\n",
+        b"From: a@customer.example\nSubject: Hi\nHello team,\nRegards: Bob\n\nPS\n",
+        b"From: a@customer.example\nSubject: Hi\nHello team,\n\nX-Not: a header\n",
+    ],
+)
+def test_headers_followed_by_the_body_without_a_blank_line_keep_the_body(raw: bytes):
+    assert repair_header_block(raw) == raw
+    parsed = parse_mail(b"From: a@customer.example\nSubject: Hi\nThe body, no blank line\n")
+    assert parsed.subject == "Hi"
+    assert "The body, no blank line" in parsed.text
+
+
+def test_header_repair_leaves_an_mbox_envelope_line_and_the_body_alone():
+    raw = b"From a@customer.example Mon Jan  1 00:00:00 2026\nFrom: a@customer.example\n"
+    raw += b"stray\nSubject: Hi\n\nbody\nnot a header\nX-Not: a header either\n"
+    repaired = repair_header_block(raw)
+    assert repaired == raw.replace(b"\nstray\n", b"\n stray\n")
+    assert parse_mail(raw).subject == "Hi"

@@ -105,6 +105,51 @@ def normalize_line_endings(raw: bytes) -> bytes:
     return raw
 
 
+_HEADER_FIELD = re.compile(rb"[!-9;-~]+:")
+# What a header that follows stray lines must look like: a hyphenated name (Message-ID,
+# X-Mailer) or a one-word one mail uses; "Regards: Bob" in a body is neither.
+_SURE_HEADER = re.compile(
+    rb"([A-Za-z0-9]+-[!-9;-~]*|from|to|cc|bcc|subject|date|received|sender|references"
+    rb"|comments|keywords|importance|priority|precedence|organization|sensitivity):",
+    re.I,
+)
+_LINE_END = re.compile(rb"\r?\n")
+_BLANK_LINE = re.compile(rb"\r?\n\r?\n")
+HEADER_REPAIR_LIMIT = 256 * 1024  # bytes of header block looked at
+
+
+def repair_header_block(raw: bytes) -> bytes:
+    """Fold stray lines of the header block (neither `Name:` nor a continuation, such as the
+    base64 of an `X-Brightmail-Tracker:` written without its indent) into the header above.
+    The parser would end the headers at the first and lose every header after it, the sender
+    included. Repaired only when headers follow the strays up to the blank line that ends the
+    block, so a mail whose body follows its headers without that line keeps its body."""
+    head = raw[:HEADER_REPAIR_LIMIT]
+    blank = _BLANK_LINE.search(head)
+    if blank is None:
+        return raw
+    lines = _LINE_END.split(head[: blank.start()])
+    start = 1 if lines[0].startswith(b"From ") else 0  # an mbox envelope line
+    fold: list[int] = []
+    for i in range(start + 1, len(lines)):
+        line = lines[i]
+        if line[:1] in (b" ", b"\t") or _HEADER_FIELD.match(line):
+            if fold and fold[-1] == i - 1 and not _SURE_HEADER.match(line):
+                return raw  # a stray run must end at a header beyond doubt
+            continue
+        fold.append(i)
+    if not fold or fold[-1] == len(lines) - 1:
+        return raw
+    out, pos = [], 0
+    for i, m in enumerate(_LINE_END.finditer(raw)):
+        line = raw[pos : m.end()]
+        out.append(b" " + line if i in fold else line)
+        pos = m.end()
+        if i >= fold[-1]:
+            break
+    return b"".join(out) + raw[pos:]
+
+
 def content_hash(raw: bytes) -> str:
     """The identity of a mail across deliveries: headers that the transport adds (Received,
     Delivered-To, Return-Path...) and line endings differ between IMAP, pipe and import, so
@@ -377,7 +422,7 @@ def parse_mail(raw: bytes, limits: Limits | None = None, *, body: bool = True) -
         raise ParseError(f"message is {len(raw)} bytes, over the {limits.max_bytes}-byte limit")
     if not raw.strip():
         raise ParseError("empty message")
-    raw = normalize_line_endings(raw)
+    raw = repair_header_block(normalize_line_endings(raw))
     try:
         msg = BytesParser(policy=compat32).parsebytes(raw)
     except Exception as exc:  # noqa: BLE001 - the parser is lenient; anything else is a bug
