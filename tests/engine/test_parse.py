@@ -141,7 +141,8 @@ def test_control_characters_and_escapes_leave_titles_and_names():
 @pytest.mark.parametrize(
     ("name", "expected"),
     [("../../etc/passwd", "passwd"), ("C:\\Windows\\evil.exe", "evil.exe"), ("..", "fallback"),
-     (".bashrc", "bashrc"), ("a\x1b[31mb.txt", "ab.txt"), ("", "fallback")],
+     (".bashrc", "bashrc"), ("a\x1b[31mb.txt", "ab.txt"), ("", "fallback"),
+     ('Q3 <draft> "v2" 10:30?.pdf', 'Q3 <draft> "v2" 10:30?.pdf')],
 )  # fmt: skip
 def test_attachment_names_are_sanitized(name, expected):
     assert sanitize_filename(name, "fallback") == expected
@@ -285,3 +286,50 @@ def test_header_repair_leaves_an_mbox_envelope_line_and_the_body_alone():
     repaired = repair_header_block(raw)
     assert repaired == raw.replace(b"\nstray\n", b"\n stray\n")
     assert parse_mail(raw).subject == "Hi"
+
+
+NAMED_PARTS = (
+    "From: a@customer.example\nSubject: Files\nMIME-Version: 1.0\n"
+    'Content-Type: multipart/mixed; boundary="b"\n\n'
+    "--b\nContent-Type: text/plain\n\nSee the files.\n"
+    '--b\nContent-Type: application/pdf; name="scan 10:30.pdf"\n\n%PDF\n'
+    "--b\nContent-Type: image/jpeg\nContent-Location: https://cdn.example/a/photo%20one.jpg?x=1\n\nJ\n"
+    "--b\nContent-Type: application/pdf\nContent-Description: Invoice March.pdf\n\n%PDF\n"
+    "--b\nContent-Type: image/png\nContent-ID: <image001.png@01DA2B3C.4D5E6F70>\n\nP\n"
+    "--b\nContent-Type: image/gif\nContent-ID: <_1_0B4E24640B4E1564>\n\nG\n"
+    "--b\nContent-Type: text/plain\n"
+    "Content-Disposition: attachment; filename*=utf-8''%C3%BCber%3A1.txt\n\nt\n"
+    "--b\nContent-Type: text/plain; name==?utf-8?q?R=C3=A9sum=C3=A9?=.txt\n"
+    "Content-Disposition: attachment\n\nr\n"
+    "--b\nContent-Type: image/png\nContent-Disposition: inline\n\nP\n"
+    "--b--\n"
+)
+
+
+def test_attachment_names_come_from_every_header_that_carries_one():
+    parsed = parse_mail(NAMED_PARTS.encode())
+    assert parsed.text == "See the files."
+    assert [a.filename for a in parsed.attachments] == [
+        "scan 10:30.pdf",  # Content-Type name, the colon kept
+        "photo one.jpg",  # Content-Location's last path part, unquoted, no query
+        "Invoice March.pdf",  # Content-Description
+        "image001.png",  # Content-ID's local part, already named for its type
+        "_1_0B4E24640B4E1564.gif",  # Content-ID and type
+        "über:1.txt",  # RFC 2231
+        "Résumé.txt",  # RFC 2047
+        "attachment-8.png",  # nothing names it: its place and type
+    ]
+
+
+def test_corpus_inline_images_and_long_encoded_names_keep_their_names():
+    folder = CORPUS / "mail-parser" / "tests" / "mails"
+    cids = [a.filename for a in parse_mail((folder / "mail_test_10").read_bytes()).attachments]
+    assert cids[:3] == [
+        "_1_0B4E24640B4E1564005C1243C12580DD.gif",
+        "_1_0B4E420C0B4E3DD0005C1243C12580DD.gif",
+        "_1_0B4E44A80B15F6FC005C1243C12580DD.gif",
+    ]
+    assert cids[3] == "Move To Eight ZWEP6227F.pdf"
+    (polish,) = parse_mail((folder / "mail_test_11").read_bytes()).attachments
+    assert polish.filename.startswith("Prokuratura Rejonowa Warszawa-Śródmieście północ")
+    assert polish.filename.endswith(".pdf") and len(polish.filename) <= 180

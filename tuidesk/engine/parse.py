@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import mimetypes
 import re
+import urllib.parse
 from dataclasses import dataclass, field, replace
 from email.header import decode_header
 from email.message import Message
@@ -29,7 +30,7 @@ ADDRESS_LIMIT = 64 * 1024  # characters of one address header kind read: ~2,000 
 AUTH_RESULTS_LIMIT = (20, 4000)
 _FALLBACK_CHARSETS = ("utf-8",)
 _MSGID = re.compile(r"<[^<>\s\x00-\x1f\x7f]+>")
-_UNSAFE_FILENAME = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
+_UNSAFE_FILENAME = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class ParseError(Exception):
@@ -269,7 +270,9 @@ def message_ids(value: str) -> tuple[str, ...]:
 
 
 def sanitize_filename(name: str, fallback: str) -> str:
-    """A name that is safe to show and to save: no folders, no controls, no leading dots."""
+    """A name that is safe to show and to keep: no folders, no controls, no leading dots.
+    Characters only some file systems refuse (`:` `?` `*` `"` `<` `>` `|`) are kept, as the
+    sender wrote them: saving maps them for the system it saves on."""
     name = strip_controls(name).replace("\\", "/").rsplit("/", 1)[-1]
     name = re.sub(r"^[\s.]+", "", _UNSAFE_FILENAME.sub("_", name)).strip()
     if name in ("", ".", ".."):
@@ -284,18 +287,41 @@ def sanitize_filename(name: str, fallback: str) -> str:
 
 
 def _filename(part: Message) -> str | None:
-    """The attachment's name; raw 8-bit names (common from webmail) are decoded, not mangled."""
+    """The name the sender gave the part: Content-Disposition's filename, else Content-Type's
+    name, RFC 2231 and RFC 2047 alike; raw 8-bit names (common from webmail) are decoded, not
+    mangled."""
     headers = ("Content-Disposition", "Content-Type")
     if all(isinstance(part.get(h, ""), str) for h in headers):
-        try:
-            return part.get_filename()
-        except Exception:  # noqa: BLE001 - broken RFC 2231 parameters
-            return None
-    tmp = Message()
-    for h in headers:
-        if part.get(h) is not None:
-            tmp[h] = decode_header_value(part.get(h))
-    return tmp.get_filename()
+        source = part
+    else:
+        source = Message()
+        for h in headers:
+            if part.get(h) is not None:
+                source[h] = decode_header_value(part.get(h))
+    try:
+        name = source.get_filename()
+    except Exception:  # noqa: BLE001 - broken RFC 2231 parameters
+        name = None
+    return decode_header_value(name) if name and name.strip() else None
+
+
+def attachment_name(part: Message, ctype: str, n: int) -> str:
+    """The part's own name, else the last path part of its Content-Location, else its
+    Content-Description, else one made from its Content-ID (inline images) or its place and
+    type; sanitized to be safe to show and to save."""
+    ext = mimetypes.guess_extension(ctype) or ".bin"
+    name = _filename(part)
+    if not name:
+        location = clean_line(decode_header_value(part.get("Content-Location")), 1000)
+        path = urllib.parse.urlsplit(location.strip()).path if location else ""
+        name = urllib.parse.unquote(path.rstrip("/").rpartition("/")[2])
+    if not name:
+        name = clean_line(decode_header_value(part.get("Content-Description")), FILENAME_LIMIT)
+    if not name and part.get("Content-ID"):
+        cid = clean_line(decode_header_value(part.get("Content-ID"))).strip().strip("<>")
+        local = cid.partition("@")[0]
+        name = local if mimetypes.guess_type(local)[0] == ctype else local + ext if local else ""
+    return sanitize_filename(name or "", f"attachment-{n}{ext}")
 
 
 def _part_payload(part: Message) -> bytes:
@@ -347,7 +373,7 @@ class _Walker:
         elif is_body and ctype == "text/html":
             self.htmls.append(self._text(part))
         else:
-            self._attachment(part, ctype, filename, disposition)
+            self._attachment(part, ctype, disposition)
 
     def _alternative(self, children: list) -> None:
         """Prefer the plain part for text; keep the richest HTML part as data."""
@@ -389,10 +415,8 @@ class _Walker:
         text = decode_bytes(_part_payload(part), part.get_content_charset())
         return normalize_newlines(text)
 
-    def _attachment(self, part: Message, ctype: str, filename: str | None, disp: str) -> None:
-        n = len(self.attachments) + 1
-        ext = mimetypes.guess_extension(ctype) or ".bin"
-        name = sanitize_filename(decode_header_value(filename), f"attachment-{n}{ext}")
+    def _attachment(self, part: Message, ctype: str, disp: str) -> None:
+        name = attachment_name(part, ctype, len(self.attachments) + 1)
         cid = part.get("Content-ID")
         self.attachments.append(
             ParsedAttachment(
