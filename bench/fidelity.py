@@ -46,7 +46,7 @@ _MOJIBAKE = re.compile(
 )
 _CJK = re.compile("[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 _CJK_CHARSET = re.compile(
-    rb"charset=\"?(gb2312|gbk|gb18030|big5|iso-2022-jp|shift_jis|euc-jp|euc-kr|ks_c_5601)",
+    rb"(?:charset=\"?|=\?)(gb2312|gbk|gb18030|big5|iso-2022-jp|shift_jis|euc-jp|euc-kr|ks_c_5601)",
     re.I,
 )
 
@@ -129,7 +129,7 @@ def _flanker_machine(label: dict[str, Any]) -> bool | None:
 
 
 def cases(only: set[str]) -> Iterator[tuple[str, Case]]:
-    """Every labelled mail, by corpus folder, in a stable order."""
+    """Every mail, by corpus folder, in a stable order, with its labels where it has any."""
     files, _skipped = corpus_files()
     by_folder: dict[str, list[Path]] = {}
     for path in files:
@@ -137,7 +137,7 @@ def cases(only: set[str]) -> Iterator[tuple[str, Case]]:
     sisimai = _labels("sisimai", "labels.json")
     flanker = _labels("flanker")
     labelled = {
-        "sisimai": lambda rel: (True, sisimai.get(rel)) if rel in sisimai else (None, None),
+        "sisimai": lambda rel: (True, sisimai[rel]) if rel in sisimai else (None, None),
         "flanker": lambda rel: (
             (_flanker_machine(flanker[rel]), flanker[rel]) if rel in flanker else (None, None)
         ),
@@ -151,9 +151,7 @@ def cases(only: set[str]) -> Iterator[tuple[str, Case]]:
             continue
         for path in by_folder.get(folder, []):
             rel = path.relative_to(CORPUS / folder).as_posix()
-            machine, expect = label(rel)
-            if machine is None and expect is None:
-                continue
+            machine, expect = label(rel)  # unlabelled mail still counts for mojibake
             yield folder, Case(path, path.read_bytes(), machine, expect or {})
     if not only or "talon" in only:
         for rel, expect in sorted(_labels("talon").items()):
