@@ -15,6 +15,7 @@ from tuidesk.engine.parse import (
     ParseError,
     content_hash,
     decode_bytes,
+    mailboxes,
     parse_mail,
     read_body,
     repair_header_block,
@@ -333,3 +334,35 @@ def test_corpus_inline_images_and_long_encoded_names_keep_their_names():
     (polish,) = parse_mail((folder / "mail_test_11").read_bytes()).attachments
     assert polish.filename.startswith("Prokuratura Rejonowa Warszawa-Śródmieście północ")
     assert polish.filename.endswith(".pdf") and len(polish.filename) <= 180
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("alice@example.com <bob@example.com>", [("alice@example.com", "bob@example.com")]),
+        ("Müller, Jürgen <j@customer.example>", [("Müller, Jürgen", "j@customer.example")]),
+        ('"Doe, John" <j@d.example>, x@y.example (Ops, night)',
+         [("Doe, John", "j@d.example"), ("Ops, night", "x@y.example")]),
+        ("a@b.example, Alice <alice@x.example>",
+         [("", "a@b.example"), ("Alice", "alice@x.example")]),
+        ("undisclosed-recipients:;", []),
+    ],
+)  # fmt: skip
+def test_address_lists_are_read_as_mail_programs_write_them(header: str, expected: list) -> None:
+    assert [(n, a) for n, a in mailboxes(header) if a] == expected
+
+
+def test_corpus_display_names_with_commas_and_addresses_name_the_real_sender() -> None:
+    """mail-parser's mail_test_18 and _19: the stdlib made two mailboxes of 'Last, First <x>'
+    and took the display name 'alice@example.com' of '<bob@example.com>' for the sender."""
+    folder = CORPUS / "mail-parser" / "tests" / "mails"
+    nineteen = parse_mail((folder / "mail_test_19").read_bytes())
+    assert nineteen.sender == Address("alice@example.com", "bob@example.com")
+    assert nineteen.reply_to == (Address("henry@example.com", "ivan@example.com"),)
+    assert [a.email for a in nineteen.cc] == ["frank@example.com"]
+    eighteen = parse_mail((folder / "mail_test_18").read_bytes())
+    assert eighteen.sender == Address("LastßlName, FirstName", "comma.name@example.com")
+    assert [(a.name, a.email) for a in eighteen.cc] == [
+        ("", "simple@example.net"),
+        ('John "Johnny" Doe', "john.doe@example.com"),
+    ]

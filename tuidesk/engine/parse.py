@@ -238,12 +238,48 @@ def parse_addresses(msg: Message, name: str, hints: Sequence[str] = ()) -> tuple
     if not raw:
         return ()
     out: list[Address] = []
-    for display, addr in getaddresses([raw]):
+    for display, addr in mailboxes(raw):
         addr = clean_line(addr).strip("<>").lower() if "@" in addr else ""
         if addr:
             name_text = decode_header_value(display, hints)
             out.append(Address(name=clean_line(name_text, 200), email=addr))
     return tuple(out)
+
+
+_MAILBOX_PIECE = re.compile(r'"(?:\\.|[^"\\])*"|<[^<>]*>|\((?:\\.|[^()\\])*\)|,|[^,"<(]+|[<(]')
+_ANGLE_ADDR = re.compile(r"<([^<>@\s]+@[^<>\s]+)>")
+
+
+def mailboxes(value: str) -> list[tuple[str, str]]:
+    """(display name, address) pairs of an address list, as mail programs write them, not only
+    as RFC 5322 allows: an unquoted name with a comma ("Müller, Jürgen <j@x>") or an address
+    in it ("alice@example.com <bob@example.com>", where bob is who wrote) names the <address>
+    that follows it, which the stdlib would split into two mailboxes or read as alice."""
+    pieces: list[str] = []
+    current = ""
+    for token in _MAILBOX_PIECE.findall(value):
+        if token == ",":
+            pieces.append(current)
+            current = ""
+        else:
+            current += token
+    pieces.append(current)
+    out: list[tuple[str, str]] = []
+    pending: list[str] = []  # pieces with no address: the first part of a comma'd name
+    for piece in pieces:
+        angle = _ANGLE_ADDR.search(piece)
+        if angle:
+            name = piece[: angle.start()].strip()
+            if name.startswith('"') and name.endswith('"') and len(name) > 1:
+                name = name[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+            out.append((", ".join([*pending, name]) if pending and name else name, angle[1]))
+            pending = []
+        elif "@" in piece:
+            out += getaddresses([piece])
+            pending = []
+        elif piece.strip():
+            pending.append(piece.strip())
+    return out
 
 
 def message_ids(value: str) -> tuple[str, ...]:
