@@ -440,9 +440,14 @@ def test_text_under_a_divider_is_not_taken_for_a_signature() -> None:
     assert strip_quoted_reply("see -- here\nand -- there") == "see -- here\nand -- there"
 
 
-def test_message_that_is_entirely_a_forward_is_kept_whole() -> None:
+@pytest.mark.parametrize(
+    "marker",
+    ["Forwarded message", "Weitergeleitete Nachricht", "Vidarebefordrat meddelande",
+     "Välitetty viesti", "Přeposlaná zpráva", "転送メッセージ", "转发邮件", "전달된 메시지"],
+)  # fmt: skip
+def test_message_that_is_entirely_a_forward_is_kept_whole(marker: str) -> None:
     forward = (
-        "---------- Forwarded message ---------\nFrom: Bob <bob@example.com>\n"
+        f"---------- {marker} ---------\nFrom: Bob <bob@example.com>\n"
         "Date: Mon, 2 Apr 2012 at 17:44\nSubject: Printer\nTo: help@example.com\n\n"
         "The printer is on fire."
     )

@@ -93,7 +93,10 @@ DEFAULT_REPLY_SEPARATORS: tuple[str, ...] = (
 FORWARD_MARKER = re.compile(
     r"^(?:-{2,}\s*(?:forwarded message|weitergeleitete nachricht|message transféré"
     r"|mensaje reenviado|messaggio inoltrato|doorgestuurd bericht|mensagem encaminhada"
-    r"|wiadomość przekazana dalej|пересылаемое сообщение|пересланное сообщение)\s*-{2,}"
+    r"|wiadomość przekazana dalej|пересылаемое сообщение|пересланное сообщение"
+    r"|vidarebefordrat meddelande|videresendt meddelelse|videresendt melding|välitetty viesti"
+    r"|přeposlaná zpráva|továbbított üzenet|iletilen ileti|mesaj redirecționat|προωθημένο μήνυμα"
+    r"|転送メッセージ|转发邮件|轉寄郵件|转发的邮件|전달된 메시지)\s*-{2,}"
     r"|begin forwarded message:|anfang der weitergeleiteten nachricht:"
     r"|début du message réexpédié\s*:?|inicio del mensaje reenviado:)$",
     re.IGNORECASE,
