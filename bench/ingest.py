@@ -102,11 +102,17 @@ def corpus_files(root: Path = CORPUS) -> tuple[list[Path], int]:
 
 
 def with_message_id(raw: bytes, message_id: str) -> bytes:
-    """Replace the Message-ID header (with its continuation lines) or prepend one. Works on
-    the header block only (up to the first empty line; CRLF, LF or bare CR), keeps each line's
-    own ending and leaves every other byte as it was."""
+    """Replace the Message-ID header (with its continuation lines) or prepend one."""
+    return with_header(raw, "Message-ID", message_id)
+
+
+def with_header(raw: bytes, name: str, value: str) -> bytes:
+    """Replace the header `name` (with its continuation lines, every copy of it) or prepend
+    it. Works on the header block only (up to the first empty line; CRLF, LF or bare CR),
+    keeps each line's own ending and leaves every other byte as it was."""
     raw = _strip_envelope(raw)
-    new = b"Message-ID: " + message_id.encode("ascii")
+    new = f"{name}: {value}".encode("ascii")
+    prefix = f"{name.lower()}:".encode("ascii")
     out: list[bytes] = []
     first_eol = b""
     pos = 0
@@ -120,7 +126,7 @@ def with_message_id(raw: bytes, message_id: str) -> bytes:
         if skipping and content[:1] in (b" ", b"\t"):
             continue
         skipping = False
-        if content[:11].lower() == b"message-id:":
+        if content[: len(prefix)].lower() == prefix:
             skipping = True
             if not replaced:
                 out.append(new + eol)

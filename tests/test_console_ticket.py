@@ -633,6 +633,19 @@ def test_a_saved_name_never_leaves_the_folder(tmp_path: Path) -> None:
     assert len(list(folder.iterdir())) == 3
 
 
+@pytest.mark.parametrize(
+    ("system", "saved"),
+    [("Linux", 'Q3 <draft> "v2" 10:30?.pdf'), ("Darwin", 'Q3 <draft> "v2" 10_30?.pdf'),
+     ("Windows", "Q3 _draft_ _v2_ 10_30_.pdf")],
+)  # fmt: skip
+def test_a_saved_name_maps_only_what_the_system_refuses(system: str, saved: str) -> None:
+    assert safe_name('Q3 <draft> "v2" 10:30?.pdf', system) == saved
+    assert safe_name("report. ", "Windows") == "report"
+    assert (
+        safe_name("con.txt", "Windows") == "_con.txt" and safe_name("con.txt", "Linux") == "con.txt"
+    )
+
+
 async def test_a_ticket_opened_by_a_strangers_reply_shows_the_ticket_it_answered(
     engine, _isolated_home: Path
 ) -> None:

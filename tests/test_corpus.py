@@ -485,3 +485,22 @@ def test_a_cr_line_ending_mail_that_starts_with_an_mbox_from_line_is_imported_wh
     summary = import_json(desk, [path])
     assert summary["quarantined"] == 0, cli_json(desk, "quarantine", "list")
     assert summary["ignored"] + summary["created"] == 1
+
+
+def test_a_gb2312_labelled_gbk_mail_gets_its_title_through_the_pipe_and_keeps_its_bytes(
+    desk: Cli, _isolated_home: Path, tmp_path: Path
+):
+    """mail-parser's mail_test_9 says gb2312 and holds GBK: the title reads as written, and
+    the original kept beside the ticket is the mail's own bytes, not a re-encoding."""
+    conf = tmp_path / "c.toml"
+    conf.write_text('[[channel]]\nname = "raw"\nattach_original = true\n')
+    desk("config", "import", str(conf))
+    raw = (MAIL_PARSER / "tests" / "mails" / "mail_test_9").read_bytes()
+    outcome = json.loads(desk("pipe", "--json", "--channel", "raw", input=raw).stdout)
+    ticket = cli_json(desk, "ticket", "show", outcome["ticket"])
+    assert ticket["title"].startswith("我把镜头拉近些，你们看看这个是什么")
+    assert ticket["requester"]["email"] == "zyb@sgis.com.cn"
+    [original] = [
+        a for a in ticket["messages"][0]["attachments"] if a["filename"] == "original.eml"
+    ]
+    assert blob(_isolated_home, original["sha256"]) == raw

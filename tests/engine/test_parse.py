@@ -10,12 +10,15 @@ import pytest
 from tests.conftest import CORPUS
 from tests.engine.conftest import mail
 from tuidesk.engine.parse import (
+    Address,
     Limits,
     ParseError,
     content_hash,
     decode_bytes,
+    mailboxes,
     parse_mail,
     read_body,
+    repair_header_block,
     sanitize_filename,
 )
 
@@ -139,7 +142,8 @@ def test_control_characters_and_escapes_leave_titles_and_names():
 @pytest.mark.parametrize(
     ("name", "expected"),
     [("../../etc/passwd", "passwd"), ("C:\\Windows\\evil.exe", "evil.exe"), ("..", "fallback"),
-     (".bashrc", "bashrc"), ("a\x1b[31mb.txt", "ab.txt"), ("", "fallback")],
+     (".bashrc", "bashrc"), ("a\x1b[31mb.txt", "ab.txt"), ("", "fallback"),
+     ('Q3 <draft> "v2" 10:30?.pdf', 'Q3 <draft> "v2" 10:30?.pdf')],
 )  # fmt: skip
 def test_attachment_names_are_sanitized(name, expected):
     assert sanitize_filename(name, "fallback") == expected
@@ -235,3 +239,130 @@ def test_a_to_line_of_60000_addresses_is_read_up_to_its_cap_and_cut_between_addr
     addresses = [a.email for a in parsed.to]
     assert 1000 < len(addresses) < 5000
     assert addresses == [f"user{i}@example.com" for i in range(len(addresses))]
+
+
+BRIGHTMAIL = (
+    b"Received: from mx.customer.example by mx.example.com\r\n"
+    b"X-Brightmail-Tracker: H4sIAAAAAAAAA+NgFprKLsWRWlGSWpSXmKPExsVyM2J7qsj8Zu+8sLC2tiMnTYGBgYE\r\n"
+    b"H4sIAAAAAAAAA+NgFprKLsWRWlGSWpSXmKPExsVyM2J7qsj8Zu+8sLC2tiMnTYGBgYE=\r\n"
+    b"AAAAAA==\r\n"
+    b"From: =?utf-8?q?J=C3=BCrgen_M=C3=BCller?= <juergen@customer.example>\r\n"
+    b"To: support@example.com\r\n"
+    b"Subject: Printer offline\r\n"
+    b"Message-ID: <brightmail@customer.example>\r\n"
+    b"\r\n"
+    b"It is offline again.\r\n"
+)
+
+
+def test_stray_lines_in_the_header_block_are_folded_and_the_headers_after_them_kept():
+    parsed = parse_mail(BRIGHTMAIL)
+    assert parsed.sender == Address("Jürgen Müller", "juergen@customer.example")
+    assert parsed.subject == "Printer offline"
+    assert parsed.message_id == "<brightmail@customer.example>"
+    assert [a.email for a in parsed.to] == ["support@example.com"]
+    assert parsed.text == "It is offline again."
+    tracker = parsed.header("X-Brightmail-Tracker")
+    assert tracker.startswith("H4sI") and tracker.endswith("AAAAAA==")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"From: a@customer.example\nSubject: Hi\nThe body starts here\nNote: this is body\n",
+        b"From: a@customer.example\nSubject: Hi\nHello team,\nRegards: Bob\n\nPS\n",
+        b"From: a@customer.example\nSubject: Hi\nHello team,\n\nX-Not: a header\n",
+    ],
+)
+def test_headers_followed_by_the_body_without_a_blank_line_keep_the_body(raw: bytes):
+    assert repair_header_block(raw) == raw
+    parsed = parse_mail(b"From: a@customer.example\nSubject: Hi\nThe body, no blank line\n")
+    assert parsed.subject == "Hi"
+    assert "The body, no blank line" in parsed.text
+
+
+def test_header_repair_leaves_an_mbox_envelope_line_and_the_body_alone():
+    raw = b"From a@customer.example Mon Jan  1 00:00:00 2026\nFrom: a@customer.example\n"
+    raw += b"stray\nSubject: Hi\n\nbody\nnot a header\nX-Not: a header either\n"
+    repaired = repair_header_block(raw)
+    assert repaired == raw.replace(b"\nstray\n", b"\n stray\n")
+    assert parse_mail(raw).subject == "Hi"
+
+
+NAMED_PARTS = (
+    "From: a@customer.example\nSubject: Files\nMIME-Version: 1.0\n"
+    'Content-Type: multipart/mixed; boundary="b"\n\n'
+    "--b\nContent-Type: text/plain\n\nSee the files.\n"
+    '--b\nContent-Type: application/pdf; name="scan 10:30.pdf"\n\n%PDF\n'
+    "--b\nContent-Type: image/jpeg\nContent-Location: https://cdn.example/a/photo%20one.jpg?x=1\n\nJ\n"
+    "--b\nContent-Type: application/pdf\nContent-Description: Invoice March.pdf\n\n%PDF\n"
+    "--b\nContent-Type: image/png\nContent-ID: <image001.png@01DA2B3C.4D5E6F70>\n\nP\n"
+    "--b\nContent-Type: image/gif\nContent-ID: <_1_0B4E24640B4E1564>\n\nG\n"
+    "--b\nContent-Type: text/plain\n"
+    "Content-Disposition: attachment; filename*=utf-8''%C3%BCber%3A1.txt\n\nt\n"
+    "--b\nContent-Type: text/plain; name==?utf-8?q?R=C3=A9sum=C3=A9?=.txt\n"
+    "Content-Disposition: attachment\n\nr\n"
+    "--b\nContent-Type: image/png\nContent-Disposition: inline\n\nP\n"
+    "--b--\n"
+)
+
+
+def test_attachment_names_come_from_every_header_that_carries_one():
+    parsed = parse_mail(NAMED_PARTS.encode())
+    assert parsed.text == "See the files."
+    assert [a.filename for a in parsed.attachments] == [
+        "scan 10:30.pdf",  # Content-Type name, the colon kept
+        "photo one.jpg",  # Content-Location's last path part, unquoted, no query
+        "Invoice March.pdf",  # Content-Description
+        "image001.png",  # Content-ID's local part, already named for its type
+        "_1_0B4E24640B4E1564.gif",  # Content-ID and type
+        "über:1.txt",  # RFC 2231
+        "Résumé.txt",  # RFC 2047
+        "attachment-8.png",  # nothing names it: its place and type
+    ]
+
+
+def test_corpus_inline_images_and_long_encoded_names_keep_their_names():
+    folder = CORPUS / "mail-parser" / "tests" / "mails"
+    cids = [a.filename for a in parse_mail((folder / "mail_test_10").read_bytes()).attachments]
+    assert cids[:3] == [
+        "_1_0B4E24640B4E1564005C1243C12580DD.gif",
+        "_1_0B4E420C0B4E3DD0005C1243C12580DD.gif",
+        "_1_0B4E44A80B15F6FC005C1243C12580DD.gif",
+    ]
+    assert cids[3] == "Move To Eight ZWEP6227F.pdf"
+    (polish,) = parse_mail((folder / "mail_test_11").read_bytes()).attachments
+    assert polish.filename.startswith("Prokuratura Rejonowa Warszawa-Śródmieście północ")
+    assert polish.filename.endswith(".pdf") and len(polish.filename) <= 180
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("alice@example.com <bob@example.com>", [("alice@example.com", "bob@example.com")]),
+        ("Müller, Jürgen <j@customer.example>", [("Müller, Jürgen", "j@customer.example")]),
+        ('"Doe, John" <j@d.example>, x@y.example (Ops, night)',
+         [("Doe, John", "j@d.example"), ("Ops, night", "x@y.example")]),
+        ("a@b.example, Alice <alice@x.example>",
+         [("", "a@b.example"), ("Alice", "alice@x.example")]),
+        ("undisclosed-recipients:;", []),
+    ],
+)  # fmt: skip
+def test_address_lists_are_read_as_mail_programs_write_them(header: str, expected: list) -> None:
+    assert [(n, a) for n, a in mailboxes(header) if a] == expected
+
+
+def test_corpus_display_names_with_commas_and_addresses_name_the_real_sender() -> None:
+    """mail-parser's mail_test_18 and _19: the stdlib made two mailboxes of 'Last, First <x>'
+    and took the display name 'alice@example.com' of '<bob@example.com>' for the sender."""
+    folder = CORPUS / "mail-parser" / "tests" / "mails"
+    nineteen = parse_mail((folder / "mail_test_19").read_bytes())
+    assert nineteen.sender == Address("alice@example.com", "bob@example.com")
+    assert nineteen.reply_to == (Address("henry@example.com", "ivan@example.com"),)
+    assert [a.email for a in nineteen.cc] == ["frank@example.com"]
+    eighteen = parse_mail((folder / "mail_test_18").read_bytes())
+    assert eighteen.sender == Address("LastßlName, FirstName", "comma.name@example.com")
+    assert [(a.name, a.email) for a in eighteen.cc] == [
+        ("", "simple@example.net"),
+        ('John "Johnny" Doe', "john.doe@example.com"),
+    ]

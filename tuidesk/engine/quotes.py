@@ -13,10 +13,11 @@ kept follows from where the sender's own text sits around those quote blocks:
 - nothing of their own (a forward, a bare quote): the whole message, so a ticket is never empty
   while the mail was not.
 
-Ordinary signatures ("-- \\nJohn") are kept: an agent needs the name and phone number. Only the
-mobile "Sent from my iPhone" footers, which say nothing, count as separators. Our own signatures
-are the exception: a copy of one that comes back in the customer's mail, quoted or not, is ours
-and not theirs (`OwnSignatures`).
+A signature below the standard delimiter ("-- " on its own line) is not part of the new text:
+the full text keeps it (`e` in the console shows it) and the ticket knows the sender already. A
+sign-off without the delimiter stays: no rule tells "Thanks, John" from the text above it. The
+mobile "Sent from my iPhone" footers count as separators. Our own signatures, quoted or not, are
+ours and not the customer's (`OwnSignatures`).
 """
 
 from __future__ import annotations
@@ -36,7 +37,12 @@ from tuidesk.engine.text import html_to_text, normalize_newlines, strip_controls
 ORIGINAL_MESSAGE = (
     r"^-{2,}\s*(?:original message|ursprüngliche nachricht|message d['’]origine"
     r"|mensaje original|messaggio originale|oorspronkelijk bericht|mensagem original"
-    r"|oryginalna wiadomość|wiadomość oryginalna|исходное сообщение)\s*-{2,}$"
+    r"|oryginalna wiadomość|wiadomość oryginalna|исходное сообщение|ursprungligt meddelande"
+    r"|oprindelig meddelelse|opprinnelig melding|alkuperäinen viesti|původní zpráva"
+    r"|pôvodná správa|eredeti üzenet|özgün ileti|orijinal mesaj|mesaj original|izvorna poruka"
+    r"|izvirno sporočilo|оригінальне повідомлення|початкове повідомлення|αρχικό μήνυμα"
+    r"|missatge original|originalus laiškas|pesan asli|thư gốc|元のメッセージ|原始邮件|原始郵件"
+    r"|原始消息|원본 메시지)\s*-{2,}$"
 )
 
 # Each entry is searched (case-insensitively) in one line with its surrounding whitespace and
@@ -63,9 +69,13 @@ DEFAULT_REPLY_SEPARATORS: tuple[str, ...] = (
     # "<date> <time>, <name> <address>:" (Yandex, Mail.ru, Gmail in several languages).
     r"^(?=.*>\s*:$)(?=.*\d{1,2}:\d{2}).{0,300}<[^<>\s@]+@[^<>\s]+>\s*:$",
     # Outlook's header block: From: then Sent:/Date: with a time, on the same or the next lines.
-    r"^\*?(?:from|von|de|da|van|od|от)\s?:\*?\s.{1,300}?\s\*?(?:sent|date|gesendet|datum"
-    r"|envoyé|enviado(?:\s+el)?|enviada\s+em|fecha|inviato|data|verzonden|wysłano|отправлено"
-    r"|дата)\s?:\*?\s.{0,80}?\d{1,2}:\d{2}",
+    r"^\*?(?:from|von|de|de la|da|van|od|от|från|fra|lähettäjä|feladó|kimden|šalje|від|από"
+    r"|nuo|saatja|dari|từ|差出人|发件人|寄件者|寄件人|보낸 사람)\s?[:：]\*?\s*.{1,300}?\s\*?"
+    r"(?:sent|date|gesendet|datum|envoyé|enviado(?:\s+el)?|enviada\s+em|enviat|fecha|inviato"
+    r"|data|verzonden|wysłano|отправлено|дата|skickat|sendt|dato|lähetetty|päivämäärä|odesláno"
+    r"|odoslané|elküldve|dátum|gönderildi|tarih|trimis|poslano|poslato|надіслано|στάλθηκε"
+    r"|ημερομηνία|išsiųsta|nosūtīts|saadetud|dikirim|đã gửi|送信日時|日付|发送时间|日期|傳送時間"
+    r"|寄件日期|보낸 날짜)\s?[:：]\*?\s*.{0,80}?\d{1,2}:\d{2}",
     ORIGINAL_MESSAGE,
     # Outlook's divider line.
     r"^_{30,}$",
@@ -83,7 +93,10 @@ DEFAULT_REPLY_SEPARATORS: tuple[str, ...] = (
 FORWARD_MARKER = re.compile(
     r"^(?:-{2,}\s*(?:forwarded message|weitergeleitete nachricht|message transféré"
     r"|mensaje reenviado|messaggio inoltrato|doorgestuurd bericht|mensagem encaminhada"
-    r"|wiadomość przekazana dalej|пересылаемое сообщение|пересланное сообщение)\s*-{2,}"
+    r"|wiadomość przekazana dalej|пересылаемое сообщение|пересланное сообщение"
+    r"|vidarebefordrat meddelande|videresendt meddelelse|videresendt melding|välitetty viesti"
+    r"|přeposlaná zpráva|továbbított üzenet|iletilen ileti|mesaj redirecționat|προωθημένο μήνυμα"
+    r"|転送メッセージ|转发邮件|轉寄郵件|转发的邮件|전달된 메시지)\s*-{2,}"
     r"|begin forwarded message:|anfang der weitergeleiteten nachricht:"
     r"|début du message réexpédié\s*:?|inicio del mensaje reenviado:)$",
     re.IGNORECASE,
@@ -93,6 +106,14 @@ _HEADER_LINES = 3  # a wrapped reply header spans at most this many lines
 _QUOTE_BLOCK = re.compile(r"(?:s+e*)?q(?:e*q)*")  # header lines, then quoted lines
 _INLINE = re.compile(r"Qe*T[Te]*Q")  # own text between two quote blocks
 _SIG_DELIMITER = re.compile(r"^--$")
+# A reply header with no date ("On Tuesday, Bob wrote:") is one only right above a quote.
+_WROTE = re.compile(
+    r"\b(?:wrote|schrieb|a écrit|escribió|ha scritto|schreef|escreveu|pisze|napisał\w*|пишет"
+    r"|написала?|skrev|kirjoitti|napsal\w*|írta|yazdı|a scris)\s*:$"
+    r"|\b(?:schrieb|schreef)\b.{0,120}:$",
+    re.IGNORECASE,
+)
+SIGNATURE_LINES = 12  # lines of text a signature below "-- " runs to, at most
 _RULE = re.compile(r"^[\s\-_=*~]*$")  # a divider left above removed history
 
 
@@ -341,12 +362,25 @@ def _visible(
     ):
         return full, False
     start, end = _own_span(own, probes)
+    end = _signature_start(own, probes, start, end)
     # Quote containers kept around inline answers are marked as quotes, as a mail program would.
     kept = [f"> {lines[i]}".rstrip() if i in quoted else lines[i] for i in range(start, end)]
     while kept and _RULE.match(kept[-1]):
         kept.pop()
     text = "\n".join(kept).rstrip()
     return (text, text != full) if text else (full, False)
+
+
+def _signature_start(own: str, probes: list[str], start: int, end: int) -> int:
+    """Where a delimited signature begins in the kept lines start..end (end when none): the
+    first "-- " line below some own text with at most SIGNATURE_LINES lines of text after it.
+    A longer tail is not a signature but text under a divider."""
+    for i in range(start, end):
+        if _SIG_DELIMITER.match(probes[i]) and "T" in own[start:i]:
+            if own[i + 1 : end].count("T") <= SIGNATURE_LINES:
+                return i
+            return end
+    return end
 
 
 def _marks(probes: list[str], patterns: _Separators, quoted: frozenset[int]) -> str:
@@ -379,7 +413,19 @@ def _marks(probes: list[str], patterns: _Separators, quoted: frozenset[int]) -> 
         else:
             marks.append("t")
         i += 1
-    return "".join(marks)
+    return _headers_above_quotes("".join(marks), probes)
+
+
+def _headers_above_quotes(marks: str, probes: list[str]) -> str:
+    """A text line ending in "wrote:" (or its translation) with a quote right below it, a
+    blank line apart at most, introduces that quote: it goes with it."""
+    out = list(marks)
+    for i, mark in enumerate(marks):
+        if mark == "t" and len(probes[i]) < 300 and _WROTE.search(probes[i]):
+            below = marks[i + 1 : i + 3].lstrip("e")[:1]
+            if below == "q":
+                out[i] = "s"
+    return "".join(out)
 
 
 def _wrapped_header(

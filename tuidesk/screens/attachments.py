@@ -3,6 +3,7 @@ run; a name from a mail can neither replace an existing file nor land outside th
 
 from __future__ import annotations
 
+import platform
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,10 +38,23 @@ class SaveRequest:
     folder: Path
 
 
-def safe_name(filename: str) -> str:
+# What each system's file names cannot hold, beyond "/" and NUL (gone already).
+_REFUSED = {"Windows": re.compile(r'[<>:"|?*]'), "Darwin": re.compile(r":")}
+_WINDOWS_DEVICES = re.compile(r"(CON|PRN|AUX|NUL|COM[0-9]|LPT[0-9])(\..*)?", re.I)
+
+
+def safe_name(filename: str, system: str = platform.system()) -> str:
     """The last part of the name only, on one line, not hidden: a name like `../../.bashrc`
-    becomes `bashrc`."""
+    becomes `bashrc`. Only what `system`'s file names refuse is mapped to `_` (a `:` is kept
+    on Linux), and on Windows a device name or a trailing dot or space is avoided."""
     name = clean_line(filename, 200).replace("\\", "/").rpartition("/")[2]
+    refused = _REFUSED.get(system)
+    if refused:
+        name = refused.sub("_", name)
+    if system == "Windows":
+        name = name.rstrip(" .")
+        if _WINDOWS_DEVICES.fullmatch(name):
+            name = "_" + name
     return re.sub(r"^[\s.]+", "", name).strip() or "attachment"  # ". .bashrc" too
 
 
