@@ -45,7 +45,8 @@ class KeysFooter(Footer):
             else:
                 more.append(new)
         for key in (key for keys in spare.values() for key in keys):
-            key.display = False
+            if key.display:  # setting it at all lays the screen out again
+                key.display = False
         if more:
             await self.mount_all(more)
 
@@ -57,7 +58,8 @@ def _kind(key: FooterKey) -> tuple[bool, ...]:
 def _take(old: FooterKey, new: FooterKey) -> None:
     """`old` shows what `new` would: a redraw (and a layout, as its width may change), no
     mount."""
-    old.display = True
+    if not old.display:
+        old.display = True
     if all(getattr(old, name) == getattr(new, name) for name in _SHOWN):
         return
     for name in _SHOWN:

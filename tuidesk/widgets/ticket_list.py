@@ -147,6 +147,7 @@ class TicketList(ReportsWorkerFailures, ScrollView, can_focus=True):
         self.loaded = False
         self.highlight: tuple[str, ...] = ()  # the search's words, marked in the titles
         self._drawn: threading.Event | None = None
+        self._frame: tuple[int, Style, datetime] | None = None  # see render_lines
 
     def on_mount(self) -> None:
         self._reader()
@@ -275,7 +276,13 @@ class TicketList(ReportsWorkerFailures, ScrollView, can_focus=True):
         self.refresh()
 
     def render_lines(self, crop: Region) -> list[Strip]:
-        lines = super().render_lines(crop)
+        """The frame's lines, with what every line shares found once (the widget's style
+        walks its ancestors: two thirds of drawing a cached row)."""
+        self._frame = (self.scrollable_content_region.width, self.rich_style, self._clock())
+        try:
+            lines = super().render_lines(crop)
+        finally:
+            self._frame = None
         if self._drawn is not None:  # set once this frame is written, not while it is drawn
             self.call_later(self._drawn.set)
             self._drawn = None
@@ -318,9 +325,12 @@ class TicketList(ReportsWorkerFailures, ScrollView, can_focus=True):
         return Text(" ").join(_cell(values[name], width) for name, width in columns)
 
     def render_line(self, y: int) -> Strip:
-        width = self.scrollable_content_region.width
+        width, base, now = self._frame or (
+            self.scrollable_content_region.width,
+            self.rich_style,
+            self._clock(),
+        )
         columns = self._columns(width)
-        base = self.rich_style
         if y == 0:
             header = Text(" ").join(_cell(name, w) for name, w in columns)
             style = base + self.get_component_rich_style("ticket-list--header")
@@ -336,7 +346,6 @@ class TicketList(ReportsWorkerFailures, ScrollView, can_focus=True):
             base = base + self.get_component_rich_style("ticket-list--cursor")
         if not line:
             return self._strip(Text("…", style=_DIM), width, base)
-        now = self._clock()
         drawn_from = (line, width, self._ref_width, self.highlight, now.date(), now.utcoffset())
         cached = self._strips.get(line.number)
         if cached is None or cached[0][0] is not line or cached[0][1:] != drawn_from[1:]:
