@@ -303,9 +303,11 @@ class TicketList(ReportsWorkerFailures, ScrollView, can_focus=True):
         return [*fixed, ("Title", max(title, 10)), *tail]
 
     def _render_ticket(
-        self, line: TicketLine, columns: list[tuple[str, int]], now: datetime
+        self, line: TicketLine, columns: list[tuple[str, int]], now: datetime | None = None
     ) -> Text:
-        """Everything from mail goes in as plain Text after clean_line: never markup."""
+        """Everything from mail goes in as plain Text after clean_line: never markup.
+        `now`: the frame's clock (the list's own when not given)."""
+        now = now or self._clock()
         where = Text(line.branch)
         if line.queue:
             where.append("/")
