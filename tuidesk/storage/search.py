@@ -399,35 +399,40 @@ def _pg_newest(conn: Connection, source: str, query: str, table: str, sql: _Sql)
     be far off (one row for the 24,000 documents naming a busy sender), and it costs a match
     as nearly free, so it would also walk a wide window backwards one document at a time.
     - The first window is small (WINDOW ids) and walked backwards by the primary key, the
-      match written as the function no index serves: enough for a common word.
+      match written as the function no index serves: enough for a common word, and the
+      next is walked too while the density seen says it needs at most 8 WINDOWs.
     - The others hide the query in a subquery, planned at the default estimate of a match
       (0.5%), which makes the ANDed bitmaps the cheaper plan, and sort by `d.id + 0` so the
       planner cannot walk the key. Each is as wide as the density seen so far says is
-      needed, at most 64 times the one before (a few matches are a poor sample); with none
+      needed, at most 256 times the one before (a few matches are a poor sample); with none
       seen, the second is 16 times the first and the third takes the rest."""
     bottom, top = conn.execute(text(f"SELECT min(id), max(id) FROM {table}")).one()
     if top is None:
         return []
     typed = [bindparam(name, type_=kind) for name, kind in sql.types.items()]
     found: list[int] = []
-    hi, width, order = top, WINDOW, "d.id"
-    shown = f"ts_match_vq(d.doc, {query})"
+    hi, width, walk = top, WINDOW, True
     while hi >= bottom and len(found) < CANDIDATES:
         lo = hi - width
+        if walk:
+            match, order = f"ts_match_vq(d.doc, {query})", "d.id"
+        else:
+            match, order = f"d.doc @@ (SELECT {query})", "d.id + 0"
         # Numbers in the text, not bound: a statement run often is prepared by the driver,
         # and PostgreSQL then plans it once for any window, which for some is a slow plan.
         above = f" AND d.id > {lo}" if lo >= bottom else ""
         statement = text(
-            f"SELECT d.id {source.format(query=shown)}{above} AND d.id <= {hi} "
+            f"SELECT d.id {source.format(query=match)}{above} AND d.id <= {hi} "
             f"ORDER BY {order} DESC LIMIT {CANDIDATES - len(found)}"
         ).bindparams(*typed)
         found += conn.execute(statement, sql.params).scalars()
-        hi, order, shown = lo, "d.id + 0", f"d.doc @@ (SELECT {query})"
-        if found:  # the density seen so far, with a quarter to spare, from a fair sample
+        hi = lo
+        if found:  # the density seen so far, with a quarter to spare
             needed = (top - lo) * (CANDIDATES - len(found)) * 5 // (4 * len(found)) + 1
-            width = min(needed, 64 * width)
+            walk = walk and needed <= 8 * WINDOW  # a common word: walking on is cheaper
+            width = min(needed, 256 * width)  # a few matches are a poor sample
         else:  # a rare match: one wider window, then the rest at once
-            width = 16 * width if width == WINDOW else top
+            width, walk = 16 * width if width == WINDOW else top, False
     return found
 
 
