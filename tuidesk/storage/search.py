@@ -361,21 +361,22 @@ def _pg_hits(
     match = ["{query}"] if fts else []
     where = " AND ".join(match + [f"d.cjk ILIKE {p}" for p in like]) + ticket_filters
     query = _PG_QUERY.format(fts)
-    messages = _pg_newest(
-        conn,
-        "FROM search_doc AS d JOIN message AS m ON m.id = d.id "
-        f"JOIN ticket AS t ON t.id = m.ticket_id WHERE {where}",
-        query,
-        "search_doc",
-        sql,
+    # Without ticket filters the joins only cost: every document has its message and ticket.
+    messages_from = "FROM search_doc AS d"
+    if ticket_filters:
+        messages_from += " JOIN message AS m ON m.id = d.id JOIN ticket AS t ON t.id = m.ticket_id"
+    titles_from = "FROM search_title AS d" + (
+        " JOIN ticket AS t ON t.id = d.id" if ticket_filters else ""
     )
-    titles = _pg_newest(
-        conn,
-        f"FROM search_title AS d JOIN ticket AS t ON t.id = d.id WHERE {where}",
-        query,
-        "search_title",
-        sql,
-    )
+    # A window's few documents are read in far less time than parallel workers take to
+    # start or JIT takes to compile (14 ms of a 14 ms statement): neither, while they run.
+    settings = {"max_parallel_workers_per_gather": "0", "jit": "off"}
+    was = _pg_settings(conn, settings)
+    try:
+        messages = _pg_newest(conn, f"{messages_from} WHERE {where}", query, "search_doc", sql)
+        titles = _pg_newest(conn, f"{titles_from} WHERE {where}", query, "search_title", sql)
+    finally:
+        _pg_settings(conn, was)
     if not messages and not titles:
         return None
     rank = f"ts_rank(CAST('{PG_WEIGHTS}' AS float4[]), r.doc, {_PG_QUERY.format(fts)})"
@@ -385,6 +386,18 @@ def _pg_hits(
         f"JOIN message AS m ON m.id = r.id WHERE r.id = ANY({sql.bind(messages)}) UNION ALL "
         f"SELECT r.id, -r.id, {score} FROM search_title AS r WHERE r.id = ANY({sql.bind(titles)})"
     )
+
+
+def _pg_settings(conn: Connection, settings: dict[str, str]) -> dict[str, str]:
+    """Set these for the rest of the transaction (or until set back); their values before."""
+    names = list(settings)
+    columns = ", ".join(
+        f"current_setting(:n{i}), set_config(:n{i}, :v{i}, true)" for i in range(len(names))
+    )
+    values = {f"n{i}": name for i, name in enumerate(names)}
+    values |= {f"v{i}": settings[name] for i, name in enumerate(names)}
+    row = conn.execute(text(f"SELECT {columns}"), values).one()
+    return {name: row[2 * i] for i, name in enumerate(names)}
 
 
 def _pg_newest(conn: Connection, source: str, query: str, table: str, sql: _Sql) -> list[int]:
@@ -405,7 +418,7 @@ def _pg_newest(conn: Connection, source: str, query: str, table: str, sql: _Sql)
       (0.5%), which makes the ANDed bitmaps the cheaper plan, and sort by `d.id + 0` so the
       planner cannot walk the key. Each is as wide as the density seen so far says is
       needed, at most 256 times the one before (a few matches are a poor sample); with none
-      seen, the second is 16 times the first and the third takes the rest."""
+      seen, 16 times the one before."""
     bottom, top = conn.execute(text(f"SELECT min(id), max(id) FROM {table}")).one()
     if top is None:
         return []
@@ -431,8 +444,8 @@ def _pg_newest(conn: Connection, source: str, query: str, table: str, sql: _Sql)
             needed = (top - lo) * (CANDIDATES - len(found)) * 5 // (4 * len(found)) + 1
             walk = walk and needed <= 8 * WINDOW  # a common word: walking on is cheaper
             width = min(needed, 256 * width)  # a few matches are a poor sample
-        else:  # a rare match: one wider window, then the rest at once
-            width, walk = 16 * width if width == WINDOW else top, False
+        else:  # a rare match (or a narrow filter): ever wider windows
+            width, walk = 16 * width, False
     return found
 
 
