@@ -370,13 +370,12 @@ def _pg_hits(
     )
     # A window's few documents are read in far less time than parallel workers take to
     # start or JIT takes to compile (14 ms of a 14 ms statement): neither, while they run.
-    settings = {"max_parallel_workers_per_gather": "0", "jit": "off"}
-    was = _pg_settings(conn, settings)
-    try:
-        messages = _pg_newest(conn, f"{messages_from} WHERE {where}", query, "search_doc", sql)
-        titles = _pg_newest(conn, f"{titles_from} WHERE {where}", query, "search_title", sql)
-    finally:
-        _pg_settings(conn, was)
+    # Set for the transaction: should a probe fail, the rollback sets them back (a finally
+    # could not, in a failed transaction, and would hide the error).
+    was = _pg_settings(conn, {"max_parallel_workers_per_gather": "0", "jit": "off"})
+    messages = _pg_newest(conn, f"{messages_from} WHERE {where}", query, "search_doc", sql)
+    titles = _pg_newest(conn, f"{titles_from} WHERE {where}", query, "search_title", sql)
+    _pg_settings(conn, was)
     if not messages and not titles:
         return None
     rank = f"ts_rank(CAST('{PG_WEIGHTS}' AS float4[]), r.doc, {_PG_QUERY.format(fts)})"
