@@ -199,10 +199,11 @@ def test_every_operator_finds_the_same_tickets_on_both_databases(desk, monkeypat
     monkeypatch.undo()
     with desk.connect() as conn:
         pg = conn.dialect.name == "postgresql"
-        show = "SELECT current_setting('jit'), current_setting('max_parallel_workers_per_gather')"
+        names = ("jit", "max_parallel_workers_per_gather", "work_mem")
+        show = "SELECT " + ", ".join(f"current_setting('{name}')" for name in names)
         settings = conn.exec_driver_sql(show).one() if pg else None
         found = search(conn, parse_query("printer"), limit=1)
-        # PostgreSQL's window statements run without JIT or parallel workers; the rest of
+        # PostgreSQL's window statements run with settings of their own; the rest of
         # the caller's transaction runs as it did.
         assert (conn.exec_driver_sql(show).one() if pg else None) == settings
         assert (found.total, found.exact, len(found.tickets)) == (2, True, 1)
