@@ -382,7 +382,7 @@ def _pg_hits(
     _pg_settings(conn, was)
     if not messages and not titles:
         return None
-    rank = f"ts_rank(CAST('{PG_WEIGHTS}' AS float4[]), r.doc, {_PG_QUERY.format(fts)})"
+    rank = f"ts_rank(CAST('{PG_WEIGHTS}' AS float4[]), r.doc, {query})"
     score = rank if fts else "0.0"
     return (
         f"SELECT m.ticket_id, r.id AS doc, {score} AS score FROM search_doc AS r "
