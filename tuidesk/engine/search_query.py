@@ -21,6 +21,7 @@ from tuidesk.engine.refs import parse_ref
 
 CJK = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
 _WORD = re.compile(r"[^\W_]+")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 # An optional `-`, an optional `key:`, then a quoted phrase (the closing quote may be missing)
 # or a run of non-space characters.
 _TERM = re.compile(r'(-)?(?:([A-Za-z]+):)?(?:"([^"]*)"?|(\S+))')
@@ -167,15 +168,23 @@ def match_spans(text: str, terms: tuple[str, ...]) -> list[tuple[int, int]]:
 
 
 def _folded_with_origin(text: str) -> tuple[str, list[int]]:
-    """The folded text, and for each of its characters the index in `text` it came from."""
-    if text.isascii():
-        return text.lower(), list(range(len(text)))
+    """The folded text, and for each of its characters the index in `text` it came from.
+    ASCII folds to its lower case, character for character, so only the runs outside ASCII
+    are folded one character at a time (a long mail body has few)."""
     parts: list[str] = []
     origin: list[int] = []
-    for index, char in enumerate(text):
-        folded = fold(char)
-        parts.append(folded)
-        origin.extend([index] * len(folded))
+    at = 0
+    for run in _NON_ASCII.finditer(text):
+        start, end = run.span()
+        parts.append(text[at:start].lower())
+        origin.extend(range(at, start))
+        for index in range(start, end):
+            folded = fold(text[index])
+            parts.append(folded)
+            origin.extend([index] * len(folded))
+        at = end
+    parts.append(text[at:].lower())
+    origin.extend(range(at, len(text)))
     return "".join(parts), origin
 
 
