@@ -22,6 +22,7 @@ from tests.snapshots import assert_snapshot
 from tuidesk.engine.search_query import (
     Query,
     QueryError,
+    as_typed,
     highlight_terms,
     match_spans,
     parse_query,
@@ -70,6 +71,22 @@ def test_the_query_language_parses_every_operator():
     assert parse_query("error 42").refs == ()
     assert parse_query('"unfinished phrase').phrases == ("unfinished phrase",)
     assert parse_query(' - "" ').empty
+    # `word*` matches words that begin so; the merge picker makes the word being typed one.
+    prefixed = parse_query('print* "paper jam*" -ton* 東京*')
+    assert (prefixed.prefixes, prefixed.phrases) == (("print",), ("paper jam*",))
+    assert (prefixed.excluded, prefixed.words) == (("ton",), ("東京",))  # CJK: substrings already
+    assert highlight_terms(prefixed)[-1] == "print*"
+    typed = ("pas", "pass ", "SUP-4", "42", "from:bob", '"pap', "a b", "a -b")
+    assert [as_typed(t) for t in typed] == [
+        "pas*",
+        "pass ",
+        "SUP-4",
+        "42",
+        "from:bob",
+        '"pap',
+        "a b*",
+        "a -b",
+    ]
     for bad in ("status:lost", "has:pets", "before:2026-13-01", "-status:open"):
         with pytest.raises(QueryError):
             parse_query(bad)
@@ -189,6 +206,12 @@ def test_every_operator_finds_the_same_tickets_on_both_databases(desk, monkeypat
         "4": ["SUP-4"],
         "SAL-6": ["SAL-6"],
         "COVID-19": [],  # no branch COVID: a word, found nowhere
+        "print*": ["SUP-1", "SUP-2"],  # a prefix
+        "netw* dow*": ["SUP-5", "SUP-4"],
+        "invoice-sc*": ["SUP-1"],  # a phrase whose last word is a prefix (attachment name)
+        "cré*": ["SUP-2"],  # accents folded in a prefix too
+        "printe* -toner": ["SUP-2"],
+        "printers*": [],
     }
     got = {text: _refs(desk, text, agent_id=desk.dana) for text in cases}
     assert got == cases

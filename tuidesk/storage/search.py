@@ -279,12 +279,13 @@ def _text_terms(query: Query, pg: bool, sql: _Sql) -> tuple[str | None, list[str
     and the CJK substrings it must hold too."""
     parts: list[str] = []
     cjk: list[str] = []
-    for column, values in (
-        (None, query.words + query.phrases),
-        ("sender", query.senders),
-        ("recipients", query.recipients),
+    for column, values, prefix in (
+        (None, query.words + query.phrases, False),
+        (None, query.prefixes, True),
+        ("sender", query.senders, False),
+        ("recipients", query.recipients, False),
     ):
-        found, substrings = _phrases(values, column, pg)
+        found, substrings = _phrases(values, column, pg, prefix)
         parts += found
         cjk += substrings
     if not parts:
@@ -292,8 +293,11 @@ def _text_terms(query: Query, pg: bool, sql: _Sql) -> tuple[str | None, list[str
     return sql.bind((" & " if pg else " AND ").join(parts)), cjk
 
 
-def _phrases(values: tuple[str, ...], column: str | None, pg: bool) -> tuple[list[str], list[str]]:
-    """Each text's words outside CJK as a phrase of the index's syntax; its CJK words."""
+def _phrases(
+    values: tuple[str, ...], column: str | None, pg: bool, prefix: bool = False
+) -> tuple[list[str], list[str]]:
+    """Each text's words outside CJK as a phrase of the index's syntax (its last word a
+    prefix when `prefix`); its CJK words."""
     phrases: list[str] = []
     cjk: list[str] = []
     for value in values:
@@ -301,16 +305,24 @@ def _phrases(values: tuple[str, ...], column: str | None, pg: bool) -> tuple[lis
         cjk += [w for w in words if is_cjk(w)]
         plain = [w for w in words if not is_cjk(w)]
         if plain:
-            phrases.append(_phrase(plain, column, pg))
+            phrases.append(_phrase(plain, column, pg, prefix))
     return phrases, cjk
 
 
-def _phrase(words: list[str], column: str | None, pg: bool) -> str:
-    """Words in this order, quoted (they are letters and digits only), in one column or any."""
+def _phrase(words: list[str], column: str | None, pg: bool, prefix: bool = False) -> str:
+    """Words in this order, quoted (they are letters and digits only), in one column or any;
+    with `prefix`, the last word matches any word it begins."""
     if pg:
-        weight = {"sender": ":A", "recipients": ":B"}.get(column or "", "")
-        return "(" + " <-> ".join(f"'{w}'{weight}" for w in words) + ")"
-    quoted = '"' + " ".join(words) + '"'
+        weight = {"sender": "A", "recipients": "B"}.get(column or "", "")
+        labels = [weight] * len(words)
+        if prefix:
+            labels[-1] = "*" + weight
+        terms = (
+            f"'{w}'" + (f":{label}" if label else "")
+            for w, label in zip(words, labels, strict=True)
+        )
+        return "(" + " <-> ".join(terms) + ")"
+    quoted = '"' + " ".join(words) + '"' + (" *" if prefix else "")
     return f"{column} : {quoted}" if column else quoted
 
 
