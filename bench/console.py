@@ -158,7 +158,7 @@ async def measure(engine: Engine, presses: int) -> tuple[float, dict[str, list[f
         for _ in range(max(presses // 3, 3)):
             await timed("G (last)", "G", at(len(listed.ids) - 1))
             await timed("g (first)", "g", at(0))
-        for _ in range(presses):
+        for _ in range(min(presses, (len(listed.ids) - 1) // listed._page_rows)):
             await timed("PgDn", "pagedown", at(listed.cursor + listed._page_rows))
         for i in range(max(presses // 3, 3)):
             word = f"number {1000 + i}"

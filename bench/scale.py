@@ -546,6 +546,11 @@ def open_cached(kind: str, plan: Plan, cache: Path) -> Database:
 
     folder = cache / f"{kind}-{plan.key}"
     done = folder / "built.json"
+    older = None if done.exists() else _older_build(cache, kind, plan)
+    if older is not None:
+        _say(f"upgrading {older.name} to {folder.name}, as `tuidesk db upgrade` would …")
+        shutil.rmtree(folder, ignore_errors=True)
+        older.rename(folder)
     server = None
     if kind == "postgresql":
         sys.path.insert(0, str(ROOT))
@@ -559,6 +564,10 @@ def open_cached(kind: str, plan: Plan, cache: Path) -> Database:
         url = f"sqlite:///{folder / 'scale.sqlite3'}"
     if done.exists():
         facts = json.loads(done.read_text())
+        if older is not None:
+            started = time.perf_counter()
+            open_database(url).dispose()  # the migrations since, backfills included
+            _say(f"upgraded in {time.perf_counter() - started:.0f} s")
         return Database(kind, url, facts["messages"], None, server)
     _say(f"building {kind} at {plan.tickets:,} tickets in {folder} …")
     started = time.perf_counter()
@@ -576,6 +585,18 @@ def open_cached(kind: str, plan: Plan, cache: Path) -> Database:
     done.write_text(json.dumps({"messages": messages, "built_s": built}))
     _say(f"built in {built:.0f} s")
     return Database(kind, url, messages, built, server)
+
+
+def _older_build(cache: Path, kind: str, plan: Plan) -> Path | None:
+    """The plan's database built at an earlier schema revision, the latest of them: upgrading
+    it takes minutes where building anew takes most of an hour."""
+    same, _, revision = f"{kind}-{plan.key}".rpartition("-r")
+    built = [
+        p
+        for p in cache.glob(f"{same}-r*")
+        if (p / "built.json").exists() and p.name.rpartition("-r")[2] < revision
+    ]
+    return max(built, key=lambda p: p.name.rpartition("-r")[2], default=None)
 
 
 def without_search_index(url: str) -> None:

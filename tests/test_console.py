@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert, update
 from textual.widgets import DataTable, Static
+from textual.widgets._footer import FooterKey
 
 from tests.admin_pilot import until
 from tests.conftest import route_support
@@ -138,12 +139,27 @@ async def test_navigation_keys_move_the_cursor(engine) -> None:
         assert tickets.selected == 1
 
 
+def footer_keys(app: TuideskApp) -> list[str]:
+    """The keys the footer shows, by description."""
+    return [key.description for key in app.screen.query(FooterKey) if key.display]
+
+
 async def test_search_narrows_the_list_and_escape_clears_it(engine) -> None:
+    """And the footer follows the focus, its keys changed in place rather than mounted anew
+    (twice per focus move, that cost `/` and Esc most of their time)."""
     app = TuideskApp(engine, clock=pinned)
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot, [3, 2, 1])
-        await pilot.press("slash", *"invoice", "enter")
+        await until(pilot, lambda: footer_keys(app)[:2] == ["Open", "Search"], "the list's keys")
+        keys = set(app.screen.query(FooterKey))
+        await pilot.press("slash")
+        await until(pilot, lambda: footer_keys(app)[0] == "Clear search", "the search's keys")
+        assert footer_keys(app) == ["Clear search", "Search", "Help", "palette"]
+        await pilot.press(*"invoice", "enter")
         await loaded(pilot, [2])
+        await until(pilot, lambda: footer_keys(app)[0] == "Open", "the list's keys again")
+        assert "Clear search" not in footer_keys(app) and "Quit" in footer_keys(app)
+        assert set(app.screen.query(FooterKey)) == keys
         await pilot.press("slash", *"alice", "enter")  # the requester counts too
         await loaded(pilot, [1])
         await pilot.press("slash", "escape")

@@ -122,7 +122,8 @@ async def test_the_pane_lists_the_requesters_and_colleagues_tickets_and_opens_on
     with engine.connect() as conn:
         found = {text: [t.ref for t in merge_candidates(conn, 1, text)] for text in (
             "zloty", "ZLOTY paid", "SUP-3", "3", "toner", "order", "1", "printer", "fire -toner",
-            "before:someday", "status:new", "-fire", "99999999999", "", "nowhere",
+            "before:someday", "status:new", "-fire", "99999999999", "", "nowhere", "zlo",
+            "print", "printer fi", "printer ",
         )}  # fmt: skip
     assert found == {
         "zloty": ["SUP-5"],  # a word only in SUP-5's message body: no title holds it
@@ -140,6 +141,10 @@ async def test_the_pane_lists_the_requesters_and_colleagues_tickets_and_opens_on
         "99999999999": [],
         "": [],
         "nowhere": [],
+        "zlo": ["SUP-5"],  # the word being typed matches as a prefix
+        "print": ["SUP-2", "SUP-3"],
+        "printer fi": ["SUP-2", "SUP-3"],
+        "printer ": ["SUP-2", "SUP-3"],  # a finished word is whole again
     }
 
 

@@ -504,3 +504,30 @@ def test_a_gb2312_labelled_gbk_mail_gets_its_title_through_the_pipe_and_keeps_it
         a for a in ticket["messages"][0]["attachments"] if a["filename"] == "original.eml"
     ]
     assert blob(_isolated_home, original["sha256"]) == raw
+
+
+TALON = CORPUS / "talon"
+TALON_HTML_REPLIES = sorted((TALON / "tests" / "fixtures" / "html_replies").glob("*.html"))
+
+
+def test_html_only_replies_lose_their_history_by_its_markup_through_the_pipe(desk: Cli):
+    """talon's HTML replies (Outlook, Hotmail, Gmail, Thunderbird, Yandex...), each sent as an
+    HTML-only answer on a ticket: the history goes by the mail program's markers in the HTML,
+    which the text made from it no longer has (Hotmail's 'Date:, Subject:, From:' block)."""
+    want = json.loads((TALON / "expected.json").read_text())
+    question = b"From: abc@example.com\r\nSubject: Test message\r\nMessage-ID: <q@t>\r\n\r\nHi\r\n"
+    desk("pipe", input=question)
+    missed = {}
+    for n, path in enumerate(TALON_HTML_REPLIES):
+        reply = (
+            f"From: abc@example.com\r\nSubject: Re: Test message\r\nIn-Reply-To: <q@t>\r\n"
+            f"Message-ID: <r{n}@t>\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+        ).encode() + path.read_bytes()
+        assert json.loads(desk("pipe", "--json", input=reply).stdout)["action"] == "commented"
+        visible = cli_json(desk, "ticket", "show", "SUP-1")["messages"][-1]["body"]
+        expected = want[f"tests/fixtures/html_replies/{path.name}"]
+        if re.sub(r"\s+", "", visible) != re.sub(
+            r"\s+", "", expected["expected_reply_text_whitespace_insensitive"]
+        ):
+            missed[path.name] = visible
+    assert len(TALON_HTML_REPLIES) == 9 and missed == {}

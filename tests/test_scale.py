@@ -47,6 +47,13 @@ def test_the_scale_bench_prints_every_figure(tmp_path: Path, capsys) -> None:  #
     # built once into the cache, then reused as it is
     assert main([*args, "--build-only"]) == 0
     assert "building" not in capsys.readouterr().out
+    # a build at an earlier schema revision is upgraded, not built anew
+    [built] = tmp_path.glob("sqlite-t300-*")
+    built.rename(tmp_path / (built.name.rpartition("-r")[0] + "-r0000"))
+    assert main([*args, "--build-only"]) == 0
+    out = capsys.readouterr().out
+    assert "upgrading sqlite-t300-" in out and "building" not in out
+    assert [p.name for p in tmp_path.glob("sqlite-t300-*")] == [built.name]
 
 
 async def test_a_long_view_paints_its_first_screen_then_holds_every_ticket(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from tests.snapshots import assert_snapshot
 from tuidesk.engine.search_query import (
     Query,
     QueryError,
+    as_typed,
     highlight_terms,
     match_spans,
     parse_query,
@@ -29,6 +30,7 @@ from tuidesk.engine.search_query import (
 )
 from tuidesk.screens.app import TuideskApp
 from tuidesk.services.ingest import Ingestor
+from tuidesk.storage import search as search_module
 from tuidesk.storage.agents import save_agent
 from tuidesk.storage.blobs import BlobStore
 from tuidesk.storage.branches import save_branch
@@ -69,6 +71,22 @@ def test_the_query_language_parses_every_operator():
     assert parse_query("error 42").refs == ()
     assert parse_query('"unfinished phrase').phrases == ("unfinished phrase",)
     assert parse_query(' - "" ').empty
+    # `word*` matches words that begin so; the merge picker makes the word being typed one.
+    prefixed = parse_query('print* "paper jam*" -ton* 東京*')
+    assert (prefixed.prefixes, prefixed.phrases) == (("print",), ("paper jam*",))
+    assert (prefixed.excluded, prefixed.words) == (("ton",), ("東京",))  # CJK: substrings already
+    assert highlight_terms(prefixed)[-1] == "print*"
+    typed = ("pas", "pass ", "SUP-4", "42", "from:bob", '"pap', "a b", "a -b")
+    assert [as_typed(t) for t in typed] == [
+        "pas*",
+        "pass ",
+        "SUP-4",
+        "42",
+        "from:bob",
+        '"pap',
+        "a b*",
+        "a -b",
+    ]
     for bad in ("status:lost", "has:pets", "before:2026-13-01", "-status:open"):
         with pytest.raises(QueryError):
             parse_query(bad)
@@ -153,7 +171,7 @@ def _refs(engine, text: str, agent_id: int | None = None) -> list[str]:  # type:
         return [t.ref for t in search(conn, parse_query(text), agent_id=agent_id).tickets]
 
 
-def test_every_operator_finds_the_same_tickets_on_both_databases(desk):
+def test_every_operator_finds_the_same_tickets_on_both_databases(desk, monkeypatch):
     cases = {
         "printer": ["SUP-1", "SUP-2"],  # in SUP-1's subject and body: ranked above SUP-2
         "PRINTER scan": ["SUP-1"],  # scan is in the name of its attachment only
@@ -188,11 +206,29 @@ def test_every_operator_finds_the_same_tickets_on_both_databases(desk):
         "4": ["SUP-4"],
         "SAL-6": ["SAL-6"],
         "COVID-19": [],  # no branch COVID: a word, found nowhere
+        "print*": ["SUP-1", "SUP-2"],  # a prefix
+        "netw* dow*": ["SUP-5", "SUP-4"],
+        "invoice-sc*": ["SUP-1"],  # a phrase whose last word is a prefix (attachment name)
+        "cré*": ["SUP-2"],  # accents folded in a prefix too
+        "printe* -toner": ["SUP-2"],
+        "printers*": [],
     }
     got = {text: _refs(desk, text, agent_id=desk.dana) for text in cases}
     assert got == cases
+    # PostgreSQL reads the matches in windows of ids, newest first (a million tickets' worth
+    # in a few): windows of one id here find the same, through every kind of window.
+    monkeypatch.setattr(search_module, "WINDOW", 1)
+    assert {text: _refs(desk, text, agent_id=desk.dana) for text in cases} == cases
+    monkeypatch.undo()
     with desk.connect() as conn:
+        pg = conn.dialect.name == "postgresql"
+        names = ("jit", "max_parallel_workers_per_gather", "work_mem")
+        show = "SELECT " + ", ".join(f"current_setting('{name}')" for name in names)
+        settings = conn.exec_driver_sql(show).one() if pg else None
         found = search(conn, parse_query("printer"), limit=1)
+        # PostgreSQL's window statements run with settings of their own; the rest of
+        # the caller's transaction runs as it did.
+        assert (conn.exec_driver_sql(show).one() if pg else None) == settings
         assert (found.total, found.exact, len(found.tickets)) == (2, True, 1)
         top = found.tickets[0]
         assert (top.title, top.status) == ("Printer on fire", "new")

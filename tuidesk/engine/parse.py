@@ -75,6 +75,8 @@ class ParsedMail:
     text: str
     html: str | None
     attachments: list[ParsedAttachment] = field(default_factory=list)
+    # The text was made from the HTML (no plain part): its quote markers are in the HTML.
+    text_from_html: bool = False
     part_count: int = 0
     # False while text, html and attachments are not read yet (`parse_mail(body=False)`).
     body_read: bool = True
@@ -546,12 +548,14 @@ def read_body(mail: ParsedMail, limits: Limits | None = None) -> ParsedMail:
     # Kept as data, never rendered; NUL is the one character no database column takes.
     html = "\n".join(walker.htmls).replace("\x00", "") if walker.htmls else None
     text = "\n\n".join(t for t in walker.texts if t.strip())
-    if not text.strip() and html:
+    from_html = not text.strip() and bool(html)
+    if from_html:
         text = html_to_text(html)
     return replace(
         mail,
         text=strip_controls(text).strip("\n"),
         html=html,
+        text_from_html=from_html,
         attachments=walker.attachments,
         part_count=walker.parts,
         body_read=True,

@@ -294,13 +294,12 @@ def resolve(
 
 
 def _visible_reply(mail: ParsedMail, rules: RuleSet) -> str:
-    """Plain text is what people typed; HTML-only replies are stripped with their markers; both
-    lose copies of our own signatures. A forward onto a ticket keeps everything: the forwarded
-    mail is the point of it, and its header block looks exactly like a reply's."""
+    """Plain text is what people typed; HTML-only replies are stripped by their markers in the
+    HTML (the text made from it has lost them); both lose copies of our own signatures. A
+    forward onto a ticket keeps everything: the forwarded mail is the point of it, and its
+    header block looks exactly like a reply's."""
     if is_forward_subject(mail.subject):
         return mail.text
-    if mail.text.strip():
-        return strip_quoted_reply(mail.text, rules.reply_separators, rules.own_signatures)
-    if mail.html:
+    if mail.html and (mail.text_from_html or not mail.text.strip()):
         return strip_quoted_html(mail.html, rules.reply_separators, rules.own_signatures)
-    return ""
+    return strip_quoted_reply(mail.text, rules.reply_separators, rules.own_signatures)

@@ -4,7 +4,8 @@ and the matching of its words in a text (for highlighting and snippets). Pure: n
     printer "paper jam" -toner from:jane@example.com to:billing status:open assignee:me
     branch:SUP queue:Billing tag:vip has:attachment after:2026-01-01 before:2026-02-01 SUP-42
 
-Words must all match, `-word` must not, `"a phrase"` matches its words in order; `key:value`
+Words must all match, `-word` must not, `"a phrase"` matches its words in order, `word*` any
+word that starts so (the merge picker makes the word being typed one); `key:value`
 with a key not below is a plain word. A ref (`SUP-42`, or a number alone) names a ticket when
 it is the only text of the query (storage decides whether `COVID-19` is a ref: only a branch's
 key makes one)."""
@@ -21,6 +22,7 @@ from tuidesk.engine.refs import parse_ref
 
 CJK = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
 _WORD = re.compile(r"[^\W_]+")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 # An optional `-`, an optional `key:`, then a quoted phrase (the closing quote may be missing)
 # or a run of non-space characters.
 _TERM = re.compile(r'(-)?(?:([A-Za-z]+):)?(?:"([^"]*)"?|(\S+))')
@@ -36,6 +38,7 @@ class QueryError(ValueError):
 class Query:
     words: tuple[str, ...] = ()  # each must match; a word of several tokens is a phrase
     phrases: tuple[str, ...] = ()
+    prefixes: tuple[str, ...] = ()  # `word*`: its last word may go on (`pass*` finds password)
     excluded: tuple[str, ...] = ()  # words or phrases no document of the ticket may hold
     senders: tuple[str, ...] = ()  # from: (the sender of a message, or the requester)
     recipients: tuple[str, ...] = ()  # to: (To and Cc)
@@ -53,7 +56,7 @@ class Query:
     @property
     def texts(self) -> tuple[str, ...]:
         """Everything the full-text index must find in one document."""
-        return self.words + self.phrases + self.senders + self.recipients
+        return self.words + self.phrases + self.prefixes + self.senders + self.recipients
 
     @property
     def empty(self) -> bool:
@@ -103,9 +106,16 @@ def parse_query(text: str) -> Query:
                 after = day
         else:
             whole = match.group(0).removeprefix("-") if quoted is None else value
+            prefix = quoted is None and whole.endswith("*") and not is_cjk(whole)
+            whole = whole.rstrip("*") if quoted is None else whole
             if not tokens(whole):
                 continue  # nothing a document could hold, such as `-` or `""`
-            bucket = "excluded" if negated else "phrases" if quoted is not None else "words"
+            bucket = (
+                "excluded" if negated
+                else "phrases" if quoted is not None
+                else "prefixes" if prefix
+                else "words"
+            )  # fmt: skip
             found.setdefault(bucket, []).append(whole)
     refs: list[tuple[str | None, int]] = []
     words = found.get("words", [])
@@ -120,6 +130,18 @@ def parse_query(text: str) -> Query:
         before=before,
         refs=tuple(refs),
     )
+
+
+_TYPED_WORD = re.compile(r'(?:^|\s)([^\s:"*-][^\s:"*]*)$')
+
+
+def as_typed(text: str) -> str:
+    """A query being typed: the word at its end, not yet finished, matches as a prefix
+    (`print` finds printer). Not after a space, nor a `-word`, `key:value`, phrase or ref."""
+    last = _TYPED_WORD.search(text)
+    if last is None or parse_ref(last[1]) is not None or not _WORD.fullmatch(last[1]):
+        return text
+    return text + "*"
 
 
 def fold(text: str) -> str:
@@ -139,8 +161,11 @@ def is_cjk(token: str) -> bool:
 
 
 def highlight_terms(query: Query) -> tuple[str, ...]:
-    """The words to mark in what a search found, folded."""
+    """The words to mark in what a search found, folded; a prefix's last word ends in `*`."""
     found = [fold(t) for text in query.texts for t in tokens(text)]
+    for prefix in query.prefixes:
+        last = fold(tokens(prefix)[-1])
+        found = [t for t in found if t != last] + [f"{last}*"]
     return tuple(dict.fromkeys(t for t in found if t))
 
 
@@ -152,7 +177,12 @@ def match_spans(text: str, terms: tuple[str, ...]) -> list[tuple[int, int]]:
     folded, origin = _folded_with_origin(text)
     spans: list[tuple[int, int]] = []
     for term in terms:
-        pattern = re.escape(term) if is_cjk(term) else rf"(?<![^\W_]){re.escape(term)}(?![^\W_])"
+        if is_cjk(term):
+            pattern = re.escape(term)
+        elif term.endswith("*"):
+            pattern = rf"(?<![^\W_]){re.escape(term[:-1])}[^\W_]*"
+        else:
+            pattern = rf"(?<![^\W_]){re.escape(term)}(?![^\W_])"
         for found in re.finditer(pattern, folded):
             start, end = origin[found.start()], origin[found.end() - 1] + 1
             spans.append((start, end))
@@ -167,15 +197,23 @@ def match_spans(text: str, terms: tuple[str, ...]) -> list[tuple[int, int]]:
 
 
 def _folded_with_origin(text: str) -> tuple[str, list[int]]:
-    """The folded text, and for each of its characters the index in `text` it came from."""
-    if text.isascii():
-        return text.lower(), list(range(len(text)))
+    """The folded text, and for each of its characters the index in `text` it came from.
+    ASCII folds to its lower case, character for character, so only the runs outside ASCII
+    are folded one character at a time (a long mail body has few)."""
     parts: list[str] = []
     origin: list[int] = []
-    for index, char in enumerate(text):
-        folded = fold(char)
-        parts.append(folded)
-        origin.extend([index] * len(folded))
+    at = 0
+    for run in _NON_ASCII.finditer(text):
+        start, end = run.span()
+        parts.append(text[at:start].lower())
+        origin.extend(range(at, start))
+        for index in range(start, end):
+            folded = fold(text[index])
+            parts.append(folded)
+            origin.extend([index] * len(folded))
+        at = end
+    parts.append(text[at:].lower())
+    origin.extend(range(at, len(text)))
     return "".join(parts), origin
 
 

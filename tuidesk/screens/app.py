@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 from collections.abc import Iterable
 from datetime import datetime
 from functools import partial
@@ -192,10 +193,11 @@ class TuideskApp(App[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "admin":  # agents do not see the key at all; admins see it once
-            from tuidesk.screens.admin import AdminScreen
-
-            return self.is_admin is not False and not any(
-                isinstance(s, AdminScreen) for s in self.screen_stack
+            # No admin screen is open before its module is imported: importing it here (the
+            # forms, sqlmodel, pydantic) held the first frame back by 0.3 to 0.7 s.
+            admin = sys.modules.get("tuidesk.screens.admin")
+            return self.is_admin is not False and not (
+                admin and any(isinstance(s, admin.AdminScreen) for s in self.screen_stack)
             )
         return True
 

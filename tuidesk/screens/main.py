@@ -11,13 +11,14 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from rich.style import Style
 from rich.text import Text
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from textual import on, work
 from textual.app import ComposeResult
@@ -25,7 +26,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Input, OptionList, Static
+from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
@@ -49,6 +50,7 @@ from tuidesk.storage.ticket_list import (
     ticket_lines,
     view_counts,
 )
+from tuidesk.widgets.footer import KeysFooter
 from tuidesk.widgets.ticket_list import PAGE, Clock, TicketList, queue_style, window
 from tuidesk.widgets.workers import ReportsWorkerFailures
 
@@ -56,6 +58,7 @@ KEPT_VIEWS = 8  # loaded views kept until the next change: lists of ints, 8 MB a
 FIRST_IDS = 2 * PAGE  # the ids read first, to paint before a long view's every id is read
 POLL_S = 1.0  # new mail shows within this plus one load, under the 2 s the issue asks
 RECHECK_S = 5.0  # on PostgreSQL a notification wakes the watch; this catches a missed one
+PAINT_WAIT_S = 1.0  # the longest a long view's every id waits for its first screen's frame
 # The sidebar's views, in the issue's order; "quarantine" opens its own screen.
 VIEW_LABELS = {
     "mine": "My tickets",
@@ -140,13 +143,20 @@ class MainScreen(ReportsWorkerFailures, Screen[None]):
 
     class Loaded(Message):
         """`completes`: the whole view after its first screen, read in the same load (the
-        rows already shown still hold)."""
+        rows already shown still hold). `painted`: set once the first screen is drawn."""
 
-        def __init__(self, spec: TicketFilter, snapshot: Snapshot, completes: bool = False) -> None:
+        def __init__(
+            self,
+            spec: TicketFilter,
+            snapshot: Snapshot,
+            completes: bool = False,
+            painted: threading.Event | None = None,
+        ) -> None:
             super().__init__()
             self.spec = spec
             self.snapshot = snapshot
             self.completes = completes
+            self.painted = painted
 
     def __init__(self, engine: Engine, *, agent_id: int | None, clock: Clock) -> None:
         super().__init__()
@@ -171,15 +181,19 @@ class MainScreen(ReportsWorkerFailures, Screen[None]):
                 yield SearchInput(placeholder=SEARCH_HINT, id="search")
                 yield TicketList(self._fetch, self.clock, id="tickets")
         yield Static(id="status")
-        yield Footer()
+        yield KeysFooter()
 
     @property
     def tickets(self) -> TicketList:
         return self.query_one(TicketList)
 
     def on_mount(self) -> None:
+        """The first load starts at once, beside the console's own start-up, instead of on the
+        watch's first answer (that cold first connection came a few hundred ms in)."""
         self.tickets.focus()
-        self._watch()
+        first_token: Future[Any] = Future()
+        self._watch(first_token)
+        self._load(self.spec, None, first_token)
 
     def on_unmount(self) -> None:
         self._stop.set()
@@ -197,10 +211,12 @@ class MainScreen(ReportsWorkerFailures, Screen[None]):
         self._show_status()
 
     @work(thread=True, exclusive=True, group="watch", name="watch", exit_on_error=False)
-    def _watch(self) -> None:
+    def _watch(self, first_token: Future[Any]) -> None:
         """Until the screen goes: ask for the change token whenever PostgreSQL says something
-        changed (and every RECHECK_S besides), or every POLL_S on SQLite; say when it moved."""
-        seen: Any = None
+        changed (and every RECHECK_S besides), or every POLL_S on SQLite; say when it moved.
+        It starts from the token the first load read before the view (None when it could not):
+        a change made after that read loads the view again."""
+        seen: Any = first_token.result()
         with ChangeWaiter(self.engine, stop=self._stop) as changes:
             while not self._stop.is_set():
                 try:
@@ -215,31 +231,52 @@ class MainScreen(ReportsWorkerFailures, Screen[None]):
                 changes.wait(RECHECK_S if changes.listening else POLL_S)
 
     @work(thread=True, exclusive=True, group="load", name="load", exit_on_error=False)
-    def _load(self, spec: TicketFilter, around: int | None) -> None:
+    def _load(
+        self, spec: TicketFilter, around: int | None, token: Future[Any] | None = None
+    ) -> None:
         """The view's ids and, in the same transaction, the rows of the window the list will
         show (around the selection when scrolled), so it is drawn whole at once. A long view
         is painted from its first ids (when the selection is among them) before every id and
-        the counts are read: a million ids take seconds, the first screen milliseconds."""
-        with self.engine.connect() as conn:
-            ids = ticket_ids(conn, spec, limit=FIRST_IDS)
-            shown = around is None or around in ids
-            snapshot = Snapshot(
-                ids=ids,
-                rows=ticket_lines(conn, window(ids, around)) if shown else {},
-                counts=None,
-                outbox=outbox_counts(conn),
-                failing=failing_channels(conn),
-                filters=filters(conn),
-            )
-            completes = len(ids) == FIRST_IDS and shown
-            if completes:
-                self.post_message(self.Loaded(spec, snapshot))
-                if get_current_worker().is_cancelled:
-                    return  # a newer load took over: its view is what is wanted now
-            if len(ids) == FIRST_IDS:
-                ids = ticket_ids(conn, spec)
-            rows = snapshot.rows if shown else ticket_lines(conn, window(ids, around))
-            counts = view_counts(conn, spec.agent_id)
+        the counts are read: a million ids take seconds, the first screen milliseconds; they
+        are read once that screen is drawn (reading them took the UI thread's turns and held
+        the frame back a tenth of a second). `token`: the change token is read first, into it,
+        for the watch to start from; when it cannot be read, the watch's first read loads the
+        view (or says in the status line why it cannot), as before the first load."""
+        try:
+            with self.engine.connect() as conn:
+                if token is not None:
+                    token.set_result(change_token(conn))
+                self._read_view(conn, spec, around)
+        except _READ_ERRORS:
+            if token is None or token.done():
+                raise
+        finally:
+            if token is not None and not token.done():
+                token.set_result(None)
+
+    def _read_view(self, conn: Connection, spec: TicketFilter, around: int | None) -> None:
+        """`_load`'s reading, on its thread."""
+        ids = ticket_ids(conn, spec, limit=FIRST_IDS)
+        shown = around is None or around in ids
+        snapshot = Snapshot(
+            ids=ids,
+            rows=ticket_lines(conn, window(ids, around)) if shown else {},
+            counts=None,
+            outbox=outbox_counts(conn),
+            failing=failing_channels(conn),
+            filters=filters(conn),
+        )
+        completes = len(ids) == FIRST_IDS and shown
+        if completes:
+            painted = threading.Event()
+            self.post_message(self.Loaded(spec, snapshot, painted=painted))
+            painted.wait(PAINT_WAIT_S)
+            if get_current_worker().is_cancelled:
+                return  # a newer load took over: its view is what is wanted now
+        if len(ids) == FIRST_IDS:
+            ids = ticket_ids(conn, spec)
+        rows = snapshot.rows if shown else ticket_lines(conn, window(ids, around))
+        counts = view_counts(conn, spec.agent_id)
         whole = replace(snapshot, ids=ids, rows=rows, counts=counts, widest=max(ids, default=0))
         self.post_message(self.Loaded(spec, whole, completes=completes))
 
@@ -252,6 +289,8 @@ class MainScreen(ReportsWorkerFailures, Screen[None]):
             self._show_status()
 
     def on_main_screen_loaded(self, message: Loaded) -> None:
+        if message.painted is not None:
+            self.tickets.when_drawn(message.painted)
         if message.snapshot.complete:  # a first screen is not the view to go back to
             self._loaded[message.spec] = message.snapshot
         while len(self._loaded) > KEPT_VIEWS:

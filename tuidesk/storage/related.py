@@ -13,7 +13,7 @@ from sqlalchemy import Connection, select
 from tuidesk.engine.enums import OPEN_STATUSES
 from tuidesk.engine.participants import FREE_MAIL_DOMAINS
 from tuidesk.engine.refs import ticket_ref
-from tuidesk.engine.search_query import QueryError, parse_query
+from tuidesk.engine.search_query import QueryError, as_typed, parse_query
 from tuidesk.storage.search import ranked_ids
 from tuidesk.storage.settings import get_settings
 from tuidesk.storage.tables import aware, tables
@@ -92,11 +92,12 @@ def requester_tickets(conn: Connection, number: int) -> list[RelatedTicket]:
 def merge_candidates(conn: Connection, number: int, text: str) -> list[RelatedTicket]:
     """What ticket `number` may be merged into, by what an agent typed, looked up as `/`
     looks (storage.search's full-text index, so a word of any message finds its ticket, as
-    do a ref, `from:` and `tag:`), the ones still being worked on first, then by rank. A
+    do a ref, `from:` and `tag:`; the word being typed as a prefix), the ones still being
+    worked on first, then by rank. A
     query that cannot mean anything, or that has no text to look for (filters alone would
     list every ticket), finds nothing."""
     try:
-        query = parse_query(text)
+        query = parse_query(as_typed(text))
     except QueryError:
         return []
     if not (query.texts or query.refs):

@@ -2,20 +2,22 @@
 tickets ranked by their best document, the newest first among equals, each with a snippet.
 
 Design, for a million tickets and four million messages:
-- One statement per search, the same shape on SQLite (FTS5 MATCH, bm25) and PostgreSQL
-  (tsvector @@ tsquery, ts_rank); no Python per matching row, only per ticket shown.
+- One ranking statement per search, the same shape on SQLite (FTS5 MATCH, bm25) and
+  PostgreSQL (tsvector @@ tsquery, ts_rank); no Python per matching row, only per ticket
+  shown. PostgreSQL finds the documents to rank first, in a few windows of ids
+  (`_pg_newest`), as its GIN index cannot give the newest matches first.
 - A document is a message (id > 0) or a ticket's title and requester (id = -number; on
   PostgreSQL in search_title by number). A ticket matches when one of its documents holds
   every word, phrase, from: and to: of the query; a `-word` excludes the ticket when any of
   its documents holds it (checked for the ranked tickets only, from their own few documents).
   The message's ticket is joined at query time, so a merge re-indexes nothing.
 - Bounded ranking: the matching documents are read newest first (by id: FTS5 walks its
-  doclists in rowid order; PostgreSQL's planner reads the primary key backwards for a common
-  word and the GIN index for a rare one) and only the newest CANDIDATES messages and
-  CANDIDATES tickets are ranked (scored after the bound, never for every match). A rare word
-  ranks all of its matches; a common one ranks the recent ones, and the total it reports
-  counts the tickets among those (`exact` is False then): counting every ticket a common
-  word touches would read millions of rows on every keystroke.
+  doclists in rowid order; PostgreSQL reads windows of ids, newest first) and only the
+  newest CANDIDATES messages and CANDIDATES tickets are ranked (scored after the bound,
+  never for every match). A rare word ranks all of its matches; a common one ranks the
+  recent ones, and the total it reports counts the tickets among those (`exact` is False
+  then): counting every ticket a common word touches would read millions of rows on every
+  keystroke.
 - Ticket filters (status, assignee, branch, queue, tag, dates, has:attachment) are applied
   while the documents are read, before the bound, so a narrow filter still finds old matches.
 - Words are split and folded in Python the way the indexes split them (runs of letters and
@@ -45,6 +47,7 @@ from tuidesk.storage.search_index import PG_WEIGHTS, SQLITE_WEIGHTS
 from tuidesk.storage.tables import aware, tables
 
 CANDIDATES = 1000
+WINDOW = 1 << 11  # the ids PostgreSQL's first window of a search reads (_pg_newest)
 _COLUMNS = ("body", "subject", "files", "sender", "recipients")  # where a snippet is looked for
 
 
@@ -175,7 +178,9 @@ def _ranked(
             f"{negation.replace('{tid}', 't.id')} ORDER BY t.updated_at DESC, t.id DESC{end}"
         )
     else:
-        hits = _hits(fts, cjk, pg, sql, ticket_filters)
+        hits = _hits(conn, fts, cjk, pg, sql, ticket_filters)
+        if hits is None:
+            return [], 0, True
         statement = f"""
             WITH hits AS ({hits}),
             best AS (SELECT ticket_id, doc, max(score) OVER (PARTITION BY ticket_id) AS score,
@@ -274,12 +279,13 @@ def _text_terms(query: Query, pg: bool, sql: _Sql) -> tuple[str | None, list[str
     and the CJK substrings it must hold too."""
     parts: list[str] = []
     cjk: list[str] = []
-    for column, values in (
-        (None, query.words + query.phrases),
-        ("sender", query.senders),
-        ("recipients", query.recipients),
+    for column, values, prefix in (
+        (None, query.words + query.phrases, False),
+        (None, query.prefixes, True),
+        ("sender", query.senders, False),
+        ("recipients", query.recipients, False),
     ):
-        found, substrings = _phrases(values, column, pg)
+        found, substrings = _phrases(values, column, pg, prefix)
         parts += found
         cjk += substrings
     if not parts:
@@ -287,8 +293,11 @@ def _text_terms(query: Query, pg: bool, sql: _Sql) -> tuple[str | None, list[str
     return sql.bind((" & " if pg else " AND ").join(parts)), cjk
 
 
-def _phrases(values: tuple[str, ...], column: str | None, pg: bool) -> tuple[list[str], list[str]]:
-    """Each text's words outside CJK as a phrase of the index's syntax; its CJK words."""
+def _phrases(
+    values: tuple[str, ...], column: str | None, pg: bool, prefix: bool = False
+) -> tuple[list[str], list[str]]:
+    """Each text's words outside CJK as a phrase of the index's syntax (its last word a
+    prefix when `prefix`); its CJK words."""
     phrases: list[str] = []
     cjk: list[str] = []
     for value in values:
@@ -296,27 +305,37 @@ def _phrases(values: tuple[str, ...], column: str | None, pg: bool) -> tuple[lis
         cjk += [w for w in words if is_cjk(w)]
         plain = [w for w in words if not is_cjk(w)]
         if plain:
-            phrases.append(_phrase(plain, column, pg))
+            phrases.append(_phrase(plain, column, pg, prefix))
     return phrases, cjk
 
 
-def _phrase(words: list[str], column: str | None, pg: bool) -> str:
-    """Words in this order, quoted (they are letters and digits only), in one column or any."""
+def _phrase(words: list[str], column: str | None, pg: bool, prefix: bool = False) -> str:
+    """Words in this order, quoted (they are letters and digits only), in one column or any;
+    with `prefix`, the last word matches any word it begins."""
     if pg:
-        weight = {"sender": ":A", "recipients": ":B"}.get(column or "", "")
-        return "(" + " <-> ".join(f"'{w}'{weight}" for w in words) + ")"
-    quoted = '"' + " ".join(words) + '"'
+        weight = {"sender": "A", "recipients": "B"}.get(column or "", "")
+        labels = [weight] * len(words)
+        if prefix:
+            labels[-1] = "*" + weight
+        terms = (
+            f"'{w}'" + (f":{label}" if label else "")
+            for w, label in zip(words, labels, strict=True)
+        )
+        return "(" + " <-> ".join(terms) + ")"
+    quoted = '"' + " ".join(words) + '"' + (" *" if prefix else "")
     return f"{column} : {quoted}" if column else quoted
 
 
 _PG_QUERY = "to_tsquery('simple', unaccent({}))"
 
 
-def _hits(fts: str | None, cjk: list[str], pg: bool, sql: _Sql, ticket_filters: str) -> str:
+def _hits(
+    conn: Connection, fts: str | None, cjk: list[str], pg: bool, sql: _Sql, ticket_filters: str
+) -> str | None:
     """The matching documents with their ticket and score: the newest CANDIDATES messages
     and CANDIDATES tickets (their titles), read in id order so the bound stops the scan."""
     if pg:
-        return _pg_hits(fts, cjk, sql, ticket_filters)
+        return _pg_hits(conn, fts, cjk, sql, ticket_filters)
     # CROSS JOIN keeps SQLite reading the index first, never the message table.
     if fts:
         driver = "search_doc"
@@ -344,30 +363,105 @@ def _hits(fts: str | None, cjk: list[str], pg: bool, sql: _Sql, ticket_filters: 
     return f"SELECT * FROM ({messages}) AS hm UNION ALL SELECT * FROM ({titles}) AS ht"
 
 
-def _pg_hits(fts: str | None, cjk: list[str], sql: _Sql, ticket_filters: str) -> str:
-    """PostgreSQL's: messages in search_doc, titles in search_title; ranked only once bounded
-    (a rank in the bounded query would be computed for every match before the sort)."""
+def _pg_hits(
+    conn: Connection, fts: str | None, cjk: list[str], sql: _Sql, ticket_filters: str
+) -> str | None:
+    """PostgreSQL's: the newest CANDIDATES matching messages (search_doc) and titles
+    (search_title), found first (`_pg_newest`), then ranked (a rank in the bounded query would
+    be computed for every match before the sort). None when nothing matches."""
     like = [sql.bind(f"%{c}%") for c in cjk]
-    match = [f"d.doc @@ {_PG_QUERY.format(fts)}"] if fts else []
-    where = " AND ".join(match + [f"d.cjk ILIKE {p}" for p in like])
-    rank = f"ts_rank(CAST('{PG_WEIGHTS}' AS float4[]), r.doc, {_PG_QUERY.format(fts)})"
+    match = ["{query}"] if fts else []
+    where = " AND ".join(match + [f"d.cjk ILIKE {p}" for p in like]) + ticket_filters
+    query = _PG_QUERY.format(fts)
+    # Without ticket filters the joins only cost: every document has its message and ticket.
+    messages_from = "FROM search_doc AS d"
+    if ticket_filters:
+        messages_from += " JOIN message AS m ON m.id = d.id JOIN ticket AS t ON t.id = m.ticket_id"
+    titles_from = "FROM search_title AS d" + (
+        " JOIN ticket AS t ON t.id = d.id" if ticket_filters else ""
+    )
+    # A window's few documents are read in far less time than parallel workers take to
+    # start or JIT takes to compile (14 ms of a 14 ms statement): neither, while they run;
+    # and with the memory to keep a window's bitmap exact (at 4 MB, part of a 300,000-id
+    # window's goes by page, and every document on those pages is re-checked: 10-20% more).
+    # Set for the transaction: should a probe fail, the rollback sets them back (a finally
+    # could not, in a failed transaction, and would hide the error).
+    was = _pg_settings(
+        conn, {"max_parallel_workers_per_gather": "0", "jit": "off", "work_mem": "32MB"}
+    )
+    messages = _pg_newest(conn, f"{messages_from} WHERE {where}", query, "search_doc", sql)
+    titles = _pg_newest(conn, f"{titles_from} WHERE {where}", query, "search_title", sql)
+    _pg_settings(conn, was)
+    if not messages and not titles:
+        return None
+    rank = f"ts_rank(CAST('{PG_WEIGHTS}' AS float4[]), r.doc, {query})"
     score = rank if fts else "0.0"
-    messages = (
-        "SELECT m.ticket_id AS ticket_id, d.id AS doc FROM search_doc AS d "
-        "JOIN message AS m ON m.id = d.id JOIN ticket AS t ON t.id = m.ticket_id "
-        f"WHERE {where}{ticket_filters} ORDER BY d.id DESC LIMIT {CANDIDATES}"
-    )
-    titles = (
-        "SELECT t.id AS ticket_id, d.id AS doc FROM search_title AS d "
-        f"JOIN ticket AS t ON t.id = d.id WHERE {where}{ticket_filters} "
-        f"ORDER BY d.id DESC LIMIT {CANDIDATES}"
-    )
     return (
-        f"SELECT h.ticket_id, h.doc, {score} AS score FROM ({messages}) AS h "
-        "JOIN search_doc AS r ON r.id = h.doc UNION ALL "
-        f"SELECT h.ticket_id, -h.doc, {score} FROM ({titles}) AS h "
-        "JOIN search_title AS r ON r.id = h.doc"
+        f"SELECT m.ticket_id, r.id AS doc, {score} AS score FROM search_doc AS r "
+        f"JOIN message AS m ON m.id = r.id WHERE r.id = ANY({sql.bind(messages)}) UNION ALL "
+        f"SELECT r.id, -r.id, {score} FROM search_title AS r WHERE r.id = ANY({sql.bind(titles)})"
     )
+
+
+def _pg_settings(conn: Connection, settings: dict[str, str]) -> dict[str, str]:
+    """Set these for the rest of the transaction (or until set back); their values before."""
+    names = list(settings)
+    columns = ", ".join(
+        f"current_setting(:n{i}), set_config(:n{i}, :v{i}, true)" for i in range(len(names))
+    )
+    values = {f"n{i}": name for i, name in enumerate(names)}
+    values |= {f"v{i}": settings[name] for i, name in enumerate(names)}
+    row = conn.execute(text(f"SELECT {columns}"), values).one()
+    return {name: row[2 * i] for i, name in enumerate(names)}
+
+
+def _pg_newest(conn: Connection, source: str, query: str, table: str, sql: _Sql) -> list[int]:
+    """The ids of the newest CANDIDATES documents `source` (FROM ... WHERE on alias d, with
+    `{query}` where the tsquery's match goes) finds, newest first, read in windows of ids.
+
+    The GIN index gives its matches in no order: unbounded, PostgreSQL reads every document
+    holding the words (for a phrase or a from:, re-checking their word positions) before it
+    can keep the newest: 156,000 documents hold `printer`, `is` and `offline` at a million
+    tickets, 1.6 s. In a window it reads only the window's, the GIN and primary-key bitmaps
+    ANDed, if the planner sees that as cheaper; but its estimate of a tsquery's matches can
+    be far off (one row for the 24,000 documents naming a busy sender), and it costs a match
+    as nearly free, so it would also walk a wide window backwards one document at a time.
+    - The first window is small (WINDOW ids) and walked backwards by the primary key, the
+      match written as the function no index serves: enough for a common word, and the
+      next is walked too while the density seen says it needs at most 8 WINDOWs.
+    - The others hide the query in a subquery, planned at the default estimate of a match
+      (0.5%), which makes the ANDed bitmaps the cheaper plan, and sort by `d.id + 0` so the
+      planner cannot walk the key. Each is as wide as the density seen so far says is
+      needed, at most 256 times the one before (a few matches are a poor sample); with none
+      seen, 16 times the one before."""
+    bottom, top = conn.execute(text(f"SELECT min(id), max(id) FROM {table}")).one()
+    if top is None:
+        return []
+    typed = [bindparam(name, type_=kind) for name, kind in sql.types.items()]
+    found: list[int] = []
+    hi, width, walk = top, WINDOW, True
+    while hi >= bottom and len(found) < CANDIDATES:
+        lo = hi - width
+        if walk:
+            match, order = f"ts_match_vq(d.doc, {query})", "d.id"
+        else:
+            match, order = f"d.doc @@ (SELECT {query})", "d.id + 0"
+        # Numbers in the text, not bound: a statement run often is prepared by the driver,
+        # and PostgreSQL then plans it once for any window, which for some is a slow plan.
+        above = f" AND d.id > {lo}" if lo >= bottom else ""
+        statement = text(
+            f"SELECT d.id {source.format(query=match)}{above} AND d.id <= {hi} "
+            f"ORDER BY {order} DESC LIMIT {CANDIDATES - len(found)}"
+        ).bindparams(*typed)
+        found += conn.execute(statement, sql.params).scalars()
+        hi = lo
+        if found:  # the density seen so far, with a quarter to spare
+            needed = (top - lo) * (CANDIDATES - len(found)) * 5 // (4 * len(found)) + 1
+            walk = walk and needed <= 8 * WINDOW  # a common word: walking on is cheaper
+            width = min(needed, 256 * width)  # a few matches are a poor sample
+        else:  # a rare match (or a narrow filter): ever wider windows
+            width, walk = 16 * width, False
+    return found
 
 
 def _negation(excluded: tuple[str, ...], pg: bool, sql: _Sql) -> str:

@@ -10,9 +10,11 @@ along (`set_ids(rows=...)`), so a loaded view is drawn whole at once."""
 from __future__ import annotations
 
 import queue
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from rich.color import Color, ColorParseError
 from rich.style import Style
@@ -20,7 +22,7 @@ from rich.text import Text
 from textual import work
 from textual.binding import Binding
 from textual.events import Click
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -134,12 +136,18 @@ class TicketList(ReportsWorkerFailures, ScrollView, can_focus=True):
         self._ids: list[int] = []
         self._ref_width = 7
         self._rows: OrderedDict[int, TicketLine | None] = OrderedDict()
+        # Each drawn row's strip, with what it was drawn from: a focus move, the search bar
+        # opening (the list one row shorter) or a cursor step redraws every visible row, and
+        # building 35 rows of Text took most of such a frame.
+        self._strips: dict[int, tuple[tuple[Any, ...], Strip]] = {}
         self._asked: set[int] = set()  # numbers the reader has been asked for, not yet read
         self._generation = 0  # bumped when the cached rows may be out of date
         self._requests: queue.SimpleQueue[tuple[int, list[int]] | None] = queue.SimpleQueue()
         self.cursor = 0
         self.loaded = False
         self.highlight: tuple[str, ...] = ()  # the search's words, marked in the titles
+        self._drawn: threading.Event | None = None
+        self._frame: tuple[int, Style, datetime] | None = None  # see render_lines
 
     def on_mount(self) -> None:
         self._reader()
@@ -186,6 +194,7 @@ class TicketList(ReportsWorkerFailures, ScrollView, can_focus=True):
         self._ref_width = max(7, 5 + len(str(widest)))  # a 4-letter key, the number
         if not rows_current:
             self._rows.clear()  # any shown row may have changed
+            self._strips.clear()
             self._asked.clear()
             self._generation += 1  # what the reader still brings is older: dropped
         for number, line in (rows or {}).items():
@@ -260,6 +269,25 @@ class TicketList(ReportsWorkerFailures, ScrollView, can_focus=True):
 
     # -- drawing ---------------------------------------------------------------------------
 
+    def when_drawn(self, event: threading.Event) -> None:
+        """Set `event` once the list's lines have next been drawn for a frame: a loader holds
+        back its heavy reading until then, so the rows it brought show first."""
+        self._drawn = event
+        self.refresh()
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """The frame's lines, with what every line shares found once (the widget's style
+        walks its ancestors: two thirds of drawing a cached row)."""
+        self._frame = (self.scrollable_content_region.width, self.rich_style, self._clock())
+        try:
+            lines = super().render_lines(crop)
+        finally:
+            self._frame = None
+        if self._drawn is not None:  # set once this frame is written, not while it is drawn
+            self.call_later(self._drawn.set)
+            self._drawn = None
+        return lines
+
     @property
     def _page_rows(self) -> int:
         """Data rows on screen, under the header."""
@@ -274,8 +302,12 @@ class TicketList(ReportsWorkerFailures, ScrollView, can_focus=True):
             title = width - sum(w + 1 for _, w in fixed + tail)
         return [*fixed, ("Title", max(title, 10)), *tail]
 
-    def _render_ticket(self, line: TicketLine, columns: list[tuple[str, int]]) -> Text:
-        """Everything from mail goes in as plain Text after clean_line: never markup."""
+    def _render_ticket(
+        self, line: TicketLine, columns: list[tuple[str, int]], now: datetime | None = None
+    ) -> Text:
+        """Everything from mail goes in as plain Text after clean_line: never markup.
+        `now`: the frame's clock (the list's own when not given)."""
+        now = now or self._clock()
         where = Text(line.branch)
         if line.queue:
             where.append("/")
@@ -287,7 +319,7 @@ class TicketList(ReportsWorkerFailures, ScrollView, can_focus=True):
             "Requester": Text(clean_line(line.requester, 200)),
             "Title": _title(line, self.highlight),
             "Branch/Queue": where,
-            "Updated": Text(short_time(line.updated_at, self._clock())),
+            "Updated": Text(short_time(line.updated_at, now)),
             "Assignee": Text(
                 clean_line(line.assignee or "-", 80), style="" if line.assignee else _DIM
             ),
@@ -295,9 +327,12 @@ class TicketList(ReportsWorkerFailures, ScrollView, can_focus=True):
         return Text(" ").join(_cell(values[name], width) for name, width in columns)
 
     def render_line(self, y: int) -> Strip:
-        width = self.scrollable_content_region.width
+        width, base, now = self._frame or (
+            self.scrollable_content_region.width,
+            self.rich_style,
+            self._clock(),
+        )
         columns = self._columns(width)
-        base = self.rich_style
         if y == 0:
             header = Text(" ").join(_cell(name, w) for name, w in columns)
             style = base + self.get_component_rich_style("ticket-list--header")
@@ -309,14 +344,23 @@ class TicketList(ReportsWorkerFailures, ScrollView, can_focus=True):
         if index >= len(self._ids):
             return Strip.blank(width, base)
         line = self._line(index)  # only the cache: a row not read yet is a placeholder
-        text = self._render_ticket(line, columns) if line else Text("…", style=_DIM)
         if index == self.cursor:
             base = base + self.get_component_rich_style("ticket-list--cursor")
-        return self._strip(text, width, base)
+        if not line:
+            return self._strip(Text("…", style=_DIM), width, base)
+        drawn_from = (line, width, self._ref_width, self.highlight, now.date(), now.utcoffset())
+        cached = self._strips.get(line.number)
+        if cached is None or cached[0][0] is not line or cached[0][1:] != drawn_from[1:]:
+            if len(self._strips) >= CACHE_ROWS:
+                self._strips.clear()
+            strip = self._strip(self._render_ticket(line, columns, now), width)
+            cached = self._strips[line.number] = (drawn_from, strip)
+        return cached[1].apply_style(base)  # Strip keeps the styled copies it made
 
-    def _strip(self, text: Text, width: int, style: Style) -> Strip:
+    def _strip(self, text: Text, width: int, style: Style | None = None) -> Strip:
         segments = list(text.render(self.app.console, end=""))
-        return Strip(segments).adjust_cell_length(width).apply_style(style)
+        strip = Strip(segments).adjust_cell_length(width)
+        return strip if style is None else strip.apply_style(style)
 
     # -- moving ----------------------------------------------------------------------------
 
