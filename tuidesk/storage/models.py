@@ -33,6 +33,36 @@ class Queue(SQLModel, table=True):
     colour: str = "default"
 
 
+class SlaCalendar(SQLModel, table=True):
+    """Business hours per weekday (Monday first, [start, end] minutes of the local day) in a
+    time zone, and the holidays it is closed on (ISO dates)."""
+
+    __tablename__ = "sla_calendar"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    tz: str = "UTC"
+    hours: list[list[list[int]]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    holidays: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class SlaPolicy(SQLModel, table=True):
+    """Response and resolution targets as typed (`4h`, `3d`: a day is the calendar's business
+    day, so they are read with it) for the tickets of a branch, priority and queue (None: any)."""
+
+    __tablename__ = "sla_policy"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    first_response: str | None = None
+    next_response: str | None = None
+    resolution: str | None = None
+    branch_id: int | None = Field(default=None, foreign_key="branch.id")
+    priority: str | None = None
+    queue_id: int | None = Field(default=None, foreign_key="queue.id")
+    calendar_id: int | None = Field(default=None, foreign_key="sla_calendar.id")
+
+
 class TicketType(SQLModel, table=True):
     __tablename__ = "ticket_type"
     id: int | None = Field(default=None, primary_key=True)

@@ -1,0 +1,75 @@
+"""SLA policies and business calendars through the CLI, on both databases."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import Cli
+
+
+def _json(cli: Cli, *args: str):  # type: ignore[no-untyped-def]
+    return json.loads(cli(*args, "--json").stdout)
+
+
+def _refusal(cli: Cli, *args: str) -> str:
+    proc = cli(*args, check=False)
+    assert proc.returncode == 2, proc
+    return proc.stderr.decode()
+
+
+def test_calendars_and_policies_are_added_listed_checked_and_removed(cli: Cli) -> None:
+    cli("calendar", "add", "Berlin office", "--tz", "Europe/Berlin",
+        "--hours", "mon-fri=09:00-17:00", "--hours", "fri=09:00-12:00,13:00-15:00",
+        "--holiday", "2026-12-25", "--holiday", "2026-12-24")  # fmt: skip
+    [office] = _json(cli, "calendar", "list")
+    assert office == {
+        "name": "Berlin office",
+        "tz": "Europe/Berlin",
+        "hours": {**{d: ["09:00-17:00"] for d in ("mon", "tue", "wed", "thu")},
+                  "fri": ["09:00-12:00", "13:00-15:00"]},
+        "holidays": ["2026-12-24", "2026-12-25"],
+    }  # fmt: skip
+    for args, says in (
+        (["--tz", "Mars/Olympus", "--hours", "mon=09:00-17:00"], "time zone 'Mars/Olympus'"),
+        (["--hours", "weekdays=09:00-17:00"], "days are mon"),
+        (["--hours", "mon=09:00-17:00", "--holiday", "25.12.2026"], "YYYY-MM-DD"),
+        ([], "never open"),
+    ):
+        assert says in _refusal(cli, "calendar", "add", "Bad", *args)
+    assert "exists already" in _refusal(
+        cli, "calendar", "add", "berlin OFFICE", "--hours", "mon=09:00-17:00"
+    )
+
+    cli("queue", "add", "Billing")
+    cli("sla", "add", "Standard", "--first-response", "4h", "--resolution", "3d",
+        "--calendar", "Berlin office")  # fmt: skip
+    cli("sla", "add", "Urgent support", "--first-response", "30m", "--next-response", "1h",
+        "--branch", "sup", "--priority", "urgent", "--queue", "Billing")  # fmt: skip
+    assert _json(cli, "sla", "list") == [
+        {"name": "Standard", "first_response": "4h", "next_response": None, "resolution": "3d",
+         "branch": None, "priority": None, "queue": None, "calendar": "Berlin office"},
+        {"name": "Urgent support", "first_response": "30m", "next_response": "1h",
+         "resolution": None, "branch": "SUP", "priority": "urgent", "queue": "Billing",
+         "calendar": None},
+    ]  # fmt: skip
+    text = cli("sla", "list").stdout.decode()
+    assert "first response 4h resolution 3d  [every ticket; Berlin office]" in text
+    for args, says in (
+        ([], "at least one of --first-response"),
+        (["--first-response", "4 hours"], "write e.g. 30m"),
+        (["--resolution", "0m"], "more than nothing"),
+        (["--first-response", "1h", "--branch", "NOPE"], "no branch 'NOPE'"),
+        (["--first-response", "1h", "--queue", "Nope"], "no queue named 'Nope'"),
+        (["--first-response", "1h", "--calendar", "Nope"], "no calendar named 'Nope'"),
+        (["--first-response", "1h", "--priority", "asap"], "priority must be one of"),
+    ):
+        assert says in _refusal(cli, "sla", "add", "Bad", *args)
+    assert "exists already" in _refusal(cli, "sla", "add", "standard", "--first-response", "1h")
+    assert len(_json(cli, "sla", "list")) == 2  # nothing refused was saved
+
+    assert "policy 'Standard' uses calendar" in _refusal(cli, "calendar", "remove", "Berlin office")
+    cli("sla", "remove", "Standard")
+    cli("calendar", "remove", "Berlin office")
+    assert _json(cli, "calendar", "list") == []
+    assert [p["name"] for p in _json(cli, "sla", "list")] == ["Urgent support"]
+    assert "no SLA policy named 'Standard'" in _refusal(cli, "sla", "remove", "Standard")
