@@ -73,3 +73,33 @@ def test_calendars_and_policies_are_added_listed_checked_and_removed(cli: Cli) -
     assert _json(cli, "calendar", "list") == []
     assert [p["name"] for p in _json(cli, "sla", "list")] == ["Urgent support"]
     assert "no SLA policy named 'Standard'" in _refusal(cli, "sla", "remove", "Standard")
+
+
+def test_a_tickets_due_times_follow_its_mail_and_statuses(cli: Cli) -> None:
+    """Always-open policy: the due times are the opening time plus the targets, pending
+    stops every clock, opening again moves them by the paused time, resolving ends them."""
+    from datetime import datetime, timedelta
+
+    def sla() -> dict:  # type: ignore[type-arg]
+        return _json(cli, "ticket", "show", "SUP-1")["sla"]
+
+    mail = b"From: a@customer.example\r\nSubject: Help\r\nMessage-ID: <m1@c>\r\n\r\nPlease\r\n"
+    cli("sla", "add", "Std", "--first-response", "4h", "--resolution", "1d", "--branch", "SUP")
+    cli("pipe", input=mail)
+    opened = datetime.fromisoformat(_json(cli, "ticket", "show", "SUP-1")["created_at"])
+    due = sla()
+    assert due["policy"] == "Std" and due["next_response_due"] is None
+    assert datetime.fromisoformat(due["first_response_due"]) == opened + timedelta(hours=4)
+    assert datetime.fromisoformat(due["resolution_due"]) == opened + timedelta(days=1)
+    assert due["due_at"] == due["first_response_due"]
+    cli("ticket", "set", "SUP-1", "--status", "pending")
+    assert {k: v for k, v in sla().items() if k.endswith("_due") or k == "due_at"} == dict.fromkeys(
+        ("first_response_due", "next_response_due", "resolution_due", "due_at")
+    )
+    cli("ticket", "set", "SUP-1", "--status", "open")
+    moved = datetime.fromisoformat(sla()["first_response_due"])
+    assert moved > opened + timedelta(hours=4)  # by the time it was pending
+    cli("ticket", "set", "SUP-1", "--status", "resolved")
+    done = sla()
+    assert done["due_at"] is None and done["resolved_at"] is not None
+    assert 0 <= done["resolution_minutes"] < 5

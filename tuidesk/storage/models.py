@@ -263,6 +263,19 @@ class Ticket(SQLModel, table=True):
     )
     # Merged into that ticket: closed, kept whole, and mail threading here lands there.
     merged_into_id: int | None = Field(default=None, index=True)
+    # Service level (storage.sla keeps these with every event that moves them): the policy
+    # that applies, each target's due time while unmet, the earliest of them (the list sorts
+    # and filters by it), and when the first answer and the resolution came, in business
+    # minutes too (reports read these, not the events).
+    sla_policy: str | None = None
+    first_response_due: datetime | None = None
+    next_response_due: datetime | None = None
+    resolution_due: datetime | None = None
+    due_at: datetime | None = Field(default=None, index=True)
+    first_response_at: datetime | None = None
+    first_response_minutes: float | None = None
+    resolved_at: datetime | None = None
+    resolution_minutes: float | None = None
 
 
 class TicketTag(SQLModel, table=True):

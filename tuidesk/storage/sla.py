@@ -11,10 +11,9 @@ from sqlmodel import Session, col, func, select
 from tuidesk.engine.enums import Priority
 from tuidesk.engine.sla import Calendar, check_zone, parse_duration, parse_hours
 from tuidesk.storage.checks import Collector, Invalid
+from tuidesk.storage.due import TARGETS, as_calendar
 from tuidesk.storage.models import Branch, Queue, SlaCalendar, SlaPolicy
 from tuidesk.storage.queues import check_name
-
-TARGETS = ("first_response", "next_response", "resolution")
 
 
 class SlaError(Invalid):
@@ -30,13 +29,6 @@ def get_calendar(session: Session, name: str) -> SlaCalendar:
     if found is None:
         raise SlaError(f"no calendar named {name!r}", field="name")
     return found
-
-
-def as_calendar(row: SlaCalendar) -> Calendar:
-    """The engine's calendar of a stored one."""
-    hours = tuple(tuple((s, e) for s, e in day) for day in row.hours)
-    holidays = frozenset(date.fromisoformat(d) for d in row.holidays)
-    return Calendar(row.name, row.tz, hours, holidays)
 
 
 def save_calendar(

@@ -25,6 +25,7 @@ from tuidesk.storage.models import (
     Ticket,
     TicketType,
 )
+from tuidesk.storage.tables import aware
 from tuidesk.storage.tags import ticket_tags
 
 
@@ -149,6 +150,21 @@ def list_tickets(
     return found
 
 
+def _sla(ticket: Ticket) -> dict[str, Any] | None:
+    """The policy that applies and its due points (ISO UTC; None: met, paused or none)."""
+    if ticket.sla_policy is None:
+        return None
+    names = ("first_response_due", "next_response_due", "resolution_due", "due_at",
+             "first_response_at", "resolved_at")  # fmt: skip
+    when = {name: getattr(ticket, name) for name in names}
+    return {
+        "policy": ticket.sla_policy,
+        **{name: aware(value).isoformat() if value else None for name, value in when.items()},
+        "first_response_minutes": ticket.first_response_minutes,
+        "resolution_minutes": ticket.resolution_minutes,
+    }
+
+
 def show_ticket(session: Session, ref: str) -> dict[str, Any] | None:
     parsed = parse_ref(ref)
     if parsed is None:
@@ -167,6 +183,7 @@ def show_ticket(session: Session, ref: str) -> dict[str, Any] | None:
     into = row[0].merged_into_id
     data["merged_into"] = next(iter(_refs(session, Ticket.id == into)), None) if into else None
     data["merged_from"] = _refs(session, Ticket.merged_into_id == number)
+    data["sla"] = _sla(row[0])
     messages = session.exec(
         select(Message).where(Message.ticket_id == number).order_by(Message.created_at, Message.id)
     ).all()

@@ -1,4 +1,4 @@
-"""service levels: business calendars and SLA policies
+"""service levels: business calendars, SLA policies, and each ticket's due times
 
 Revision ID: 0014
 Revises: 0013
@@ -41,8 +41,21 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('name')
     )
+    for name in ('first_response_due', 'next_response_due', 'resolution_due', 'due_at',
+                 'first_response_at', 'resolved_at'):
+        op.add_column('ticket', sa.Column(name, sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
+    op.add_column('ticket', sa.Column('sla_policy', sqlmodel.sql.sqltypes.AutoString(), nullable=True))
+    op.add_column('ticket', sa.Column('first_response_minutes', sa.Float(), nullable=True))
+    op.add_column('ticket', sa.Column('resolution_minutes', sa.Float(), nullable=True))
+    op.create_index(op.f('ix_ticket_due_at'), 'ticket', ['due_at'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index(op.f('ix_ticket_due_at'), table_name='ticket')
+    with op.batch_alter_table('ticket', schema=None) as batch_op:
+        for name in ('first_response_due', 'next_response_due', 'resolution_due', 'due_at',
+                     'first_response_at', 'resolved_at', 'sla_policy', 'first_response_minutes',
+                     'resolution_minutes'):
+            batch_op.drop_column(name)
     op.drop_table('sla_policy')
     op.drop_table('sla_calendar')
