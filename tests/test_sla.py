@@ -92,7 +92,17 @@ def test_a_tickets_due_times_follow_its_mail_and_statuses(cli: Cli) -> None:
     assert datetime.fromisoformat(due["first_response_due"]) == opened + timedelta(hours=4)
     assert datetime.fromisoformat(due["resolution_due"]) == opened + timedelta(days=1)
     assert due["due_at"] == due["first_response_due"]
+    cli("pipe", input=mail.replace(b"m1@c", b"m9@c").replace(b"Help", b"Other"))  # SUP-2, later
+    soon = _json(cli, "ticket", "list", "--due", "before:5h")
+    assert [(t["ref"], t["due_at"]) for t in soon] == [
+        ("SUP-1", due["due_at"]),  # soonest due first
+        ("SUP-2", _json(cli, "ticket", "show", "SUP-2")["sla"]["due_at"]),
+    ]
+    assert _json(cli, "ticket", "list", "--due", "before:1h") == []
+    assert "before:DURATION" in _refusal(cli, "ticket", "list", "--due", "soon")
+    assert "due 20" in cli("ticket", "list", "--due", "before:1d").stdout.decode()
     cli("ticket", "set", "SUP-1", "--status", "pending")
+    assert [t["ref"] for t in _json(cli, "ticket", "list", "--due", "before:2d")] == ["SUP-2"]
     assert {k: v for k, v in sla().items() if k.endswith("_due") or k == "due_at"} == dict.fromkeys(
         ("first_response_due", "next_response_due", "resolution_due", "due_at")
     )

@@ -163,6 +163,17 @@ def parse_duration(text: str, calendar: Calendar = ALWAYS) -> int:
     return total
 
 
+def parse_due(text: str) -> timedelta:
+    """`before:2h` (`ticket list --due`): due within that much wall time from now; `before:0m`
+    is what is breached already."""
+    kind, _, span = text.strip().partition(":")
+    m = _DURATION.match(span.strip())
+    if kind.lower() != "before" or not span.strip() or not m or not any(m.groups()):
+        raise ValueError(f"--due {text!r}: write before:DURATION, e.g. before:2h or before:0m")
+    d, h, mins = (int(g or 0) for g in m.groups())
+    return timedelta(days=d, hours=h, minutes=mins)
+
+
 def check_zone(tz: str) -> str:
     try:
         ZoneInfo(tz)

@@ -65,6 +65,8 @@ def _ticket_dict(
         "assignee": {"name": assignee.name, "email": assignee.email} if assignee else None,
         "created_at": _iso(ticket.created_at),
         "updated_at": _iso(ticket.updated_at),
+        # The earliest service-level target still to meet (None: no policy, all met, paused).
+        "due_at": _iso(ticket.due_at) if ticket.due_at else None,
     }
 
 
@@ -123,11 +125,15 @@ def list_tickets(
     branch: str | None = None,
     channel: str | None = None,
     limit: int | None = None,
+    due_before: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """Every matching ticket, newest first. A status no ticket can have, or a branch or an
-    incoming channel that does not exist, is refused (Invalid): an empty list would read as
-    "no such tickets"."""
+    """Every matching ticket, newest first; with `due_before`, only those with a target due
+    by then (breached ones too), soonest due first. A status no ticket can have, or a branch
+    or an incoming channel that does not exist, is refused (Invalid): an empty list would
+    read as "no such tickets"."""
     query = _ticket_query()
+    if due_before is not None:
+        query = query.where(col(Ticket.due_at).is_not(None), col(Ticket.due_at) <= due_before)
     if status is not None:
         query = query.where(Ticket.status == checks.one_of(status, TICKET_STATUSES, "status"))
     if branch is not None:
@@ -139,7 +145,10 @@ def list_tickets(
         if session.exec(select(Channel.id).where(Channel.name == channel)).first() is None:
             raise checks.Invalid(f"no channel {channel!r}")
         query = query.where(Channel.name == channel)
-    query = query.order_by(col(Ticket.created_at).desc(), col(Ticket.id).desc())
+    if due_before is not None:
+        query = query.order_by(col(Ticket.due_at), col(Ticket.id))
+    else:
+        query = query.order_by(col(Ticket.created_at).desc(), col(Ticket.id).desc())
     if limit:
         query = query.limit(limit)
     required = required_by_type(session)
