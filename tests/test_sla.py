@@ -84,8 +84,11 @@ def test_a_tickets_due_times_follow_its_mail_and_statuses(cli: Cli) -> None:
         return _json(cli, "ticket", "show", "SUP-1")["sla"]
 
     mail = b"From: a@customer.example\r\nSubject: Help\r\nMessage-ID: <m1@c>\r\n\r\nPlease\r\n"
-    cli("sla", "add", "Std", "--first-response", "4h", "--resolution", "1d", "--branch", "SUP")
     cli("pipe", input=mail)
+    assert sla() is None  # no policy yet
+    added = cli("sla", "add", "Std", "--first-response", "4h", "--resolution", "1d",
+                "--branch", "SUP").stdout.decode()  # fmt: skip
+    assert "due times of 1 open tickets worked out again" in added  # at once, not next mail
     opened = datetime.fromisoformat(_json(cli, "ticket", "show", "SUP-1")["created_at"])
     due = sla()
     assert due["policy"] == "Std" and due["next_response_due"] is None
@@ -113,3 +116,5 @@ def test_a_tickets_due_times_follow_its_mail_and_statuses(cli: Cli) -> None:
     done = sla()
     assert done["due_at"] is None and done["resolved_at"] is not None
     assert 0 <= done["resolution_minutes"] < 5
+    cli("sla", "remove", "Std")  # the open ticket loses its policy; the resolved one keeps it
+    assert _json(cli, "ticket", "show", "SUP-2")["sla"] is None and sla()["policy"] == "Std"

@@ -30,6 +30,7 @@ def sla_add(
     calendar: Annotated[str | None, typer.Option(help="Count in its hours (else 24/7).")] = None,
 ) -> None:
     """Add a policy; a ticket gets the most specific one that fits it."""
+    from tuidesk.storage.due import refresh_open
     from tuidesk.storage.sla import SlaError, save_policy
 
     targets = {
@@ -48,9 +49,10 @@ def sla_add(
                 queue=queue,
                 calendar=calendar,
             )
+            count = refresh_open(session.connection())
     except SlaError as exc:
         raise refused("SLA policy", name, exc) from exc
-    typer.echo(f"added SLA policy {name}")
+    typer.echo(f"added SLA policy {name} (due times of {count} open tickets worked out again)")
 
 
 @sla_app.command("list")
@@ -76,14 +78,16 @@ def sla_list(ctx: typer.Context, as_json: JsonHelp = False) -> None:
 @sla_app.command("remove")
 def sla_remove(ctx: typer.Context, name: str) -> None:
     """Remove a policy."""
+    from tuidesk.storage.due import refresh_open
     from tuidesk.storage.sla import SlaError, get_policy, remove_policy
 
     try:
         with ctx_of(ctx).session() as session:
             remove_policy(session, get_policy(session, name))
+            count = refresh_open(session.connection())
     except SlaError as exc:
         raise refused("SLA policy", name, exc) from exc
-    typer.echo(f"removed SLA policy {name}")
+    typer.echo(f"removed SLA policy {name} (due times of {count} open tickets worked out again)")
 
 
 @calendar_app.command("add")

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
+from tuidesk.engine.enums import OPEN_STATUSES
 from tuidesk.engine.sla import (
     ALWAYS,
     Calendar,
@@ -117,3 +118,15 @@ def _policy(conn: Connection, row: Any, calendars: dict[int, Calendar]) -> Polic
         queue=queue,
         calendar=reading.name if row.calendar_id else None,
     )
+
+
+def refresh_open(conn: Connection) -> int:
+    """Every ticket still being worked on, after the policies or calendars changed: a new
+    policy applies to them at once, not from their next mail. How many."""
+    t = tables(conn)
+    ids = conn.execute(select(t.ticket.c.id).where(t.ticket.c.status.in_(OPEN_STATUSES))).scalars()
+    count = 0
+    for ticket_id in ids.all():
+        refresh_due(conn, ticket_id)
+        count += 1
+    return count
