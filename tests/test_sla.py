@@ -116,5 +116,17 @@ def test_a_tickets_due_times_follow_its_mail_and_statuses(cli: Cli) -> None:
     done = sla()
     assert done["due_at"] is None and done["resolved_at"] is not None
     assert 0 <= done["resolution_minutes"] < 5
+    report = _json(cli, "report")
+    today = report["per_day"][-1]
+    assert (today["opened"], today["closed"]) == (2, 1) and len(report["per_day"]) == 30
+    assert report["resolution"]["count"] == 1 and report["first_response"]["count"] == 0
+    assert report["sla"]["resolution"] == {"judged": 1, "met": 1, "percent": 100.0}
+    assert report["backlog"]["open"] == 1 and report["backlog"]["by_age"]["under 1 day"] == 1
+    assert [(b["name"], b["opened"], b["closed"], b["open_now"]) for b in report["per_branch"]] == [
+        ("SUP", 2, 1, 1)
+    ]
+    csv_lines = cli("report", "--csv").stdout.decode().splitlines()
+    assert csv_lines[0] == "section,name,metric,value" and "sla,resolution,met,1" in csv_lines
+    assert "YYYY-MM-DD" in _refusal(cli, "report", "--since", "last week")
     cli("sla", "remove", "Std")  # the open ticket loses its policy; the resolved one keeps it
     assert _json(cli, "ticket", "show", "SUP-2")["sla"] is None and sla()["policy"] == "Std"

@@ -104,6 +104,7 @@ app.add_typer(outbox.app, name="outbox")
 app.add_typer(canned.app, name="canned")
 app.add_typer(sla.sla_app, name="sla")
 app.add_typer(sla.calendar_app, name="calendar")
+app.command("report")(sla.report)
 
 
 def run(argv: list[str]) -> int:

@@ -153,3 +153,89 @@ def calendar_remove(ctx: typer.Context, name: str) -> None:
     except SlaError as exc:
         raise refused("calendar", name, exc) from exc
     typer.echo(f"removed calendar {name}")
+
+
+def report(
+    ctx: typer.Context,
+    since: Annotated[
+        str | None, typer.Option(help="From this day (YYYY-MM-DD; 30 days ago).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="To this day, included (YYYY-MM-DD; today).")
+    ] = None,
+    branch: Annotated[str | None, typer.Option(help="Only this branch (key or name).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The report as JSON.")] = False,
+    as_csv: Annotated[
+        bool, typer.Option("--csv", help="One row per figure: section,name,metric,value.")
+    ] = False,
+) -> None:
+    """Tickets opened and closed per day, first response and resolution (business minutes,
+    median and p90), SLA attainment, the backlog by status and age, per agent and branch."""
+    from datetime import UTC, date, datetime, timedelta
+
+    from tuidesk.cli.output import fail, print_json
+    from tuidesk.exit_codes import ExitCode
+    from tuidesk.storage.report import build_report
+
+    now = datetime.now(UTC)
+    try:
+        last = date.fromisoformat(until) if until else now.date()
+        first = date.fromisoformat(since) if since else last - timedelta(days=29)
+    except ValueError as exc:
+        raise fail(f"--since/--until: give a day as YYYY-MM-DD ({exc})", ExitCode.USAGE) from exc
+    if first > last:
+        raise fail("--since is after --until", ExitCode.USAGE)
+    with ctx_of(ctx).session() as session:
+        data = build_report(session.connection(), first, last, branch, now)
+    if as_json:
+        print_json(data)
+    elif as_csv:
+        _csv(data)
+    else:
+        _text(data)
+
+
+def _rows(data: dict) -> list[tuple[str, str, str, object]]:  # type: ignore[type-arg]
+    rows: list[tuple[str, str, str, object]] = []
+    for day in data["per_day"]:
+        rows += [("per_day", day["day"], "opened", day["opened"]),
+                 ("per_day", day["day"], "closed", day["closed"])]  # fmt: skip
+    for kind in ("first_response", "resolution"):
+        for metric, value in data[kind].items():
+            rows.append((kind, "", metric, value))
+        for metric, value in data["sla"][kind].items():
+            rows.append(("sla", kind, metric, value))
+    for metric in ("open",):
+        rows.append(("backlog", "", metric, data["backlog"][metric]))
+    for status, count in data["backlog"]["by_status"].items():
+        rows.append(("backlog", "status", status, count))
+    for age, count in data["backlog"]["by_age"].items():
+        rows.append(("backlog", "age", age, count))
+    for section in ("per_agent", "per_branch"):
+        for group in data[section]:
+            name = group["name"] or "(unassigned)"
+            for metric in ("opened", "closed", "open_now"):
+                rows.append((section, name, metric, group[metric]))
+            rows.append((section, name, "first_response_median_minutes",
+                         group["first_response"]["median_minutes"]))  # fmt: skip
+    return rows
+
+
+def _csv(data: dict) -> None:  # type: ignore[type-arg]
+    import csv
+    import sys
+
+    out = csv.writer(sys.stdout, lineterminator="\n")
+    out.writerow(("section", "name", "metric", "value"))
+    for section, name, metric, value in _rows(data):
+        out.writerow((section, name, metric, "" if value is None else value))
+
+
+def _text(data: dict) -> None:  # type: ignore[type-arg]
+    typer.echo(
+        f"{data['since']} to {data['until']}"
+        + (f", branch {data['branch']}" if data["branch"] else "")
+    )
+    for section, name, metric, value in _rows(data):
+        if section != "per_day" or value:
+            typer.echo(f"  {section:<14} {name:<24} {metric:<30} {'-' if value is None else value}")
