@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from tests.conftest import Cli
+from tests.servers.smtp import SmtpServer
 
 
 def _json(cli: Cli, *args: str):  # type: ignore[no-untyped-def]
@@ -130,3 +131,48 @@ def test_a_tickets_due_times_follow_its_mail_and_statuses(cli: Cli) -> None:
     assert "YYYY-MM-DD" in _refusal(cli, "report", "--since", "last week")
     cli("sla", "remove", "Std")  # the open ticket loses its policy; the resolved one keeps it
     assert _json(cli, "ticket", "show", "SUP-2")["sla"] is None and sla()["policy"] == "Std"
+
+
+def test_a_near_then_breached_target_mails_the_assignee_and_the_escalation_agents_once_each(
+    mailer: Cli, smtp_starttls: SmtpServer, db_url: str
+) -> None:
+    """Near when due within the hour, breached once due: each escalates once (a second run
+    says nothing), in the ticket's history, mailed to the assignee and the branch's agents."""
+    from datetime import datetime, timedelta
+
+    from tuidesk.storage.db import make_engine, transaction
+    from tuidesk.storage.escalate import escalate
+
+    cli = mailer
+    cli("agent", "add", "dana", "--email", "dana@example.com")
+    cli("agent", "add", "eve", "--email", "eve@example.com")
+    cli("agent", "edit", "eve", "--notify", "none")  # escalations reach her all the same
+    assert "no agent 'nobody'" in _refusal(cli, "branch", "edit", "Support", "--escalate", "nobody")
+    cli("branch", "edit", "Support", "--escalate", "eve")
+    cli("sla", "add", "Fast", "--first-response", "30m")
+    mail = b"From: a@customer.example\r\nTo: support@example.com\r\nSubject: Down\r\n"
+    cli("pipe", input=mail + b"Message-ID: <e1@c>\r\n\r\nAll down\r\n")
+    cli("ticket", "set", "SUP-1", "--assign", "dana")
+    assert _json(cli, "escalate") == {
+        "escalated": [{"ticket": "SUP-1", "target": "first_response", "level": "near",
+                       "due": _json(cli, "ticket", "show", "SUP-1")["sla"]["first_response_due"]}]
+    }  # fmt: skip
+    assert _json(cli, "escalate") == {"escalated": []}  # once
+    due = datetime.fromisoformat(_json(cli, "ticket", "show", "SUP-1")["sla"]["first_response_due"])
+    engine = make_engine(db_url)
+    try:
+        with transaction(engine) as conn:
+            [breached] = escalate(conn, due + timedelta(minutes=1))
+        with transaction(engine) as conn:
+            assert escalate(conn, due + timedelta(minutes=2)) == []
+    finally:
+        engine.dispose()
+    assert breached["level"] == "breached"
+    kinds = [e["kind"] for e in _json(cli, "ticket", "history", "SUP-1")["events"]]
+    assert kinds.count("escalated") == 2
+    sent = json.loads(cli("send", "--json", check=False).stdout)
+    assert sent["sent"] >= 2, sent
+    told = {m.rcpt_tos[0] for m in smtp_starttls.messages}
+    assert {"dana@example.com", "eve@example.com"} <= told
+    texts = [m.data.decode(errors="replace") for m in smtp_starttls.messages]
+    assert any("Escalated: first response near" in t for t in texts)

@@ -105,6 +105,7 @@ app.add_typer(canned.app, name="canned")
 app.add_typer(sla.sla_app, name="sla")
 app.add_typer(sla.calendar_app, name="calendar")
 app.command("report")(sla.report)
+app.command("escalate")(sla.escalate)
 
 
 def run(argv: list[str]) -> int:

@@ -239,3 +239,21 @@ def _text(data: dict) -> None:  # type: ignore[type-arg]
     for section, name, metric, value in _rows(data):
         if section != "per_day" or value:
             typer.echo(f"  {section:<14} {name:<24} {metric:<30} {'-' if value is None else value}")
+
+
+def escalate(ctx: typer.Context, as_json: JsonHelp = False) -> None:
+    """Tell assignees and branch escalation agents of targets near (within the hour) or
+    breached, once each: run it from cron, as `tuidesk send`."""
+    from datetime import UTC, datetime
+
+    from tuidesk.cli.output import print_json
+    from tuidesk.storage.db import transaction
+    from tuidesk.storage.escalate import escalate as run
+
+    with transaction(ctx_of(ctx).engine) as conn:
+        done = run(conn, datetime.now(UTC))
+    if as_json:
+        print_json({"escalated": done})
+        return
+    for e in done:
+        typer.echo(f"{e['ticket']}: {e['target'].replace('_', ' ')} {e['level']} (due {e['due']})")

@@ -25,6 +25,10 @@ class Branch(SQLModel, table=True):
     domains: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     is_default: bool = False
     created_at: datetime = Field(default_factory=utcnow)
+    # Agents (ids) told when one of the branch's tickets nears or breaches a target.
+    escalation_agents: list[int] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
 
 
 class Queue(SQLModel, table=True):

@@ -171,3 +171,22 @@ def described(session: Session, row: SlaPolicy) -> dict[str, str | None]:
         "queue": queue.name if queue else None,
         "calendar": cal.name if cal else None,
     }
+
+
+def set_escalation_agents(session: Session, branch: Branch, who: list[str]) -> list[str]:
+    """The agents (email, login or name) told of the branch's tickets nearing or breaching a
+    target; an empty list clears them. Their names, in order."""
+    from tuidesk.storage.agents import find_agent
+
+    found = []
+    for name in who:
+        if not name.strip():
+            continue
+        agent = find_agent(session, name.strip())
+        if agent is None:
+            raise SlaError(f"no agent {name.strip()!r}", field="escalate")
+        found.append(agent)
+    branch.escalation_agents = list(dict.fromkeys(a.id for a in found))  # type: ignore[misc]
+    session.add(branch)
+    session.flush()
+    return [a.name for a in found]

@@ -48,9 +48,13 @@ def upgrade() -> None:
     op.add_column('ticket', sa.Column('first_response_minutes', sa.Float(), nullable=True))
     op.add_column('ticket', sa.Column('resolution_minutes', sa.Float(), nullable=True))
     op.create_index(op.f('ix_ticket_due_at'), 'ticket', ['due_at'], unique=False)
+    op.add_column('branch', sa.Column('escalation_agents', sa.JSON(), nullable=False,
+                                      server_default='[]'))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('branch', schema=None) as batch_op:
+        batch_op.drop_column('escalation_agents')
     op.drop_index(op.f('ix_ticket_due_at'), table_name='ticket')
     with op.batch_alter_table('ticket', schema=None) as batch_op:
         for name in ('first_response_due', 'next_response_due', 'resolution_due', 'due_at',
