@@ -25,6 +25,7 @@ from tuidesk.cli import (
     quarantine,
     queues,
     replies,
+    sla,
     ticket_types,
     tickets,
 )
@@ -101,6 +102,10 @@ app.add_typer(ticket_types.app, name="type")
 app.add_typer(outgoing.app, name="outgoing")
 app.add_typer(outbox.app, name="outbox")
 app.add_typer(canned.app, name="canned")
+app.add_typer(sla.sla_app, name="sla")
+app.add_typer(sla.calendar_app, name="calendar")
+app.command("report")(sla.report)
+app.command("escalate")(sla.escalate)
 
 
 def run(argv: list[str]) -> int:

@@ -45,9 +45,16 @@ def branch_edit(
     address: BranchAddresses = None,
     domain: BranchDomains = None,
     default: Annotated[bool, typer.Option("--default")] = False,
+    escalate: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="An agent told when a ticket nears or breaches its SLA (repeat; '' clears)."
+        ),
+    ] = None,
 ) -> None:
-    """Change a branch; --address/--domain replace the lists."""
+    """Change a branch; --address/--domain/--escalate replace the lists."""
     from tuidesk.storage.branches import get_branch, save_branch
+    from tuidesk.storage.sla import set_escalation_agents
 
     with refusals(), ctx_of(ctx).session() as session:
         b = get_branch(session, name)
@@ -60,6 +67,8 @@ def branch_edit(
             default=default,
             branch=b,
         )
+        if escalate is not None:
+            set_escalation_agents(session, b, escalate)
         typer.echo(f"saved branch {b.name} ({b.key})")
 
 

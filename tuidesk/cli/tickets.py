@@ -25,22 +25,40 @@ def ticket_list(
         str | None, typer.Option(help="Only tickets that came in on this channel.")
     ] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="At most this many.")] = None,
+    due: Annotated[
+        str | None,
+        typer.Option(help="before:2h: a service-level target due within 2h (or breached)."),
+    ] = None,
     as_json: Json = False,
 ) -> None:
-    """Every ticket that matches, newest first; one still missing a required field says
-    `needs: FIELD`."""
+    """Every ticket that matches, newest first (with --due, soonest due first); one still
+    missing a required field says `needs: FIELD`."""
+    from datetime import UTC, datetime
+
+    from tuidesk.engine.sla import parse_due
     from tuidesk.engine.text import clean_line
     from tuidesk.storage.views import list_tickets
 
+    try:
+        due_before = datetime.now(UTC) + parse_due(due) if due is not None else None
+    except ValueError as exc:
+        raise fail(str(exc), ExitCode.USAGE) from exc
     with refusals(), ctx_of(ctx).session() as session:
-        tickets = list_tickets(session, status=status, branch=branch, channel=channel, limit=limit)
+        tickets = list_tickets(
+            session, status=status, branch=branch, channel=channel, limit=limit,
+            due_before=due_before,
+        )  # fmt: skip
 
     def line(t: dict[str, Any]) -> str:
         who = t["requester"]["email"] if t["requester"] else "-"
         title = clean_line(t["title"], 80)
         needs = f"  needs: {clean_line(', '.join(t['needs']), 200)}" if t["needs"] else ""
         tags = "  " + " ".join(f"#{tag}" for tag in t["tags"]) if t["tags"] else ""
-        return f"{t['ref']:<10} {t['status']:<8} {t['priority']:<7} {who:<32} {title}{tags}{needs}"
+        when = f"  due {t['due_at'][:16].replace('T', ' ')} UTC" if due and t["due_at"] else ""
+        return (
+            f"{t['ref']:<10} {t['status']:<8} {t['priority']:<7} {who:<32} {title}{tags}{needs}"
+            f"{when}"
+        )
 
     print_rows(tickets, as_json, line)
 

@@ -90,6 +90,8 @@ def _said(event: Event) -> str:
             return f"Reply from {by}"
         case "assigned":
             return "Assigned to you" + (f" by {by}" if by else "")
+        case "escalated":  # `by` says which target, near or breached, and when it was due
+            return f"Escalated: {by}"
         case _:
             return f"Our mail to {by} was not delivered"
 

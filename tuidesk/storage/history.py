@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select
 
 from tuidesk.engine.text import clean_line
+from tuidesk.storage.due import MOVES, refresh_due
 from tuidesk.storage.tables import aware, tables, utcnow
 
 ACTOR_KINDS = ("agent", "engine", "cli", "system")
@@ -66,6 +67,8 @@ def record(
             data=data or {},
         )
     )
+    if kind in MOVES:
+        refresh_due(conn, ticket_id)
 
 
 def changed(

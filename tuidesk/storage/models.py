@@ -25,12 +25,46 @@ class Branch(SQLModel, table=True):
     domains: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     is_default: bool = False
     created_at: datetime = Field(default_factory=utcnow)
+    # Agents (ids) told when one of the branch's tickets nears or breaches a target.
+    escalation_agents: list[int] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
 
 
 class Queue(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(unique=True)
     colour: str = "default"
+
+
+class SlaCalendar(SQLModel, table=True):
+    """Business hours per weekday (Monday first, [start, end] minutes of the local day) in a
+    time zone, and the holidays it is closed on (ISO dates)."""
+
+    __tablename__ = "sla_calendar"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    tz: str = "UTC"
+    hours: list[list[list[int]]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    holidays: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class SlaPolicy(SQLModel, table=True):
+    """Response and resolution targets as typed (`4h`, `3d`: a day is the calendar's business
+    day, so they are read with it) for the tickets of a branch, priority and queue (None: any)."""
+
+    __tablename__ = "sla_policy"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    first_response: str | None = None
+    next_response: str | None = None
+    resolution: str | None = None
+    branch_id: int | None = Field(default=None, foreign_key="branch.id")
+    priority: str | None = None
+    queue_id: int | None = Field(default=None, foreign_key="queue.id")
+    calendar_id: int | None = Field(default=None, foreign_key="sla_calendar.id")
 
 
 class TicketType(SQLModel, table=True):
@@ -233,6 +267,19 @@ class Ticket(SQLModel, table=True):
     )
     # Merged into that ticket: closed, kept whole, and mail threading here lands there.
     merged_into_id: int | None = Field(default=None, index=True)
+    # Service level (storage.sla keeps these with every event that moves them): the policy
+    # that applies, each target's due time while unmet, the earliest of them (the list sorts
+    # and filters by it), and when the first answer and the resolution came, in business
+    # minutes too (reports read these, not the events).
+    sla_policy: str | None = None
+    first_response_due: datetime | None = None
+    next_response_due: datetime | None = None
+    resolution_due: datetime | None = None
+    due_at: datetime | None = Field(default=None, index=True)
+    first_response_at: datetime | None = None
+    first_response_minutes: float | None = None
+    resolved_at: datetime | None = None
+    resolution_minutes: float | None = None
 
 
 class TicketTag(SQLModel, table=True):

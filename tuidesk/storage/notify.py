@@ -273,3 +273,12 @@ def _notification(conn: Connection, agent: int, ticket: int) -> Row:
     )
     mine = (notification.c.agent_id == agent) & (notification.c.ticket_id == ticket)
     return conn.execute(select(notification).where(mine).with_for_update()).one()
+
+
+def ticket_escalated(
+    conn: Connection, number: int, *, agents: Sequence[int], what: str, now: datetime
+) -> None:
+    """A target of the ticket near or breached: these agents (its assignee and its branch's
+    escalation agents), whatever events they chose, since nobody chooses to miss one."""
+    wanting = [a for a in _agents(conn) if a.id in set(agents)]
+    _tell(conn, number, wanting, Event("escalated", now, what, ""), now)

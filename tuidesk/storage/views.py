@@ -25,6 +25,7 @@ from tuidesk.storage.models import (
     Ticket,
     TicketType,
 )
+from tuidesk.storage.tables import aware
 from tuidesk.storage.tags import ticket_tags
 
 
@@ -64,6 +65,8 @@ def _ticket_dict(
         "assignee": {"name": assignee.name, "email": assignee.email} if assignee else None,
         "created_at": _iso(ticket.created_at),
         "updated_at": _iso(ticket.updated_at),
+        # The earliest service-level target still to meet (None: no policy, all met, paused).
+        "due_at": _iso(ticket.due_at) if ticket.due_at else None,
     }
 
 
@@ -122,11 +125,15 @@ def list_tickets(
     branch: str | None = None,
     channel: str | None = None,
     limit: int | None = None,
+    due_before: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """Every matching ticket, newest first. A status no ticket can have, or a branch or an
-    incoming channel that does not exist, is refused (Invalid): an empty list would read as
-    "no such tickets"."""
+    """Every matching ticket, newest first; with `due_before`, only those with a target due
+    by then (breached ones too), soonest due first. A status no ticket can have, or a branch
+    or an incoming channel that does not exist, is refused (Invalid): an empty list would
+    read as "no such tickets"."""
     query = _ticket_query()
+    if due_before is not None:
+        query = query.where(col(Ticket.due_at).is_not(None), col(Ticket.due_at) <= due_before)
     if status is not None:
         query = query.where(Ticket.status == checks.one_of(status, TICKET_STATUSES, "status"))
     if branch is not None:
@@ -138,7 +145,10 @@ def list_tickets(
         if session.exec(select(Channel.id).where(Channel.name == channel)).first() is None:
             raise checks.Invalid(f"no channel {channel!r}")
         query = query.where(Channel.name == channel)
-    query = query.order_by(col(Ticket.created_at).desc(), col(Ticket.id).desc())
+    if due_before is not None:
+        query = query.order_by(col(Ticket.due_at), col(Ticket.id))
+    else:
+        query = query.order_by(col(Ticket.created_at).desc(), col(Ticket.id).desc())
     if limit:
         query = query.limit(limit)
     required = required_by_type(session)
@@ -147,6 +157,21 @@ def list_tickets(
     for t in found:
         t["tags"] = list(tags.get(t["number"], ()))
     return found
+
+
+def _sla(ticket: Ticket) -> dict[str, Any] | None:
+    """The policy that applies and its due points (ISO UTC; None: met, paused or none)."""
+    if ticket.sla_policy is None:
+        return None
+    names = ("first_response_due", "next_response_due", "resolution_due", "due_at",
+             "first_response_at", "resolved_at")  # fmt: skip
+    when = {name: getattr(ticket, name) for name in names}
+    return {
+        "policy": ticket.sla_policy,
+        **{name: aware(value).isoformat() if value else None for name, value in when.items()},
+        "first_response_minutes": ticket.first_response_minutes,
+        "resolution_minutes": ticket.resolution_minutes,
+    }
 
 
 def show_ticket(session: Session, ref: str) -> dict[str, Any] | None:
@@ -167,6 +192,7 @@ def show_ticket(session: Session, ref: str) -> dict[str, Any] | None:
     into = row[0].merged_into_id
     data["merged_into"] = next(iter(_refs(session, Ticket.id == into)), None) if into else None
     data["merged_from"] = _refs(session, Ticket.merged_into_id == number)
+    data["sla"] = _sla(row[0])
     messages = session.exec(
         select(Message).where(Message.ticket_id == number).order_by(Message.created_at, Message.id)
     ).all()

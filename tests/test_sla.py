@@ -1,0 +1,178 @@
+"""SLA policies and business calendars through the CLI, on both databases."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import Cli
+from tests.servers.smtp import SmtpServer
+
+
+def _json(cli: Cli, *args: str):  # type: ignore[no-untyped-def]
+    return json.loads(cli(*args, "--json").stdout)
+
+
+def _refusal(cli: Cli, *args: str) -> str:
+    proc = cli(*args, check=False)
+    assert proc.returncode == 2, proc
+    return proc.stderr.decode()
+
+
+def test_calendars_and_policies_are_added_listed_checked_and_removed(cli: Cli) -> None:
+    cli("calendar", "add", "Berlin office", "--tz", "Europe/Berlin",
+        "--hours", "mon-fri=09:00-17:00", "--hours", "fri=09:00-12:00,13:00-15:00",
+        "--holiday", "2026-12-25", "--holiday", "2026-12-24")  # fmt: skip
+    [office] = _json(cli, "calendar", "list")
+    assert office == {
+        "name": "Berlin office",
+        "tz": "Europe/Berlin",
+        "hours": {**{d: ["09:00-17:00"] for d in ("mon", "tue", "wed", "thu")},
+                  "fri": ["09:00-12:00", "13:00-15:00"]},
+        "holidays": ["2026-12-24", "2026-12-25"],
+    }  # fmt: skip
+    for args, says in (
+        (["--tz", "Mars/Olympus", "--hours", "mon=09:00-17:00"], "time zone 'Mars/Olympus'"),
+        (["--hours", "weekdays=09:00-17:00"], "days are mon"),
+        (["--hours", "mon=09:00-17:00", "--holiday", "25.12.2026"], "YYYY-MM-DD"),
+        ([], "never open"),
+    ):
+        assert says in _refusal(cli, "calendar", "add", "Bad", *args)
+    assert "exists already" in _refusal(
+        cli, "calendar", "add", "berlin OFFICE", "--hours", "mon=09:00-17:00"
+    )
+
+    cli("queue", "add", "Billing")
+    cli("sla", "add", "Standard", "--first-response", "4h", "--resolution", "3d",
+        "--calendar", "Berlin office")  # fmt: skip
+    cli("sla", "add", "Urgent support", "--first-response", "30m", "--next-response", "1h",
+        "--branch", "sup", "--priority", "urgent", "--queue", "Billing")  # fmt: skip
+    assert _json(cli, "sla", "list") == [
+        {"name": "Standard", "first_response": "4h", "next_response": None, "resolution": "3d",
+         "branch": None, "priority": None, "queue": None, "calendar": "Berlin office"},
+        {"name": "Urgent support", "first_response": "30m", "next_response": "1h",
+         "resolution": None, "branch": "SUP", "priority": "urgent", "queue": "Billing",
+         "calendar": None},
+    ]  # fmt: skip
+    text = cli("sla", "list").stdout.decode()
+    assert "first response 4h resolution 3d  [every ticket; Berlin office]" in text
+    for args, says in (
+        ([], "at least one of --first-response"),
+        (["--first-response", "4 hours"], "write e.g. 30m"),
+        (["--resolution", "0m"], "more than nothing"),
+        (["--first-response", "1h", "--branch", "NOPE"], "no branch 'NOPE'"),
+        (["--first-response", "1h", "--queue", "Nope"], "no queue named 'Nope'"),
+        (["--first-response", "1h", "--calendar", "Nope"], "no calendar named 'Nope'"),
+        (["--first-response", "1h", "--priority", "asap"], "priority must be one of"),
+    ):
+        assert says in _refusal(cli, "sla", "add", "Bad", *args)
+    assert "exists already" in _refusal(cli, "sla", "add", "standard", "--first-response", "1h")
+    assert len(_json(cli, "sla", "list")) == 2  # nothing refused was saved
+
+    assert "policy 'Standard' uses calendar" in _refusal(cli, "calendar", "remove", "Berlin office")
+    cli("sla", "remove", "Standard")
+    cli("calendar", "remove", "Berlin office")
+    assert _json(cli, "calendar", "list") == []
+    assert [p["name"] for p in _json(cli, "sla", "list")] == ["Urgent support"]
+    assert "no SLA policy named 'Standard'" in _refusal(cli, "sla", "remove", "Standard")
+
+
+def test_a_tickets_due_times_follow_its_mail_and_statuses(cli: Cli) -> None:
+    """Always-open policy: the due times are the opening time plus the targets, pending
+    stops every clock, opening again moves them by the paused time, resolving ends them."""
+    from datetime import datetime, timedelta
+
+    def sla() -> dict:  # type: ignore[type-arg]
+        return _json(cli, "ticket", "show", "SUP-1")["sla"]
+
+    mail = b"From: a@customer.example\r\nSubject: Help\r\nMessage-ID: <m1@c>\r\n\r\nPlease\r\n"
+    cli("pipe", input=mail)
+    assert sla() is None  # no policy yet
+    added = cli("sla", "add", "Std", "--first-response", "4h", "--resolution", "1d",
+                "--branch", "SUP").stdout.decode()  # fmt: skip
+    assert "due times of 1 open tickets worked out again" in added  # at once, not next mail
+    opened = datetime.fromisoformat(_json(cli, "ticket", "show", "SUP-1")["created_at"])
+    due = sla()
+    assert due["policy"] == "Std" and due["next_response_due"] is None
+    assert datetime.fromisoformat(due["first_response_due"]) == opened + timedelta(hours=4)
+    assert datetime.fromisoformat(due["resolution_due"]) == opened + timedelta(days=1)
+    assert due["due_at"] == due["first_response_due"]
+    cli("pipe", input=mail.replace(b"m1@c", b"m9@c").replace(b"Help", b"Other"))  # SUP-2, later
+    soon = _json(cli, "ticket", "list", "--due", "before:5h")
+    assert [(t["ref"], t["due_at"]) for t in soon] == [
+        ("SUP-1", due["due_at"]),  # soonest due first
+        ("SUP-2", _json(cli, "ticket", "show", "SUP-2")["sla"]["due_at"]),
+    ]
+    assert _json(cli, "ticket", "list", "--due", "before:1h") == []
+    assert "before:DURATION" in _refusal(cli, "ticket", "list", "--due", "soon")
+    assert "due 20" in cli("ticket", "list", "--due", "before:1d").stdout.decode()
+    cli("ticket", "set", "SUP-1", "--status", "pending")
+    assert [t["ref"] for t in _json(cli, "ticket", "list", "--due", "before:2d")] == ["SUP-2"]
+    assert {k: v for k, v in sla().items() if k.endswith("_due") or k == "due_at"} == dict.fromkeys(
+        ("first_response_due", "next_response_due", "resolution_due", "due_at")
+    )
+    cli("ticket", "set", "SUP-1", "--status", "open")
+    moved = datetime.fromisoformat(sla()["first_response_due"])
+    assert moved > opened + timedelta(hours=4)  # by the time it was pending
+    cli("ticket", "set", "SUP-1", "--status", "resolved")
+    done = sla()
+    assert done["due_at"] is None and done["resolved_at"] is not None
+    assert 0 <= done["resolution_minutes"] < 5
+    report = _json(cli, "report")
+    today = report["per_day"][-1]
+    assert (today["opened"], today["closed"]) == (2, 1) and len(report["per_day"]) == 30
+    assert report["resolution"]["count"] == 1 and report["first_response"]["count"] == 0
+    assert report["sla"]["resolution"] == {"judged": 1, "met": 1, "percent": 100.0}
+    assert report["backlog"]["open"] == 1 and report["backlog"]["by_age"]["under 1 day"] == 1
+    assert [(b["name"], b["opened"], b["closed"], b["open_now"]) for b in report["per_branch"]] == [
+        ("SUP", 2, 1, 1)
+    ]
+    csv_lines = cli("report", "--csv").stdout.decode().splitlines()
+    assert csv_lines[0] == "section,name,metric,value" and "sla,resolution,met,1" in csv_lines
+    assert "YYYY-MM-DD" in _refusal(cli, "report", "--since", "last week")
+    cli("sla", "remove", "Std")  # the open ticket loses its policy; the resolved one keeps it
+    assert _json(cli, "ticket", "show", "SUP-2")["sla"] is None and sla()["policy"] == "Std"
+
+
+def test_a_near_then_breached_target_mails_the_assignee_and_the_escalation_agents_once_each(
+    mailer: Cli, smtp_starttls: SmtpServer, db_url: str
+) -> None:
+    """Near when due within the hour, breached once due: each escalates once (a second run
+    says nothing), in the ticket's history, mailed to the assignee and the branch's agents."""
+    from datetime import datetime, timedelta
+
+    from tuidesk.storage.db import make_engine, transaction
+    from tuidesk.storage.escalate import escalate
+
+    cli = mailer
+    cli("agent", "add", "dana", "--email", "dana@example.com")
+    cli("agent", "add", "eve", "--email", "eve@example.com")
+    cli("agent", "edit", "eve", "--notify", "none")  # escalations reach her all the same
+    assert "no agent 'nobody'" in _refusal(cli, "branch", "edit", "Support", "--escalate", "nobody")
+    cli("branch", "edit", "Support", "--escalate", "eve")
+    cli("sla", "add", "Fast", "--first-response", "30m")
+    mail = b"From: a@customer.example\r\nTo: support@example.com\r\nSubject: Down\r\n"
+    cli("pipe", input=mail + b"Message-ID: <e1@c>\r\n\r\nAll down\r\n")
+    cli("ticket", "set", "SUP-1", "--assign", "dana")
+    assert _json(cli, "escalate") == {
+        "escalated": [{"ticket": "SUP-1", "target": "first_response", "level": "near",
+                       "due": _json(cli, "ticket", "show", "SUP-1")["sla"]["first_response_due"]}]
+    }  # fmt: skip
+    assert _json(cli, "escalate") == {"escalated": []}  # once
+    due = datetime.fromisoformat(_json(cli, "ticket", "show", "SUP-1")["sla"]["first_response_due"])
+    engine = make_engine(db_url)
+    try:
+        with transaction(engine) as conn:
+            [breached] = escalate(conn, due + timedelta(minutes=1))
+        with transaction(engine) as conn:
+            assert escalate(conn, due + timedelta(minutes=2)) == []
+    finally:
+        engine.dispose()
+    assert breached["level"] == "breached"
+    kinds = [e["kind"] for e in _json(cli, "ticket", "history", "SUP-1")["events"]]
+    assert kinds.count("escalated") == 2
+    sent = json.loads(cli("send", "--json", check=False).stdout)
+    assert sent["sent"] >= 2, sent
+    told = {m.rcpt_tos[0] for m in smtp_starttls.messages}
+    assert {"dana@example.com", "eve@example.com"} <= told
+    texts = [m.data.decode(errors="replace") for m in smtp_starttls.messages]
+    assert any("Escalated: first response near" in t for t in texts)

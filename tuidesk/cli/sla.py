@@ -1,0 +1,259 @@
+"""`tuidesk sla ...` and `tuidesk calendar ...`: the service levels promised, and the business
+hours they are counted in."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from tuidesk.cli.context import ctx_of
+from tuidesk.cli.options import JsonHelp
+from tuidesk.cli.output import print_rows, refused
+
+sla_app = typer.Typer(help="SLA policies: response and resolution targets.", no_args_is_help=True)
+calendar_app = typer.Typer(help="Business calendars SLA targets count in.", no_args_is_help=True)
+
+Target = Annotated[str | None, typer.Option(help="A duration: 30m, 4h, 3d (business days), 1d4h.")]
+
+
+@sla_app.command("add")
+def sla_add(
+    ctx: typer.Context,
+    name: str,
+    first_response: Target = None,
+    next_response: Target = None,
+    resolution: Target = None,
+    branch: Annotated[str | None, typer.Option(help="Only this branch (key or name).")] = None,
+    priority: Annotated[str | None, typer.Option(help="Only this priority.")] = None,
+    queue: Annotated[str | None, typer.Option(help="Only this queue.")] = None,
+    calendar: Annotated[str | None, typer.Option(help="Count in its hours (else 24/7).")] = None,
+) -> None:
+    """Add a policy; a ticket gets the most specific one that fits it."""
+    from tuidesk.storage.due import refresh_open
+    from tuidesk.storage.sla import SlaError, save_policy
+
+    targets = {
+        "first_response": first_response,
+        "next_response": next_response,
+        "resolution": resolution,
+    }
+    try:
+        with ctx_of(ctx).session() as session:
+            save_policy(
+                session,
+                name=name,
+                targets=targets,
+                branch=branch,
+                priority=priority,
+                queue=queue,
+                calendar=calendar,
+            )
+            count = refresh_open(session.connection())
+    except SlaError as exc:
+        raise refused("SLA policy", name, exc) from exc
+    typer.echo(f"added SLA policy {name} (due times of {count} open tickets worked out again)")
+
+
+@sla_app.command("list")
+def sla_list(ctx: typer.Context, as_json: JsonHelp = False) -> None:
+    """Policies by name, with their targets and what tickets they are for."""
+    from tuidesk.storage.sla import described, list_policies
+
+    with ctx_of(ctx).session() as session:
+        rows = [described(session, p) for p in list_policies(session)]
+
+    def line(r: dict[str, str | None]) -> str:
+        targets = " ".join(
+            f"{k.replace('_', ' ')} {r[k]}"
+            for k in ("first_response", "next_response", "resolution")
+            if r[k]
+        )
+        scope = ", ".join(f"{k} {r[k]}" for k in ("branch", "priority", "queue") if r[k])
+        return f"{r['name']:<24} {targets}  [{scope or 'every ticket'}; {r['calendar'] or '24/7'}]"
+
+    print_rows(rows, as_json, line)
+
+
+@sla_app.command("remove")
+def sla_remove(ctx: typer.Context, name: str) -> None:
+    """Remove a policy."""
+    from tuidesk.storage.due import refresh_open
+    from tuidesk.storage.sla import SlaError, get_policy, remove_policy
+
+    try:
+        with ctx_of(ctx).session() as session:
+            remove_policy(session, get_policy(session, name))
+            count = refresh_open(session.connection())
+    except SlaError as exc:
+        raise refused("SLA policy", name, exc) from exc
+    typer.echo(f"removed SLA policy {name} (due times of {count} open tickets worked out again)")
+
+
+@calendar_app.command("add")
+def calendar_add(
+    ctx: typer.Context,
+    name: str,
+    tz: Annotated[str, typer.Option(help="A time zone: Europe/Berlin, UTC.")] = "UTC",
+    hours: Annotated[
+        list[str] | None,
+        typer.Option(help="DAYS=HH:MM-HH:MM[,HH:MM-HH:MM], e.g. mon-fri=09:00-17:00 (repeat)."),
+    ] = None,
+    holiday: Annotated[list[str] | None, typer.Option(help="YYYY-MM-DD, closed (repeat).")] = None,
+) -> None:
+    """Add a business calendar."""
+    from tuidesk.storage.sla import SlaError, save_calendar
+
+    try:
+        with ctx_of(ctx).session() as session:
+            save_calendar(session, name=name, tz=tz, hours=hours or [], holidays=holiday or [])
+    except SlaError as exc:
+        raise refused("calendar", name, exc) from exc
+    typer.echo(f"added calendar {name}")
+
+
+@calendar_app.command("list")
+def calendar_list(ctx: typer.Context, as_json: JsonHelp = False) -> None:
+    """Calendars by name, with their hours and holidays."""
+    from tuidesk.engine.sla import WEEKDAYS
+    from tuidesk.storage.sla import list_calendars
+
+    with ctx_of(ctx).session() as session:
+        rows = [
+            {
+                "name": c.name,
+                "tz": c.tz,
+                "hours": {
+                    day: [
+                        f"{s // 60:02d}:{s % 60:02d}-{e // 60:02d}:{e % 60:02d}" for s, e in spans
+                    ]
+                    for day, spans in zip(WEEKDAYS, c.hours, strict=True)
+                    if spans
+                },
+                "holidays": c.holidays,
+            }
+            for c in list_calendars(session)
+        ]
+
+    def line(r: dict) -> str:  # type: ignore[type-arg]
+        hours = " ".join(f"{d}={','.join(v)}" for d, v in r["hours"].items())
+        return f"{r['name']:<20} {r['tz']:<20} {hours}  holidays: {len(r['holidays'])}"
+
+    print_rows(rows, as_json, line)
+
+
+@calendar_app.command("remove")
+def calendar_remove(ctx: typer.Context, name: str) -> None:
+    """Remove a calendar no policy counts in."""
+    from tuidesk.storage.sla import SlaError, get_calendar, remove_calendar
+
+    try:
+        with ctx_of(ctx).session() as session:
+            remove_calendar(session, get_calendar(session, name))
+    except SlaError as exc:
+        raise refused("calendar", name, exc) from exc
+    typer.echo(f"removed calendar {name}")
+
+
+def report(
+    ctx: typer.Context,
+    since: Annotated[
+        str | None, typer.Option(help="From this day (YYYY-MM-DD; 30 days ago).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="To this day, included (YYYY-MM-DD; today).")
+    ] = None,
+    branch: Annotated[str | None, typer.Option(help="Only this branch (key or name).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The report as JSON.")] = False,
+    as_csv: Annotated[
+        bool, typer.Option("--csv", help="One row per figure: section,name,metric,value.")
+    ] = False,
+) -> None:
+    """Tickets opened and closed per day, first response and resolution (business minutes,
+    median and p90), SLA attainment, the backlog by status and age, per agent and branch."""
+    from datetime import UTC, date, datetime, timedelta
+
+    from tuidesk.cli.output import fail, print_json
+    from tuidesk.exit_codes import ExitCode
+    from tuidesk.storage.report import build_report
+
+    now = datetime.now(UTC)
+    try:
+        last = date.fromisoformat(until) if until else now.date()
+        first = date.fromisoformat(since) if since else last - timedelta(days=29)
+    except ValueError as exc:
+        raise fail(f"--since/--until: give a day as YYYY-MM-DD ({exc})", ExitCode.USAGE) from exc
+    if first > last:
+        raise fail("--since is after --until", ExitCode.USAGE)
+    with ctx_of(ctx).session() as session:
+        data = build_report(session.connection(), first, last, branch, now)
+    if as_json:
+        print_json(data)
+    elif as_csv:
+        _csv(data)
+    else:
+        _text(data)
+
+
+def _rows(data: dict) -> list[tuple[str, str, str, object]]:  # type: ignore[type-arg]
+    rows: list[tuple[str, str, str, object]] = []
+    for day in data["per_day"]:
+        rows += [("per_day", day["day"], "opened", day["opened"]),
+                 ("per_day", day["day"], "closed", day["closed"])]  # fmt: skip
+    for kind in ("first_response", "resolution"):
+        for metric, value in data[kind].items():
+            rows.append((kind, "", metric, value))
+        for metric, value in data["sla"][kind].items():
+            rows.append(("sla", kind, metric, value))
+    for metric in ("open",):
+        rows.append(("backlog", "", metric, data["backlog"][metric]))
+    for status, count in data["backlog"]["by_status"].items():
+        rows.append(("backlog", "status", status, count))
+    for age, count in data["backlog"]["by_age"].items():
+        rows.append(("backlog", "age", age, count))
+    for section in ("per_agent", "per_branch"):
+        for group in data[section]:
+            name = group["name"] or "(unassigned)"
+            for metric in ("opened", "closed", "open_now"):
+                rows.append((section, name, metric, group[metric]))
+            rows.append((section, name, "first_response_median_minutes",
+                         group["first_response"]["median_minutes"]))  # fmt: skip
+    return rows
+
+
+def _csv(data: dict) -> None:  # type: ignore[type-arg]
+    import csv
+    import sys
+
+    out = csv.writer(sys.stdout, lineterminator="\n")
+    out.writerow(("section", "name", "metric", "value"))
+    for section, name, metric, value in _rows(data):
+        out.writerow((section, name, metric, "" if value is None else value))
+
+
+def _text(data: dict) -> None:  # type: ignore[type-arg]
+    typer.echo(
+        f"{data['since']} to {data['until']}"
+        + (f", branch {data['branch']}" if data["branch"] else "")
+    )
+    for section, name, metric, value in _rows(data):
+        if section != "per_day" or value:
+            typer.echo(f"  {section:<14} {name:<24} {metric:<30} {'-' if value is None else value}")
+
+
+def escalate(ctx: typer.Context, as_json: JsonHelp = False) -> None:
+    """Tell assignees and branch escalation agents of targets near (within the hour) or
+    breached, once each: run it from cron, as `tuidesk send`."""
+    from datetime import UTC, datetime
+
+    from tuidesk.cli.output import print_json
+    from tuidesk.storage.db import transaction
+    from tuidesk.storage.escalate import escalate as run
+
+    with transaction(ctx_of(ctx).engine) as conn:
+        done = run(conn, datetime.now(UTC))
+    if as_json:
+        print_json({"escalated": done})
+        return
+    for e in done:
+        typer.echo(f"{e['ticket']}: {e['target'].replace('_', ' ')} {e['level']} (due {e['due']})")

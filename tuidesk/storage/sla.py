@@ -1,0 +1,192 @@
+"""Business calendars and SLA policies: one save function each behind the CLI (and later the
+admin form and `config import`), checked with engine.sla's own parsers so every door accepts
+the same hours, zones and durations."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlmodel import Session, col, func, select
+
+from tuidesk.engine.enums import Priority
+from tuidesk.engine.sla import Calendar, check_zone, parse_duration, parse_hours
+from tuidesk.storage.checks import Collector, Invalid
+from tuidesk.storage.due import TARGETS, as_calendar
+from tuidesk.storage.models import Branch, Queue, SlaCalendar, SlaPolicy
+from tuidesk.storage.queues import check_name
+
+
+class SlaError(Invalid):
+    pass
+
+
+def list_calendars(session: Session) -> list[SlaCalendar]:
+    return list(session.exec(select(SlaCalendar).order_by(col(SlaCalendar.name))))
+
+
+def get_calendar(session: Session, name: str) -> SlaCalendar:
+    found = session.exec(select(SlaCalendar).where(SlaCalendar.name == name)).first()
+    if found is None:
+        raise SlaError(f"no calendar named {name!r}", field="name")
+    return found
+
+
+def save_calendar(
+    session: Session, *, name: str, tz: str, hours: list[str], holidays: list[str]
+) -> SlaCalendar:
+    """Add a calendar. Hours as `mon-fri=09:00-17:00` (later specs replace a day's hours),
+    holidays as YYYY-MM-DD."""
+    c = Collector()
+    clean_name = c.check("name", check_name, name)
+    c.check("tz", check_zone, tz)
+    spans = c.check("hours", parse_hours, hours)
+    days = c.check("holidays", _holidays, holidays)
+    if clean_name is not None and _taken(session, SlaCalendar, clean_name):
+        c.add("name", f"a calendar named {clean_name!r} exists already")
+    c.raise_if_any(SlaError)
+    assert clean_name is not None and spans is not None and days is not None
+    row = SlaCalendar(
+        name=clean_name,
+        tz=tz,
+        hours=[[list(span) for span in day] for day in spans],
+        holidays=[d.isoformat() for d in days],
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def _holidays(values: list[str]) -> list[date]:
+    days = []
+    for value in values:
+        try:
+            days.append(date.fromisoformat(value.strip()))
+        except ValueError:
+            raise Invalid(f"holiday {value!r}: give a date as YYYY-MM-DD") from None
+    return sorted(set(days))
+
+
+def remove_calendar(session: Session, row: SlaCalendar) -> None:
+    """Only a calendar no policy reads its targets with."""
+    policy = session.exec(select(SlaPolicy.name).where(SlaPolicy.calendar_id == row.id)).first()
+    if policy is not None:
+        raise SlaError(f"policy {policy!r} uses calendar {row.name!r}; change it first")
+    session.delete(row)
+    session.flush()
+
+
+def list_policies(session: Session) -> list[SlaPolicy]:
+    return list(session.exec(select(SlaPolicy).order_by(col(SlaPolicy.name))))
+
+
+def get_policy(session: Session, name: str) -> SlaPolicy:
+    found = session.exec(select(SlaPolicy).where(SlaPolicy.name == name)).first()
+    if found is None:
+        raise SlaError(f"no SLA policy named {name!r}", field="name")
+    return found
+
+
+def save_policy(
+    session: Session,
+    *,
+    name: str,
+    targets: dict[str, str | None],
+    branch: str | None = None,
+    priority: str | None = None,
+    queue: str | None = None,
+    calendar: str | None = None,
+) -> SlaPolicy:
+    """Add a policy: at least one target (`first_response`, `next_response`, `resolution`, as
+    `4h`, `30m`, `3d`), for the tickets of a branch (key or name), priority and queue (None:
+    any), counted on a calendar (None: always open)."""
+    c = Collector()
+    clean_name = c.check("name", check_name, name)
+    if clean_name is not None and _taken(session, SlaPolicy, clean_name):
+        c.add("name", f"an SLA policy named {clean_name!r} exists already")
+    cal = None
+    if calendar is not None:
+        cal = session.exec(select(SlaCalendar).where(SlaCalendar.name == calendar)).first()
+        if cal is None:
+            c.add("calendar", f"no calendar named {calendar!r}")
+    given = {k: v.strip() for k, v in targets.items() if v is not None and v.strip()}
+    if not given:
+        c.add("targets", "give at least one of --first-response, --next-response, --resolution")
+    reading = as_calendar(cal) if cal is not None else Calendar("24/7")
+    for key, value in given.items():
+        c.check(key, lambda v: parse_duration(v, reading), value)
+    branch_row = _branch(session, branch, c)
+    queue_row = None
+    if queue is not None:
+        queue_row = session.exec(select(Queue).where(Queue.name == queue)).first()
+        if queue_row is None:
+            c.add("queue", f"no queue named {queue!r}")
+    if priority is not None and priority not in tuple(Priority):
+        c.add("priority", f"priority must be one of {', '.join(Priority)}")
+    c.raise_if_any(SlaError)
+    assert clean_name is not None
+    row = SlaPolicy(
+        name=clean_name,
+        **{key: given.get(key) for key in TARGETS},
+        branch_id=branch_row.id if branch_row else None,
+        priority=priority,
+        queue_id=queue_row.id if queue_row else None,
+        calendar_id=cal.id if cal else None,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def _branch(session: Session, ref: str | None, c: Collector) -> Branch | None:
+    if ref is None:
+        return None
+    found = session.exec(
+        select(Branch).where((Branch.key == ref.upper()) | (func.lower(Branch.name) == ref.lower()))
+    ).first()
+    if found is None:
+        c.add("branch", f"no branch {ref!r}")
+    return found
+
+
+def _taken(session: Session, model: type[SlaCalendar] | type[SlaPolicy], name: str) -> bool:
+    same = select(model).where(func.lower(model.name) == name.lower())
+    return session.exec(same).first() is not None
+
+
+def remove_policy(session: Session, row: SlaPolicy) -> None:
+    session.delete(row)
+    session.flush()
+
+
+def described(session: Session, row: SlaPolicy) -> dict[str, str | None]:
+    """A policy as `sla list` shows it: names, not ids."""
+    branch = session.get(Branch, row.branch_id) if row.branch_id else None
+    queue = session.get(Queue, row.queue_id) if row.queue_id else None
+    cal = session.get(SlaCalendar, row.calendar_id) if row.calendar_id else None
+    return {
+        "name": row.name,
+        **{key: getattr(row, key) for key in TARGETS},
+        "branch": branch.key if branch else None,
+        "priority": row.priority,
+        "queue": queue.name if queue else None,
+        "calendar": cal.name if cal else None,
+    }
+
+
+def set_escalation_agents(session: Session, branch: Branch, who: list[str]) -> list[str]:
+    """The agents (email, login or name) told of the branch's tickets nearing or breaching a
+    target; an empty list clears them. Their names, in order."""
+    from tuidesk.storage.agents import find_agent
+
+    found = []
+    for name in who:
+        if not name.strip():
+            continue
+        agent = find_agent(session, name.strip())
+        if agent is None:
+            raise SlaError(f"no agent {name.strip()!r}", field="escalate")
+        found.append(agent)
+    branch.escalation_agents = list(dict.fromkeys(a.id for a in found))  # type: ignore[misc]
+    session.add(branch)
+    session.flush()
+    return [a.name for a in found]
