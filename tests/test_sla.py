@@ -176,3 +176,16 @@ def test_a_near_then_breached_target_mails_the_assignee_and_the_escalation_agent
     assert {"dana@example.com", "eve@example.com"} <= told
     texts = [m.data.decode(errors="replace") for m in smtp_starttls.messages]
     assert any("Escalated: first response near" in t for t in texts)
+
+
+def test_a_split_off_ticket_gets_its_due_times_at_once(cli: Cli) -> None:
+    cli("sla", "add", "Std", "--first-response", "4h")
+    head = b"From: a@customer.example\r\nTo: support@example.com\r\n"
+    cli("pipe", input=head + b"Subject: Printer\r\nMessage-ID: <p1@c>\r\n\r\nIt jams\r\n")
+    cli(
+        "pipe",
+        input=head + b"Subject: Re: Printer [SUP-1]\r\nMessage-ID: <p2@c>\r\n\r\nAlso: VPN\r\n",
+    )
+    new = json.loads(cli("ticket", "split", "SUP-1", "--from-message", "2", "--json").stdout)
+    shown = _json(cli, "ticket", "show", new["ticket"])
+    assert shown["sla"]["policy"] == "Std" and shown["sla"]["due_at"] is not None

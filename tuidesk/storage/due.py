@@ -33,7 +33,10 @@ def as_calendar(row: Any) -> Calendar:
 
 
 # The events after which a ticket's targets may have moved.
-MOVES = frozenset({"created", "message", "status", "priority", "branch", "queue", "merged_from"})
+MOVES = frozenset({
+    "created", "message", "status", "priority", "branch", "queue", "merged", "merged_from",
+    "split", "split_from",
+})  # fmt: skip
 DUE_COLUMNS = (
     "sla_policy", "first_response_due", "next_response_due", "resolution_due", "due_at",
     "first_response_at", "first_response_minutes", "resolved_at", "resolution_minutes",
