@@ -151,12 +151,21 @@ def _days(text: str, spec: str) -> list[int]:
     return out
 
 
-def parse_duration(text: str, calendar: Calendar = ALWAYS) -> int:
-    """Business minutes of `4h`, `30m`, `3d`, `1d4h`; a day is the calendar's business day."""
+def _parts(text: str) -> tuple[int, int, int] | None:
+    """Days, hours and minutes of `1d4h30m` (any of them), None when it is not one."""
     m = _DURATION.match(text.strip())
     if not text.strip() or not m or not any(m.groups()):
-        raise ValueError(f"duration {text!r}: write e.g. 30m, 4h, 3d or 1d4h")
+        return None
     d, h, mins = (int(g or 0) for g in m.groups())
+    return d, h, mins
+
+
+def parse_duration(text: str, calendar: Calendar = ALWAYS) -> int:
+    """Business minutes of `4h`, `30m`, `3d`, `1d4h`; a day is the calendar's business day."""
+    parts = _parts(text)
+    if parts is None:
+        raise ValueError(f"duration {text!r}: write e.g. 30m, 4h, 3d or 1d4h")
+    d, h, mins = parts
     total = d * calendar.day_minutes + h * 60 + mins
     if total <= 0:
         raise ValueError(f"duration {text!r}: must be more than nothing")
@@ -167,10 +176,10 @@ def parse_due(text: str) -> timedelta:
     """`before:2h` (`ticket list --due`): due within that much wall time from now; `before:0m`
     is what is breached already."""
     kind, _, span = text.strip().partition(":")
-    m = _DURATION.match(span.strip())
-    if kind.lower() != "before" or not span.strip() or not m or not any(m.groups()):
+    parts = _parts(span)
+    if kind.lower() != "before" or parts is None:
         raise ValueError(f"--due {text!r}: write before:DURATION, e.g. before:2h or before:0m")
-    d, h, mins = (int(g or 0) for g in m.groups())
+    d, h, mins = parts
     return timedelta(days=d, hours=h, minutes=mins)
 
 

@@ -4,6 +4,7 @@ pipe's path is (no ORM to import)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -43,12 +44,60 @@ DUE_COLUMNS = (
 )  # fmt: skip
 
 
-def refresh_due(conn: Connection, ticket_id: int) -> None:
+@dataclass(frozen=True)
+class Policies:
+    """Every policy as engine.sla reads it (targets in business minutes of its calendar) and
+    the calendars by name: read once per change, or once for a whole refresh_open."""
+
+    policies: list[Policy]
+    calendars: dict[str, Calendar]
+
+    def calendar(self, policy: Policy) -> Calendar:
+        return self.calendars.get(policy.calendar or "", ALWAYS)
+
+
+def load_policies(conn: Connection) -> Policies:
+    """The policies with their branch's key and queue's name joined, and the calendars when
+    any policy counts in one: one statement on a desk without calendars."""
+    t = tables(conn)
+    p = t.sla_policy
+    rows = conn.execute(
+        select(p, t.branch.c.key.label("branch_key"), t.queue.c.name.label("queue_name"))
+        .outerjoin(t.branch, t.branch.c.id == p.c.branch_id)
+        .outerjoin(t.queue, t.queue.c.id == p.c.queue_id)
+    ).all()
+    calendars = select(t.sla_calendar)  # only when a policy counts in one: the pipe reads this
+    by_id = (
+        {c.id: as_calendar(c) for c in conn.execute(calendars)}
+        if any(row.calendar_id for row in rows)
+        else {}
+    )
+    policies = []
+    for row in rows:
+        reading = by_id.get(row.calendar_id, ALWAYS)
+        minutes = {
+            k: parse_duration(v, reading) if (v := getattr(row, k)) else None for k in TARGETS
+        }
+        policies.append(
+            Policy(
+                row.name,
+                **minutes,
+                branch=row.branch_key,
+                priority=row.priority,
+                queue=row.queue_name,
+                calendar=reading.name if row.calendar_id else None,
+            )
+        )
+    return Policies(policies, {c.name: c for c in by_id.values()})
+
+
+def refresh_due(conn: Connection, ticket_id: int, known: Policies | None = None) -> None:
     """Work out ticket `ticket_id`'s policy and due times from its events again and store
     them, in the caller's transaction (history.record calls it after each event that moves
-    them). With no policy at all, nothing more than the policies is read."""
+    them). With no policy at all, nothing more than the policies is read; `known`: the
+    policies read already (refresh_open reads them once for every ticket)."""
     t = tables(conn)
-    policies = conn.execute(select(t.sla_policy)).all()
+    found = known if known is not None else load_policies(conn)
     ticket = conn.execute(
         select(t.ticket.c.priority, t.ticket.c.created_at, t.ticket.c.sla_policy,
                t.branch.c.key, t.queue.c.name)
@@ -56,20 +105,13 @@ def refresh_due(conn: Connection, ticket_id: int) -> None:
         .outerjoin(t.queue, t.queue.c.id == t.ticket.c.queue_id)
         .where(t.ticket.c.id == ticket_id)
     ).one_or_none()  # fmt: skip
-    if ticket is None or (not policies and ticket.sla_policy is None):
+    if ticket is None or (not found.policies and ticket.sla_policy is None):
         return
-    calendars = {row.id: as_calendar(row) for row in conn.execute(select(t.sla_calendar))}
-    chosen = matching_policy(
-        [_policy(conn, row, calendars) for row in policies],
-        ticket.key,
-        ticket.priority,
-        ticket.name,
-    )
+    chosen = matching_policy(found.policies, ticket.key, ticket.priority, ticket.name)
     values: dict[str, object] = dict.fromkeys(DUE_COLUMNS)
     if chosen is not None:
-        calendar = next((c for c in calendars.values() if c.name == chosen.calendar), ALWAYS)
         timeline = _timeline(conn, ticket_id, aware(ticket.created_at))
-        values |= _due_values(chosen, calendar, timeline)
+        values |= _due_values(chosen, found.calendar(chosen), timeline)
     conn.execute(update(t.ticket).where(t.ticket.c.id == ticket_id).values(**values))
 
 
@@ -105,31 +147,14 @@ def _timeline(conn: Connection, ticket_id: int, created: datetime) -> Timeline:
     return Timeline(created, statuses, messages, first_status=first)
 
 
-def _policy(conn: Connection, row: Any, calendars: dict[int, Calendar]) -> Policy:
-    t = tables(conn)
-    reading = calendars.get(row.calendar_id, ALWAYS)
-    branch = conn.execute(select(t.branch.c.key).where(t.branch.c.id == row.branch_id)).scalar()
-    queue = conn.execute(select(t.queue.c.name).where(t.queue.c.id == row.queue_id)).scalar()
-    minutes = {
-        k: parse_duration(getattr(row, k), reading) if getattr(row, k) else None for k in TARGETS
-    }
-    return Policy(
-        row.name,
-        **minutes,
-        branch=branch,
-        priority=row.priority,
-        queue=queue,
-        calendar=reading.name if row.calendar_id else None,
-    )
-
-
 def refresh_open(conn: Connection) -> int:
     """Every ticket still being worked on, after the policies or calendars changed: a new
     policy applies to them at once, not from their next mail. How many."""
     t = tables(conn)
     ids = conn.execute(select(t.ticket.c.id).where(t.ticket.c.status.in_(OPEN_STATUSES))).scalars()
+    known = load_policies(conn)
     count = 0
     for ticket_id in ids.all():
-        refresh_due(conn, ticket_id)
+        refresh_due(conn, ticket_id, known)
         count += 1
     return count

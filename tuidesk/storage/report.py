@@ -13,8 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from tuidesk.engine.enums import OPEN_STATUSES
-from tuidesk.engine.sla import ALWAYS, parse_duration
-from tuidesk.storage.due import as_calendar
+from tuidesk.storage.due import load_policies
 from tuidesk.storage.tables import aware, tables
 
 AGES = ((1, "under 1 day"), (3, "1-3 days"), (7, "3-7 days"), (None, "over 7 days"))
@@ -102,18 +101,10 @@ def build_report(
 
 def _targets(conn: Connection) -> dict[str, dict[str, float | None]]:
     """Each policy's first response and resolution targets, in business minutes."""
-    t = tables(conn)
-    calendars = {row.id: as_calendar(row) for row in conn.execute(select(t.sla_calendar))}
-    out = {}
-    for row in conn.execute(select(t.sla_policy)):
-        cal = calendars.get(row.calendar_id, ALWAYS)
-        out[row.name] = {
-            "first_response": parse_duration(row.first_response, cal)
-            if row.first_response
-            else None,
-            "resolution": parse_duration(row.resolution, cal) if row.resolution else None,
-        }
-    return out
+    return {
+        p.name: {"first_response": p.first_response, "resolution": p.resolution}
+        for p in load_policies(conn).policies
+    }
 
 
 def _times(rows: list[Any], opened: Any, resolved: Any, targets: dict[str, Any]) -> dict[str, Any]:

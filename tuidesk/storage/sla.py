@@ -10,6 +10,7 @@ from sqlmodel import Session, col, func, select
 
 from tuidesk.engine.enums import Priority
 from tuidesk.engine.sla import Calendar, check_zone, parse_duration, parse_hours
+from tuidesk.storage.branches import get_branch
 from tuidesk.storage.checks import Collector, Invalid
 from tuidesk.storage.due import TARGETS, as_calendar
 from tuidesk.storage.models import Branch, Queue, SlaCalendar, SlaPolicy
@@ -114,7 +115,7 @@ def save_policy(
     reading = as_calendar(cal) if cal is not None else Calendar("24/7")
     for key, value in given.items():
         c.check(key, lambda v: parse_duration(v, reading), value)
-    branch_row = _branch(session, branch, c)
+    branch_row = c.check("branch", get_branch, session, branch) if branch is not None else None
     queue_row = None
     if queue is not None:
         queue_row = session.exec(select(Queue).where(Queue.name == queue)).first()
@@ -135,17 +136,6 @@ def save_policy(
     session.add(row)
     session.flush()
     return row
-
-
-def _branch(session: Session, ref: str | None, c: Collector) -> Branch | None:
-    if ref is None:
-        return None
-    found = session.exec(
-        select(Branch).where((Branch.key == ref.upper()) | (func.lower(Branch.name) == ref.lower()))
-    ).first()
-    if found is None:
-        c.add("branch", f"no branch {ref!r}")
-    return found
 
 
 def _taken(session: Session, model: type[SlaCalendar] | type[SlaPolicy], name: str) -> bool:
