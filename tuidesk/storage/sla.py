@@ -14,7 +14,7 @@ from tuidesk.storage.branches import get_branch
 from tuidesk.storage.checks import Collector, Invalid
 from tuidesk.storage.due import TARGETS, as_calendar
 from tuidesk.storage.models import Branch, Queue, SlaCalendar, SlaPolicy
-from tuidesk.storage.queues import check_name
+from tuidesk.storage.queues import check_name, get_queue
 
 
 class SlaError(Invalid):
@@ -104,11 +104,7 @@ def save_policy(
     clean_name = c.check("name", check_name, name)
     if clean_name is not None and _taken(session, SlaPolicy, clean_name):
         c.add("name", f"an SLA policy named {clean_name!r} exists already")
-    cal = None
-    if calendar is not None:
-        cal = session.exec(select(SlaCalendar).where(SlaCalendar.name == calendar)).first()
-        if cal is None:
-            c.add("calendar", f"no calendar named {calendar!r}")
+    cal = c.check("calendar", get_calendar, session, calendar) if calendar is not None else None
     given = {k: v.strip() for k, v in targets.items() if v is not None and v.strip()}
     if not given:
         c.add("targets", "give at least one of --first-response, --next-response, --resolution")
@@ -116,11 +112,7 @@ def save_policy(
     for key, value in given.items():
         c.check(key, lambda v: parse_duration(v, reading), value)
     branch_row = c.check("branch", get_branch, session, branch) if branch is not None else None
-    queue_row = None
-    if queue is not None:
-        queue_row = session.exec(select(Queue).where(Queue.name == queue)).first()
-        if queue_row is None:
-            c.add("queue", f"no queue named {queue!r}")
+    queue_row = c.check("queue", get_queue, session, queue) if queue is not None else None
     if priority is not None and priority not in tuple(Priority):
         c.add("priority", f"priority must be one of {', '.join(Priority)}")
     c.raise_if_any(SlaError)
