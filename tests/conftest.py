@@ -10,7 +10,8 @@ import subprocess
 import sys
 import threading
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,16 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("TUIDESK_HOME", str(home))
     monkeypatch.delenv("TUIDESK_DATABASE_URL", raising=False)
     return home
+
+
+@pytest.fixture
+def clock() -> Iterator[Callable[[datetime], None]]:
+    """The one clock held still at Monday 2026-12-07 09:00 UTC; call the fixture with a time to
+    move it: stored times, due times, reports and the console's "due in" are then exact."""
+    from tuidesk import clock as the_clock
+
+    with the_clock.fixed(datetime(2026, 12, 7, 9, 0, tzinfo=UTC)):
+        yield the_clock.set_to
 
 
 @pytest.fixture(scope="session")

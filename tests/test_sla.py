@@ -76,10 +76,12 @@ def test_calendars_and_policies_are_added_listed_checked_and_removed(cli: Cli) -
     assert "no SLA policy named 'Standard'" in _refusal(cli, "sla", "remove", "Standard")
 
 
-def test_a_tickets_due_times_follow_its_mail_and_statuses(cli: Cli) -> None:
+def test_a_tickets_due_times_follow_its_mail_and_statuses(cli: Cli, clock) -> None:  # type: ignore[no-untyped-def]
     """Always-open policy: the due times are the opening time plus the targets, pending
     stops every clock, opening again moves them by the paused time, resolving ends them."""
-    from datetime import datetime, timedelta
+    from datetime import UTC, datetime, timedelta
+
+    start = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 
     def sla() -> dict:  # type: ignore[type-arg]
         return _json(cli, "ticket", "show", "SUP-1")["sla"]
@@ -91,6 +93,7 @@ def test_a_tickets_due_times_follow_its_mail_and_statuses(cli: Cli) -> None:
                 "--branch", "SUP").stdout.decode()  # fmt: skip
     assert "due times of 1 open tickets worked out again" in added  # at once, not next mail
     opened = datetime.fromisoformat(_json(cli, "ticket", "show", "SUP-1")["created_at"])
+    assert opened == start
     due = sla()
     assert due["policy"] == "Std" and due["next_response_due"] is None
     assert datetime.fromisoformat(due["first_response_due"]) == opened + timedelta(hours=4)
@@ -105,18 +108,22 @@ def test_a_tickets_due_times_follow_its_mail_and_statuses(cli: Cli) -> None:
     assert _json(cli, "ticket", "list", "--due", "before:1h") == []
     assert "before:DURATION" in _refusal(cli, "ticket", "list", "--due", "soon")
     assert "due 20" in cli("ticket", "list", "--due", "before:1d").stdout.decode()
+    clock(start + timedelta(hours=1))
     cli("ticket", "set", "SUP-1", "--status", "pending")
     assert [t["ref"] for t in _json(cli, "ticket", "list", "--due", "before:2d")] == ["SUP-2"]
     assert {k: v for k, v in sla().items() if k.endswith("_due") or k == "due_at"} == dict.fromkeys(
         ("first_response_due", "next_response_due", "resolution_due", "due_at")
     )
+    clock(start + timedelta(hours=3))
     cli("ticket", "set", "SUP-1", "--status", "open")
     moved = datetime.fromisoformat(sla()["first_response_due"])
-    assert moved > opened + timedelta(hours=4)  # by the time it was pending
+    assert moved == opened + timedelta(hours=6)  # by the two hours it was pending
+    clock(start + timedelta(hours=5))
     cli("ticket", "set", "SUP-1", "--status", "resolved")
     done = sla()
-    assert done["due_at"] is None and done["resolved_at"] is not None
-    assert 0 <= done["resolution_minutes"] < 5
+    assert done["due_at"] is None
+    assert done["resolved_at"] == (start + timedelta(hours=5)).isoformat()
+    assert done["resolution_minutes"] == 180  # five hours open, two of them pending
     report = _json(cli, "report")
     today = report["per_day"][-1]
     assert (today["opened"], today["closed"]) == (2, 1) and len(report["per_day"]) == 30

@@ -171,13 +171,14 @@ def report(
 ) -> None:
     """Tickets opened and closed per day, first response and resolution (business minutes,
     median and p90), SLA attainment, the backlog by status and age, per agent and branch."""
-    from datetime import UTC, date, datetime, timedelta
+    from datetime import date, timedelta
 
     from tuidesk.cli.output import fail, print_json
+    from tuidesk.clock import utcnow
     from tuidesk.exit_codes import ExitCode
     from tuidesk.storage.report import build_report
 
-    now = datetime.now(UTC)
+    now = utcnow()
     try:
         last = date.fromisoformat(until) if until else now.date()
         first = date.fromisoformat(since) if since else last - timedelta(days=29)
@@ -244,14 +245,13 @@ def _text(data: dict) -> None:  # type: ignore[type-arg]
 def escalate(ctx: typer.Context, as_json: JsonHelp = False) -> None:
     """Tell assignees and branch escalation agents of targets near (within the hour) or
     breached, once each: run it from cron, as `tuidesk send`."""
-    from datetime import UTC, datetime
-
     from tuidesk.cli.output import print_json
+    from tuidesk.clock import utcnow
     from tuidesk.storage.db import transaction
     from tuidesk.storage.escalate import escalate as run
 
     with transaction(ctx_of(ctx).engine) as conn:
-        done = run(conn, datetime.now(UTC))
+        done = run(conn, utcnow())
     if as_json:
         print_json({"escalated": done})
         return

@@ -33,14 +33,13 @@ def ticket_list(
 ) -> None:
     """Every ticket that matches, newest first (with --due, soonest due first); one still
     missing a required field says `needs: FIELD`."""
-    from datetime import UTC, datetime
-
+    from tuidesk.clock import utcnow
     from tuidesk.engine.sla import parse_due
     from tuidesk.engine.text import clean_line
     from tuidesk.storage.views import list_tickets
 
     try:
-        due_before = datetime.now(UTC) + parse_due(due) if due is not None else None
+        due_before = utcnow() + parse_due(due) if due is not None else None
     except ValueError as exc:
         raise fail(str(exc), ExitCode.USAGE) from exc
     with refusals(), ctx_of(ctx).session() as session:

@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine, MetaData, Table
 
+from tuidesk.clock import utcnow  # noqa: F401  (re-exported: storage reads the one clock)
+
 _reflected: weakref.WeakKeyDictionary[Engine, Tables] = weakref.WeakKeyDictionary()
 _reflecting = threading.Lock()
 
@@ -45,7 +47,3 @@ def tables(conn: Connection) -> Tables:
 def aware(value: datetime) -> datetime:
     """SQLite hands back naive datetimes; every stored time is UTC."""
     return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
