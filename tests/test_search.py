@@ -27,6 +27,7 @@ from tuidesk.engine.search_query import (
     match_spans,
     parse_query,
     snippet,
+    whole_address,
 )
 from tuidesk.screens.app import TuideskApp
 from tuidesk.services.ingest import Ingestor
@@ -66,6 +67,12 @@ def test_the_query_language_parses_every_operator():
         before=date(2026, 2, 1),
     )
     # A lone ref names a ticket; beside other words it is a word; an open quote runs on.
+    # A whole address in from: is that address; anything else its words.
+    assert [whole_address(v) for v in ("Jane@Example.COM", "jane", "jane@localhost")] == [
+        "jane@example.com",
+        None,
+        None,
+    ]
     assert parse_query("SUP-42").refs == (("SUP", 42),)
     assert parse_query("42").refs == ((None, 42),)
     assert parse_query("error 42").refs == ()
@@ -135,7 +142,7 @@ MAILS = [  # SUP-1 .. SUP-6, updated on the day of their number in January 2026
           cc="Carol Partner <carol@partner.test>", msgid="b"),
     _mail("Chen <chen@example.cn>", "東京の件", "東京都の倉庫で問題が発生しました。", msgid="c"),
     _mail("Dave <dave@x.test>", "Network down", "the network is down again", msgid="d"),
-    _mail("Erin <erin@y.test>", "Network down", "the network is down again", msgid="e"),
+    _mail("erin.dave@x.test", "Network down", "the network is down again", msgid="e"),
     _mail("Frank <frank@z.test>", "Quote", "a new laptop please", to="sales@example.com",
           msgid="f"),
 ]  # fmt: skip
@@ -189,6 +196,13 @@ def test_every_operator_finds_the_same_tickets_on_both_databases(desk, monkeypat
         "from:alice@customer.test": ["SUP-1"],
         'from:"alice smith" printer': ["SUP-1"],
         "from:bob@customer.test": [],
+        "from:dave@x.test": ["SUP-4"],  # that address (SUP-4's mail and requester), any case:
+        "from:DAVE@X.TEST": ["SUP-4"],  # not erin.dave@x.test's
+        "from:dave": ["SUP-4", "SUP-5"],  # words: both, Dave's first (his name and address)
+        "from:alice@customer.test fire": ["SUP-1"],
+        "from:alice@customer.test status:pending": [],
+        "from:alice@customer.test from:bob@acme.test": [],  # one document for every from:
+        "from:carol@partner.test": [],  # in Cc: not a sender
         "to:carol@partner.test": ["SUP-2"],
         "to:sales": ["SAL-6"],
         "status:pending": ["SUP-2"],
@@ -241,7 +255,7 @@ def test_the_index_follows_replies_title_edits_moved_messages_and_names(desk):
     with transaction(desk) as conn:
         add_note(conn, "SUP-4", "Swapped the zebra switch in rack 9.", agent_id=desk.dana)
     assert _refs(desk, "zebra") == ["SUP-4"]
-    assert _refs(desk, "from:dana zebra") == ["SUP-4"]
+    assert _refs(desk, "from:dana zebra") == _refs(desk, "from:dana@example.com") == ["SUP-4"]
     with transaction(desk) as conn:
         t = tables(conn)
         conn.execute(update(t.ticket).where(t.ticket.c.id == 6).values(title="Laptop order"))

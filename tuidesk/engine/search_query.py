@@ -26,6 +26,8 @@ _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 # An optional `-`, an optional `key:`, then a quoted phrase (the closing quote may be missing)
 # or a run of non-space characters.
 _TERM = re.compile(r'(-)?(?:([A-Za-z]+):)?(?:"([^"]*)"?|(\S+))')
+# One ASCII address with a dotted domain: `from:` then means that address, not its words.
+_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _LIST_KEYS = ("status", "branch", "queue", "tag")
 _TEXT_KEYS = ("from", "to")
 
@@ -40,7 +42,8 @@ class Query:
     phrases: tuple[str, ...] = ()
     prefixes: tuple[str, ...] = ()  # `word*`: its last word may go on (`pass*` finds password)
     excluded: tuple[str, ...] = ()  # words or phrases no document of the ticket may hold
-    senders: tuple[str, ...] = ()  # from: (the sender of a message, or the requester)
+    senders: tuple[str, ...] = ()  # from: (the sender of a message, or the requester; a whole
+    # address is that address exactly, any case: `whole_address`)
     recipients: tuple[str, ...] = ()  # to: (To and Cc)
     statuses: tuple[str, ...] = ()  # any of them
     assignees: tuple[str, ...] = ()  # any of: "me", "none", an agent's name or address
@@ -158,6 +161,13 @@ def tokens(text: str) -> list[str]:
 def is_cjk(token: str) -> bool:
     """CJK text has no spaces between words: it is matched as a substring, not a word."""
     return CJK.search(token) is not None
+
+
+def whole_address(value: str) -> str | None:
+    """`value` lower-cased when it is one whole ASCII address (`from:jane@example.com`): it
+    finds her mail and tickets only, not `mary.jane@example.com`'s, and storage looks it up by
+    address. Anything else (`from:jane`, `from:"Jane Doe"`) matches as words."""
+    return value.lower() if _ADDRESS.fullmatch(value) else None
 
 
 def highlight_terms(query: Query) -> tuple[str, ...]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint, func, text
 from sqlmodel import Field, SQLModel
 
 from tuidesk.engine.enums import Direction, Priority, TicketStatus
@@ -306,6 +306,13 @@ class TicketEvent(SQLModel, table=True):
 
 
 class Message(SQLModel, table=True):
+    # A sender's mail newest first, whatever the case of the address: PostgreSQL's `from:`
+    # (SQLite's full-text index finds a sender's mail as fast itself).
+    __table_args__ = (
+        Index("ix_message_sender", func.lower(text("from_email")), "id").ddl_if(
+            dialect="postgresql"
+        ),
+    )
     id: int | None = Field(default=None, primary_key=True)
     ticket_id: int = Field(foreign_key="ticket.id", index=True, ondelete="CASCADE")
     direction: str = Direction.IN

@@ -42,6 +42,7 @@ from tuidesk.engine.search_query import (
     match_spans,
     snippet,
     tokens,
+    whole_address,
 )
 from tuidesk.storage.search_index import PG_WEIGHTS, SQLITE_WEIGHTS
 from tuidesk.storage.tables import aware, tables
@@ -168,6 +169,7 @@ def _ranked(
     query = _with_ref(conn, query)
     filters = _filters(conn, query, agent_id, sql)
     fts, cjk = _text_terms(query, pg, sql)
+    sender = _sender(query, pg, sql)
     negation = _negation(query.excluded, pg, sql)
     ticket_filters = "".join(f" AND {f}" for f in filters)
     end = f" LIMIT {int(limit)}" if limit is not None else ""
@@ -178,7 +180,7 @@ def _ranked(
             f"{negation.replace('{tid}', 't.id')} ORDER BY t.updated_at DESC, t.id DESC{end}"
         )
     else:
-        hits = _hits(conn, fts, cjk, pg, sql, ticket_filters)
+        hits = _hits(conn, fts, cjk, pg, sql, ticket_filters, sender)
         if hits is None:
             return [], 0, True
         statement = f"""
@@ -274,6 +276,33 @@ def _midnight(day: date) -> datetime:
     return datetime.combine(day, time(), tzinfo=UTC)
 
 
+@dataclass(frozen=True)
+class _Sender:
+    """`from:` with whole addresses (engine's `whole_address`): conditions on a message (alias m)
+    and on a ticket (alias t), each empty when there are none; and on PostgreSQL the match
+    expression left once they hold (their words are in those documents by definition; None
+    when nothing is left)."""
+
+    messages: str = ""
+    tickets: str = ""
+    rest: str | None = None
+
+
+def _sender(query: Query, pg: bool, sql: _Sql) -> _Sender:
+    addresses = [a for a in map(whole_address, query.senders) if a is not None]
+    if not addresses:
+        return _Sender()
+    bound = [sql.bind(a) for a in addresses]
+    words = tuple(s for s in query.senders if whole_address(s) is None)
+    return _Sender(
+        messages="".join(f" AND lower(m.from_email) = {a}" for a in bound),
+        tickets="".join(
+            f" AND t.requester_id IN (SELECT id FROM contact WHERE email_key = {a})" for a in bound
+        ),
+        rest=_text_terms(replace(query, senders=words), pg, sql)[0] if pg else None,
+    )
+
+
 def _text_terms(query: Query, pg: bool, sql: _Sql) -> tuple[str | None, list[str]]:
     """The bound match expression every document must satisfy (None: no words outside CJK),
     and the CJK substrings it must hold too."""
@@ -330,12 +359,18 @@ _PG_QUERY = "to_tsquery('simple', unaccent({}))"
 
 
 def _hits(
-    conn: Connection, fts: str | None, cjk: list[str], pg: bool, sql: _Sql, ticket_filters: str
+    conn: Connection,
+    fts: str | None,
+    cjk: list[str],
+    pg: bool,
+    sql: _Sql,
+    ticket_filters: str,
+    sender: _Sender,
 ) -> str | None:
     """The matching documents with their ticket and score: the newest CANDIDATES messages
     and CANDIDATES tickets (their titles), read in id order so the bound stops the scan."""
     if pg:
-        return _pg_hits(conn, fts, cjk, sql, ticket_filters)
+        return _pg_hits(conn, fts, cjk, sql, ticket_filters, sender)
     # CROSS JOIN keeps SQLite reading the index first, never the message table.
     if fts:
         driver = "search_doc"
@@ -353,32 +388,42 @@ def _hits(
     messages = (
         f"SELECT m.ticket_id AS ticket_id, {key} AS doc, {score} AS score FROM {driver} "
         f"CROSS JOIN message AS m ON m.id = {key} CROSS JOIN ticket AS t ON t.id = m.ticket_id "
-        f"WHERE {where} AND {key} > 0{ticket_filters} ORDER BY {key} DESC LIMIT {CANDIDATES}"
+        f"WHERE {where} AND {key} > 0{ticket_filters}{sender.messages} "
+        f"ORDER BY {key} DESC LIMIT {CANDIDATES}"
     )
     titles = (
         f"SELECT t.id AS ticket_id, {key} AS doc, {score} AS score FROM {driver} "
         f"CROSS JOIN ticket AS t ON t.id = -{key} "
-        f"WHERE {where} AND {key} < 0{ticket_filters} ORDER BY {key} LIMIT {CANDIDATES}"
+        f"WHERE {where} AND {key} < 0{ticket_filters}{sender.tickets} "
+        f"ORDER BY {key} LIMIT {CANDIDATES}"
     )
     return f"SELECT * FROM ({messages}) AS hm UNION ALL SELECT * FROM ({titles}) AS ht"
 
 
 def _pg_hits(
-    conn: Connection, fts: str | None, cjk: list[str], sql: _Sql, ticket_filters: str
+    conn: Connection,
+    fts: str | None,
+    cjk: list[str],
+    sql: _Sql,
+    ticket_filters: str,
+    sender: _Sender,
 ) -> str | None:
     """PostgreSQL's: the newest CANDIDATES matching messages (search_doc) and titles
-    (search_title), found first (`_pg_newest`), then ranked (a rank in the bounded query would
-    be computed for every match before the sort). None when nothing matches."""
+    (search_title), found first (`_pg_newest`, or by the sender when a whole address is all
+    there is to find), then ranked (a rank in the bounded query would be computed for every
+    match before the sort). None when nothing matches."""
+    find = sender.rest if sender.messages else fts
     like = [sql.bind(f"%{c}%") for c in cjk]
-    match = ["{query}"] if fts else []
+    match = ["{query}"] if find else []
     where = " AND ".join(match + [f"d.cjk ILIKE {p}" for p in like]) + ticket_filters
     query = _PG_QUERY.format(fts)
     # Without ticket filters the joins only cost: every document has its message and ticket.
     messages_from = "FROM search_doc AS d"
-    if ticket_filters:
-        messages_from += " JOIN message AS m ON m.id = d.id JOIN ticket AS t ON t.id = m.ticket_id"
+    joined = " JOIN message AS m ON m.id = d.id JOIN ticket AS t ON t.id = m.ticket_id"
+    if ticket_filters or sender.messages:
+        messages_from += joined
     titles_from = "FROM search_title AS d" + (
-        " JOIN ticket AS t ON t.id = d.id" if ticket_filters else ""
+        " JOIN ticket AS t ON t.id = d.id" if ticket_filters or sender.tickets else ""
     )
     # A window's few documents are read in far less time than parallel workers take to
     # start or JIT takes to compile (14 ms of a 14 ms statement): neither, while they run;
@@ -389,8 +434,17 @@ def _pg_hits(
     was = _pg_settings(
         conn, {"max_parallel_workers_per_gather": "0", "jit": "off", "work_mem": "32MB"}
     )
-    messages = _pg_newest(conn, f"{messages_from} WHERE {where}", query, "search_doc", sql)
-    titles = _pg_newest(conn, f"{titles_from} WHERE {where}", query, "search_title", sql)
+    if sender.messages and find is None and not cjk:
+        messages, titles = _pg_by_sender(conn, sender, ticket_filters, sql)
+    else:
+        messages = _pg_newest(
+            conn, f"{messages_from} WHERE {where}{sender.messages}", _PG_QUERY.format(find),
+            "search_doc", sql,
+        )  # fmt: skip
+        titles = _pg_newest(
+            conn, f"{titles_from} WHERE {where}{sender.tickets}", _PG_QUERY.format(find),
+            "search_title", sql,
+        )  # fmt: skip
     _pg_settings(conn, was)
     if not messages and not titles:
         return None
@@ -401,6 +455,27 @@ def _pg_hits(
         f"JOIN message AS m ON m.id = r.id WHERE r.id = ANY({sql.bind(messages)}) UNION ALL "
         f"SELECT r.id, -r.id, {score} FROM search_title AS r WHERE r.id = ANY({sql.bind(titles)})"
     )
+
+
+def _pg_by_sender(
+    conn: Connection, sender: _Sender, ticket_filters: str, sql: _Sql
+) -> tuple[list[int], list[int]]:
+    """`from:` a whole address and nothing else to find: the newest CANDIDATES of the
+    sender's messages (an index on the address and id gives them in order, 1.5 ms for the
+    busiest sender at a million tickets, where the words of an address are re-checked in every
+    document holding them) and of the tickets the address requested."""
+    join = " JOIN ticket AS t ON t.id = m.ticket_id" if ticket_filters else ""
+    typed = [bindparam(name, type_=kind) for name, kind in sql.types.items()]
+    found = []
+    for statement in (
+        f"SELECT m.id FROM message AS m{join} WHERE 1 = 1{sender.messages}{ticket_filters} "
+        f"ORDER BY m.id DESC LIMIT {CANDIDATES}",
+        # `+ 0`: from the requester's few tickets, never walking every ticket by number.
+        f"SELECT t.id FROM ticket AS t WHERE 1 = 1{sender.tickets}{ticket_filters} "
+        f"ORDER BY t.id + 0 DESC LIMIT {CANDIDATES}",
+    ):
+        found.append(list(conn.execute(text(statement).bindparams(*typed), sql.params).scalars()))
+    return found[0], found[1]
 
 
 def _pg_settings(conn: Connection, settings: dict[str, str]) -> dict[str, str]:
