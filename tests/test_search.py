@@ -233,6 +233,16 @@ def test_every_operator_finds_the_same_tickets_on_both_databases(desk, monkeypat
     # in a few): windows of one id here find the same, through every kind of window.
     monkeypatch.setattr(search_module, "WINDOW", 1)
     assert {text: _refs(desk, text, agent_id=desk.dana) for text in cases} == cases
+    with desk.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Through the index, a window asks only for the words pg_stats finds in fewer
+            # than COMMON of the documents (the rest checked in what it gives): the same.
+            conn.exec_driver_sql("ANALYZE search_doc, search_title")
+            stats = "SELECT count(*) FROM pg_stats WHERE most_common_elems IS NOT NULL"
+            assert conn.exec_driver_sql(f"{stats} AND tablename = 'search_doc'").scalar() == 1
+    for common in (0.3, 0.0):
+        monkeypatch.setattr(search_module, "COMMON", common)
+        assert {text: _refs(desk, text, agent_id=desk.dana) for text in cases} == cases
     monkeypatch.undo()
     with desk.connect() as conn:
         pg = conn.dialect.name == "postgresql"
