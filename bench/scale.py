@@ -1030,6 +1030,9 @@ def print_figures(figures: list[Figure], plan: Plan, messages: dict[str, int]) -
     print("(ratio: p95 / target, or the full/empty ratio / 1.2; under 1 meets the target)")
 
 
+GROUPS = ("console", "list", "search", "mail", "size")  # the figures `--only` can pick
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tickets", type=int, default=1_000_000, help="tickets in the database")
@@ -1046,7 +1049,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=10, help="runs per query figure")
     parser.add_argument("--mails", type=int, default=30, help="mails piped per database")
     parser.add_argument("--build-only", action="store_true", help="build the databases, no figures")
+    parser.add_argument(
+        "--only",
+        default=",".join(GROUPS),
+        help=f"comma-separated figure groups to measure: {', '.join(GROUPS)}",
+    )
     args = parser.parse_args(argv)
+    only = {g.strip() for g in args.only.split(",") if g.strip()}
+    if only - set(GROUPS):
+        parser.error(f"unknown figure group: {', '.join(sorted(only - set(GROUPS)))}")
     kinds = [k.strip() for k in args.databases.split(",") if k.strip()]
     unknown = set(kinds) - {"sqlite", "postgresql"}
     if unknown:
@@ -1067,18 +1078,23 @@ def main(argv: list[str] | None = None) -> int:
         try:
             engine = open_database(db.url)
             with tempfile.TemporaryDirectory(prefix="tuidesk-bench-scale-") as tmp:
-                _say(f"{kind}: the console …")
-                figures += console_figures(db, engine, args.presses)
-                if plan.tickets > BASELINE:
-                    figures += baseline_figures(kind, args.cache, args.presses)
-                _say(f"{kind}: the list's queries …")
-                figures += list_figures(db, engine, args.runs)
-                _say(f"{kind}: search …")
-                figures += search_figures(db, engine, plan, args.runs)
-                _say(f"{kind}: pipe and import …")
-                figures += mail_figures(db, engine, Path(tmp), args.mails)
-                _say(f"{kind}: sizes …")
-                figures += size_figures(db, engine)
+                if "console" in only:
+                    _say(f"{kind}: the console …")
+                    figures += console_figures(db, engine, args.presses)
+                    if plan.tickets > BASELINE:
+                        figures += baseline_figures(kind, args.cache, args.presses)
+                if "list" in only:
+                    _say(f"{kind}: the list's queries …")
+                    figures += list_figures(db, engine, args.runs)
+                if "search" in only:
+                    _say(f"{kind}: search …")
+                    figures += search_figures(db, engine, plan, args.runs)
+                if "mail" in only:
+                    _say(f"{kind}: pipe and import …")
+                    figures += mail_figures(db, engine, Path(tmp), args.mails)
+                if "size" in only:
+                    _say(f"{kind}: sizes …")
+                    figures += size_figures(db, engine)
             engine.dispose()
         finally:
             if db.server is not None:
