@@ -359,9 +359,6 @@ def _phrase(words: list[str], column: str | None, pg: bool, prefix: bool = False
 
 _PG_QUERY = "to_tsquery('simple', unaccent({}))"
 _PG_TERM = re.compile(r"'([^']+)'(:\*)?")  # a word of a tsquery _phrase wrote; `:*` a prefix
-# A word in this share of the documents or more (pg_stats says) is left out of the index's
-# part of a window's match (_pg_newest).
-COMMON = 0.1
 
 
 def _hits(
@@ -524,10 +521,11 @@ def _pg_newest(
       planner cannot walk the key. Each is as wide as the density seen so far says is
       needed, at most 256 times the one before (a few matches are a poor sample); with none
       seen, 16 times the one before.
-    - In those, the index is asked only for the query's rarer `words` ((word, `:*` or '') from
-      the tsquery), the whole query checked in the documents it gives: the index's list of a
-      word in most documents costs more to read than it saves (`is`, in 90%: 40 of the 90 ms
-      of the phrase `printer is offline`'s window at a million tickets).
+    - In those, the index is asked only for the query's rarest `words` ((word, `:*` or '')
+      from the tsquery), the whole query checked in the documents it gives: reading a common
+      word's list costs more than it saves (the phrase `printer is offline` at a million
+      tickets: `is` is in 90% of the documents, `printer` and `offline` in the same 4.4%; its
+      window took 90 ms asking for all three words, 50 for `printer`).
     - Once a window is ten times as wide as the documents holding the words can be (pg_stats
       says how many at most), the index alone reads the rest, in one statement: ANDing a
       rare word's few documents with the key's bitmap of 500,000 ids cost 34 of 50 ms."""
@@ -574,10 +572,12 @@ def _pg_indexed(
     words: list[tuple[str, str]],
     size: int,
 ) -> tuple[str, float | None]:
-    """A window's match through the GIN index, asked for the rarer of `words` only; and the
-    most documents of `size` those can all be in (None: not known). pg_stats says both: its
-    sample's most common words, their share, and the least share among them (what a word not
-    listed has at most). They decide only how fast, never what is found."""
+    """A window's match through the GIN index, asked for the rarest of `words` only: the words
+    pg_stats does not list among the most common (a list of a few documents each) and the
+    prefixes, or else the least common word; and the most documents of `size` those can all be
+    in (None: not known). pg_stats says which words it lists, their share, and the least
+    share among them (what a word not listed has at most). That decides only how fast, never
+    what is found."""
     rows = conn.execute(
         text(
             "SELECT x.e, x.f, s.most_common_elem_freqs[array_length(s.most_common_elems, 1) + 1] "
@@ -589,9 +589,10 @@ def _pg_indexed(
         {"words": [fold(w) for w, _ in words]},
     ).all()
     share = {r.e: r.f for r in rows if r.e is not None}
-    rare = [(w, p) for w, p in words if p or share.get(fold(w), 0) < COMMON]
-    if not rare and words:  # only common words: the least common of them
-        rare = [min(words, key=lambda word: share.get(fold(word[0]), 0.0))]
+    rare = [(w, p) for w, p in words if p or fold(w) not in share]
+    listed = [(w, p) for w, p in words if not p and fold(w) in share]
+    if listed and not any(not p for _, p in rare):
+        rare.append(min(listed, key=lambda word: share[fold(word[0])]))
     most = None
     if rows and rows[0].least is not None and rare and not any(p for _, p in rare):
         most = min(share.get(fold(w), rows[0].least) for w, _ in rare) * size
