@@ -201,6 +201,8 @@ def test_every_operator_finds_the_same_tickets_on_both_databases(desk, monkeypat
         "from:dave": ["SUP-4", "SUP-5"],  # words: both, Dave's first (his name and address)
         "from:alice@customer.test fire": ["SUP-1"],
         "from:alice@customer.test status:pending": [],
+        "from:bob@acme.test status:pending": ["SUP-2"],
+        "from:alice@customer.test -toner": [],
         "from:alice@customer.test from:bob@acme.test": [],  # one document for every from:
         "from:carol@partner.test": [],  # in Cc: not a sender
         "to:carol@partner.test": ["SUP-2"],
