@@ -10,7 +10,10 @@ Design, for a million tickets and four million messages:
   PostgreSQL in search_title by number). A ticket matches when one of its documents holds
   every word, phrase, from: and to: of the query; a `-word` excludes the ticket when any of
   its documents holds it (checked for the ranked tickets only, from their own few documents).
-  The message's ticket is joined at query time, so a merge re-indexes nothing.
+  The message's ticket is joined at query time, so a merge re-indexes nothing. A `from:` with
+  a whole address is that address (the message's From, the ticket's requester), checked on
+  the message and the contact besides the index's words; alone, PostgreSQL reads the sender's
+  mail by an index on the address instead (`_pg_by_sender`).
 - Bounded ranking: the matching documents are read newest first (by id: FTS5 walks its
   doclists in rowid order; PostgreSQL reads windows of ids, newest first) and only the
   newest CANDIDATES messages and CANDIDATES tickets are ranked (scored after the bound,
