@@ -159,6 +159,10 @@ class _Sql:
         self.params[name] = value
         return f":{name}"
 
+    def value(self, bound: str) -> Any:
+        """The value `bind` gave the name `bound` (`:p3`)."""
+        return self.params[bound.removeprefix(":")]
+
     def values(self, values: tuple[str, ...]) -> str:
         return "(" + ", ".join(self.bind(v) for v in values) + ")"
 
@@ -443,7 +447,7 @@ def _pg_hits(
     if sender.messages and find is None and not cjk:
         messages, titles = _pg_by_sender(conn, sender, ticket_filters, sql)
     else:
-        words = _PG_TERM.findall(sql.params[find[1:]]) if find else []
+        words = _PG_TERM.findall(sql.value(find)) if find else []
         messages = _pg_newest(
             conn, f"{messages_from} WHERE {where}{sender.messages}", _PG_QUERY.format(find),
             "search_doc", sql, words,
@@ -528,7 +532,7 @@ def _pg_newest(
       from the tsquery), the whole query checked in the documents it gives: reading a common
       word's list costs more than it saves (the phrase `printer is offline` at a million
       tickets: `is` is in 90% of the documents, `printer` and `offline` in the same 4.4%; its
-      window took 90 ms asking for all three words, 50 for `printer`).
+      window took 120-140 ms asking for all three words, 75-90 for `offline`, under load).
     - Once a window is ten times as wide as the documents holding the words can be (pg_stats
       says how many at most), the index alone reads the rest, in one statement: ANDing a
       rare word's few documents with the key's bitmap of 500,000 ids cost 34 of 50 ms."""
@@ -581,6 +585,8 @@ def _pg_indexed(
     in (None: not known). pg_stats says which words it lists, their share, and the least
     share among them (what a word not listed has at most). That decides only how fast, never
     what is found."""
+    if not words:  # CJK substrings only
+        return f"d.doc @@ (SELECT {query})", None
     rows = conn.execute(
         text(
             "SELECT x.e, x.f, s.most_common_elem_freqs[array_length(s.most_common_elems, 1) + 1] "
