@@ -117,6 +117,7 @@ def test_matches_are_found_whatever_the_case_and_accents_and_snippets_mark_them(
     long = "word " * 100 + "the café is closed " + "word " * 100
     shown = snippet(long, terms)
     assert "the [café] is closed" in shown and shown.startswith("…") and shown.endswith("…")
+    assert [snippet("no match", terms, or_start=o) for o in (True, False)] == ["no match", ""]
 
 
 def _mail(sender: str, subject: str, body: str, *, to: str = "support@example.com",

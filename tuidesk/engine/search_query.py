@@ -227,13 +227,13 @@ def _folded_with_origin(text: str) -> tuple[str, list[int]]:
     return "".join(parts), origin
 
 
-def snippet(text: str, terms: tuple[str, ...], width: int = 160) -> str:
+def snippet(text: str, terms: tuple[str, ...], width: int = 160, *, or_start: bool = True) -> str:
     """A line of `text` around its first match, the matching words in [brackets]; white space
-    collapsed. The start of the text when nothing matches."""
+    collapsed. When nothing matches, the start of the text (`or_start`) or ""."""
     flat = " ".join(text.split())
     spans = match_spans(flat, terms)
     if not spans:
-        return flat[:width] + ("…" if len(flat) > width else "")
+        return flat[:width] + ("…" if len(flat) > width else "") if or_start else ""
     start = max(0, spans[0][0] - width // 3)
     if start:
         space = flat.rfind(" ", 0, start)

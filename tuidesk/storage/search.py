@@ -44,7 +44,6 @@ from tuidesk.engine.search_query import (
     fold,
     highlight_terms,
     is_cjk,
-    match_spans,
     snippet,
     tokens,
     whole_address,
@@ -140,10 +139,11 @@ def _documents(conn: Connection, ids: list[int]) -> dict[int, dict[str, str]]:
 
 
 def _snippet(doc: dict[str, str], terms: tuple[str, ...]) -> str:
+    """From the first column with a match (each looked through once: a body is long)."""
     for column in _COLUMNS:
-        value = doc.get(column) or ""
-        if match_spans(value, terms):
-            return snippet(value, terms)
+        found = snippet(doc.get(column) or "", terms, or_start=False)
+        if found:
+            return found
     return snippet(doc.get("subject") or doc.get("body") or "", terms)
 
 
