@@ -66,13 +66,13 @@ def test_the_query_language_parses_every_operator():
         after=date(2026, 1, 1),
         before=date(2026, 2, 1),
     )
-    # A lone ref names a ticket; beside other words it is a word; an open quote runs on.
     # A whole address in from: is that address; anything else its words.
     assert [whole_address(v) for v in ("Jane@Example.COM", "jane", "jane@localhost")] == [
         "jane@example.com",
         None,
         None,
     ]
+    # A lone ref names a ticket; beside other words it is a word; an open quote runs on.
     assert parse_query("SUP-42").refs == (("SUP", 42),)
     assert parse_query("42").refs == ((None, 42),)
     assert parse_query("error 42").refs == ()
