@@ -119,7 +119,8 @@ def test_calendar_and_policy_edits_move_open_tickets_and_both_travel_in_config_f
     assert first_due() is None
     cli("sla", "edit", "Std", "--first-response", "2h")
     assert first_due() == "2026-12-07T11:00:00+00:00"
-    cli("sla", "edit", "Urgent", "--queue", "none", "--next-response", "1h")
+    narrow = cli("sla", "edit", "Urgent", "--queue", "none", "--next-response", "1h")
+    assert "(due times of 0 open tickets" in narrow.stdout.decode()  # SUP-1 is not urgent
     for args, says in (
         (["--first-response", "none", "--resolution", "none"], "at least one of"),
         (["--queue", "Nope"], "no queue named 'Nope'"),

@@ -41,7 +41,7 @@ def sla_add(
     }
     try:
         with ctx_of(ctx).session() as session:
-            save_policy(
+            saved = save_policy(
                 session,
                 name=name,
                 targets=targets,
@@ -50,7 +50,7 @@ def sla_add(
                 queue=queue,
                 calendar=calendar,
             )
-            count = refresh_open(session.connection())
+            count = refresh_open(session.connection(), {saved.name})
     except SlaError as exc:
         raise refused("SLA policy", name, exc) from exc
     typer.echo(f"added SLA policy {name} (due times of {count} open tickets worked out again)")
@@ -81,7 +81,7 @@ def sla_edit(
     try:
         with ctx_of(ctx).session() as session:
             edit_policy(session, get_policy(session, name), changes)
-            count = refresh_open(session.connection())
+            count = refresh_open(session.connection(), {name})
     except SlaError as exc:
         raise refused("SLA policy", name, exc) from exc
     typer.echo(f"changed SLA policy {name} (due times of {count} open tickets worked out again)")
@@ -116,7 +116,7 @@ def sla_remove(ctx: typer.Context, name: str) -> None:
     try:
         with ctx_of(ctx).session() as session:
             remove_policy(session, get_policy(session, name))
-            count = refresh_open(session.connection())
+            count = refresh_open(session.connection(), ())
     except SlaError as exc:
         raise refused("SLA policy", name, exc) from exc
     typer.echo(f"removed SLA policy {name} (due times of {count} open tickets worked out again)")
@@ -161,15 +161,16 @@ def calendar_edit(
     """Change a calendar; the due times of open tickets counted in it follow at once."""
     from tuidesk.storage.checks import Invalid
     from tuidesk.storage.due import refresh_open
-    from tuidesk.storage.sla import edit_calendar, get_calendar
+    from tuidesk.storage.sla import counting_in, edit_calendar, get_calendar
 
     try:
         with ctx_of(ctx).session() as session:
+            cal = get_calendar(session, name)
             edit_calendar(
-                session, get_calendar(session, name), tz=tz, hours=hours,
+                session, cal, tz=tz, hours=hours,
                 add_holidays=holiday, drop_holidays=no_holiday,
             )  # fmt: skip
-            count = refresh_open(session.connection())
+            count = refresh_open(session.connection(), counting_in(session, cal))
     except Invalid as exc:
         raise refused("calendar", name, exc) from exc
     typer.echo(f"changed calendar {name} (due times of {count} open tickets worked out again)")

@@ -4,6 +4,7 @@ pipe's path is (no ORM to import)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -100,7 +101,7 @@ def refresh_due(conn: Connection, ticket_id: int) -> None:
     ticket = conn.execute(_tickets(t).where(t.ticket.c.id == ticket_id)).one_or_none()
     if ticket is None or (not found.policies and ticket.sla_policy is None):
         return
-    _store(conn, _worked_out(conn, found, [ticket]))
+    _store(conn, _worked_out(conn, found, [ticket])[0])
 
 
 def _tickets(t: Any) -> Any:
@@ -114,17 +115,31 @@ def _tickets(t: Any) -> Any:
     )  # fmt: skip
 
 
-def _worked_out(conn: Connection, found: Policies, tickets: list[Any]) -> list[dict[str, object]]:
+def _worked_out(
+    conn: Connection,
+    found: Policies,
+    tickets: list[Any],
+    touched: Collection[str] | None = None,
+) -> tuple[list[dict[str, object]], int]:
     """The due columns of each ticket whose stored ones are not what its policy and events
-    give now (a ticket without a policy before or after costs nothing): its events are read
-    for many tickets at once."""
+    give now, its events read for many tickets at once; and how many tickets were worked out.
+    A ticket without a policy before or after costs nothing, and neither does one that keeps
+    a policy not `touched` (None: all)."""
     chosen = {
         ticket.id: matching_policy(found.policies, ticket.key, ticket.priority, ticket.name)
         for ticket in tickets
     }
+    if touched is not None:
+        tickets = [
+            ticket
+            for ticket in tickets
+            if (policy := chosen[ticket.id]) is None
+            or policy.name in touched
+            or policy.name != ticket.sla_policy
+        ]
     timed = [ticket for ticket in tickets if chosen[ticket.id] is not None]
     timelines = _timelines(conn, {ticket.id: aware(ticket.created_at) for ticket in timed})
-    changed = []
+    changed, worked = [], 0
     for ticket in tickets:
         values: dict[str, object] = dict.fromkeys(DUE_COLUMNS)
         policy = chosen[ticket.id]
@@ -132,9 +147,10 @@ def _worked_out(conn: Connection, found: Policies, tickets: list[Any]) -> list[d
             values |= _due_values(policy, found.calendar(policy), timelines[ticket.id])
         elif ticket.sla_policy is None:
             continue
+        worked += 1
         if any(_stored(getattr(ticket, key)) != _stored(values[key]) for key in DUE_COLUMNS):
             changed.append({"ticket_id": ticket.id, **values})
-    return changed
+    return changed, worked
 
 
 def _stored(value: object) -> object:
@@ -196,12 +212,15 @@ def _timeline(created: datetime, rows: list[Any]) -> Timeline:
     return Timeline(created, statuses, messages, first_status=first)
 
 
-def refresh_open(conn: Connection) -> int:
+def refresh_open(conn: Connection, touched: Collection[str] | None = None) -> int:
     """Every ticket still being worked on, after the policies or calendars changed: a new
-    policy applies to them at once, not from their next mail. The policies, the open tickets
-    and their events are read once each (events in chunks), and only the tickets whose due
-    times moved are written, in one executemany. How many open tickets there are."""
+    policy applies to them at once, not from their next mail. `touched`: the policies whose
+    targets or calendar changed (None: any may have), so a ticket that keeps another policy
+    is left alone. The policies, the open tickets and their events are read once each
+    (events in chunks), and only the tickets whose due times moved are written, in one
+    executemany. How many open tickets had their due times worked out again."""
     t = tables(conn)
     tickets = conn.execute(_tickets(t).where(t.ticket.c.status.in_(OPEN_STATUSES))).all()
-    _store(conn, _worked_out(conn, load_policies(conn), tickets))
-    return len(tickets)
+    changed, worked = _worked_out(conn, load_policies(conn), tickets, touched)
+    _store(conn, changed)
+    return worked

@@ -116,11 +116,17 @@ def edit_calendar(
     )
 
 
+def counting_in(session: Session, row: SlaCalendar) -> list[str]:
+    """The names of the policies whose targets count in this calendar, by name."""
+    named = select(SlaPolicy.name).where(SlaPolicy.calendar_id == row.id)
+    return list(session.exec(named.order_by(col(SlaPolicy.name))))
+
+
 def remove_calendar(session: Session, row: SlaCalendar) -> None:
     """Only a calendar no policy reads its targets with."""
-    policy = session.exec(select(SlaPolicy.name).where(SlaPolicy.calendar_id == row.id)).first()
-    if policy is not None:
-        raise SlaError(f"policy {policy!r} uses calendar {row.name!r}; change it first")
+    policies = counting_in(session, row)
+    if policies:
+        raise SlaError(f"policy {policies[0]!r} uses calendar {row.name!r}; change it first")
     session.delete(row)
     session.flush()
 
