@@ -237,11 +237,11 @@ def test_a_tickets_due_times_follow_its_mail_and_statuses(cli: Cli, clock) -> No
 
 
 def test_a_near_then_breached_target_mails_the_assignee_and_the_escalation_agents_once_each(
-    mailer: Cli, smtp_starttls: SmtpServer, clock
+    mailer: Cli, smtp_starttls: SmtpServer, clock, db_url: str
 ) -> None:  # type: ignore[no-untyped-def]
     """Near when due within `sla_near` (1h unless set), breached once due: each escalates once
-    (a second run says nothing), in the ticket's history, mailed to the assignee and the
-    branch's agents."""
+    (a second run says nothing, even one started while the first is not committed yet), in
+    the ticket's history, mailed to the assignee and the branch's agents."""
     from datetime import datetime, timedelta
 
     cli = mailer
@@ -259,10 +259,9 @@ def test_a_near_then_breached_target_mails_the_assignee_and_the_escalation_agent
     assert _json(cli, "escalate") == {"escalated": []}  # due in 30 minutes: not near yet
     cli("config", "set", "sla_near", "--unset")  # 1h
     due = _json(cli, "ticket", "show", "SUP-1")["sla"]["first_response_due"]
-    assert _json(cli, "escalate") == {
-        "escalated": [{"ticket": "SUP-1", "target": "first_response", "level": "near",
-                       "due": due}]
-    }  # fmt: skip
+    first, second = _two_runs_at_once(db_url)
+    assert first == [{"ticket": "SUP-1", "target": "first_response", "level": "near", "due": due}]
+    assert second == []  # it waited for the first run's commit, then found it done
     assert _json(cli, "escalate") == {"escalated": []}  # once
     clock(datetime.fromisoformat(due) + timedelta(minutes=1))
     assert cli("escalate").stdout.decode() == f"SUP-1: first response breached (due {due})\n"
@@ -276,6 +275,35 @@ def test_a_near_then_breached_target_mails_the_assignee_and_the_escalation_agent
     assert {"dana@example.com", "eve@example.com"} <= told
     texts = [m.data.decode(errors="replace") for m in smtp_starttls.messages]
     assert any("Escalated: first response near" in t for t in texts)
+
+
+def _two_runs_at_once(db_url: str) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """An escalation run, and a second one (as a second watcher's) started before the first
+    commits: what each escalated. On PostgreSQL the second is seen waiting on a lock first."""
+    import threading
+
+    from sqlalchemy import text
+
+    from tuidesk.clock import utcnow
+    from tuidesk.storage.db import make_engine, transaction
+    from tuidesk.storage.escalate import escalate, escalate_now
+
+    engine = make_engine(db_url)
+    second: list[list[dict[str, str]]] = []
+    try:
+        with transaction(engine) as conn:
+            first = escalate(conn, utcnow())
+            other = threading.Thread(target=lambda: second.append(escalate_now(engine)))
+            other.start()
+            while engine.dialect.name == "postgresql" and other.is_alive():
+                with engine.connect() as look:
+                    waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                    if look.execute(text(waiting)).scalar():
+                        break
+        other.join()
+    finally:
+        engine.dispose()
+    return first, second[0]
 
 
 def test_watch_escalates_as_it_runs_and_mails_it(mailer: Cli, smtp_starttls: SmtpServer) -> None:
