@@ -3,11 +3,11 @@
     python -m bench [--keep-venv] [--quick] [--only NAME]... [--skip NAME]...
 
 Runs bench.ingest, bench.imap, bench.outbound, bench.console, bench.quotes, bench.fidelity,
-bench.peer and bench.scale one after the other, each in a subprocess of its own, printing what
-each prints on its own. Each records its headline figures (bench/table.py) in a file named by
-BENCH_SUMMARY; at the end the runner prints them as one table (figure | result | target | met?),
-as text and as Markdown, with a line on the machine (CPU model, cores, RAM, Python, date, load
-average at the start).
+bench.peer, bench.sla and bench.scale one after the other, each in a subprocess of its own,
+printing what each prints on its own. Each records its headline figures (bench/table.py) in a
+file named by BENCH_SUMMARY; at the end the runner prints them as one table (figure | result |
+target | met?), as text and as Markdown, with a line on the machine (CPU model, cores, RAM,
+Python, date, load average at the start).
 
 --keep-venv is passed on to bench.peer (keep the peer's venv for the next run). --quick runs
 every bench with small counts: a check that everything runs, not figures to publish. A bench
@@ -37,6 +37,7 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
     "quotes": ([], ["--runs", "1"]),
     "fidelity": ([], ["--only", "django-helpdesk", "--only", "email_reply_parser"]),
     "peer": ([], ["--n", "200", "--runs", "1"]),
+    "sla": ([], ["--open", "500"]),
     # a million tickets, built once into ../scale-cache (outside the repository) and reused
     "scale": ([], ["--tickets", "2000", "--presses", "5", "--runs", "3", "--mails", "5"]),
 }

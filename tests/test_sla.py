@@ -76,6 +76,102 @@ def test_calendars_and_policies_are_added_listed_checked_and_removed(cli: Cli) -
     assert "no SLA policy named 'Standard'" in _refusal(cli, "sla", "remove", "Standard")
 
 
+def test_calendar_and_policy_edits_move_open_tickets_and_both_travel_in_config_files(
+    cli: Cli, clock, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """A ticket opened Monday 10:00 in Berlin, first response within 4 business hours: each
+    edit of the calendar or the policy moves its due time at once; `config export` writes
+    calendars, policies and escalation agents, and importing them back (all or nothing)
+    restores the same export and the due times."""
+
+    def first_due() -> str | None:
+        shown = _json(cli, "ticket", "show", "SUP-1")["sla"]
+        return shown and shown["first_response_due"]
+
+    cli("calendar", "add", "Berlin", "--tz", "Europe/Berlin", "--hours", "mon-fri=09:00-17:00",
+        "--holiday", "2026-12-25")  # fmt: skip
+    cli("agent", "add", "eve", "--email", "eve@example.com")
+    cli("branch", "edit", "Support", "--escalate", "eve")
+    cli("queue", "add", "Billing")
+    cli("sla", "add", "Std", "--first-response", "4h", "--resolution", "3d", "--calendar", "Berlin")
+    cli("sla", "add", "Urgent", "--first-response", "30m", "--branch", "SUP", "--priority",
+        "urgent", "--queue", "Billing")  # fmt: skip
+    cli("pipe", input=b"From: a@customer.example\r\nSubject: Help\r\n\r\nPlease\r\n")
+    assert first_due() == "2026-12-07T13:00:00+00:00"  # 14:00 in Berlin
+    edited = cli("calendar", "edit", "Berlin", "--hours", "mon-fri=09:00-12:00").stdout.decode()
+    assert edited == "changed calendar Berlin (due times of 1 open tickets worked out again)\n"
+    assert first_due() == "2026-12-08T10:00:00+00:00"  # 2h Monday, 2h Tuesday from 09:00
+    cli("calendar", "edit", "Berlin", "--holiday", "2026-12-08")
+    assert first_due() == "2026-12-09T10:00:00+00:00"
+    cli("calendar", "edit", "Berlin", "--no-holiday", "2026-12-08", "--tz", "UTC")
+    assert first_due() == "2026-12-08T10:00:00+00:00"  # 3h Monday from 09:00 UTC, then 1h
+    for args, says in (
+        (["--no-holiday", "2026-12-09"], "calendar 'Berlin': 2026-12-09 is not a holiday"),
+        (["--tz", "Mars/Olympus"], "time zone 'Mars/Olympus' is unknown"),
+        (["--hours", "mon=17:00-09:00"], "is not a span of one day"),
+    ):
+        assert says in _refusal(cli, "calendar", "edit", "Berlin", *args)
+    assert "no calendar named 'Nope'" in _refusal(cli, "calendar", "edit", "Nope", "--tz", "UTC")
+    cli("calendar", "edit", "Berlin", "--tz", "Europe/Berlin", "--hours", "mon-fri=09:00-17:00")
+    assert first_due() == "2026-12-07T13:00:00+00:00"
+    said = cli("sla", "edit", "Std", "--first-response", "none").stdout.decode()
+    assert said == "changed SLA policy Std (due times of 1 open tickets worked out again)\n"
+    assert first_due() is None
+    cli("sla", "edit", "Std", "--first-response", "2h")
+    assert first_due() == "2026-12-07T11:00:00+00:00"
+    narrow = cli("sla", "edit", "Urgent", "--queue", "none", "--next-response", "1h")
+    assert "(due times of 0 open tickets" in narrow.stdout.decode()  # SUP-1 is not urgent
+    for args, says in (
+        (["--first-response", "none", "--resolution", "none"], "at least one of"),
+        (["--queue", "Nope"], "no queue named 'Nope'"),
+        (["--priority", "asap"], "priority must be one of"),
+    ):
+        assert says in _refusal(cli, "sla", "edit", "Std", *args)
+    policies = [
+        {"name": "Std", "first_response": "2h", "next_response": None, "resolution": "3d",
+         "branch": None, "priority": None, "queue": None, "calendar": "Berlin"},
+        {"name": "Urgent", "first_response": "30m", "next_response": "1h", "resolution": None,
+         "branch": "SUP", "priority": "urgent", "queue": None, "calendar": None},
+    ]  # fmt: skip
+    assert _json(cli, "sla", "list") == policies
+
+    exported = cli("config", "export").stdout.decode()
+    assert (
+        'hours = [\n    "mon=09:00-17:00",' in exported
+        and 'holidays = [\n    "2026-12-25",' in exported
+    )
+    assert 'escalate = [\n    "eve@example.com",' in exported and "[[sla_policy]]" in exported
+    cli("sla", "remove", "Std")
+    cli("sla", "remove", "Urgent")
+    cli("calendar", "remove", "Berlin")
+    cli("branch", "edit", "Support", "--escalate", "")
+    assert first_due() is None
+    (tmp_path / "desk.toml").write_text(exported)
+    imported = cli("config", "import", str(tmp_path / "desk.toml")).stdout.decode()
+    assert "1 calendars, 2 sla_policies" in imported
+    assert imported.endswith(" (due times of 1 open tickets worked out again)\n")
+    assert cli("config", "export").stdout.decode() == exported
+    assert first_due() == "2026-12-07T11:00:00+00:00" and _json(cli, "sla", "list") == policies
+
+    bad = tmp_path / "bad.toml"
+    for toml, says in (
+        ('[[calendar]]\nname = "Mars"\ntz = "Mars/Olympus"\nhours = ["mon=09:00-17:00"]\n',
+         "calendar 'Mars': time zone 'Mars/Olympus' is unknown"),
+        ('[[calendar]]\nname = "Shut"\nhours = []\n',
+         "calendar 'Shut': hours: the calendar is never open"),
+        ('[[sla_policy]]\nname = "P"\nfirst_response = "1h"\ncalendar = "Nope"\n',
+         "SLA policy 'P': no calendar named 'Nope'"),
+        ('[[sla_policy]]\nname = "P"\nfirst_response = 60\n',
+         "SLA policy 'P': first_response must be text"),
+        ('[[sla_policy]]\nname = "P"\nfirst = "1h"\n', "SLA policy 'P': unknown field 'first'"),
+        ('[[branch]]\nname = "Support"\nkey = "SUP"\nescalate = ["nobody"]\n',
+         "branch 'Support': no agent 'nobody'"),
+    ):  # fmt: skip
+        bad.write_text('[[queue]]\nname = "Later"\n\n' + toml)
+        assert says in _refusal(cli, "config", "import", str(bad))
+    assert cli("config", "export").stdout.decode() == exported  # nothing half-imported
+
+
 def test_a_tickets_due_times_follow_its_mail_and_statuses(cli: Cli, clock) -> None:  # type: ignore[no-untyped-def]
     """Always-open policy: the due times are the opening time plus the targets, pending
     stops every clock, opening again moves them by the paused time, resolving ends them."""
@@ -141,14 +237,12 @@ def test_a_tickets_due_times_follow_its_mail_and_statuses(cli: Cli, clock) -> No
 
 
 def test_a_near_then_breached_target_mails_the_assignee_and_the_escalation_agents_once_each(
-    mailer: Cli, smtp_starttls: SmtpServer, db_url: str
-) -> None:
-    """Near when due within the hour, breached once due: each escalates once (a second run
-    says nothing), in the ticket's history, mailed to the assignee and the branch's agents."""
+    mailer: Cli, smtp_starttls: SmtpServer, clock, db_url: str
+) -> None:  # type: ignore[no-untyped-def]
+    """Near when due within `sla_near` (1h unless set), breached once due: each escalates once
+    (a second run says nothing, even one started while the first is not committed yet), in
+    the ticket's history, mailed to the assignee and the branch's agents."""
     from datetime import datetime, timedelta
-
-    from tuidesk.storage.db import make_engine, transaction
-    from tuidesk.storage.escalate import escalate
 
     cli = mailer
     cli("agent", "add", "dana", "--email", "dana@example.com")
@@ -160,21 +254,19 @@ def test_a_near_then_breached_target_mails_the_assignee_and_the_escalation_agent
     mail = b"From: a@customer.example\r\nTo: support@example.com\r\nSubject: Down\r\n"
     cli("pipe", input=mail + b"Message-ID: <e1@c>\r\n\r\nAll down\r\n")
     cli("ticket", "set", "SUP-1", "--assign", "dana")
-    assert _json(cli, "escalate") == {
-        "escalated": [{"ticket": "SUP-1", "target": "first_response", "level": "near",
-                       "due": _json(cli, "ticket", "show", "SUP-1")["sla"]["first_response_due"]}]
-    }  # fmt: skip
+    assert "duration 'soon': write e.g. 30m" in _refusal(cli, "config", "set", "sla_near", "soon")
+    assert cli("config", "set", "sla_near", "20m").stdout.decode() == "sla_near = 20m\n"
+    assert _json(cli, "escalate") == {"escalated": []}  # due in 30 minutes: not near yet
+    cli("config", "set", "sla_near", "--unset")  # 1h
+    due = _json(cli, "ticket", "show", "SUP-1")["sla"]["first_response_due"]
+    first, second = _two_runs_at_once(db_url)
+    assert first == [{"ticket": "SUP-1", "target": "first_response", "level": "near", "due": due}]
+    assert second == []  # it waited for the first run's commit, then found it done
     assert _json(cli, "escalate") == {"escalated": []}  # once
-    due = datetime.fromisoformat(_json(cli, "ticket", "show", "SUP-1")["sla"]["first_response_due"])
-    engine = make_engine(db_url)
-    try:
-        with transaction(engine) as conn:
-            [breached] = escalate(conn, due + timedelta(minutes=1))
-        with transaction(engine) as conn:
-            assert escalate(conn, due + timedelta(minutes=2)) == []
-    finally:
-        engine.dispose()
-    assert breached["level"] == "breached"
+    clock(datetime.fromisoformat(due) + timedelta(minutes=1))
+    assert cli("escalate").stdout.decode() == f"SUP-1: first response breached (due {due})\n"
+    clock(datetime.fromisoformat(due) + timedelta(minutes=2))
+    assert _json(cli, "escalate") == {"escalated": []}
     kinds = [e["kind"] for e in _json(cli, "ticket", "history", "SUP-1")["events"]]
     assert kinds.count("escalated") == 2
     sent = json.loads(cli("send", "--json", check=False).stdout)
@@ -183,6 +275,65 @@ def test_a_near_then_breached_target_mails_the_assignee_and_the_escalation_agent
     assert {"dana@example.com", "eve@example.com"} <= told
     texts = [m.data.decode(errors="replace") for m in smtp_starttls.messages]
     assert any("Escalated: first response near" in t for t in texts)
+
+
+def _two_runs_at_once(db_url: str) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """An escalation run, and a second one (as a second watcher's) started before the first
+    commits: what each escalated. On PostgreSQL the second is seen waiting on a lock first."""
+    import threading
+
+    from sqlalchemy import text
+
+    from tuidesk.clock import utcnow
+    from tuidesk.storage.db import make_engine, transaction
+    from tuidesk.storage.escalate import escalate, escalate_now
+
+    engine = make_engine(db_url)
+    second: list[list[dict[str, str]]] = []
+    try:
+        with transaction(engine) as conn:
+            first = escalate(conn, utcnow())
+            other = threading.Thread(target=lambda: second.append(escalate_now(engine)))
+            other.start()
+            while engine.dialect.name == "postgresql" and other.is_alive():
+                with engine.connect() as look:
+                    waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                    if look.execute(text(waiting)).scalar():
+                        break
+        other.join()
+    finally:
+        engine.dispose()
+    return first, second[0]
+
+
+def test_watch_escalates_as_it_runs_and_mails_it(mailer: Cli, smtp_starttls: SmtpServer) -> None:
+    """`tuidesk watch` escalates (at once, then every minute) and sends the mail it queued;
+    what it escalated does not escalate again. On the real clock: the watcher is its own
+    process."""
+    import signal
+    import subprocess
+    import sys
+
+    cli = mailer
+    cli("agent", "add", "eve", "--email", "eve@example.com")
+    cli("branch", "edit", "Support", "--escalate", "eve")  # told of nothing else
+    cli("sla", "add", "Fast", "--first-response", "30m")  # near from the start
+    head = b"From: a@customer.example\r\nTo: support@example.com\r\nSubject: Down\r\n"
+    cli("pipe", input=head + b"Message-ID: <w1@c>\r\n\r\nAll down\r\n")
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "tuidesk", "watch"], env=cli.env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        [got] = smtp_starttls.wait_for(1, timeout=30)
+    finally:
+        watcher.send_signal(signal.SIGTERM)
+        _, err = watcher.communicate(timeout=30)
+    assert watcher.returncode == 0, err
+    assert got.rcpt_tos == ["eve@example.com"]
+    assert "Escalated: first response near" in got.data.decode(errors="replace")
+    assert b"escalating every minute" in err and b"escalate: SUP-1: first response near" in err
+    assert _json(cli, "escalate") == {"escalated": []}
 
 
 def test_a_split_off_ticket_gets_its_due_times_at_once(cli: Cli) -> None:

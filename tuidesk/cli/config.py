@@ -22,7 +22,8 @@ app = typer.Typer(help="Export and import every rule as TOML.", no_args_is_help=
 def config_export(
     ctx: typer.Context, file: Annotated[Path | None, typer.Argument()] = None
 ) -> None:
-    """Write every rule, branch, queue, ticket type and channel as TOML (stdout without FILE)."""
+    """Write every rule, branch, queue, ticket type, channel, calendar and SLA policy as TOML
+    (stdout without FILE)."""
     from tuidesk.storage.config_file import export_config
 
     with ctx_of(ctx).session() as session:
@@ -48,7 +49,9 @@ def config_import(ctx: typer.Context, file: Path) -> None:
         raise fail(f"{file}: not UTF-8 text", ExitCode.USAGE) from exc
     except (ConfigError, OSError) as exc:
         raise fail(str(exc), ExitCode.USAGE) from exc
-    typer.echo(", ".join(f"{v} {k}" for k, v in counts.items()))
+    due = counts.pop("open_tickets_due", None)
+    again = f" (due times of {due} open tickets worked out again)" if due is not None else ""
+    typer.echo(", ".join(f"{v} {k}" for k, v in counts.items()) + again)
 
 
 def _shown(value: Any) -> str:

@@ -159,8 +159,9 @@ def watch(
         bool, typer.Option("--no-send", help="Do not flush the outbox (another host does).")
     ] = False,
 ) -> None:
-    """Keep watching channels (IMAP IDLE where the server has it) and sending the outbox,
-    until SIGTERM or Ctrl-C."""
+    """Keep watching channels (IMAP IDLE where the server has it), sending the outbox and
+    escalating service-level targets (as `tuidesk escalate`, every minute), until SIGTERM or
+    Ctrl-C."""
     import signal
 
     from tuidesk.services.daemon import Daemon
@@ -174,11 +175,13 @@ def watch(
     def log(line: str) -> None:
         typer.echo(f"{datetime.now().astimezone():%Y-%m-%d %H:%M:%S} {line}", err=True)
 
-    daemon = Daemon(c.engine, c.blobs, c.paths.config, lease_holder(), log, send=not no_send)
+    daemon = Daemon(
+        c.engine, c.blobs, c.paths.config, lease_holder(), log, send=not no_send, escalate=True
+    )
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: daemon.stop_event.set())
     watched = ", ".join(ch.name for ch in channels) or "no mailboxes"
-    log(f"watching {watched}{'' if no_send else '; sending the outbox'}")
+    log(f"watching {watched}{'' if no_send else '; sending the outbox'}; escalating every minute")
     daemon.start([ch.name for ch in channels])
     while not daemon.stop_event.wait(0.5):  # a timed wait lets the signal handlers run
         pass

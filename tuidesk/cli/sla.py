@@ -15,6 +15,7 @@ sla_app = typer.Typer(help="SLA policies: response and resolution targets.", no_
 calendar_app = typer.Typer(help="Business calendars SLA targets count in.", no_args_is_help=True)
 
 Target = Annotated[str | None, typer.Option(help="A duration: 30m, 4h, 3d (business days), 1d4h.")]
+Retarget = Annotated[str | None, typer.Option(help="A duration as for add; none: no such target.")]
 
 
 @sla_app.command("add")
@@ -40,7 +41,7 @@ def sla_add(
     }
     try:
         with ctx_of(ctx).session() as session:
-            save_policy(
+            saved = save_policy(
                 session,
                 name=name,
                 targets=targets,
@@ -49,10 +50,41 @@ def sla_add(
                 queue=queue,
                 calendar=calendar,
             )
-            count = refresh_open(session.connection())
+            count = refresh_open(session.connection(), {saved.name})
     except SlaError as exc:
         raise refused("SLA policy", name, exc) from exc
     typer.echo(f"added SLA policy {name} (due times of {count} open tickets worked out again)")
+
+
+@sla_app.command("edit")
+def sla_edit(
+    ctx: typer.Context,
+    name: str,
+    first_response: Retarget = None,
+    next_response: Retarget = None,
+    resolution: Retarget = None,
+    branch: Annotated[str | None, typer.Option(help="Only this branch; none: any.")] = None,
+    priority: Annotated[str | None, typer.Option(help="Only this priority; none: any.")] = None,
+    queue: Annotated[str | None, typer.Option(help="Only this queue; none: any.")] = None,
+    calendar: Annotated[str | None, typer.Option(help="Count in its hours; none: 24/7.")] = None,
+) -> None:
+    """Change a policy: what is given replaces, `none` clears (a target; any branch, priority
+    or queue; 24/7), the rest is kept. Open tickets' due times follow at once."""
+    from tuidesk.storage.due import refresh_open
+    from tuidesk.storage.sla import SlaError, edit_policy, get_policy
+
+    changes = {
+        "first_response": first_response, "next_response": next_response,
+        "resolution": resolution, "branch": branch, "priority": priority, "queue": queue,
+        "calendar": calendar,
+    }  # fmt: skip
+    try:
+        with ctx_of(ctx).session() as session:
+            edit_policy(session, get_policy(session, name), changes)
+            count = refresh_open(session.connection(), {name})
+    except SlaError as exc:
+        raise refused("SLA policy", name, exc) from exc
+    typer.echo(f"changed SLA policy {name} (due times of {count} open tickets worked out again)")
 
 
 @sla_app.command("list")
@@ -84,7 +116,7 @@ def sla_remove(ctx: typer.Context, name: str) -> None:
     try:
         with ctx_of(ctx).session() as session:
             remove_policy(session, get_policy(session, name))
-            count = refresh_open(session.connection())
+            count = refresh_open(session.connection(), ())
     except SlaError as exc:
         raise refused("SLA policy", name, exc) from exc
     typer.echo(f"removed SLA policy {name} (due times of {count} open tickets worked out again)")
@@ -112,26 +144,46 @@ def calendar_add(
     typer.echo(f"added calendar {name}")
 
 
+@calendar_app.command("edit")
+def calendar_edit(
+    ctx: typer.Context,
+    name: str,
+    tz: Annotated[str | None, typer.Option(help="A time zone: Europe/Berlin, UTC.")] = None,
+    hours: Annotated[
+        list[str] | None,
+        typer.Option(help="Replaces all the hours: DAYS=HH:MM-HH:MM[,HH:MM-HH:MM] (repeat)."),
+    ] = None,
+    holiday: Annotated[list[str] | None, typer.Option(help="YYYY-MM-DD, add (repeat).")] = None,
+    no_holiday: Annotated[
+        list[str] | None, typer.Option(help="YYYY-MM-DD, no longer closed (repeat).")
+    ] = None,
+) -> None:
+    """Change a calendar; the due times of open tickets counted in it follow at once."""
+    from tuidesk.storage.checks import Invalid
+    from tuidesk.storage.due import refresh_open
+    from tuidesk.storage.sla import counting_in, edit_calendar, get_calendar
+
+    try:
+        with ctx_of(ctx).session() as session:
+            cal = get_calendar(session, name)
+            edit_calendar(
+                session, cal, tz=tz, hours=hours,
+                add_holidays=holiday, drop_holidays=no_holiday,
+            )  # fmt: skip
+            count = refresh_open(session.connection(), counting_in(session, cal))
+    except Invalid as exc:
+        raise refused("calendar", name, exc) from exc
+    typer.echo(f"changed calendar {name} (due times of {count} open tickets worked out again)")
+
+
 @calendar_app.command("list")
 def calendar_list(ctx: typer.Context, as_json: JsonHelp = False) -> None:
     """Calendars by name, with their hours and holidays."""
-    from tuidesk.engine.sla import WEEKDAYS
-    from tuidesk.storage.sla import list_calendars
+    from tuidesk.storage.sla import list_calendars, shown_hours
 
     with ctx_of(ctx).session() as session:
         rows = [
-            {
-                "name": c.name,
-                "tz": c.tz,
-                "hours": {
-                    day: [
-                        f"{s // 60:02d}:{s % 60:02d}-{e // 60:02d}:{e % 60:02d}" for s, e in spans
-                    ]
-                    for day, spans in zip(WEEKDAYS, c.hours, strict=True)
-                    if spans
-                },
-                "holidays": c.holidays,
-            }
+            {"name": c.name, "tz": c.tz, "hours": shown_hours(c), "holidays": c.holidays}
             for c in list_calendars(session)
         ]
 
@@ -243,17 +295,15 @@ def _text(data: dict) -> None:  # type: ignore[type-arg]
 
 
 def escalate(ctx: typer.Context, as_json: JsonHelp = False) -> None:
-    """Tell assignees and branch escalation agents of targets near (within the hour) or
-    breached, once each: run it from cron, as `tuidesk send`."""
+    """Tell assignees and branch escalation agents of targets near (within the `sla_near`
+    setting, 1h) or breached, once each: `tuidesk watch` runs it every minute; without a
+    watcher, run it from cron, as `tuidesk send`."""
     from tuidesk.cli.output import print_json
-    from tuidesk.clock import utcnow
-    from tuidesk.storage.db import transaction
-    from tuidesk.storage.escalate import escalate as run
+    from tuidesk.storage.escalate import escalate_now, said
 
-    with transaction(ctx_of(ctx).engine) as conn:
-        done = run(conn, utcnow())
+    done = escalate_now(ctx_of(ctx).engine)
     if as_json:
         print_json({"escalated": done})
         return
     for e in done:
-        typer.echo(f"{e['ticket']}: {e['target'].replace('_', ' ')} {e['level']} (due {e['due']})")
+        typer.echo(said(e))

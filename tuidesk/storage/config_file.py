@@ -1,4 +1,5 @@
-"""`config export` / `config import`: every rule, branch, queue, ticket type and channel as TOML."""
+"""`config export` / `config import`: every rule, branch, queue, ticket type, channel, business
+calendar and SLA policy as TOML."""
 
 from __future__ import annotations
 
@@ -6,18 +7,30 @@ import tomllib
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from tuidesk.storage.agents import list_agents, save_agent
 from tuidesk.storage.branches import get_branch, list_branches, save_branch
 from tuidesk.storage.canned import get_canned, list_canned, save_canned
 from tuidesk.storage.channels import save_channel
 from tuidesk.storage.checks import Invalid
-from tuidesk.storage.models import Agent, Channel, OutgoingChannel
+from tuidesk.storage.due import TARGETS, refresh_open
+from tuidesk.storage.models import Agent, Branch, Channel, OutgoingChannel
 from tuidesk.storage.outgoing import list_outgoing, save_outgoing
 from tuidesk.storage.queues import get_queue, list_queues, save_queue
 from tuidesk.storage.setting_checks import describe, save_settings
 from tuidesk.storage.settings import SETTINGS, get_settings
+from tuidesk.storage.sla import (
+    described,
+    get_calendar,
+    get_policy,
+    hour_specs,
+    list_calendars,
+    list_policies,
+    save_calendar,
+    save_policy,
+    set_escalation_agents,
+)
 from tuidesk.storage.ticket_types import (
     get_ticket_type,
     list_ticket_types,
@@ -48,6 +61,7 @@ def export_config(session: Session) -> str:
             "addresses": b.addresses,
             "domains": b.domains,
             "default": b.is_default,
+            **_escalation(session, b),
         }
         for b in list_branches(session)
     ]
@@ -60,8 +74,23 @@ def export_config(session: Session) -> str:
     doc["outgoing"] = [_channel_entry(o) for o in list_outgoing(session)]
     doc["agent"] = [_drop_none(_fields(a, exclude={"id"})) for a in list_agents(session)]
     doc["canned"] = [_drop_none(c) for c in list_canned(session)]
+    doc["calendar"] = [
+        {"name": c.name, "tz": c.tz, "hours": hour_specs(c), "holidays": c.holidays}
+        for c in list_calendars(session)
+    ]
+    doc["sla_policy"] = [_drop_none(described(session, p)) for p in list_policies(session)]
     lines = "\n".join(f"#   {key}: {help_}" for key, (_, help_) in SETTINGS.items())
     return HEADER + lines + "\n\n" + tomli_w.dumps({k: v for k, v in doc.items() if v})
+
+
+def _escalation(session: Session, branch: Branch) -> dict[str, list[str]]:
+    """The branch's escalation agents by address (ids differ from desk to desk), in order;
+    nothing when it has none."""
+    ids = list(branch.escalation_agents or ())
+    if not ids:
+        return {}
+    agents = {a.id: a.email for a in session.exec(select(Agent).where(col(Agent.id).in_(ids)))}
+    return {"escalate": [agents[i] for i in ids if i in agents]}
 
 
 def _fields(row: Agent | Channel | OutgoingChannel, exclude: set[str]) -> dict[str, Any]:
@@ -99,10 +128,14 @@ def import_config(session: Session, text: str) -> dict[str, int]:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}") from exc
     _check_sections(doc)
-    return {count: step(session, doc) for count, step in _STEPS}
+    counts = {count: step(session, doc) for count, step in _STEPS}
+    if doc.get("calendar") or doc.get("sla_policy"):  # they apply to open tickets at once
+        counts["open_tickets_due"] = refresh_open(session.connection())
+    return counts
 
 
 def _import_branch(session: Session, item: dict[str, Any]) -> None:
+    _no_unknown(item, {"name", "key", "addresses", "domains", "default", "escalate"})
     save_branch(
         session,
         name=item["name"],
@@ -129,6 +162,57 @@ def _import_ticket_type(session: Session, item: dict[str, Any]) -> None:
         fields=item.get("field", []),
         ticket_type=_existing(get_ticket_type, session, item["name"]),
     )
+
+
+def _import_calendar(session: Session, item: dict[str, Any]) -> None:
+    _no_unknown(item, {"name", "tz", "hours", "holidays"})
+    save_calendar(
+        session, name=item["name"], tz=item.get("tz", "UTC"), hours=_list(item, "hours"),
+        holidays=_list(item, "holidays"),
+        calendar=_existing(get_calendar, session, item["name"]),
+    )  # fmt: skip
+
+
+def _import_policy(session: Session, item: dict[str, Any]) -> None:
+    scope = ("branch", "priority", "queue", "calendar")
+    _no_unknown(item, {"name", *TARGETS, *scope})
+    texts = {key: _text(item, key) for key in (*TARGETS, *scope)}
+    save_policy(
+        session,
+        name=item["name"],
+        targets={key: texts[key] for key in TARGETS},
+        **{key: texts[key] for key in scope},
+        policy=_existing(get_policy, session, item["name"]),
+    )
+
+
+def _list(item: dict[str, Any], key: str) -> list[Any]:
+    value = item.get(key, [])
+    if not isinstance(value, list):
+        raise Invalid(f"{key} must be a list, not {value!r}")
+    return value
+
+
+def _text(item: dict[str, Any], key: str) -> str | None:
+    value = item.get(key)
+    if value is not None and not isinstance(value, str):
+        raise Invalid(f"{key} must be text, not {value!r}")
+    return value
+
+
+def _import_agents(session: Session, doc: dict[str, Any]) -> int:
+    """The agents, then the branches' escalation agents (by address or login): a branch may
+    name an agent this file adds."""
+    count = _entries("agent", _import_agent)(session, doc)
+    for item in doc.get("branch", []):
+        if "escalate" in item:
+            try:
+                set_escalation_agents(
+                    session, get_branch(session, item["name"]), _list(item, "escalate")
+                )
+            except ValueError as exc:
+                raise ConfigError(f"branch {item['name']!r}: {exc}") from exc
+    return count
 
 
 def _import_settings(session: Session, doc: dict[str, Any]) -> int:
@@ -209,15 +293,18 @@ _Step = Callable[[Session, dict[str, Any]], int]
 # The count each step reports, in the order they are written: settings after queues and ticket
 # types (default_queue may name one this file adds), outgoing before channels (a channel names
 # the outgoing channel its replies go through), canned replies after branches (one may name a
-# branch).
+# branch), SLA policies after branches, queues and calendars (they name them), branches'
+# escalation agents with the agents.
 _STEPS: tuple[tuple[str, _Step], ...] = (
     ("branches", _entries("branch", _import_branch)),
     ("queues", _entries("queue", _import_queue)),
     ("ticket_types", _entries("ticket_type", _import_ticket_type)),
+    ("calendars", _entries("calendar", _import_calendar)),
+    ("sla_policies", _entries("sla_policy", _import_policy)),
     ("settings", _import_settings),
     ("outgoing", _entries("outgoing", _import_outgoing)),
     ("channels", _entries("channel", _import_channel)),
-    ("agents", _entries("agent", _import_agent)),
+    ("agents", _import_agents),
     ("canned", _entries("canned", _import_canned)),
 )
 
@@ -232,6 +319,8 @@ _ENTRIES = {
     "channel": ("channel", ("name",)),
     "agent": ("agent", ("name", "email", "login")),
     "canned": ("canned reply", ("name",)),
+    "calendar": ("calendar", ("name",)),
+    "sla_policy": ("SLA policy", ("name",)),
 }
 _REPEATED = {
     "name": "named twice in this file",

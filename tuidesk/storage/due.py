@@ -4,11 +4,12 @@ pipe's path is (no ORM to import)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from tuidesk.engine.enums import OPEN_STATUSES
 from tuidesk.engine.sla import (
@@ -91,28 +92,78 @@ def load_policies(conn: Connection) -> Policies:
     return Policies(policies, {c.name: c for c in by_id.values()})
 
 
-def refresh_due(conn: Connection, ticket_id: int, known: Policies | None = None) -> None:
+def refresh_due(conn: Connection, ticket_id: int) -> None:
     """Work out ticket `ticket_id`'s policy and due times from its events again and store
     them, in the caller's transaction (history.record calls it after each event that moves
-    them). With no policy at all, nothing more than the policies is read; `known`: the
-    policies read already (refresh_open reads them once for every ticket)."""
+    them). With no policy at all, nothing more than the policies is read."""
     t = tables(conn)
-    found = known if known is not None else load_policies(conn)
-    ticket = conn.execute(
-        select(t.ticket.c.priority, t.ticket.c.created_at, t.ticket.c.sla_policy,
-               t.branch.c.key, t.queue.c.name)
-        .join(t.branch, t.branch.c.id == t.ticket.c.branch_id)
-        .outerjoin(t.queue, t.queue.c.id == t.ticket.c.queue_id)
-        .where(t.ticket.c.id == ticket_id)
-    ).one_or_none()  # fmt: skip
+    found = load_policies(conn)
+    ticket = conn.execute(_tickets(t).where(t.ticket.c.id == ticket_id)).one_or_none()
     if ticket is None or (not found.policies and ticket.sla_policy is None):
         return
-    chosen = matching_policy(found.policies, ticket.key, ticket.priority, ticket.name)
-    values: dict[str, object] = dict.fromkeys(DUE_COLUMNS)
-    if chosen is not None:
-        timeline = _timeline(conn, ticket_id, aware(ticket.created_at))
-        values |= _due_values(chosen, found.calendar(chosen), timeline)
-    conn.execute(update(t.ticket).where(t.ticket.c.id == ticket_id).values(**values))
+    _store(conn, _worked_out(conn, found, [ticket])[0])
+
+
+def _tickets(t: Any) -> Any:
+    """What choosing a ticket's policy reads, and its stored due columns (to skip rewriting
+    what did not move)."""
+    return (
+        select(t.ticket.c.id, t.ticket.c.priority, t.ticket.c.created_at, t.branch.c.key,
+               t.queue.c.name, *(t.ticket.c[column] for column in DUE_COLUMNS))
+        .join(t.branch, t.branch.c.id == t.ticket.c.branch_id)
+        .outerjoin(t.queue, t.queue.c.id == t.ticket.c.queue_id)
+    )  # fmt: skip
+
+
+def _worked_out(
+    conn: Connection,
+    found: Policies,
+    tickets: list[Any],
+    touched: Collection[str] | None = None,
+) -> tuple[list[dict[str, object]], int]:
+    """The due columns of each ticket whose stored ones are not what its policy and events
+    give now, its events read for many tickets at once; and how many tickets were worked out.
+    A ticket without a policy before or after costs nothing, and neither does one that keeps
+    a policy not `touched` (None: all)."""
+    chosen = {
+        ticket.id: matching_policy(found.policies, ticket.key, ticket.priority, ticket.name)
+        for ticket in tickets
+    }
+    if touched is not None:
+        tickets = [
+            ticket
+            for ticket in tickets
+            if (policy := chosen[ticket.id]) is None
+            or policy.name in touched
+            or policy.name != ticket.sla_policy
+        ]
+    timed = [ticket for ticket in tickets if chosen[ticket.id] is not None]
+    timelines = _timelines(conn, {ticket.id: aware(ticket.created_at) for ticket in timed})
+    changed, worked = [], 0
+    for ticket in tickets:
+        values: dict[str, object] = dict.fromkeys(DUE_COLUMNS)
+        policy = chosen[ticket.id]
+        if policy is not None:
+            values |= _due_values(policy, found.calendar(policy), timelines[ticket.id])
+        elif ticket.sla_policy is None:
+            continue
+        worked += 1
+        if any(_stored(getattr(ticket, key)) != _stored(values[key]) for key in DUE_COLUMNS):
+            changed.append({"ticket_id": ticket.id, **values})
+    return changed, worked
+
+
+def _stored(value: object) -> object:
+    """A due column as compared: datetimes in UTC whatever the database gave back."""
+    return aware(value) if isinstance(value, datetime) else value
+
+
+def _store(conn: Connection, changed: list[dict[str, object]]) -> None:
+    """One UPDATE statement (SET from the dicts' column keys), executed for every changed
+    ticket (executemany)."""
+    if changed:
+        ticket = tables(conn).ticket
+        conn.execute(update(ticket).where(ticket.c.id == bindparam("ticket_id")), changed)
 
 
 def _due_values(policy: Policy, calendar: Calendar, timeline: Timeline) -> dict[str, object]:
@@ -133,28 +184,43 @@ def _due_values(policy: Policy, calendar: Calendar, timeline: Timeline) -> dict[
     return values
 
 
-def _timeline(conn: Connection, ticket_id: int, created: datetime) -> Timeline:
+def _timelines(conn: Connection, created: dict[int, datetime]) -> dict[int, Timeline]:
+    """The timelines of these tickets (id -> opened at), their events read in chunks of
+    CHUNK ids, in order."""
     t = tables(conn)
-    rows = conn.execute(
-        select(t.ticket_event.c.at, t.ticket_event.c.kind, t.ticket_event.c.data)
-        .where(t.ticket_event.c.ticket_id == ticket_id)
-        .where(t.ticket_event.c.kind.in_(("status", "message")))
-        .order_by(t.ticket_event.c.id)
-    ).all()
+    event = t.ticket_event
+    rows: dict[int, list[Any]] = {ticket_id: [] for ticket_id in created}
+    ids = list(created)
+    for first in range(0, len(ids), CHUNK):
+        for row in conn.execute(
+            select(event.c.ticket_id, event.c.at, event.c.kind, event.c.data)
+            .where(event.c.ticket_id.in_(ids[first : first + CHUNK]))
+            .where(event.c.kind.in_(("status", "message")))
+            .order_by(event.c.ticket_id, event.c.id)
+        ):
+            rows[row.ticket_id].append(row)
+    return {ticket_id: _timeline(created[ticket_id], rows[ticket_id]) for ticket_id in ids}
+
+
+CHUNK = 5000  # ids per IN list: well under SQLite's 32,766 variables
+
+
+def _timeline(created: datetime, rows: list[Any]) -> Timeline:
     statuses = [(aware(r.at), str(r.data.get("to"))) for r in rows if r.kind == "status"]
     messages = [(aware(r.at), str(r.data.get("direction"))) for r in rows if r.kind == "message"]
     first = next((str(r.data.get("from")) for r in rows if r.kind == "status"), "new")
     return Timeline(created, statuses, messages, first_status=first)
 
 
-def refresh_open(conn: Connection) -> int:
+def refresh_open(conn: Connection, touched: Collection[str] | None = None) -> int:
     """Every ticket still being worked on, after the policies or calendars changed: a new
-    policy applies to them at once, not from their next mail. How many."""
+    policy applies to them at once, not from their next mail. `touched`: the policies whose
+    targets or calendar changed (None: any may have), so a ticket that keeps another policy
+    is left alone. The policies, the open tickets and their events are read once each
+    (events in chunks), and only the tickets whose due times moved are written, in one
+    executemany. How many open tickets had their due times worked out again."""
     t = tables(conn)
-    ids = conn.execute(select(t.ticket.c.id).where(t.ticket.c.status.in_(OPEN_STATUSES))).scalars()
-    known = load_policies(conn)
-    count = 0
-    for ticket_id in ids.all():
-        refresh_due(conn, ticket_id, known)
-        count += 1
-    return count
+    tickets = conn.execute(_tickets(t).where(t.ticket.c.status.in_(OPEN_STATUSES))).all()
+    changed, worked = _worked_out(conn, load_policies(conn), tickets, touched)
+    _store(conn, changed)
+    return worked

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from sqlmodel import Session, select
 
 from tuidesk.engine.rules import ReplyMode
+from tuidesk.engine.sla import parse_duration
 from tuidesk.storage import checks
 from tuidesk.storage.checks import Collector, Invalid
 from tuidesk.storage.models import Queue, TicketType
@@ -131,6 +132,16 @@ def _authserv_id(value: str) -> str:
     return value
 
 
+def _duration(value: Any) -> str:
+    """Stored as written, as a policy's targets are: `30m`, `2h`, `1d4h`."""
+    text = _text(value, "a duration").strip()
+    try:
+        parse_duration(text)
+    except ValueError as exc:
+        raise Invalid(str(exc)) from None
+    return text
+
+
 def _name(what: str) -> Callable[[Any], str]:
     return lambda value: check_name(value, what)
 
@@ -165,6 +176,8 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "notify_min_interval_seconds": _count("the interval in seconds", 0),
     "trusted_authserv_ids": _texts("server names", _authserv_id),
     "agent_mail_commands": _flag,
+    # Service levels
+    "sla_near": _duration,
 }
 _DICTS = frozenset({"aliases", "field_defaults"})
 _LISTS = frozenset(

@@ -79,6 +79,12 @@ SETTINGS: dict[str, tuple[Any, str]] = {
         "let an agent's mail that no trusted server vouches for reply to customers and run"
         " #status/#assign/#priority (else it is kept as a note)",
     ),
+    # Service levels (storage.escalate)
+    "sla_near": (
+        "1h",
+        "a target due within this long is near: it escalates, and the console shows it as near"
+        " (30m, 2h, 1d = 24 hours)",
+    ),
 }
 
 

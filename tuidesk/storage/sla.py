@@ -4,12 +4,12 @@ the same hours, zones and durations."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from sqlmodel import Session, col, func, select
 
 from tuidesk.engine.enums import Priority
-from tuidesk.engine.sla import Calendar, check_zone, parse_duration, parse_hours
+from tuidesk.engine.sla import WEEKDAYS, Calendar, check_zone, parse_duration, parse_hours
 from tuidesk.storage.branches import get_branch
 from tuidesk.storage.checks import Collector, Invalid
 from tuidesk.storage.due import TARGETS, as_calendar
@@ -33,45 +33,100 @@ def get_calendar(session: Session, name: str) -> SlaCalendar:
 
 
 def save_calendar(
-    session: Session, *, name: str, tz: str, hours: list[str], holidays: list[str]
+    session: Session,
+    *,
+    name: str,
+    tz: str,
+    hours: list[str],
+    holidays: list[str | date],
+    calendar: SlaCalendar | None = None,
 ) -> SlaCalendar:
-    """Add a calendar. Hours as `mon-fri=09:00-17:00` (later specs replace a day's hours),
-    holidays as YYYY-MM-DD."""
+    """Add a calendar, or replace everything of `calendar` (`calendar edit`, `config import`).
+    Hours as `mon-fri=09:00-17:00` (later specs replace a day's hours), holidays as
+    YYYY-MM-DD (or dates, from TOML)."""
     c = Collector()
     clean_name = c.check("name", check_name, name)
     c.check("tz", check_zone, tz)
     spans = c.check("hours", parse_hours, hours)
     days = c.check("holidays", _holidays, holidays)
-    if clean_name is not None and _taken(session, SlaCalendar, clean_name):
+    if clean_name is not None and _taken(session, SlaCalendar, clean_name, calendar):
         c.add("name", f"a calendar named {clean_name!r} exists already")
     c.raise_if_any(SlaError)
     assert clean_name is not None and spans is not None and days is not None
-    row = SlaCalendar(
-        name=clean_name,
-        tz=tz,
-        hours=[[list(span) for span in day] for day in spans],
-        holidays=[d.isoformat() for d in days],
-    )
+    row = calendar or SlaCalendar()
+    row.name, row.tz = clean_name, tz
+    row.hours = [[list(span) for span in day] for day in spans]
+    row.holidays = [d.isoformat() for d in days]
     session.add(row)
     session.flush()
     return row
 
 
-def _holidays(values: list[str]) -> list[date]:
+def _holidays(values: list[str | date]) -> list[date]:
     days = []
     for value in values:
+        if isinstance(value, date) and not isinstance(value, datetime):
+            days.append(value)
+            continue
         try:
-            days.append(date.fromisoformat(value.strip()))
+            days.append(date.fromisoformat(str(value).strip()))
         except ValueError:
             raise Invalid(f"holiday {value!r}: give a date as YYYY-MM-DD") from None
     return sorted(set(days))
 
 
+def hour_specs(row: SlaCalendar) -> list[str]:
+    """A calendar's hours as `calendar add --hours` takes them, one weekday each: what `config
+    export` writes and `calendar edit` starts from."""
+    return [f"{day}={','.join(spans)}" for day, spans in shown_hours(row).items()]
+
+
+def shown_hours(row: SlaCalendar) -> dict[str, list[str]]:
+    """The open weekdays and their spans as HH:MM-HH:MM (`calendar list`)."""
+    return {
+        day: [f"{s // 60:02d}:{s % 60:02d}-{e // 60:02d}:{e % 60:02d}" for s, e in spans]
+        for day, spans in zip(WEEKDAYS, row.hours, strict=True)
+        if spans
+    }
+
+
+def edit_calendar(
+    session: Session,
+    row: SlaCalendar,
+    *,
+    tz: str | None = None,
+    hours: list[str] | None = None,
+    add_holidays: list[str] | None = None,
+    drop_holidays: list[str] | None = None,
+) -> SlaCalendar:
+    """`calendar edit`: what is given replaces (hours: all of them), holidays are added and
+    dropped one by one; a holiday to drop that the calendar does not have is refused."""
+    dropped = _holidays(list(drop_holidays or []))
+    missing = [d.isoformat() for d in dropped if d.isoformat() not in row.holidays]
+    if missing:
+        raise SlaError(f"{missing[0]} is not a holiday of calendar {row.name!r}", field="holidays")
+    kept = [d for d in row.holidays if date.fromisoformat(d) not in dropped]
+    return save_calendar(
+        session,
+        name=row.name,
+        tz=row.tz if tz is None else tz,
+        hours=hours or hour_specs(row),
+        holidays=[*kept, *(add_holidays or [])],
+        calendar=row,
+    )
+
+
+def counting_in(session: Session, row: SlaCalendar) -> list[str]:
+    """The names of the policies whose targets count in this calendar, by name."""
+    named = select(SlaPolicy.name).where(SlaPolicy.calendar_id == row.id)
+    return list(session.exec(named.order_by(col(SlaPolicy.name))))
+
+
 def remove_calendar(session: Session, row: SlaCalendar) -> None:
     """Only a calendar no policy reads its targets with."""
-    policy = session.exec(select(SlaPolicy.name).where(SlaPolicy.calendar_id == row.id)).first()
-    if policy is not None:
-        raise SlaError(f"policy {policy!r} uses calendar {row.name!r}; change it first")
+    policies = counting_in(session, row)
+    if policies:
+        raise SlaError(f"policy {policies[0]!r} uses calendar {row.name!r}; change it first")
     session.delete(row)
     session.flush()
 
@@ -96,13 +151,14 @@ def save_policy(
     priority: str | None = None,
     queue: str | None = None,
     calendar: str | None = None,
+    policy: SlaPolicy | None = None,
 ) -> SlaPolicy:
-    """Add a policy: at least one target (`first_response`, `next_response`, `resolution`, as
-    `4h`, `30m`, `3d`), for the tickets of a branch (key or name), priority and queue (None:
-    any), counted on a calendar (None: always open)."""
+    """Add a policy, or replace everything of `policy`: at least one target (`first_response`,
+    `next_response`, `resolution`, as `4h`, `30m`, `3d`), for the tickets of a branch (key or
+    name), priority and queue (None: any), counted on a calendar (None: always open)."""
     c = Collector()
     clean_name = c.check("name", check_name, name)
-    if clean_name is not None and _taken(session, SlaPolicy, clean_name):
+    if clean_name is not None and _taken(session, SlaPolicy, clean_name, policy):
         c.add("name", f"an SLA policy named {clean_name!r} exists already")
     cal = c.check("calendar", get_calendar, session, calendar) if calendar is not None else None
     given = {k: v.strip() for k, v in targets.items() if v is not None and v.strip()}
@@ -117,22 +173,53 @@ def save_policy(
         c.add("priority", f"priority must be one of {', '.join(Priority)}")
     c.raise_if_any(SlaError)
     assert clean_name is not None
-    row = SlaPolicy(
-        name=clean_name,
-        **{key: given.get(key) for key in TARGETS},
-        branch_id=branch_row.id if branch_row else None,
-        priority=priority,
-        queue_id=queue_row.id if queue_row else None,
-        calendar_id=cal.id if cal else None,
-    )
+    row = policy or SlaPolicy()
+    row.name = clean_name
+    for key in TARGETS:
+        setattr(row, key, given.get(key))
+    row.branch_id = branch_row.id if branch_row else None
+    row.priority = priority
+    row.queue_id = queue_row.id if queue_row else None
+    row.calendar_id = cal.id if cal else None
     session.add(row)
     session.flush()
     return row
 
 
-def _taken(session: Session, model: type[SlaCalendar] | type[SlaPolicy], name: str) -> bool:
+def _taken(
+    session: Session,
+    model: type[SlaCalendar] | type[SlaPolicy],
+    name: str,
+    saving: SlaCalendar | SlaPolicy | None,
+) -> bool:
+    """Another row of that name, in any case (not the one being saved)."""
     same = select(model).where(func.lower(model.name) == name.lower())
+    if saving is not None and saving.id is not None:
+        same = same.where(model.id != saving.id)
     return session.exec(same).first() is not None
+
+
+# `sla edit`'s word for "clear it": no target, any branch, priority or queue, 24/7.
+NONE = "none"
+
+
+def edit_policy(session: Session, row: SlaPolicy, changes: dict[str, str | None]) -> SlaPolicy:
+    """`sla edit`: each given field (a target, branch, priority, queue, calendar) replaces the
+    policy's, `none` clears it; the rest is kept. Checked as `sla add` checks a new one."""
+    now = described(session, row)
+    for key, value in changes.items():
+        if value is not None:
+            now[key] = None if value.strip().lower() == NONE else value
+    return save_policy(
+        session,
+        name=row.name,
+        targets={key: now[key] for key in TARGETS},
+        branch=now["branch"],
+        priority=now["priority"],
+        queue=now["queue"],
+        calendar=now["calendar"],
+        policy=row,
+    )
 
 
 def remove_policy(session: Session, row: SlaPolicy) -> None:
