@@ -217,8 +217,10 @@ class MainScreen(ReportsWorkerFailures, Screen[None]):
         self.set_interval(TICK_S, self._tick)
 
     def _tick(self) -> None:
-        """A minute on: the due times count down and tickets fall due with nothing written."""
-        self.post_message(self.Changed(None))
+        """A minute on: the due times count down and tickets fall due with nothing written.
+        Not while the database cannot be read: the watch says so, and loads once it can."""
+        if self.error is None:
+            self.post_message(self.Changed(None))
 
     def on_unmount(self) -> None:
         self._stop.set()
