@@ -127,6 +127,9 @@ class DashboardScreen(ReportsWorkerFailures, Screen[None]):
         self.changed.subscribe(self, lambda _: self._read())
         self._read()
 
+    def on_unmount(self) -> None:
+        self.changed.unsubscribe(self)
+
     @work(thread=True, exclusive=True, group="dashboard", name="dashboard", exit_on_error=False)
     def _read(self) -> None:
         """The report for the period up to today (UTC days, as `tuidesk report` counts them)."""
