@@ -20,6 +20,7 @@ def binding_ids() -> set[str]:
     from tuidesk.screens import (
         app,
         attachments,
+        dashboard,
         dialogs,
         help,
         main,
@@ -35,8 +36,8 @@ def binding_ids() -> set[str]:
 
     ids: set[str] = set()
     modules = (
-        app, attachments, dialogs, help, main, new_ticket, pickers, quarantine, reply, ticket,
-        ticket_fields, welcome,
+        app, attachments, dashboard, dialogs, help, main, new_ticket, pickers, quarantine, reply,
+        ticket, ticket_fields, welcome,
     )  # fmt: skip
     for module in (*modules, ticket_list):
         for value in vars(module).values():

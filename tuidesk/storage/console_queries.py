@@ -5,9 +5,11 @@ statements, plain values out; the console runs them in its workers, never on its
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import Connection, func, select
 
+from tuidesk.storage.escalate import NEAR
 from tuidesk.storage.tables import tables
 
 
@@ -73,3 +75,16 @@ def is_admin(conn: Connection, agent_id: int | None) -> bool:
     agent = tables(conn).agent
     role = conn.execute(select(agent.c.role).where(agent.c.id == agent_id)).scalar()
     return role == "admin"
+
+
+def has_policies(conn: Connection) -> bool:
+    """Whether the desk keeps service levels at all (a desk without has no due times)."""
+    policy = tables(conn).sla_policy
+    return conn.execute(select(policy.c.id).limit(1)).first() is not None
+
+
+def near_window(conn: Connection) -> timedelta:
+    """How close to its due time a ticket shows as near: escalation's window, read here only,
+    so the console follows it when it becomes a setting (`conn` is where it will be read)."""
+    del conn  # a constant today
+    return NEAR

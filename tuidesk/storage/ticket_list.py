@@ -7,19 +7,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, case, func, or_, select
 
+from tuidesk.clock import utcnow
 from tuidesk.engine.enums import CLOSED_STATUSES, OPEN_STATUSES, TicketStatus
 from tuidesk.engine.fields import missing
 from tuidesk.engine.refs import ticket_ref
 from tuidesk.storage.tables import aware, tables
 from tuidesk.storage.tags import ticket_tags
 
-VIEWS = ("all", "mine", "unassigned", "open", "pending", "closed", "every")
-SORTS = ("updated", "created", "priority", "ref", "status", "requester")
+VIEWS = ("all", "mine", "unassigned", "open", "pending", "closed", "every", "breached", "due_today")
+SORTS = ("updated", "created", "priority", "ref", "status", "requester", "due")
+# Views of the service levels: open tickets due by a moment (see `Moment`), breached included.
+DUE_VIEWS = ("breached", "due_today")
 # A view's statuses; None means any. "all" is every ticket still being worked on.
 _VIEW_STATUSES: dict[str, tuple[TicketStatus, ...] | None] = {
     "all": OPEN_STATUSES,
@@ -29,8 +32,32 @@ _VIEW_STATUSES: dict[str, tuple[TicketStatus, ...] | None] = {
     "pending": (TicketStatus.PENDING,),
     "closed": CLOSED_STATUSES,
     "every": None,
+    "breached": OPEN_STATUSES,
+    "due_today": OPEN_STATUSES,
 }
 _PRIORITY_RANK = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
+
+
+@dataclass(frozen=True)
+class Moment:
+    """When a load reads the due views: `now` (the one clock) and the end of the console's
+    local day, so "Due today" is the agent's today, not UTC's."""
+
+    now: datetime
+    day_end: datetime
+
+    @classmethod
+    def at(cls, now: datetime, tz: Any) -> Moment:
+        """`now` and the end of its day in the time zone `tz` (a tzinfo); both in UTC, as
+        stored (SQLite compares the text)."""
+        local = now.astimezone(tz)
+        end = datetime.combine(local.date() + timedelta(days=1), time(0), local.tzinfo)
+        return cls(now=now.astimezone(UTC), day_end=end.astimezone(UTC))
+
+    def due_by(self, view: str) -> datetime:
+        """The due time a due view's tickets are due by: "Due today" holds the breached ones
+        too (overdue is due today, and first when sorted by due)."""
+        return self.now if view == "breached" else self.day_end
 
 
 @dataclass(frozen=True)
@@ -72,16 +99,23 @@ class TicketLine:
     assignee: str | None
     needs: tuple[str, ...] = ()  # required fields of its type still empty
     tags: tuple[str, ...] = ()
+    due_at: datetime | None = None  # the next service-level target (None: none to meet)
 
 
-def ticket_ids(conn: Connection, spec: TicketFilter, limit: int | None = None) -> list[int]:
+def ticket_ids(
+    conn: Connection, spec: TicketFilter, limit: int | None = None, moment: Moment | None = None
+) -> list[int]:
     """Every ticket number of the view, in display order; with `limit`, the first ones only
-    (the first screen, painted before the rest of a long view is read)."""
+    (the first screen, painted before the rest of a long view is read). `moment`: when the
+    due views are read (now, and the end of a UTC day, when not given)."""
+    moment = moment or Moment.at(utcnow(), UTC)
     if spec.search.strip():
-        return _searched(conn, spec)[:limit]
+        return _searched(conn, spec, moment)[:limit]
     t = tables(conn)
     ticket, branch, contact, queue, agent = t.ticket, t.branch, t.contact, t.queue, t.agent
     query = select(ticket.c.id)
+    if spec.view in DUE_VIEWS:  # of the open tickets: about 40 ms at a million on SQLite
+        query = query.where(ticket.c.due_at <= moment.due_by(spec.view))
     statuses = _VIEW_STATUSES[spec.view]
     if spec.status:
         query = query.where(ticket.c.status == spec.status)
@@ -115,18 +149,25 @@ def ticket_ids(conn: Connection, spec: TicketFilter, limit: int | None = None) -
         "ref": ticket.c.id,
         "status": ticket.c.status,
         "requester": func.lower(contact.c.email) if needs_contact else ticket.c.id,
+        "due": ticket.c.due_at,
     }[spec.sort]
     if spec.sort == "priority":  # most urgent first when descending
         order = [key.asc() if spec.descending else key.desc()]
+    elif spec.sort == "due":  # soonest first when descending; no target last either way.
+        # One statement: the view's open tickets sorted, 43 ms for a first screen at a million
+        # on SQLite. The due ones and then the rest, in two, read the rest off the due_at
+        # index's NULLs (every closed ticket): 0.3 to 0.8 s.
+        order = [(key.asc() if spec.descending else key.desc()).nulls_last()]
     else:
         order = [key.desc() if spec.descending else key.asc()]
     tie = ticket.c.id.desc() if spec.descending else ticket.c.id.asc()
     return list(conn.execute(query.order_by(*order, tie).limit(limit)).scalars())
 
 
-def _searched(conn: Connection, spec: TicketFilter) -> list[int]:
+def _searched(conn: Connection, spec: TicketFilter, moment: Moment) -> list[int]:
     """A search, best match first, within the view and the filters; what the query names
-    itself (status:, assignee:, branch:, queue:) wins over them."""
+    itself (status:, assignee:, branch:, queue:) wins over them. In a due view, only the
+    matches due by its moment (the open tickets due then, read once, not match by match)."""
     from tuidesk.engine.search_query import QueryError, parse_query
     from tuidesk.storage.search import ranked_ids
 
@@ -144,7 +185,18 @@ def _searched(conn: Connection, spec: TicketFilter) -> list[int]:
         queues=query.queues or ((spec.queue,) if spec.queue else ()),
         channels=(spec.channel,) if spec.channel else (),
     )
-    return ranked_ids(conn, query, agent_id=spec.agent_id)
+    found = ranked_ids(conn, query, agent_id=spec.agent_id)
+    if spec.view not in DUE_VIEWS:
+        return found
+    ticket = tables(conn).ticket
+    due = set(
+        conn.execute(
+            select(ticket.c.id).where(
+                ticket.c.due_at <= moment.due_by(spec.view), ticket.c.status.in_(OPEN_STATUSES)
+            )
+        ).scalars()
+    )
+    return [number for number in found if number in due]
 
 
 def ticket_lines(conn: Connection, numbers: Sequence[int]) -> dict[int, TicketLine]:
@@ -156,9 +208,9 @@ def ticket_lines(conn: Connection, numbers: Sequence[int]) -> dict[int, TicketLi
     rows = conn.execute(
         select(
             ticket.c.id, ticket.c.status, ticket.c.priority, ticket.c.title, ticket.c.updated_at,
-            branch.c.key, contact.c.name, contact.c.email, queue.c.name.label("queue"),
-            queue.c.colour, agent.c.name.label("agent"), ticket.c.ticket_type_id,
-            ticket.c.custom_fields,
+            ticket.c.due_at, branch.c.key, contact.c.name, contact.c.email,
+            queue.c.name.label("queue"), queue.c.colour, agent.c.name.label("agent"),
+            ticket.c.ticket_type_id, ticket.c.custom_fields,
         )
         .join(branch, branch.c.id == ticket.c.branch_id)
         .outerjoin(contact, contact.c.id == ticket.c.requester_id)
@@ -192,6 +244,7 @@ def ticket_lines(conn: Connection, numbers: Sequence[int]) -> dict[int, TicketLi
             assignee=r.agent,
             needs=tuple(missing(required.get(r.ticket_type_id, ()), r.custom_fields or {})),
             tags=tags.get(r.id, ()),
+            due_at=aware(r.due_at) if r.due_at else None,
         )
         for r in rows
     }
@@ -216,10 +269,13 @@ def change_token(conn: Connection) -> tuple[Any, ...]:
     )
 
 
-def view_counts(conn: Connection, agent_id: int | None) -> dict[str, int]:
+def view_counts(
+    conn: Connection, agent_id: int | None, moment: Moment | None = None
+) -> dict[str, int]:
     """How many tickets each sidebar view holds, and the quarantine, in one query. Every view
     counted is of tickets still being worked on: only those are read, by the status index (a
-    desk's closed tickets, most of a million, are never scanned)."""
+    desk's closed tickets, most of a million, are never scanned). `moment`: as ticket_ids."""
+    moment = moment or Moment.at(utcnow(), UTC)
     ticket = tables(conn).ticket
 
     def count(condition: Any) -> Any:
@@ -232,6 +288,8 @@ def view_counts(conn: Connection, agent_id: int | None) -> dict[str, int]:
             count(ticket.c.assignee_id.is_(None)),
             count(ticket.c.status.in_(_VIEW_STATUSES["open"])),
             count(ticket.c.status == TicketStatus.PENDING),
+            count(ticket.c.due_at <= moment.due_by("breached")),
+            count(ticket.c.due_at <= moment.due_by("due_today")),
         ).where(ticket.c.status.in_(OPEN_STATUSES))
     ).one()
     quarantined = conn.execute(select(func.count(tables(conn).quarantine.c.id))).scalar_one()
@@ -241,5 +299,7 @@ def view_counts(conn: Connection, agent_id: int | None) -> dict[str, int]:
         "unassigned": int(row[2]),
         "open": int(row[3]),
         "pending": int(row[4]),
+        "breached": int(row[5]),
+        "due_today": int(row[6]),
         "quarantine": int(quarantined),
     }

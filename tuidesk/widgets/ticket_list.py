@@ -13,7 +13,7 @@ import queue
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from rich.color import Color, ColorParseError
@@ -27,6 +27,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from tuidesk.clock import utcnow
 from tuidesk.engine.text import clean_line
 from tuidesk.storage.ticket_list import TicketLine
 from tuidesk.widgets.highlight import mark
@@ -48,6 +49,7 @@ _STATUS_STYLE = {
 }
 _PRIORITY_STYLE = {"urgent": Style(color="red", bold=True), "high": Style(color="red")}
 _DIM = Style(dim=True)
+_BREACHED, _NEAR = Style(color="red", bold=True), Style(color="yellow")
 
 
 def window(ids: Sequence[int], around: int | None) -> list[int]:
@@ -67,6 +69,32 @@ def short_time(when: datetime, now: datetime) -> str:
     if local.date() == now.date():
         return local.strftime("%H:%M")
     return local.strftime("%d %b" if local.year == now.year else "%d %b %y")
+
+
+def span(minutes: float) -> str:
+    """A length of time in the two largest units an agent needs: "2h 10m", "3d 4h", "35m"
+    (whole minutes, rounded down; 24-hour days)."""
+    left = int(minutes)
+    days, hours, mins = left // 1440, left // 60 % 24, left % 60
+    if days:
+        return f"{days}d {hours}h" if hours else f"{days}d"
+    if hours:
+        return f"{hours}h {mins}m" if mins else f"{hours}h"
+    return f"{mins}m"
+
+
+def due_in(due: datetime, now: datetime) -> str:
+    """Time to a due point (`span`), with a minus once it is breached: "-35m"."""
+    minutes = (due - now).total_seconds() // 60
+    return f"-{span(-minutes)}" if minutes < 0 else span(minutes)
+
+
+def due_cell(due: datetime | None, now: datetime, near: timedelta) -> Text:
+    """The "Due in" cell: blank with no target, red once breached, yellow within `near`."""
+    if due is None:
+        return Text("")
+    style = _BREACHED if due <= now else _NEAR if due - now <= near else Style()
+    return Text(due_in(due, now), style=style)
 
 
 def queue_style(name: str | None) -> Style:
@@ -146,8 +174,11 @@ class TicketList(ReportsWorkerFailures, ScrollView, can_focus=True):
         self.cursor = 0
         self.loaded = False
         self.highlight: tuple[str, ...] = ()  # the search's words, marked in the titles
+        self.near = timedelta(0)  # a due time this close shows as near (the loader sets it)
+        self.show_due = False  # the "Due in" column: only on a desk with service levels
         self._drawn: threading.Event | None = None
-        self._frame: tuple[int, Style, datetime] | None = None  # see render_lines
+        # see render_lines: the width, the style, the clock and the one clock's minute
+        self._frame: tuple[int, Style, datetime, datetime] | None = None
 
     def on_mount(self) -> None:
         self._reader()
@@ -278,7 +309,9 @@ class TicketList(ReportsWorkerFailures, ScrollView, can_focus=True):
     def render_lines(self, crop: Region) -> list[Strip]:
         """The frame's lines, with what every line shares found once (the widget's style
         walks its ancestors: two thirds of drawing a cached row)."""
-        self._frame = (self.scrollable_content_region.width, self.rich_style, self._clock())
+        self._frame = (
+            self.scrollable_content_region.width, self.rich_style, self._clock(), _minute()
+        )  # fmt: skip
         try:
             lines = super().render_lines(crop)
         finally:
@@ -294,19 +327,29 @@ class TicketList(ReportsWorkerFailures, ScrollView, can_focus=True):
         return max(self.scrollable_content_region.height - 1, 1)
 
     def _columns(self, width: int) -> list[tuple[str, int]]:
-        fixed = [("Ref", self._ref_width), ("Status", 7), ("Prio", 6), ("Requester", 14)]
-        tail = [("Branch/Queue", 11), ("Updated", 9), ("Assignee", 10)]
-        title = width - sum(w + 1 for _, w in fixed + tail)
-        if title < 20:  # narrow terminal: the title matters more than who and where
-            tail = [("Updated", 9)]
+        due = [("Due in", 8)] if self.show_due else []
+        fixed = [("Ref", self._ref_width), ("Status", 7), ("Prio", 6), *due, ("Requester", 14)]
+        # narrower terminals: the title matters more than who, then where
+        for tail in (
+            [("Branch/Queue", 11), ("Updated", 9), ("Assignee", 10)],
+            [("Branch/Queue", 11), ("Updated", 9)],
+            [("Updated", 9)],
+        ):
             title = width - sum(w + 1 for _, w in fixed + tail)
+            if title >= 20:
+                break
         return [*fixed, ("Title", max(title, 10)), *tail]
 
     def _render_ticket(
-        self, line: TicketLine, columns: list[tuple[str, int]], now: datetime | None = None
+        self,
+        line: TicketLine,
+        columns: list[tuple[str, int]],
+        now: datetime | None = None,
+        due_now: datetime | None = None,
     ) -> Text:
         """Everything from mail goes in as plain Text after clean_line: never markup.
-        `now`: the frame's clock (the list's own when not given)."""
+        `now`: the frame's clock (the list's own when not given); `due_now`: the one clock,
+        which due times count from."""
         now = now or self._clock()
         where = Text(line.branch)
         if line.queue:
@@ -316,6 +359,7 @@ class TicketList(ReportsWorkerFailures, ScrollView, can_focus=True):
             "Ref": Text(line.ref),
             "Status": Text(line.status, style=_STATUS_STYLE.get(line.status, "")),
             "Prio": Text(line.priority, style=_PRIORITY_STYLE.get(line.priority, _DIM)),
+            "Due in": due_cell(line.due_at, due_now or _minute(), self.near),
             "Requester": Text(clean_line(line.requester, 200)),
             "Title": _title(line, self.highlight),
             "Branch/Queue": where,
@@ -327,10 +371,11 @@ class TicketList(ReportsWorkerFailures, ScrollView, can_focus=True):
         return Text(" ").join(_cell(values[name], width) for name, width in columns)
 
     def render_line(self, y: int) -> Strip:
-        width, base, now = self._frame or (
+        width, base, now, due_now = self._frame or (
             self.scrollable_content_region.width,
             self.rich_style,
             self._clock(),
+            _minute(),
         )
         columns = self._columns(width)
         if y == 0:
@@ -348,12 +393,13 @@ class TicketList(ReportsWorkerFailures, ScrollView, can_focus=True):
             base = base + self.get_component_rich_style("ticket-list--cursor")
         if not line:
             return self._strip(Text("…", style=_DIM), width, base)
-        drawn_from = (line, width, self._ref_width, self.highlight, now.date(), now.utcoffset())
+        drawn_from = (line, width, self._ref_width, self.highlight, now.date(), now.utcoffset(),
+                      due_now if line.due_at else None, self.near, self.show_due)  # fmt: skip
         cached = self._strips.get(line.number)
         if cached is None or cached[0][0] is not line or cached[0][1:] != drawn_from[1:]:
             if len(self._strips) >= CACHE_ROWS:
                 self._strips.clear()
-            strip = self._strip(self._render_ticket(line, columns, now), width)
+            strip = self._strip(self._render_ticket(line, columns, now, due_now), width)
             cached = self._strips[line.number] = (drawn_from, strip)
         return cached[1].apply_style(base)  # Strip keeps the styled copies it made
 
@@ -413,6 +459,12 @@ class TicketList(ReportsWorkerFailures, ScrollView, can_focus=True):
         if index == self.cursor and event.chain >= 2:
             self.action_open()
         self._move(index)
+
+
+def _minute() -> datetime:
+    """The one clock to the minute: what "Due in" counts from, so a row is drawn again once a
+    minute, not every frame."""
+    return utcnow().replace(second=0, microsecond=0)
 
 
 def _title(line: TicketLine, highlight: tuple[str, ...] = ()) -> Text:
