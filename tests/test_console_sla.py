@@ -101,9 +101,10 @@ async def _ids(pilot, ids: list[int]) -> TicketList:  # type: ignore[no-untyped-
     return tickets
 
 
-async def test_due_column_sort_and_due_views(desk, clock) -> None:  # type: ignore[no-untyped-def]
+async def test_due_column_sort_and_due_views(desk, cli: Cli, clock) -> None:  # type: ignore[no-untyped-def]
     """The column's text and colour, `D` and `S`, the views' counts and tickets, a ticket
-    falling due as the clock moves, a search within a due view; no reads on the UI thread."""
+    falling due as the clock moves, a search within a due view, the near window following the
+    `sla_near` setting; no reads on the UI thread."""
     app = TuideskApp(desk, clock=tokyo)
     with statements_by_thread(desk) as (on_ui, _elsewhere):
         async with app.run_test(size=SIZE) as pilot:
@@ -144,6 +145,14 @@ async def test_due_column_sort_and_due_views(desk, clock) -> None:  # type: igno
             await _ids(pilot, [1, 2])
             await pilot.press("slash", *"printer", "enter")  # a search within the view
             await _ids(pilot, [1])
+            await pilot.press("slash", "escape", "8")  # no search; Due today again
+            await _ids(pilot, [1, 2, 3])
+            assert _due(tickets, _lines(tickets)["SUP-3"]) == ("1h 30m", None)
+            await asyncio.to_thread(cli, "config", "set", "sla_near", "2h")  # escalation's too
+            await pilot.press("r")
+            await until(
+                pilot, lambda: _due(tickets, _lines(tickets)["SUP-3"])[1] == "yellow", "near 2h"
+            )
 
     assert on_ui == [], f"{len(on_ui)} statements on the UI thread: {on_ui[:3]}"
 

@@ -41,10 +41,10 @@ from tuidesk.storage.console_queries import (
     failing_channels,
     filters,
     has_policies,
-    near_window,
     outbox_counts,
 )
 from tuidesk.storage.db import DatabaseUnavailable
+from tuidesk.storage.escalate import near_window
 from tuidesk.storage.ticket_list import (
     DUE_VIEWS,
     SORTS,

@@ -5,11 +5,9 @@ statements, plain values out; the console runs them in its workers, never on its
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 
 from sqlalchemy import Connection, func, select
 
-from tuidesk.storage.escalate import NEAR
 from tuidesk.storage.tables import tables
 
 
@@ -81,10 +79,3 @@ def has_policies(conn: Connection) -> bool:
     """Whether the desk keeps service levels at all (a desk without has no due times)."""
     policy = tables(conn).sla_policy
     return conn.execute(select(policy.c.id).limit(1)).first() is not None
-
-
-def near_window(conn: Connection) -> timedelta:
-    """How close to its due time a ticket shows as near: escalation's window, read here only,
-    so the console follows it when it becomes a setting (`conn` is where it will be read)."""
-    del conn  # a constant today
-    return NEAR
