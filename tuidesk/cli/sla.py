@@ -261,7 +261,7 @@ def _text(data: dict) -> None:  # type: ignore[type-arg]
         _table(("", *backlog["by_age"]), [("by age", *backlog["by_age"].values())])
     for section, label in (("per_agent", "agent"), ("per_branch", "branch")):
         _table(
-            (label, "opened", "closed", "open now", "first response", "p90"),
+            (label, "opened", "closed", "open now", "response median", "p90"),
             [
                 (
                     g["name"] or "(unassigned)",

@@ -56,8 +56,8 @@ def build_report(
     tk = t.ticket
     start = datetime.combine(since, time(0), UTC)
     end = datetime.combine(until + timedelta(days=1), time(0), UTC)
-    agents = dict(conn.execute(select(t.agent.c.id, t.agent.c.name)).tuples().all())
-    branches = dict(conn.execute(select(t.branch.c.id, t.branch.c.key)).tuples().all())
+    agents = {r.id: r.name for r in conn.execute(select(t.agent.c.id, t.agent.c.name))}
+    branches = {r.id: r.key for r in conn.execute(select(t.branch.c.id, t.branch.c.key))}
     scope: list[ColumnElement[bool]] = []
     if branch is not None:
         named = (t.branch.c.key == branch.upper()) | (func.lower(t.branch.c.name) == branch.lower())
