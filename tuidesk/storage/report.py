@@ -11,14 +11,17 @@ the period's tickets: under 2 s at a million tickets (bench.scale's "report" fig
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import (
     Column,
     ColumnElement,
+    CompoundSelect,
     Connection,
+    Select,
     and_,
     case,
     false,
@@ -27,6 +30,7 @@ from sqlalchemy import (
     or_,
     select,
     tuple_,
+    union_all,
 )
 
 from tuidesk.engine.enums import OPEN_STATUSES
@@ -81,45 +85,55 @@ def build_report(
             )  # fmt: skip
         return found
 
+    sqlite = conn.dialect.name == "sqlite"
     per_day: dict[str, Counter[str]] = defaultdict(Counter)
     groups: dict[Group, Counter[str]] = defaultdict(Counter)
     totals: dict[str, Counter[str]] = defaultdict(Counter)
     timed: dict[str, Counter[Group]] = defaultdict(Counter)  # how many a spread ranks, by group
+    spreads: dict[str, dict[Group, dict[str, Any]]] = {}
     for kind, moment, minutes, where in (
         ("first_response", tk.c.created_at, tk.c.first_response_minutes, opened),
         ("resolution", tk.c.resolved_at, tk.c.resolution_minutes, resolved),
     ):
         counted = "opened" if kind == "first_response" else "closed"
         judged, met = _attainment(tk, minutes, targets, kind)
-        inner = (
-            select(_day(conn, moment).label("day"), tk.c.assignee_id, tk.c.branch_id,
-                   minutes.label("minutes"), case((judged, 1)).label("judged"),
-                   case((met, 1)).label("met"))
-            .where(*where)
-            .subquery()
-        )  # fmt: skip
-        keys = (inner.c.day, inner.c.assignee_id, inner.c.branch_id)
-        rows = conn.execute(
-            select(*keys, func.count(), func.count(inner.c.minutes),
-                   func.count(inner.c.judged), func.count(inner.c.met))
-            .group_by(*keys)
-        )  # fmt: skip
+        inner = select(
+            _day(conn, moment).label("day"), tk.c.assignee_id, tk.c.branch_id,
+            minutes.label("minutes"), case((judged, 1)).label("judged"),
+            case((met, 1)).label("met"),
+        ).where(*where)  # fmt: skip
+        # SQLite reads the period's rows once, into a table of its own, for the counts and the
+        # values in order (`_nearest`); PostgreSQL ranks them in `_percentiles`.
+        src = inner.cte("p").prefix_with("MATERIALIZED") if sqlite else inner.subquery()
+        keys = (src.c.day, src.c.assignee_id, src.c.branch_id)
+        counts = select(
+            literal_column("0").label("part"), *keys, literal_column("NULL").label("x"),
+            func.count(), func.count(src.c.minutes), func.count(src.c.judged),
+            func.count(src.c.met),
+        ).group_by(*keys)  # fmt: skip
+        grouped = kind == "first_response"  # resolution's spread: in all only
+        result = conn.execute(_with_values(counts, src, grouped) if sqlite else counts)
+        values: Iterable[Any] = ()
         total = totals[kind]
-        for day, assignee_id, branch_id, n, timed_n, judged_n, met_n in rows:
+        for row in result:
+            part, day, assignee_id, branch_id, _, n, timed_n, judged_n, met_n = row
+            if part:  # SQLite: the values in order, after every count
+                values = chain([row], result)
+                break
             per_day[_iso(day)][counted] += n
             for group in named_by(assignee_id, branch_id):
                 groups[group][counted] += n
                 timed[kind][group] += timed_n
             total["judged"] += judged_n
             total["met"] += met_n
-    if conn.dialect.name == "postgresql":
+        if sqlite:
+            spreads[kind] = _nearest(values, timed[kind], named_by if grouped else None)
+            result.close()
+    if not sqlite:
         by = {"agent": t.agent.c.name, "branch": t.branch.c.key}
-        first = _percentiles(t, tk.c.first_response_minutes, opened, by, conn)
-        done = _percentiles(t, tk.c.resolution_minutes, resolved, {}, conn)
-    else:
-        first = _nearest(conn, tk, tk.c.first_response_minutes, opened, timed["first_response"],
-                         named_by)  # fmt: skip
-        done = _nearest(conn, tk, tk.c.resolution_minutes, resolved, timed["resolution"], None)
+        spreads["first_response"] = _percentiles(t, tk.c.first_response_minutes, opened, by, conn)
+        spreads["resolution"] = _percentiles(t, tk.c.resolution_minutes, resolved, {}, conn)
+    first, done = spreads["first_response"], spreads["resolution"]
 
     backlog = _backlog(conn, tk, scope, now)
     for (assignee_id, branch_id), count in backlog.pop("per_group").items():
@@ -223,17 +237,24 @@ def _percentiles(
     return found
 
 
+def _with_values(counts: Select[Any], src: Any, grouped: bool) -> CompoundSelect:
+    """SQLite: after `counts`, how often each value occurs (per assignee and branch when
+    `grouped`), in order, as `_nearest` reads them (the same columns as the counts)."""
+    ids = (src.c.assignee_id, src.c.branch_id) if grouped else (literal_column("NULL"),) * 2
+    ordered = (
+        select(literal_column("1"), literal_column("NULL"), *ids, src.c.minutes, func.count(),
+               *(literal_column("0"),) * 3)
+        .where(src.c.minutes.is_not(None))
+        .group_by(src.c.minutes, *(ids if grouped else ()))
+    )  # fmt: skip
+    return union_all(counts, ordered).order_by(literal_column("part"), literal_column("x"))
+
+
 def _nearest(
-    conn: Connection,
-    tk: Any,
-    minutes: Column[Any],
-    where: Sequence[ColumnElement[bool]],
-    sizes: Counter[Group],
-    named_by: Any,
+    rows: Iterable[Any], sizes: Counter[Group], named_by: Any
 ) -> dict[Group, dict[str, Any]]:
     """SQLite, which has no percentile_disc and whose window functions are slow at this size
-    (about 0.6 s a grouping at 250,000 rows): the values of `minutes` in order (as often as
-    they occur, per assignee and branch when `named_by` names a ticket's groups), counted
+    (about 0.6 s a grouping at 250,000 rows): the values in order (`_with_values`), counted
     off against each group's `sizes` until every group's ranks are reached: the ranks
     percentile_disc takes, ceil(share * count), in integers. Keys as `_percentiles` has them."""
     wanted = {
@@ -241,18 +262,13 @@ def _nearest(
         for group, size in sizes.items()
         if size and (named_by or group == ALL)
     }
-    columns = (tk.c.assignee_id, tk.c.branch_id) if named_by else ()
-    rows = conn.execute(
-        select(minutes, *columns, func.count())
-        .where(*where, minutes.is_not(None))
-        .group_by(minutes, *columns)
-        .order_by(minutes)
-    )
     seen: Counter[Group] = Counter()
     found: dict[Group, dict[str, float]] = defaultdict(dict)
     pending = len(wanted)
-    for value, *ids, count in rows:
-        for group in named_by(*ids) if named_by else (ALL,):
+    for _, _, assignee_id, branch_id, value, count, *_ in rows:
+        if not pending:
+            break
+        for group in named_by(assignee_id, branch_id) if named_by else (ALL,):
             ranks = wanted[group]
             if not ranks:
                 continue
@@ -260,9 +276,6 @@ def _nearest(
             while ranks and seen[group] >= ranks[0][1]:
                 found[group][ranks.pop(0)[0]] = value
             pending -= not ranks
-        if not pending:
-            break
-    rows.close()
     return {
         group: _spread(sizes[group], found[group]["median_minutes"], found[group]["p90_minutes"])
         for group in wanted
