@@ -103,7 +103,8 @@ def build_report(
             case((met, 1)).label("met"),
         ).where(*where)  # fmt: skip
         # SQLite reads the period's rows once, into a table of its own, for the counts and the
-        # values in order (`_nearest`); PostgreSQL ranks them in `_percentiles`.
+        # values in order (`_nearest`); PostgreSQL ranks the resolution times in this pass too,
+        # the first responses (in all, per agent, per branch) in `_percentiles`.
         src = inner.cte("p").prefix_with("MATERIALIZED") if sqlite else inner.subquery()
         keys = (src.c.day, src.c.assignee_id, src.c.branch_id)
         counts = select(
@@ -112,11 +113,21 @@ def build_report(
             func.count(src.c.met),
         ).group_by(*keys)  # fmt: skip
         grouped = kind == "first_response"  # resolution's spread: in all only
-        result = conn.execute(_with_values(counts, src, grouped) if sqlite else counts)
+        if sqlite:
+            query: Select[Any] | CompoundSelect = _with_values(counts, src, grouped)
+        elif grouped:
+            query = counts
+        else:  # resolution in all, ranked in this pass: a grouping set of its own
+            query = counts.add_columns(func.grouping(*keys), *_shares(src.c.minutes))
+            query = query.group_by(None).group_by(func.grouping_sets(tuple_(*keys), tuple_()))
+        result = conn.execute(query)
         values: Iterable[Any] = ()
         total = totals[kind]
         for row in result:
-            part, day, assignee_id, branch_id, _, n, timed_n, judged_n, met_n = row
+            part, day, assignee_id, branch_id, _, n, timed_n, judged_n, met_n, *ranked = row
+            if ranked and ranked[0]:  # PostgreSQL: the resolution times in all
+                spreads[kind] = {ALL: _spread(timed_n, *ranked[1:])} if timed_n else {}
+                continue
             if part:  # SQLite: the values in order, after every count
                 values = chain([row], result)
                 break
@@ -132,8 +143,7 @@ def build_report(
     if not sqlite:
         by = {"agent": t.agent.c.name, "branch": t.branch.c.key}
         spreads["first_response"] = _percentiles(t, tk.c.first_response_minutes, opened, by, conn)
-        spreads["resolution"] = _percentiles(t, tk.c.resolution_minutes, resolved, {}, conn)
-    first, done = spreads["first_response"], spreads["resolution"]
+    first, done = spreads["first_response"], spreads.get("resolution", {})
 
     backlog = _backlog(conn, tk, scope, now)
     for (assignee_id, branch_id), count in backlog.pop("per_group").items():
@@ -203,6 +213,11 @@ def _share(total: Counter[str]) -> dict[str, Any]:
     }
 
 
+def _shares(minutes: ColumnElement[Any]) -> list[ColumnElement[Any]]:
+    """PostgreSQL's median and p90 of `minutes`: nearest-rank, as `_nearest` ranks them."""
+    return [func.percentile_disc(tenths / 10).within_group(minutes) for _, tenths in SHARES]
+
+
 def _percentiles(
     t: Any,
     minutes: Column[Any],
@@ -214,21 +229,16 @@ def _percentiles(
     rows `where`, in all (key ("", None)) and per value of each column in `by` (key (label,
     value)), in one pass (grouping sets: a column's bit of grouping() is 0 in its own set)."""
     columns = list(by.values())
-    shares = [func.percentile_disc(tenths / 10).within_group(minutes) for _, tenths in SHARES]
     query = (
-        select(*columns, func.count(minutes), *shares)
+        select(*columns, func.count(minutes), *_shares(minutes), func.grouping(*columns))
         .select_from(t.ticket)
         .join(t.branch, t.branch.c.id == t.ticket.c.branch_id)
         .outerjoin(t.agent, t.agent.c.id == t.ticket.c.assignee_id)
         .where(*where, minutes.is_not(None))
+        .group_by(func.grouping_sets(*(tuple_(c) for c in columns), tuple_()))
     )
-    if columns:
-        sets = func.grouping_sets(*(tuple_(c) for c in columns), tuple_())
-        query = query.add_columns(func.grouping(*columns)).group_by(sets)
     found = {}
-    for *names, count, median, p90, bits in (
-        r if columns else (*r, 0) for r in conn.execute(query)
-    ):
+    for *names, count, median, p90, bits in conn.execute(query):
         key = ALL
         for i, label in enumerate(by):
             if not bits & (1 << (len(columns) - 1 - i)):
