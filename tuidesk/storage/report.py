@@ -64,8 +64,8 @@ def build_report(
     branches = {r.id: r.key for r in conn.execute(select(t.branch.c.id, t.branch.c.key))}
     scope: list[ColumnElement[bool]] = []
     if branch is not None:
-        named = (t.branch.c.key == branch.upper()) | (func.lower(t.branch.c.name) == branch.lower())
-        ids = conn.execute(select(t.branch.c.id).where(named)).scalars().all()
+        match = (t.branch.c.key == branch.upper()) | (func.lower(t.branch.c.name) == branch.lower())
+        ids = conn.execute(select(t.branch.c.id).where(match)).scalars().all()
         # `+ 0`: not by the branch's index (most of the tickets), by the period's or the status's
         scope.append((tk.c.branch_id + 0).in_(ids))
     opened = [*scope, tk.c.created_at >= start, tk.c.created_at < end]
