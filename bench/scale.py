@@ -20,7 +20,9 @@ the app draws, as bench.console times them); the list's queries by view (the fir
 id, the sidebar's counts, the change token); full-text search of a rare word, a common word, a
 phrase and a `from:` (as `ticket search` and the console's `/` run them); `pipe` and `import` per
 mail at N against an empty database (in-process, through services.pipe.deliver and the CLI's
-Ingestor.ingest_many); and the size of every table next to its indexes. Nothing asserts.
+Ingestor.ingest_many); `tuidesk report` over 30 and 365 days, every branch and one (the
+service-level columns filled by fill_sla); and the size of every table next to its indexes.
+Nothing asserts.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ TARGET_FIRST_PAINT_MS = 1000.0
 TARGET_MOVE_MS = 50.0
 TARGET_FOCUS_MS = 100.0
 TARGET_SEARCH_MS = 150.0
+TARGET_REPORT_MS = 2000.0
 TARGET_MAIL_RATIO = 1.2
 
 # Words the search figures look for, planted at known rates in the generated text.
@@ -568,6 +571,9 @@ def open_cached(kind: str, plan: Plan, cache: Path) -> Database:
             started = time.perf_counter()
             open_database(url).dispose()  # the migrations since, backfills included
             _say(f"upgraded in {time.perf_counter() - started:.0f} s")
+        if facts.get("sla") != SLA_FILL:  # built before schema 0014 (or an older fill)
+            fill_sla(url, _say)
+            done.write_text(json.dumps({**facts, "sla": SLA_FILL}))
         return Database(kind, url, facts["messages"], None, server)
     _say(f"building {kind} at {plan.tickets:,} tickets in {folder} …")
     started = time.perf_counter()
@@ -581,8 +587,9 @@ def open_cached(kind: str, plan: Plan, cache: Path) -> Database:
     loader = PostgresLoader(url) if server else SqliteLoader(Path(url.removeprefix("sqlite:///")))
     messages = load(loader, plan, _say)
     index_for_search(url, _say)
+    fill_sla(url, _say)
     built = time.perf_counter() - started
-    done.write_text(json.dumps({"messages": messages, "built_s": built}))
+    done.write_text(json.dumps({"messages": messages, "built_s": built, "sla": SLA_FILL}))
     _say(f"built in {built:.0f} s")
     return Database(kind, url, messages, built, server)
 
@@ -623,6 +630,67 @@ def index_for_search(url: str, say: Callable[[str], None]) -> None:
         documents = backfill(conn)
     engine.dispose()
     say(f"  search index: {documents:,} documents in {time.perf_counter() - started:.0f} s")
+
+
+SLA_FILL = 1  # bump when fill_sla's values change: cached databases are filled again
+SLA_POLICIES = (  # name, priority, first response, resolution (24/7: no calendar)
+    ("Urgent", "urgent", "1h", "8h"),
+    ("High", "high", "4h", "1d"),
+    ("Standard", None, "8h", "3d"),
+)
+
+
+def fill_sla(url: str, say: Callable[[str], None]) -> None:
+    """The service-level columns storage.due keeps on each ticket, for the report's figures:
+    three policies by priority on nine tickets in ten, a first response on every ticket past
+    `new` (minutes skewed by a hash of the id: most fast, some late, priority-scaled), resolved
+    and closed tickets resolved at their last change. Deterministic, one UPDATE: the cached
+    databases built before schema 0014 get it too, without a rebuild."""
+    from sqlalchemy import text
+
+    from tuidesk.storage.schema import open_database
+
+    engine = open_database(url)
+    sqlite = engine.dialect.name == "sqlite"
+    started = time.perf_counter()
+    h = "(CAST(id AS BIGINT) * 2654435761 % 1000)"
+    scale = "CASE priority WHEN 'urgent' THEN 0.1 WHEN 'high' THEN 0.4 ELSE 1 END"
+    first = f"ROUND(2 + {h} * {h} / 1700.0 * {scale}, 1)"
+    if sqlite:
+        first_at = f"datetime(created_at, '+' || CAST({first} AS INTEGER) || ' minutes')"
+        spent = "ROUND((julianday(updated_at) - julianday(created_at)) * 1440, 1)"
+    else:
+        first_at = f"created_at + make_interval(mins => CAST({first} AS INTEGER))"
+        spent = "ROUND(CAST(EXTRACT(EPOCH FROM updated_at - created_at) / 60 AS NUMERIC), 1)"
+    policy = "CASE priority WHEN 'urgent' THEN 'Urgent' WHEN 'high' THEN 'High' ELSE 'Standard' END"
+    kept = "id % 10 <> 0"
+    answered = f"{kept} AND status <> 'new'"
+    done = f"{kept} AND status IN ('resolved', 'closed')"
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM sla_policy"))
+        for name, priority, first_response, resolution in SLA_POLICIES:
+            conn.execute(
+                text(
+                    "INSERT INTO sla_policy (name, priority, first_response, resolution)"
+                    " VALUES (:name, :priority, :first, :resolution)"
+                ),
+                {"name": name, "priority": priority, "first": first_response,
+                 "resolution": resolution},
+            )  # fmt: skip
+        conn.execute(
+            text(
+                f"UPDATE ticket SET sla_policy = CASE WHEN {kept} THEN {policy} END,"
+                f" first_response_minutes = CASE WHEN {answered} THEN {first} END,"
+                f" first_response_at = CASE WHEN {answered} THEN {first_at} END,"
+                f" resolved_at = CASE WHEN {done} THEN updated_at END,"
+                f" resolution_minutes = CASE WHEN {done} THEN {spent} END"
+            )
+        )
+    if not sqlite:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE ticket"))
+    engine.dispose()
+    say(f"  service levels filled in {time.perf_counter() - started:.0f} s")
 
 
 # --------------------------------------------------------------------------------------------
@@ -882,6 +950,33 @@ def mail_figures(db: Database, engine: Any, work: Path, pipe_mails: int) -> list
     return figures
 
 
+def report_figures(db: Database, engine: Any, runs: int) -> list[Figure]:
+    """`tuidesk report` (storage.report.build_report, as the command calls it) over the last 30
+    and 365 days of the data, for every branch and for the biggest one, the backlog as of the
+    data's end."""
+    from sqlalchemy import text
+
+    from tuidesk.storage.report import build_report
+
+    now = START + SPAN
+    until = (now - timedelta(days=1)).date()
+    figures = []
+    with engine.connect() as conn:
+        biggest = conn.execute(text("SELECT key FROM branch WHERE id = 1")).scalar_one()
+        for days in (30, 365):
+            since = until - timedelta(days=days - 1)
+            for branch in (None, biggest):
+                figures.append(
+                    Figure(
+                        db.kind,
+                        f"report, {days} days, {f'branch {branch}' if branch else 'all branches'}",
+                        _ms(lambda s=since, b=branch: build_report(conn, s, until, b, now), runs),
+                        TARGET_REPORT_MS,
+                    )
+                )
+    return figures
+
+
 def size_figures(db: Database, engine: Any) -> list[Figure]:
     """Bytes per table next to its indexes' (SQLite: dbstat; PostgreSQL: pg_relation_size with
     TOAST, pg_indexes_size)."""
@@ -1030,7 +1125,7 @@ def print_figures(figures: list[Figure], plan: Plan, messages: dict[str, int]) -
     print("(ratio: p95 / target, or the full/empty ratio / 1.2; under 1 meets the target)")
 
 
-GROUPS = ("console", "list", "search", "mail", "size")  # the figures `--only` can pick
+GROUPS = ("console", "list", "search", "mail", "report", "size")  # the figures `--only` can pick
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1092,6 +1187,9 @@ def main(argv: list[str] | None = None) -> int:
                 if "mail" in only:
                     _say(f"{kind}: pipe and import …")
                     figures += mail_figures(db, engine, Path(tmp), args.mails)
+                if "report" in only:
+                    _say(f"{kind}: the report …")
+                    figures += report_figures(db, engine, args.runs)
                 if "size" in only:
                     _say(f"{kind}: sizes …")
                     figures += size_figures(db, engine)

@@ -4,6 +4,7 @@ before it holds every ticket of it, on a desk built by the bench's own loader.""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from textual.message import Message
@@ -41,6 +42,8 @@ def test_the_scale_bench_prints_every_figure(tmp_path: Path, capsys) -> None:  #
     ]
     for query in ("rare word", "common word", "phrase", "from:"):
         figures += [f"ticket search {query} (", f"console / {query}: the ranked ids"]
+    for days in (30, 365):
+        figures += [f"report, {days} days, all branches", f"report, {days} days, branch SUP"]
     missing = [figure for figure in figures if figure not in out]
     assert not missing, out
     assert "tuidesk at 300 tickets (sqlite: " in out
@@ -54,6 +57,15 @@ def test_the_scale_bench_prints_every_figure(tmp_path: Path, capsys) -> None:  #
     out = capsys.readouterr().out
     assert "upgrading sqlite-t300-" in out and "building" not in out
     assert [p.name for p in tmp_path.glob("sqlite-t300-*")] == [built.name]
+    # a cache built before the service-level columns were filled gets them, once
+    done = built / "built.json"
+    done.write_text(
+        json.dumps({k: v for k, v in json.loads(done.read_text()).items() if k != "sla"})
+    )
+    assert main([*args, "--build-only"]) == 0
+    assert "service levels filled" in capsys.readouterr().out
+    assert main([*args, "--build-only"]) == 0
+    assert "service levels filled" not in capsys.readouterr().out
 
 
 async def test_a_long_view_paints_its_first_screen_then_holds_every_ticket(tmp_path: Path) -> None:

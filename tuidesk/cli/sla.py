@@ -3,6 +3,7 @@ hours they are counted in."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Annotated
 
 import typer
@@ -223,8 +224,6 @@ def report(
 ) -> None:
     """Tickets opened and closed per day, first response and resolution (business minutes,
     median and p90), SLA attainment, the backlog by status and age, per agent and branch."""
-    from datetime import date, timedelta
-
     from tuidesk.cli.output import fail, print_json
     from tuidesk.clock import utcnow
     from tuidesk.exit_codes import ExitCode
@@ -285,13 +284,72 @@ def _csv(data: dict) -> None:  # type: ignore[type-arg]
 
 
 def _text(data: dict) -> None:  # type: ignore[type-arg]
-    typer.echo(
-        f"{data['since']} to {data['until']}"
-        + (f", branch {data['branch']}" if data["branch"] else "")
-    )
-    for section, name, metric, value in _rows(data):
-        if section != "per_day" or value:
-            typer.echo(f"  {section:<14} {name:<24} {metric:<30} {'-' if value is None else value}")
+    """The report for a terminal: a few aligned tables, times as hours and minutes."""
+    days = data["per_day"]
+    opened, closed = (sum(d[k] for d in days) for k in ("opened", "closed"))
+    where = f", branch {data['branch']}" if data["branch"] else ""
+    typer.echo(f"Report {data['since']} to {data['until']} ({len(days)} days{where})")
+    typer.echo(f"opened {opened}, closed {closed}, open now {data['backlog']['open']}")
+    times = []
+    for kind, label in (("first_response", "first response"), ("resolution", "resolution")):
+        spread, sla = data[kind], data["sla"][kind]
+        met = f"{sla['percent']}% ({sla['met']}/{sla['judged']})" if sla["judged"] else "-"
+        times.append((label, spread["count"], _hm(spread["median_minutes"]),
+                      _hm(spread["p90_minutes"]), met))  # fmt: skip
+    _table(("", "count", "median", "p90", "SLA met"), times)
+    weekly = len(days) > 31
+    moved = [(d["day"], d["opened"], d["closed"]) for d in days if d["opened"] or d["closed"]]
+    if weekly:
+        weeks: dict[str, list[int]] = {}
+        for day, o, c in moved:
+            monday = date.fromisoformat(day) - timedelta(days=date.fromisoformat(day).weekday())
+            week = weeks.setdefault(f"week of {monday.isoformat()}", [0, 0])
+            week[0], week[1] = week[0] + o, week[1] + c
+        moved = [(week, o, c) for week, (o, c) in weeks.items()]
+    _table(("week" if weekly else "day", "opened", "closed"), moved)
+    backlog = data["backlog"]
+    if backlog["open"]:
+        _table(("backlog", *backlog["by_status"]), [("by status", *backlog["by_status"].values())])
+        _table(("", *backlog["by_age"]), [("by age", *backlog["by_age"].values())])
+    for section, label in (("per_agent", "agent"), ("per_branch", "branch")):
+        _table(
+            (label, "opened", "closed", "open now", "response median", "p90"),
+            [
+                (
+                    g["name"] or "(unassigned)",
+                    g["opened"],
+                    g["closed"],
+                    g["open_now"],
+                    _hm(g["first_response"]["median_minutes"]),
+                    _hm(g["first_response"]["p90_minutes"]),
+                )
+                for g in data[section]
+            ],  # fmt: skip
+        )
+
+
+def _hm(minutes: float | None) -> str:
+    """Business minutes as `2h 05m` (`45m` under the hour, `-` when there were none)."""
+    if minutes is None:
+        return "-"
+    hours, mins = divmod(round(minutes), 60)
+    return f"{hours}h {mins:02d}m" if hours else f"{mins}m"
+
+
+def _table(head: tuple[str, ...], rows: list[tuple[object, ...]]) -> None:
+    """A blank line, then `head` and `rows` in columns: the first to the left, numbers and
+    times to the right. Nothing when there are no rows."""
+    if not rows:
+        return
+    cells = [head, *(tuple(str(v) for v in row) for row in rows)]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(head))]
+    typer.echo("")
+    for row in cells:
+        first, *rest = (
+            cell.ljust(w) if i == 0 else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        )
+        typer.echo("  ".join((first, *rest)).rstrip())
 
 
 def escalate(ctx: typer.Context, as_json: JsonHelp = False) -> None:
