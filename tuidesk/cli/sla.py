@@ -285,6 +285,8 @@ def _csv(data: dict) -> None:  # type: ignore[type-arg]
 
 def _text(data: dict) -> None:  # type: ignore[type-arg]
     """The report for a terminal: a few aligned tables, times as hours and minutes."""
+    from tuidesk.engine.sla import business_time
+
     days = data["per_day"]
     opened, closed = (sum(d[k] for d in days) for k in ("opened", "closed"))
     where = f", branch {data['branch']}" if data["branch"] else ""
@@ -294,8 +296,8 @@ def _text(data: dict) -> None:  # type: ignore[type-arg]
     for kind, label in (("first_response", "first response"), ("resolution", "resolution")):
         spread, sla = data[kind], data["sla"][kind]
         met = f"{sla['percent']}% ({sla['met']}/{sla['judged']})" if sla["judged"] else "-"
-        times.append((label, spread["count"], _hm(spread["median_minutes"]),
-                      _hm(spread["p90_minutes"]), met))  # fmt: skip
+        times.append((label, spread["count"], business_time(spread["median_minutes"]),
+                      business_time(spread["p90_minutes"]), met))  # fmt: skip
     _table(("", "count", "median", "p90", "SLA met"), times)
     weekly = len(days) > 31
     moved = [(d["day"], d["opened"], d["closed"]) for d in days if d["opened"] or d["closed"]]
@@ -320,20 +322,12 @@ def _text(data: dict) -> None:  # type: ignore[type-arg]
                     g["opened"],
                     g["closed"],
                     g["open_now"],
-                    _hm(g["first_response"]["median_minutes"]),
-                    _hm(g["first_response"]["p90_minutes"]),
+                    business_time(g["first_response"]["median_minutes"]),
+                    business_time(g["first_response"]["p90_minutes"]),
                 )
                 for g in data[section]
             ],  # fmt: skip
         )
-
-
-def _hm(minutes: float | None) -> str:
-    """Business minutes as `2h 05m` (`45m` under the hour, `-` when there were none)."""
-    if minutes is None:
-        return "-"
-    hours, mins = divmod(round(minutes), 60)
-    return f"{hours}h {mins:02d}m" if hours else f"{mins}m"
 
 
 def _table(head: tuple[str, ...], rows: list[tuple[object, ...]]) -> None:

@@ -172,6 +172,15 @@ def parse_duration(text: str, calendar: Calendar = ALWAYS) -> int:
     return total
 
 
+def business_time(minutes: float | None) -> str:
+    """Business minutes as reports show them, `2h 05m` (`45m` under the hour; hours, not
+    days: a business day is not 24 hours), `-` when nothing was measured."""
+    if minutes is None:
+        return "-"
+    hours, mins = divmod(round(minutes), 60)
+    return f"{hours}h {mins:02d}m" if hours else f"{mins}m"
+
+
 def parse_due(text: str) -> timedelta:
     """`before:2h` (`ticket list --due`): due within that much wall time from now; `before:0m`
     is what is breached already."""

@@ -24,12 +24,12 @@ from textual.widgets import DataTable, Static
 from textual_plotext import PlotextPlot
 
 from tuidesk.clock import utcnow
+from tuidesk.engine.sla import business_time
 from tuidesk.engine.text import clean_line
 from tuidesk.screens.pickers import ChoiceScreen
 from tuidesk.storage.console_queries import filters
 from tuidesk.storage.report import build_report
 from tuidesk.widgets.footer import KeysFooter
-from tuidesk.widgets.ticket_list import span
 from tuidesk.widgets.workers import ReportsWorkerFailures
 
 PERIODS = (7, 30, 90)  # days, `p` goes round them; 30 is the CLI's default too
@@ -41,11 +41,6 @@ SHORT_AGES = {
     "3-7 days": "3-7 d",
     "over 7 days": ">7 d",
 }
-
-
-def minutes(value: float | None) -> str:
-    """Business minutes as the list shows times ("2h 10m"); "-" when nothing was measured."""
-    return "-" if value is None else span(value)
 
 
 def percent(value: float | None) -> str:
@@ -175,8 +170,8 @@ class DashboardScreen(ReportsWorkerFailures, Screen[None]):
         for kind, label in (("first_response", "First response"), ("resolution", "Resolution")):
             spread, met = report[kind], report["sla"][kind]
             rows.append([
-                label, str(spread["count"]), minutes(spread["median_minutes"]),
-                minutes(spread["p90_minutes"]), str(met["met"]), str(met["judged"]),
+                label, str(spread["count"]), business_time(spread["median_minutes"]),
+                business_time(spread["p90_minutes"]), str(met["met"]), str(met["judged"]),
                 percent(met["percent"]),
             ])  # fmt: skip
         return rows
@@ -250,8 +245,8 @@ def _groups(groups: list[dict[str, Any]], none: str) -> list[list[Any]]:
     return [
         [
             name_cell(g["name"], none), str(g["opened"]), str(g["closed"]), str(g["open_now"]),
-            minutes(g["first_response"]["median_minutes"]),
-            minutes(g["first_response"]["p90_minutes"]),
+            business_time(g["first_response"]["median_minutes"]),
+            business_time(g["first_response"]["p90_minutes"]),
         ]
         for g in groups
     ]  # fmt: skip
