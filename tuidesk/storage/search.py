@@ -420,8 +420,9 @@ def _pg_hits(
 ) -> str | None:
     """PostgreSQL's: the newest CANDIDATES matching messages (search_doc) and titles
     (search_title), found first (`_pg_newest`, or by the sender when a whole address is all
-    there is to find), then ranked (a rank in the bounded query would be computed for every
-    match before the sort). None when nothing matches."""
+    there is to find) and scored as they are read, outside each statement's bound (inside,
+    a rank would be computed for every match before the sort); the statement returned ranks
+    them by those scores. None when nothing matches."""
     find = sender.rest if sender.messages else fts
     like = [sql.bind(f"%{c}%") for c in cjk]
     match = ["{query}"] if find else []
