@@ -114,6 +114,11 @@ def test_matches_are_found_whatever_the_case_and_accents_and_snippets_mark_them(
     text = "Un Café Crème, près de la gare de 東京都"
     assert [text[s:e] for s, e in match_spans(text, terms)] == ["Café", "Crème", "東京"]
     assert match_spans("cafeteria", terms) == []
+    # Whole words wherever they stand: first, before or after _, never after a letter or digit.
+    edges = "café, xcafé café_ 2café _café"
+    assert [edges[s:e] for s, e in match_spans(edges, terms)] == ["café"] * 3
+    prefix = "Crèmes acre crème_x 1creme"
+    assert [prefix[s:e] for s, e in match_spans(prefix, ("cre*",))] == ["Crèmes", "crème"]
     long = "word " * 100 + "the café is closed " + "word " * 100
     shown = snippet(long, terms)
     assert "the [café] is closed" in shown and shown.startswith("…") and shown.endswith("…")

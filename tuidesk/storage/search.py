@@ -420,8 +420,9 @@ def _pg_hits(
 ) -> str | None:
     """PostgreSQL's: the newest CANDIDATES matching messages (search_doc) and titles
     (search_title), found first (`_pg_newest`, or by the sender when a whole address is all
-    there is to find), then ranked (a rank in the bounded query would be computed for every
-    match before the sort). None when nothing matches."""
+    there is to find) and scored as they are read, outside each statement's bound (inside,
+    a rank would be computed for every match before the sort); the statement returned ranks
+    them by those scores. None when nothing matches."""
     find = sender.rest if sender.messages else fts
     like = [sql.bind(f"%{c}%") for c in cjk]
     match = ["{query}"] if find else []
@@ -444,49 +445,58 @@ def _pg_hits(
     was = _pg_settings(
         conn, {"max_parallel_workers_per_gather": "0", "jit": "off", "work_mem": "32MB"}
     )
+    # Each document found is scored where it is read (alias w), the query as a subquery:
+    # computed once, not (unaccent and all) for every document; reading the thousand
+    # documents again in the ranking statement was 8 of its 14 ms for the bench's phrase.
+    score = f"ts_rank(CAST('{PG_WEIGHTS}' AS float4[]), w.doc, (SELECT {query}))" if fts else "0"
     if sender.messages and find is None and not cjk:
-        messages, titles = _pg_by_sender(conn, sender, ticket_filters, sql)
+        messages, titles = _pg_by_sender(conn, sender, ticket_filters, sql, score)
     else:
         words = _PG_TERM.findall(sql.value(find)) if find else []
         messages = _pg_newest(
             conn, f"{messages_from} WHERE {where}{sender.messages}", _PG_QUERY.format(find),
-            "search_doc", sql, words,
+            "search_doc", sql, words, score,
         )  # fmt: skip
         titles = _pg_newest(
             conn, f"{titles_from} WHERE {where}{sender.tickets}", _PG_QUERY.format(find),
-            "search_title", sql, words,
+            "search_title", sql, words, score,
         )  # fmt: skip
     _pg_settings(conn, was)
     if not messages and not titles:
         return None
-    # The query as a subquery: computed once, not (unaccent and all) for every document.
-    rank = f"ts_rank(CAST('{PG_WEIGHTS}' AS float4[]), r.doc, (SELECT {query}))"
-    score = rank if fts else "0.0"
+    found = [
+        f"unnest(CAST({sql.bind([i for i, _ in docs])} AS bigint[]), "
+        f"CAST({sql.bind([s for _, s in docs])} AS float8[])) AS r(id, score)"
+        for docs in (messages, titles)
+    ]
     return (
-        f"SELECT m.ticket_id, r.id AS doc, {score} AS score FROM search_doc AS r "
-        f"JOIN message AS m ON m.id = r.id WHERE r.id = ANY({sql.bind(messages)}) UNION ALL "
-        f"SELECT r.id, -r.id, {score} FROM search_title AS r WHERE r.id = ANY({sql.bind(titles)})"
+        f"SELECT m.ticket_id, r.id AS doc, r.score FROM {found[0]} "
+        f"JOIN message AS m ON m.id = r.id UNION ALL SELECT r.id, -r.id, r.score FROM {found[1]}"
     )
 
 
 def _pg_by_sender(
-    conn: Connection, sender: _Sender, ticket_filters: str, sql: _Sql
-) -> tuple[list[int], list[int]]:
+    conn: Connection, sender: _Sender, ticket_filters: str, sql: _Sql, score: str
+) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
     """`from:` a whole address and nothing else to find: the newest CANDIDATES of the
     sender's messages (an index on the address and id gives them in order, 1.5 ms for the
     busiest sender at a million tickets, where the words of an address are re-checked in every
-    document holding them) and of the tickets the address requested."""
+    document holding them) and of the tickets the address requested, each with its `score`
+    (an expression on its document, alias w)."""
     join = " JOIN ticket AS t ON t.id = m.ticket_id" if ticket_filters else ""
     typed = [bindparam(name, type_=kind) for name, kind in sql.types.items()]
     found = []
-    for statement in (
-        f"SELECT m.id FROM message AS m{join} WHERE 1 = 1{sender.messages}{ticket_filters} "
-        f"ORDER BY m.id DESC LIMIT {CANDIDATES}",
+    for table, statement in (
+        ("search_doc", f"SELECT m.id FROM message AS m{join} WHERE 1 = 1{sender.messages}"
+         f"{ticket_filters} ORDER BY m.id DESC LIMIT {CANDIDATES}"),
         # `+ 0`: from the requester's few tickets, never walking every ticket by number.
-        f"SELECT t.id FROM ticket AS t WHERE 1 = 1{sender.tickets}{ticket_filters} "
-        f"ORDER BY t.id + 0 DESC LIMIT {CANDIDATES}",
-    ):
-        found.append(list(conn.execute(text(statement).bindparams(*typed), sql.params).scalars()))
+        ("search_title", f"SELECT t.id FROM ticket AS t WHERE 1 = 1{sender.tickets}"
+         f"{ticket_filters} ORDER BY t.id + 0 DESC LIMIT {CANDIDATES}"),
+    ):  # fmt: skip
+        scored = f"SELECT x.id, {score} FROM ({statement}) AS x JOIN {table} AS w ON w.id = x.id"
+        found.append(
+            [(r[0], r[1]) for r in conn.execute(text(scored).bindparams(*typed), sql.params)]
+        )
     return found[0], found[1]
 
 
@@ -509,9 +519,11 @@ def _pg_newest(
     table: str,
     sql: _Sql,
     words: list[tuple[str, str]],
-) -> list[int]:
-    """The ids of the newest CANDIDATES documents `source` (FROM ... WHERE on alias d, with
-    `{query}` where the tsquery's match goes) finds, newest first, read in windows of ids.
+    score: str,
+) -> list[tuple[int, float]]:
+    """The newest CANDIDATES documents `source` (FROM ... WHERE on alias d, with `{query}`
+    where the tsquery's match goes) finds, newest first, read in windows of ids: each id with
+    its `score` (an expression on the document, alias w), computed for those kept only.
 
     The GIN index gives its matches in no order: unbounded, PostgreSQL reads every document
     holding the words (for a phrase or a from:, re-checking their word positions) before it
@@ -541,7 +553,7 @@ def _pg_newest(
         return []
     typed = [bindparam(name, type_=kind) for name, kind in sql.types.items()]
     indexed: tuple[str, float | None] | None = None  # (match, most) once a window needs them
-    found: list[int] = []
+    found: list[tuple[int, float]] = []
     hi, width, walk = top, WINDOW, True
     while hi >= bottom and len(found) < CANDIDATES:
         lo = hi - width
@@ -557,10 +569,10 @@ def _pg_newest(
         # and PostgreSQL then plans it once for any window, which for some is a slow plan.
         above = f" AND d.id > {lo}" if lo >= bottom else ""
         statement = text(
-            f"SELECT d.id {source.format(query=match)}{above} AND {key} <= {hi} "
-            f"ORDER BY {order} DESC LIMIT {CANDIDATES - len(found)}"
+            f"SELECT w.id, {score} FROM (SELECT d.id, d.doc {source.format(query=match)}{above} "
+            f"AND {key} <= {hi} ORDER BY {order} DESC LIMIT {CANDIDATES - len(found)}) AS w"
         ).bindparams(*typed)
-        found += conn.execute(statement, sql.params).scalars()
+        found += [(r[0], r[1]) for r in conn.execute(statement, sql.params)]
         hi = lo
         if found:  # the density seen so far, with a quarter to spare
             needed = (top - lo) * (CANDIDATES - len(found)) * 5 // (4 * len(found)) + 1
