@@ -29,6 +29,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    text,
     tuple_,
     union_all,
 )
@@ -41,6 +42,7 @@ AGES = ((1, "under 1 day"), (3, "1-3 days"), (7, "3-7 days"), (None, "over 7 day
 SHARES = (("median_minutes", 5), ("p90_minutes", 9))  # in tenths: exact integer ranks on SQLite
 Group = tuple[str, str | None]  # ("agent", name), ("branch", key), or ALL
 ALL: Group = ("", None)
+WORK_MEM = "64MB"  # PostgreSQL's sorts for the report, in memory (`_sort_in_memory`)
 
 
 def _spread(count: int, median: float | None, p90: float | None) -> dict[str, Any]:
@@ -86,6 +88,8 @@ def build_report(
         return found
 
     sqlite = conn.dialect.name == "sqlite"
+    if not sqlite:
+        _sort_in_memory(conn)
     per_day: dict[str, Counter[str]] = defaultdict(Counter)
     groups: dict[Group, Counter[str]] = defaultdict(Counter)
     totals: dict[str, Counter[str]] = defaultdict(Counter)
@@ -178,6 +182,19 @@ def _day(conn: Connection, moment: Column[Any]) -> ColumnElement[Any]:
     if conn.dialect.name == "sqlite":
         return func.substr(moment, 1, 10)
     return func.date(func.timezone(literal_column("'UTC'"), moment))
+
+
+def _sort_in_memory(conn: Connection) -> None:
+    """PostgreSQL: room for the period's rows (about 20 MB at 365 days and a million tickets)
+    in this transaction's sorts and percentile_disc, instead of the default 4 MB's merges on
+    disk (365 days: 1.4 s down to 1.0 s). Never lowers what the server allows."""
+    conn.execute(
+        text(
+            "SELECT set_config('work_mem', :size, true)"
+            " WHERE pg_size_bytes(current_setting('work_mem')) < pg_size_bytes(:size)"
+        ),
+        {"size": WORK_MEM},
+    )
 
 
 def _iso(day: Any) -> str:
