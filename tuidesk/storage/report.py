@@ -13,13 +13,11 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
-from itertools import chain
 from typing import Any
 
 from sqlalchemy import (
     Column,
     ColumnElement,
-    CompoundSelect,
     Connection,
     Select,
     and_,
@@ -31,7 +29,6 @@ from sqlalchemy import (
     select,
     text,
     tuple_,
-    union_all,
 )
 
 from tuidesk.engine.enums import OPEN_STATUSES
@@ -106,35 +103,29 @@ def build_report(
             minutes.label("minutes"), case((judged, 1)).label("judged"),
             case((met, 1)).label("met"),
         ).where(*where)  # fmt: skip
-        # SQLite reads the period's rows once, into a table of its own, for the counts and the
-        # values in order (`_nearest`); PostgreSQL ranks the resolution times in this pass too,
-        # the first responses (in all, per agent, per branch) in `_percentiles`.
-        src = inner.cte("p").prefix_with("MATERIALIZED") if sqlite else inner.subquery()
+        # The period's rows come from a covering index (ix_ticket_opened, ix_ticket_resolved):
+        # SQLite reads them a second time for the values in order (`_nearest`), cheaper than
+        # keeping them in a table of its own; PostgreSQL ranks the resolution times in this
+        # pass, the first responses (in all, per agent, per branch) in `_percentiles`.
+        src = inner.subquery()
         keys = (src.c.day, src.c.assignee_id, src.c.branch_id)
         counts = select(
-            literal_column("0").label("part"), *keys, literal_column("NULL").label("x"),
-            func.count(), func.count(src.c.minutes), func.count(src.c.judged),
+            *keys, func.count(), func.count(src.c.minutes), func.count(src.c.judged),
             func.count(src.c.met),
         ).group_by(*keys)  # fmt: skip
         grouped = kind == "first_response"  # resolution's spread: in all only
-        if sqlite:
-            query: Select[Any] | CompoundSelect = _with_values(counts, src, grouped)
-        elif grouped:
+        if sqlite or grouped:
             query = counts
         else:  # resolution in all, ranked in this pass: a grouping set of its own
             query = counts.add_columns(func.grouping(*keys), *_shares(src.c.minutes))
             query = query.group_by(None).group_by(func.grouping_sets(tuple_(*keys), tuple_()))
-        result = conn.execute(query)
-        values: Iterable[Any] = ()
         total = totals[kind]
-        for row in result:
-            part, day, assignee_id, branch_id, _, n, timed_n, judged_n, met_n, *ranked = row
+        for day, assignee_id, branch_id, n, timed_n, judged_n, met_n, *ranked in conn.execute(
+            query
+        ):
             if ranked and ranked[0]:  # PostgreSQL: the resolution times in all
                 spreads[kind] = {ALL: _spread(timed_n, *ranked[1:])} if timed_n else {}
                 continue
-            if part:  # SQLite: the values in order, after every count
-                values = chain([row], result)
-                break
             per_day[_iso(day)][counted] += n
             for group in named_by(assignee_id, branch_id):
                 groups[group][counted] += n
@@ -142,8 +133,8 @@ def build_report(
             total["judged"] += judged_n
             total["met"] += met_n
         if sqlite:
-            spreads[kind] = _nearest(values, timed[kind], named_by if grouped else None)
-            result.close()
+            with conn.execute(_values(src, grouped)) as values:  # closed when read far enough
+                spreads[kind] = _nearest(values, timed[kind], named_by if grouped else None)
     if not sqlite:
         by = {"agent": t.agent.c.name, "branch": t.branch.c.key}
         spreads["first_response"] = _percentiles(t, tk.c.first_response_minutes, opened, by, conn)
@@ -264,24 +255,23 @@ def _percentiles(
     return found
 
 
-def _with_values(counts: Select[Any], src: Any, grouped: bool) -> CompoundSelect:
-    """SQLite: after `counts`, how often each value occurs (per assignee and branch when
-    `grouped`), in order, as `_nearest` reads them (the same columns as the counts)."""
+def _values(src: Any, grouped: bool) -> Select[Any]:
+    """SQLite: how often each value occurs (per assignee and branch when `grouped`), in order,
+    as `_nearest` reads them (the order the grouping sorts them in: no second sort)."""
     ids = (src.c.assignee_id, src.c.branch_id) if grouped else (literal_column("NULL"),) * 2
-    ordered = (
-        select(literal_column("1"), literal_column("NULL"), *ids, src.c.minutes, func.count(),
-               *(literal_column("0"),) * 3)
+    return (
+        select(*ids, src.c.minutes, func.count())
         .where(src.c.minutes.is_not(None))
         .group_by(src.c.minutes, *(ids if grouped else ()))
-    )  # fmt: skip
-    return union_all(counts, ordered).order_by(literal_column("part"), literal_column("x"))
+        .order_by(src.c.minutes)
+    )
 
 
 def _nearest(
     rows: Iterable[Any], sizes: Counter[Group], named_by: Any
 ) -> dict[Group, dict[str, Any]]:
     """SQLite, which has no percentile_disc and whose window functions are slow at this size
-    (about 0.6 s a grouping at 250,000 rows): the values in order (`_with_values`), counted
+    (about 0.6 s a grouping at 250,000 rows): the values in order (`_values`), counted
     off against each group's `sizes` until every group's ranks are reached: the ranks
     percentile_disc takes, ceil(share * count), in integers. Keys as `_percentiles` has them."""
     wanted = {
@@ -292,7 +282,7 @@ def _nearest(
     seen: Counter[Group] = Counter()
     found: dict[Group, dict[str, float]] = defaultdict(dict)
     pending = len(wanted)
-    for _, _, assignee_id, branch_id, value, count, *_ in rows:
+    for assignee_id, branch_id, value, count in rows:
         if not pending:
             break
         for group in named_by(assignee_id, branch_id) if named_by else (ALL,):
