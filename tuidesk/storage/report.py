@@ -257,13 +257,14 @@ def _percentiles(
 
 def _values(src: Any, grouped: bool) -> Select[Any]:
     """SQLite: how often each value occurs (per assignee and branch when `grouped`), in order,
-    as `_nearest` reads them (the order the grouping sorts them in: no second sort)."""
+    as `_nearest` reads them (ordered as grouped: SQLite sorts them once, for the grouping)."""
     ids = (src.c.assignee_id, src.c.branch_id) if grouped else (literal_column("NULL"),) * 2
+    by = (src.c.minutes, *(ids if grouped else ()))
     return (
         select(*ids, src.c.minutes, func.count())
         .where(src.c.minutes.is_not(None))
-        .group_by(src.c.minutes, *(ids if grouped else ()))
-        .order_by(src.c.minutes)
+        .group_by(*by)
+        .order_by(*by)
     )
 
 
