@@ -4,9 +4,11 @@ per day, first response and resolution in business minutes (median and p90), how
 their targets, the backlog by status and age, per agent and per branch.
 
 Everything is counted by the database (GROUP BY over the stored columns, percentiles by
-percentile_disc on PostgreSQL and by row_number over the ordered values on SQLite, both
+percentile_disc on PostgreSQL and by counting off the ordered values on SQLite, both
 nearest-rank: the same values on both), so the report reads a few thousand grouped rows, not
-the period's tickets: under 2 s at a million tickets (bench.scale's "report" figures)."""
+the period's tickets, and the database reads those from two covering indexes, not the table
+(ix_ticket_opened, ix_ticket_resolved): about 1.1 s (SQLite) and 0.9 s (PostgreSQL) for 365
+days at a million tickets (bench.scale's "report" figures)."""
 
 from __future__ import annotations
 
