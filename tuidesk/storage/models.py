@@ -243,6 +243,27 @@ class Ticket(SQLModel, table=True):
     __table_args__ = (
         Index("ix_ticket_status_updated", "status", "updated_at"),
         Index("ix_ticket_updated", "updated_at"),
+        # The report reads a period's tickets from these alone (storage.report): what it
+        # counts of those opened, and of those resolved (the resolved only: the open tickets,
+        # written on every mail, stay out of it).
+        Index(
+            "ix_ticket_opened",
+            "created_at",
+            "assignee_id",
+            "branch_id",
+            "first_response_minutes",
+            "sla_policy",
+        ),
+        Index(
+            "ix_ticket_resolved",
+            "resolved_at",
+            "assignee_id",
+            "branch_id",
+            "resolution_minutes",
+            "sla_policy",
+            sqlite_where=text("resolved_at IS NOT NULL"),
+            postgresql_where=text("resolved_at IS NOT NULL"),
+        ),
     )
     id: int | None = Field(default=None, primary_key=True)
     title: str

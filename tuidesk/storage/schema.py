@@ -16,7 +16,7 @@ from tuidesk.storage.db import DatabaseUnavailable, unavailable_on_error
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 # The newest migration's revision; tests check it matches Alembic's head.
-HEAD_REVISION = "0015"
+HEAD_REVISION = "0016"
 
 
 def current_revision(engine: Engine) -> str | None:
