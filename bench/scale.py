@@ -632,7 +632,7 @@ def index_for_search(url: str, say: Callable[[str], None]) -> None:
     say(f"  search index: {documents:,} documents in {time.perf_counter() - started:.0f} s")
 
 
-SLA_FILL = 1  # bump when fill_sla's values change: cached databases are filled again
+SLA_FILL = 2  # bump when fill_sla's values change: cached databases are filled again
 SLA_POLICIES = (  # name, priority, first response, resolution (24/7: no calendar)
     ("Urgent", "urgent", "1h", "8h"),
     ("High", "high", "4h", "1d"),
@@ -644,8 +644,10 @@ def fill_sla(url: str, say: Callable[[str], None]) -> None:
     """The service-level columns storage.due keeps on each ticket, for the report's figures:
     three policies by priority on nine tickets in ten, a first response on every ticket past
     `new` (minutes skewed by a hash of the id: most fast, some late, priority-scaled), resolved
-    and closed tickets resolved at their last change. Deterministic, one UPDATE: the cached
-    databases built before schema 0014 get it too, without a rebuild."""
+    and closed tickets resolved at their last change, open ones due (a `new` one by its first
+    response, the others by their resolution: the due sort and views have ids to read).
+    Deterministic, one UPDATE: the cached databases built before schema 0014 get it too,
+    without a rebuild."""
     from sqlalchemy import text
 
     from tuidesk.storage.schema import open_database
@@ -663,9 +665,19 @@ def fill_sla(url: str, say: Callable[[str], None]) -> None:
         first_at = f"created_at + make_interval(mins => CAST({first} AS INTEGER))"
         spent = "ROUND(CAST(EXTRACT(EPOCH FROM updated_at - created_at) / 60 AS NUMERIC), 1)"
     policy = "CASE priority WHEN 'urgent' THEN 'Urgent' WHEN 'high' THEN 'High' ELSE 'Standard' END"
+    first_target = "CASE priority WHEN 'urgent' THEN 60 WHEN 'high' THEN 240 ELSE 480 END"
+    whole_target = "CASE priority WHEN 'urgent' THEN 480 WHEN 'high' THEN 1440 ELSE 4320 END"
+
+    def after(minutes: str) -> str:
+        if sqlite:
+            return f"datetime(created_at, '+' || ({minutes}) || ' minutes')"
+        return f"created_at + make_interval(mins => {minutes})"
+
     kept = "id % 10 <> 0"
     answered = f"{kept} AND status <> 'new'"
     done = f"{kept} AND status IN ('resolved', 'closed')"
+    waiting = f"{kept} AND status IN ('new', 'open')"
+    unanswered = f"{kept} AND status = 'new'"
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM sla_policy"))
         for name, priority, first_response, resolution in SLA_POLICIES:
@@ -683,7 +695,11 @@ def fill_sla(url: str, say: Callable[[str], None]) -> None:
                 f" first_response_minutes = CASE WHEN {answered} THEN {first} END,"
                 f" first_response_at = CASE WHEN {answered} THEN {first_at} END,"
                 f" resolved_at = CASE WHEN {done} THEN updated_at END,"
-                f" resolution_minutes = CASE WHEN {done} THEN {spent} END"
+                f" resolution_minutes = CASE WHEN {done} THEN {spent} END,"
+                f" first_response_due = CASE WHEN {unanswered} THEN {after(first_target)} END,"
+                f" resolution_due = CASE WHEN {waiting} THEN {after(whole_target)} END,"
+                f" due_at = CASE WHEN {unanswered} THEN {after(first_target)}"
+                f" WHEN {waiting} THEN {after(whole_target)} END"
             )
         )
     if not sqlite:
@@ -798,6 +814,15 @@ def list_figures(db: Database, engine: Any, runs: int) -> list[Figure]:
                     db.kind,
                     f"view {view}: all {count:,} ids",
                     _ms(lambda s=spec: ticket_ids(conn, s), max(runs // 3, 1)),
+                )
+            )
+        for view, sort in (("all", "due"), ("breached", "due"), ("due_today", "due")):
+            spec = TicketFilter(view=view, agent_id=1, sort=sort)
+            figures.append(
+                Figure(
+                    db.kind,
+                    f"view {view} by due: first screen of ids",
+                    _ms(lambda s=spec: ticket_ids(conn, s, limit=2 * PAGE), runs),
                 )
             )
         figures.append(

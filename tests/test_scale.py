@@ -32,6 +32,9 @@ def test_the_scale_bench_prints_every_figure(tmp_path: Path, capsys) -> None:  #
         "console Esc (back to the whole view)",
         "view all: first screen of ids",
         "view every: all 300 ids",
+        "view all by due: first screen of ids",
+        "view breached by due: first screen of ids",
+        "view due_today by due: first screen of ids",
         "sidebar counts (view_counts)",
         "change token (every second)",
         "pipe per mail, full vs empty database",
@@ -66,6 +69,20 @@ def test_the_scale_bench_prints_every_figure(tmp_path: Path, capsys) -> None:  #
     assert "service levels filled" in capsys.readouterr().out
     assert main([*args, "--build-only"]) == 0
     assert "service levels filled" not in capsys.readouterr().out
+    # the fill leaves open tickets due (a `new` one by its first response), none other
+    engine = open_database(f"sqlite:///{built / 'scale.sqlite3'}")
+    with engine.connect() as conn:
+        due = {
+            status: (n, n_due, n_first)
+            for status, n, n_due, n_first in conn.exec_driver_sql(
+                "SELECT status, count(*), count(due_at), count(first_response_due) FROM ticket"
+                " WHERE id % 10 <> 0 GROUP BY status"
+            )
+        }
+    engine.dispose()
+    assert due["new"][0] == due["new"][1] == due["new"][2] > 0
+    assert due["open"][0] == due["open"][1] > 0 and due["open"][2] == 0
+    assert all(n_due == 0 for s, (_, n_due, _) in due.items() if s not in ("new", "open"))
 
 
 async def test_a_long_view_paints_its_first_screen_then_holds_every_ticket(tmp_path: Path) -> None:
