@@ -5,6 +5,7 @@ the same hours, zones and durations."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import TypeVar
 
 from sqlmodel import Session, col, func, select
 
@@ -21,15 +22,15 @@ class SlaError(Invalid):
     pass
 
 
+_Row = TypeVar("_Row", SlaCalendar, SlaPolicy)
+
+
 def list_calendars(session: Session) -> list[SlaCalendar]:
     return list(session.exec(select(SlaCalendar).order_by(col(SlaCalendar.name))))
 
 
 def get_calendar(session: Session, name: str) -> SlaCalendar:
-    found = session.exec(select(SlaCalendar).where(SlaCalendar.name == name)).first()
-    if found is None:
-        raise SlaError(f"no calendar named {name!r}", field="name")
-    return found
+    return _named(session, SlaCalendar, name, "calendar")
 
 
 def save_calendar(
@@ -136,9 +137,13 @@ def list_policies(session: Session) -> list[SlaPolicy]:
 
 
 def get_policy(session: Session, name: str) -> SlaPolicy:
-    found = session.exec(select(SlaPolicy).where(SlaPolicy.name == name)).first()
+    return _named(session, SlaPolicy, name, "SLA policy")
+
+
+def _named(session: Session, model: type[_Row], name: str, what: str) -> _Row:
+    found = session.exec(select(model).where(model.name == name)).first()
     if found is None:
-        raise SlaError(f"no SLA policy named {name!r}", field="name")
+        raise SlaError(f"no {what} named {name!r}", field="name")
     return found
 
 
