@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, Engine, select, text
 
 from tuidesk.engine.enums import OPEN_STATUSES
+from tuidesk.engine.refs import ticket_ref
 from tuidesk.engine.sla import parse_duration
 from tuidesk.storage.due import TARGETS
 from tuidesk.storage.history import SYSTEM, record
@@ -79,7 +80,7 @@ def escalate(conn: Connection, now: datetime) -> list[dict[str, str]]:
             what = f"{kind.replace('_', ' ')} {level} (due {due:%Y-%m-%d %H:%M} UTC)"
             agents = [a for a in (row.assignee_id, *(row.escalation_agents or ())) if a]
             ticket_escalated(conn, row.id, agents=agents, what=what, now=now)
-            done.append({"ticket": f"{row.key}-{row.id}", "target": kind, "level": level,
+            done.append({"ticket": ticket_ref(row.key, row.id), "target": kind, "level": level,
                          "due": due.isoformat()})  # fmt: skip
     return done
 
