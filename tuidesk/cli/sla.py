@@ -3,8 +3,9 @@ hours they are counted in."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from datetime import date, timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -12,11 +13,35 @@ from tuidesk.cli.context import ctx_of
 from tuidesk.cli.options import JsonHelp
 from tuidesk.cli.output import print_rows, refused
 
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
 sla_app = typer.Typer(help="SLA policies: response and resolution targets.", no_args_is_help=True)
 calendar_app = typer.Typer(help="Business calendars SLA targets count in.", no_args_is_help=True)
 
 Target = Annotated[str | None, typer.Option(help="A duration: 30m, 4h, 3d (business days), 1d4h.")]
 Retarget = Annotated[str | None, typer.Option(help="A duration as for add; none: no such target.")]
+
+
+def _changed(
+    ctx: typer.Context,
+    done: str,
+    what: str,
+    name: str,
+    change: Callable[[Session], Collection[str]],
+) -> None:
+    """`change`, then in its transaction the due times of the open tickets it may have moved
+    (refresh_open, told the policies `change` touched); says how many, or refuses as `config
+    import` words it."""
+    from tuidesk.storage.checks import Invalid
+    from tuidesk.storage.due import refresh_open
+
+    try:
+        with ctx_of(ctx).session() as session:
+            count = refresh_open(session.connection(), change(session))
+    except Invalid as exc:
+        raise refused(what, name, exc) from exc
+    typer.echo(f"{done} {what} {name} (due times of {count} open tickets worked out again)")
 
 
 @sla_app.command("add")
@@ -32,29 +57,22 @@ def sla_add(
     calendar: Annotated[str | None, typer.Option(help="Count in its hours (else 24/7).")] = None,
 ) -> None:
     """Add a policy; a ticket gets the most specific one that fits it."""
-    from tuidesk.storage.due import refresh_open
-    from tuidesk.storage.sla import SlaError, save_policy
+    from tuidesk.storage.sla import save_policy
 
     targets = {
         "first_response": first_response,
         "next_response": next_response,
         "resolution": resolution,
     }
-    try:
-        with ctx_of(ctx).session() as session:
-            saved = save_policy(
-                session,
-                name=name,
-                targets=targets,
-                branch=branch,
-                priority=priority,
-                queue=queue,
-                calendar=calendar,
-            )
-            count = refresh_open(session.connection(), {saved.name})
-    except SlaError as exc:
-        raise refused("SLA policy", name, exc) from exc
-    typer.echo(f"added SLA policy {name} (due times of {count} open tickets worked out again)")
+
+    def add(session: Session) -> set[str]:
+        saved = save_policy(
+            session, name=name, targets=targets, branch=branch, priority=priority, queue=queue,
+            calendar=calendar,
+        )  # fmt: skip
+        return {saved.name}
+
+    _changed(ctx, "added", "SLA policy", name, add)
 
 
 @sla_app.command("edit")
@@ -71,21 +89,18 @@ def sla_edit(
 ) -> None:
     """Change a policy: what is given replaces, `none` clears (a target; any branch, priority
     or queue; 24/7), the rest is kept. Open tickets' due times follow at once."""
-    from tuidesk.storage.due import refresh_open
-    from tuidesk.storage.sla import SlaError, edit_policy, get_policy
+    from tuidesk.storage.sla import edit_policy, get_policy
 
     changes = {
         "first_response": first_response, "next_response": next_response,
         "resolution": resolution, "branch": branch, "priority": priority, "queue": queue,
         "calendar": calendar,
     }  # fmt: skip
-    try:
-        with ctx_of(ctx).session() as session:
-            edit_policy(session, get_policy(session, name), changes)
-            count = refresh_open(session.connection(), {name})
-    except SlaError as exc:
-        raise refused("SLA policy", name, exc) from exc
-    typer.echo(f"changed SLA policy {name} (due times of {count} open tickets worked out again)")
+
+    def edit(session: Session) -> set[str]:
+        return {edit_policy(session, get_policy(session, name), changes).name}
+
+    _changed(ctx, "changed", "SLA policy", name, edit)
 
 
 @sla_app.command("list")
@@ -111,16 +126,13 @@ def sla_list(ctx: typer.Context, as_json: JsonHelp = False) -> None:
 @sla_app.command("remove")
 def sla_remove(ctx: typer.Context, name: str) -> None:
     """Remove a policy."""
-    from tuidesk.storage.due import refresh_open
-    from tuidesk.storage.sla import SlaError, get_policy, remove_policy
+    from tuidesk.storage.sla import get_policy, remove_policy
 
-    try:
-        with ctx_of(ctx).session() as session:
-            remove_policy(session, get_policy(session, name))
-            count = refresh_open(session.connection(), ())
-    except SlaError as exc:
-        raise refused("SLA policy", name, exc) from exc
-    typer.echo(f"removed SLA policy {name} (due times of {count} open tickets worked out again)")
+    def remove(session: Session) -> tuple[str, ...]:
+        remove_policy(session, get_policy(session, name))
+        return ()  # none touched: the tickets that held it get another policy or none
+
+    _changed(ctx, "removed", "SLA policy", name, remove)
 
 
 @calendar_app.command("add")
@@ -160,21 +172,16 @@ def calendar_edit(
     ] = None,
 ) -> None:
     """Change a calendar; the due times of open tickets counted in it follow at once."""
-    from tuidesk.storage.checks import Invalid
-    from tuidesk.storage.due import refresh_open
     from tuidesk.storage.sla import counting_in, edit_calendar, get_calendar
 
-    try:
-        with ctx_of(ctx).session() as session:
-            cal = get_calendar(session, name)
-            edit_calendar(
-                session, cal, tz=tz, hours=hours,
-                add_holidays=holiday, drop_holidays=no_holiday,
-            )  # fmt: skip
-            count = refresh_open(session.connection(), counting_in(session, cal))
-    except Invalid as exc:
-        raise refused("calendar", name, exc) from exc
-    typer.echo(f"changed calendar {name} (due times of {count} open tickets worked out again)")
+    def edit(session: Session) -> list[str]:
+        cal = get_calendar(session, name)
+        edit_calendar(
+            session, cal, tz=tz, hours=hours, add_holidays=holiday, drop_holidays=no_holiday
+        )
+        return counting_in(session, cal)
+
+    _changed(ctx, "changed", "calendar", name, edit)
 
 
 @calendar_app.command("list")
