@@ -218,8 +218,10 @@ class MainScreen(ReportsWorkerFailures, Screen[None]):
 
     def _tick(self) -> None:
         """A minute on: the due times count down and tickets fall due with nothing written.
-        Not while the database cannot be read: the watch says so, and loads once it can."""
-        if self.error is None:
+        Only on a desk with service levels (without, time alone changes nothing: a million
+        tickets' view is not read again each minute for nothing), and not while the database
+        cannot be read: the watch says so, and loads once it can."""
+        if self.error is None and self.snapshot is not None and self.snapshot.service_levels:
             self.post_message(self.Changed(None))
 
     def on_unmount(self) -> None:
