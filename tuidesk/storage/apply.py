@@ -158,6 +158,7 @@ def apply_decision(
             history.record(
                 conn, ticket_id, "created", actor,
                 {"source": "email", "title": decision.fields.title}, at=now,
+                refresh=False,  # its first message's event, next, works the due times out
             )  # fmt: skip
             add_message(
                 conn, t, decision, ticket_id, raw, blobs=blobs, now=now,
@@ -190,6 +191,7 @@ def apply_decision(
                 history.record(
                     conn, ticket.number, "status", actor,
                     {"from": ticket.status, "to": TicketStatus.OPEN}, at=now,
+                    refresh=False,  # the message's event, next, works the due times out
                 )  # fmt: skip
             add_message(
                 conn, t, decision, ticket.number, raw, blobs=blobs, now=now,

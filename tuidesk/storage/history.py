@@ -47,9 +47,12 @@ def record(
     data: dict[str, Any] | None = None,
     *,
     at: datetime | None = None,
+    refresh: bool = True,
 ) -> None:
     """One event, in the caller's transaction: one INSERT (an agent known by id only gets
-    their name from a subquery of it, so the name is kept should the agent go)."""
+    their name from a subquery of it, so the name is kept should the agent go); the ticket's
+    due times follow an event that moves them, unless `refresh` is off because the caller
+    records another right after (the due times are worked out once, from both)."""
     t = tables(conn)
     name: Any = actor.name[:200]
     if not name and actor.agent_id is not None:
@@ -67,7 +70,7 @@ def record(
             data=data or {},
         )
     )
-    if kind in MOVES:
+    if refresh and kind in MOVES:
         refresh_due(conn, ticket_id)
 
 
@@ -81,10 +84,13 @@ def changed(
     at: datetime | None = None,
 ) -> None:
     """An event for each field (status, priority, ...) whose value differs: from old, to new;
-    none for a value set to what it was."""
-    for kind, value in new.items():
-        if old.get(kind) != value:
-            record(conn, ticket_id, kind, actor, {"from": old.get(kind), "to": value}, at=at)
+    none for a value set to what it was. The due times are worked out once, after them all."""
+    kinds = [kind for kind, value in new.items() if old.get(kind) != value]
+    for kind in kinds:
+        data = {"from": old.get(kind), "to": new[kind]}
+        record(conn, ticket_id, kind, actor, data, at=at, refresh=False)
+    if MOVES.intersection(kinds):
+        refresh_due(conn, ticket_id)
 
 
 @dataclass(frozen=True)
